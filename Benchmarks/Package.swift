@@ -1,0 +1,48 @@
+// swift-tools-version: 6.2
+//
+// Benchmarks for jobq, kept in their own package so that the main build stays light.
+// Run from this folder:
+//   swift package --disable-sandbox benchmark            (ordo-one/benchmark suites)
+//   python3.13 compare_asyncio.py                        (ratios against CPython's asyncio.Queue)
+// See README.md.
+
+import PackageDescription
+
+let package = Package(
+    name: "jobq-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "jobq", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+    ],
+    targets: [
+        // The workloads, shared by the ordo-one suites and the plain throughput runner.
+        .target(
+            name: "QueueWorkloads",
+            dependencies: [
+                .product(name: "AsyncQueues", package: "jobq"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Prints items/s per configuration as JSON lines; compare_asyncio.py runs it.
+        .executableTarget(
+            name: "queue-throughput",
+            dependencies: ["QueueWorkloads"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .executableTarget(
+            name: "AsyncQueueBenchmarks",
+            dependencies: [
+                "QueueWorkloads",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/AsyncQueueBenchmarks",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)

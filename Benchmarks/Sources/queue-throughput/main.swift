@@ -1,0 +1,80 @@
+// queue-throughput: moves items through each queue implementation in each configuration and
+// prints the median items/s, one JSON object per line (or a table with --table).
+//
+//   swift run -c release queue-throughput [--items N] [--runs R] [--table]
+//
+// compare_asyncio.py runs this and CPython's asyncio.Queue on the same workload.
+
+import QueueWorkloads
+#if canImport(Glibc)
+import Glibc
+#endif
+
+var items = 1_000_000
+var runs = 5
+var table = false
+var executorName = "pool"
+var filter: String?
+var arguments = CommandLine.arguments.dropFirst()
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "--items": items = Int(arguments.popFirst() ?? "") ?? items
+    case "--runs": runs = Int(arguments.popFirst() ?? "") ?? runs
+    case "--table": table = true
+    case "--executor": executorName = arguments.popFirst() ?? executorName
+    case "--filter": filter = arguments.popFirst()
+    case "--help", "-h":
+        print("usage: queue-throughput [--items N] [--runs R] [--table]")
+        print("  --items N  items moved per run (default 1000000)")
+        print("  --runs R   timed runs per configuration, after one warm-up; the median is printed (default 5)")
+        print("  --table    print a table instead of JSON lines")
+        print("  --filter S run only the rows whose name (\"AsyncQueue/iso 1p/1c maxsize=1\") contains S")
+        print("  --executor pool|single")
+        print("             pool: tasks run on Swift's global concurrent executor (all cores; default)")
+        print("             single: every task, and the queue, runs on one thread, as asyncio does")
+        exit(0)
+    default:
+        print("queue-throughput: unknown argument \(argument); see --help")
+        exit(2)
+    }
+}
+
+let single: SingleThreadExecutor? = switch executorName {
+case "pool": nil
+case "single": SingleThreadExecutor()
+default: { print("queue-throughput: --executor is pool or single"); exit(2) }()
+}
+
+/// Runs `body` on the chosen executor: the global pool, or the one thread.
+func onChosenExecutor(_ body: @Sendable () async throws -> Void) async rethrows {
+    if let single {
+        try await withTaskExecutorPreference(single) { try await body() }
+    } else {
+        try await body()
+    }
+}
+
+let clock = ContinuousClock()
+for configuration in QueueConfiguration.all {
+    for implementation in QueueImplementation.allCases where implementation.supports(configuration) {
+        if let filter, !"\(implementation.rawValue) \(configuration)".contains(filter) { continue }
+        try await onChosenExecutor { try await implementation.run(configuration, items: min(items, 10_000)) }  // warm-up
+        var rates: [Double] = []
+        for _ in 0..<runs {
+            let elapsed = try await clock.measure {
+                try await onChosenExecutor { try await implementation.run(configuration, items: items) }
+            }
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            rates.append(Double(items) / seconds)
+        }
+        rates.sort()
+        let median = rates[rates.count / 2]
+        if table {
+            let name = implementation.rawValue + String(repeating: " ", count: max(0, 14 - implementation.rawValue.count))
+            let label = configuration.description
+            print("\(name) \(label)\(String(repeating: " ", count: max(0, 26 - label.count))) \(Int(median)) items/s")
+        } else {
+            print(#"{"implementation":"\#(implementation.rawValue)","producers":\#(configuration.producers),"consumers":\#(configuration.consumers),"maxsize":\#(configuration.maxsize),"items":\#(items),"items_per_second":\#(Int(median))}"#)
+        }
+    }
+}

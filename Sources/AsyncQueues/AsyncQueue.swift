@@ -1,0 +1,332 @@
+import DequeModule
+
+/// A queue for producer and consumer tasks with the behaviour of CPython 3.13's
+/// `asyncio.Queue`: producers ``put(_:)`` items, consumers ``get()`` them, each consumer calls
+/// ``taskDone()`` when it has finished with an item, and ``join()`` returns once every item put
+/// has been finished.
+///
+/// ```swift
+/// let queue = AsyncQueue<URL>(maxsize: 100)          // put suspends while 100 are waiting
+/// try await withThrowingTaskGroup(of: Void.self) { group in
+///     for _ in 0..<4 {                               // four workers
+///         group.addTask {
+///             for try await url in queue {           // ends when the queue is shut down
+///                 await fetch(url)
+///                 try await queue.taskDone()
+///             }
+///         }
+///     }
+///     for url in urls { try await queue.put(url) }
+///     try await queue.join()                         // every URL fetched
+///     await queue.shutdown()
+/// }
+/// ```
+///
+/// ## Semantics
+/// - `maxsize <= 0` means unbounded; otherwise ``put(_:)`` suspends while ``count`` is at
+///   `maxsize`, and ``putNowait(_:)`` throws ``AsyncQueueError/full``.
+/// - Items come out in the ``AsyncQueueOrdering`` chosen at construction: FIFO, LIFO or
+///   priority (smallest first).
+/// - Suspended getters, putters and joiners wait in FIFO lines. Each put wakes the oldest
+///   waiting getter, each get the oldest waiting putter. There is no hand-off: a woken waiter
+///   checks the queue again when it runs, and waits again (at the back of the line) if another
+///   task took the item or the slot first.
+/// - Cancelling a waiting ``get()``, ``put(_:)`` or ``join()`` removes only that waiter and
+///   throws `CancellationError`. A waiter that was woken and then cancelled before it ran
+///   passes its wake-up to the next in line, so no item or free slot is ever stranded, and a
+///   cancelled ``get()`` never takes an item, a cancelled ``put(_:)`` never inserts one.
+/// - ``shutdown(immediate:)`` stops further puts; getters drain what is left, then get
+///   ``AsyncQueueError/shutDown``. An immediate shutdown also discards the waiting items and
+///   counts them as done.
+/// - Calls that do not wait (``putNowait(_:)``, ``getNowait()``, ``taskDone()``,
+///   ``shutdown(immediate:)``) never suspend inside the actor, so a task already on the
+///   queue's executor sees their effects at once.
+///
+/// The queue is an actor: its isolation replaces asyncio's binding to one event loop, so it
+/// may be used from any task.
+public final actor AsyncQueue<Element: Sendable> {
+    /// The capacity of the queue; `0` (or less) means unbounded. Fixed at construction.
+    public nonisolated let maxsize: Int
+
+    // The hot paths are @inlinable so that clients get them specialized for their element
+    // type (no generic metadata look-ups per call); the state they touch is @usableFromInline.
+    @usableFromInline var storage: QueueStorage<Element>
+    @usableFromInline var getters = Deque<Waiter>()
+    @usableFromInline var putters = Deque<Waiter>()
+    @usableFromInline var joiners = Deque<Waiter>()
+    @usableFromInline var _unfinishedTasks = 0
+    @usableFromInline var _isShutDown = false
+
+    /// The number of items put and not yet marked done with ``taskDone()``: items still in the
+    /// queue plus items taken and still being worked on.
+    @inlinable public var unfinishedTasks: Int { _unfinishedTasks }
+
+    /// Whether ``shutdown(immediate:)`` has been called.
+    @inlinable public var isShutDown: Bool { _isShutDown }
+
+    /// Creates an empty queue.
+    ///
+    /// - Parameters:
+    ///   - maxsize: The number of items the queue holds before ``put(_:)`` suspends; `0` or less
+    ///     for no limit.
+    ///   - ordering: The order in which items are taken: ``AsyncQueueOrdering/fifo`` (default),
+    ///     ``AsyncQueueOrdering/lifo`` or ``AsyncQueueOrdering/priority(by:)``.
+    @inlinable public init(maxsize: Int = 0, ordering: AsyncQueueOrdering<Element> = .fifo) {
+        self.maxsize = maxsize
+        self.storage = QueueStorage(ordering)
+    }
+
+    // MARK: Introspection
+
+    /// The number of items in the queue now (items taken by a getter are not counted).
+    @inlinable public var count: Int { storage.count }
+
+    /// Whether the queue holds no item.
+    @inlinable public var isEmpty: Bool { storage.isEmpty }
+
+    /// Whether the queue holds `maxsize` items or more; never true for an unbounded queue.
+    @inlinable public var isFull: Bool { maxsize > 0 && storage.count >= maxsize }
+
+    /// The number of tasks suspended in ``get()``.
+    public var waitingGetters: Int { getters.count }
+
+    /// The number of tasks suspended in ``put(_:)``.
+    public var waitingPutters: Int { putters.count }
+
+    /// The number of tasks suspended in ``join()``.
+    public var waitingJoiners: Int { joiners.count }
+
+    /// A one-line summary of the queue's state, in the spirit of asyncio's `Queue.__str__`:
+    /// `maxsize=N`, then `items=[…]` (in taking order) when not empty, `getters[n]` and
+    /// `putters[n]` when tasks wait, `tasks=n` when items are unfinished and `shutdown` once
+    /// shut down.
+    public var stateDescription: String {
+        var parts = ["maxsize=\(maxsize)"]
+        if !storage.isEmpty { parts.append("items=\(storage.inTakingOrder)") }
+        if !getters.isEmpty { parts.append("getters[\(getters.count)]") }
+        if !putters.isEmpty { parts.append("putters[\(putters.count)]") }
+        if _unfinishedTasks > 0 { parts.append("tasks=\(unfinishedTasks)") }
+        if _isShutDown { parts.append("shutdown") }
+        return parts.joined(separator: " ")
+    }
+
+    // MARK: Putting
+
+    /// Puts an item into the queue, suspending while the queue is full.
+    ///
+    /// - Throws: ``AsyncQueueError/shutDown`` if the queue is shut down (before or while
+    ///   waiting); `CancellationError` if the task is cancelled while waiting, in which case the
+    ///   item is not inserted.
+    @inlinable public func put(_ item: Element) async throws {
+        while isFull {
+            if _isShutDown { throw AsyncQueueError.shutDown }
+            try await waitInLine(.putters)
+            if Task.isCancelled {
+                // Woken, then cancelled before it could run: pass the free slot on.
+                if !isFull { wakeNext(in: .putters) }
+                throw CancellationError()
+            }
+        }
+        try putNowait(item)
+    }
+
+    /// Puts an item into the queue without waiting.
+    ///
+    /// - Throws: ``AsyncQueueError/shutDown`` if the queue is shut down (checked first), else
+    ///   ``AsyncQueueError/full`` if it holds `maxsize` items.
+    @inlinable public func putNowait(_ item: Element) throws(AsyncQueueError) {
+        if _isShutDown { throw .shutDown }
+        if isFull { throw .full }
+        storage.push(item)
+        _unfinishedTasks += 1
+        wakeNext(in: .getters)
+    }
+
+    // MARK: Getting
+
+    /// Removes and returns the next item, suspending while the queue is empty.
+    ///
+    /// - Throws: ``AsyncQueueError/shutDown`` once the queue is shut down and empty;
+    ///   `CancellationError` if the task is cancelled while waiting, in which case no item is
+    ///   taken.
+    @inlinable public func get() async throws -> Element {
+        while storage.isEmpty {
+            if _isShutDown { throw AsyncQueueError.shutDown }
+            try await waitInLine(.getters)
+            if Task.isCancelled {
+                // Woken, then cancelled before it could run: pass the item on.
+                if !storage.isEmpty { wakeNext(in: .getters) }
+                throw CancellationError()
+            }
+        }
+        return try getNowait()
+    }
+
+    /// Removes and returns the next item without waiting.
+    ///
+    /// - Throws: ``AsyncQueueError/shutDown`` if the queue is empty and shut down, else
+    ///   ``AsyncQueueError/empty`` if it is empty.
+    @inlinable public func getNowait() throws(AsyncQueueError) -> Element {
+        guard let item = storage.pop() else {
+            throw _isShutDown ? .shutDown : .empty
+        }
+        wakeNext(in: .putters)
+        return item
+    }
+
+    // MARK: Finishing
+
+    /// Marks one item put earlier as finished. When every item put has been marked,
+    /// every task waiting in ``join()`` resumes.
+    ///
+    /// Like asyncio, the call is not tied to a particular item or to a prior ``get()``.
+    ///
+    /// - Throws: ``AsyncQueueError/taskDoneCalledTooManyTimes`` when no item is unfinished;
+    ///   nothing changes then.
+    @inlinable public func taskDone() throws(AsyncQueueError) {
+        guard _unfinishedTasks > 0 else { throw .taskDoneCalledTooManyTimes }
+        _unfinishedTasks -= 1
+        if _unfinishedTasks == 0 { wakeAll(in: .joiners) }
+    }
+
+    /// Suspends until every item put has been marked done with ``taskDone()``; returns at once
+    /// when none is unfinished.
+    ///
+    /// Once the count reaches zero every waiting joiner resumes, even if a new item is put
+    /// before it runs (asyncio's `Event` semantics).
+    ///
+    /// - Throws: `CancellationError` if the task is cancelled while waiting; no counter changes.
+    @inlinable public func join() async throws {
+        if _unfinishedTasks > 0 {
+            try await waitInLine(.joiners)
+        }
+    }
+
+    // MARK: Shutting down
+
+    /// Shuts the queue down: from now on ``put(_:)`` and ``putNowait(_:)`` throw
+    /// ``AsyncQueueError/shutDown``, and every suspended getter and putter wakes to check again.
+    /// Getters keep receiving the items left, and throw ``AsyncQueueError/shutDown`` once it is
+    /// empty. ``taskDone()`` and ``join()`` keep working.
+    ///
+    /// With `immediate: true` the items still in the queue are removed and each counts as done
+    /// (``unfinishedTasks`` never goes below zero); if that brings it to zero, ``join()``
+    /// returns. Items already taken by a getter still need their ``taskDone()``.
+    ///
+    /// The call is idempotent, may be repeated with `immediate: true` after a normal shutdown,
+    /// and never throws.
+    ///
+    /// - Parameter immediate: Whether to discard the items still waiting.
+    /// - Returns: The items an immediate shutdown removed, in taking order (asyncio discards
+    ///   them; a caller that must put them back somewhere, such as a durable store, gets them
+    ///   here). Empty for a normal shutdown.
+    @discardableResult
+    public func shutdown(immediate: Bool = false) -> [Element] {
+        _isShutDown = true
+        var removed: [Element] = []
+        if immediate {
+            while let item = storage.pop() {
+                removed.append(item)
+                if _unfinishedTasks > 0 { _unfinishedTasks -= 1 }
+            }
+            if _unfinishedTasks == 0 { wakeAll(in: .joiners) }
+        }
+        wakeAll(in: .getters)
+        wakeAll(in: .putters)
+        return removed
+    }
+
+    // MARK: Waiter lines
+
+    @usableFromInline enum Line {
+        case getters, putters, joiners
+    }
+
+    @inlinable func withLine<R>(_ line: Line, _ body: (inout Deque<Waiter>) -> R) -> R {
+        switch line {
+        case .getters: body(&getters)
+        case .putters: body(&putters)
+        case .joiners: body(&joiners)
+        }
+    }
+
+    /// Joins the back of `line` and suspends until woken. On cancellation the waiter leaves
+    /// the line (if a wake-up pass has not already removed it) and `CancellationError` is thrown.
+    @inlinable func waitInLine(_ line: Line) async throws {
+        try Task.checkCancellation()
+        let waiter = Waiter()
+        withLine(line) { $0.append(waiter) }
+        do {
+            try await waiter.wait(isolation: self)
+        } catch {
+            withLine(line) { waiters in
+                if let index = waiters.firstIndex(where: { $0 === waiter }) {
+                    waiters.remove(at: index)
+                }
+            }
+            throw error
+        }
+    }
+
+    /// Wakes the oldest waiter of `line` that is still waiting (asyncio's `_wakeup_next`),
+    /// dropping the cancelled ones it passes.
+    @inlinable func wakeNext(in line: Line) {
+        withLine(line) { waiters in
+            while let waiter = waiters.popFirst() {
+                if waiter.wake() { return }
+            }
+        }
+    }
+
+    /// Wakes every waiter of `line` and empties it.
+    @inlinable func wakeAll(in line: Line) {
+        withLine(line) { waiters in
+            while let waiter = waiters.popFirst() {
+                _ = waiter.wake()
+            }
+        }
+    }
+}
+
+// MARK: - AsyncSequence
+
+extension AsyncQueue: AsyncSequence {
+    /// Iterates over the queue by calling ``AsyncQueue/get()`` for each element.
+    ///
+    /// Iteration ends (returns `nil`) when the queue is shut down and empty; it throws
+    /// `CancellationError` when the iterating task is cancelled while waiting. Consumers that
+    /// use ``AsyncQueue/join()`` still call ``AsyncQueue/taskDone()`` for each element.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        @usableFromInline let queue: AsyncQueue<Element>
+
+        @inlinable init(queue: AsyncQueue<Element>) {
+            self.queue = queue
+        }
+
+        /// Waits for the next item; `nil` once the queue is shut down and drained.
+        @inlinable public mutating func next() async throws -> Element? {
+            do {
+                return try await queue.get()
+            } catch AsyncQueueError.shutDown {
+                return nil
+            }
+        }
+
+        /// Waits for the next item, running on the caller's isolation (no extra executor hop
+        /// when the caller is already isolated to the queue); `nil` once the queue is shut down
+        /// and drained.
+        @inlinable public mutating func next(isolation actor: isolated (any Actor)?) async throws -> Element? {
+            do {
+                return try await queue.get()
+            } catch AsyncQueueError.shutDown {
+                return nil
+            }
+        }
+    }
+
+    /// Returns an iterator that gets items from this queue. Several iterators may consume the
+    /// same queue concurrently; each item goes to exactly one of them.
+    @inlinable public nonisolated func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(queue: self)
+    }
+}
