@@ -56,6 +56,16 @@ public final actor AsyncQueue<Element: Sendable> {
     @usableFromInline var joiners = Deque<Waiter>()
     @usableFromInline var _unfinishedTasks = 0
     @usableFromInline var _isShutDown = false
+    /// Tasks waiting, in ``untilWaiting(getters:putters:joiners:)``, for given numbers of
+    /// waiters; checked whenever a waiter joins or leaves a line.
+    @usableFromInline var observers: [Observer] = []
+
+    @usableFromInline struct Observer {
+        let getters: Int?
+        let putters: Int?
+        let joiners: Int?
+        let continuation: CheckedContinuation<Void, Never>
+    }
 
     /// The number of items put and not yet marked done with ``taskDone()``: items still in the
     /// queue plus items taken and still being worked on.
@@ -108,6 +118,34 @@ public final actor AsyncQueue<Element: Sendable> {
         if _unfinishedTasks > 0 { parts.append("tasks=\(unfinishedTasks)") }
         if _isShutDown { parts.append("shutdown") }
         return parts.joined(separator: " ")
+    }
+
+    /// Suspends until exactly the given numbers of tasks wait in ``get()``, ``put(_:)`` and
+    /// ``join()`` (a `nil` count is not checked). For tests that must know a task is waiting
+    /// before they act, without sleeping. Not cancellable: use it only where the state is
+    /// certain to be reached.
+    package func untilWaiting(getters: Int? = nil, putters: Int? = nil, joiners: Int? = nil) async {
+        if matches(getters: getters, putters: putters, joiners: joiners) { return }
+        await withCheckedContinuation { continuation in
+            observers.append(Observer(getters: getters, putters: putters, joiners: joiners, continuation: continuation))
+        }
+    }
+
+    private func matches(getters: Int?, putters: Int?, joiners: Int?) -> Bool {
+        (getters == nil || getters == self.getters.count)
+            && (putters == nil || putters == self.putters.count)
+            && (joiners == nil || joiners == self.joiners.count)
+    }
+
+    /// Resumes the observers whose counts now hold.
+    @usableFromInline func notifyObservers() {
+        observers.removeAll { observer in
+            guard matches(getters: observer.getters, putters: observer.putters, joiners: observer.joiners) else {
+                return false
+            }
+            observer.continuation.resume()
+            return true
+        }
     }
 
     // MARK: Putting
@@ -256,6 +294,7 @@ public final actor AsyncQueue<Element: Sendable> {
         try Task.checkCancellation()
         let waiter = Waiter()
         withLine(line) { $0.append(waiter) }
+        if !observers.isEmpty { notifyObservers() }
         do {
             try await waiter.wait(isolation: self)
         } catch {
@@ -264,6 +303,7 @@ public final actor AsyncQueue<Element: Sendable> {
                     waiters.remove(at: index)
                 }
             }
+            if !observers.isEmpty { notifyObservers() }
             throw error
         }
     }
@@ -276,6 +316,7 @@ public final actor AsyncQueue<Element: Sendable> {
                 if waiter.wake() { return }
             }
         }
+        if !observers.isEmpty { notifyObservers() }
     }
 
     /// Wakes every waiter of `line` and empties it.
@@ -285,6 +326,22 @@ public final actor AsyncQueue<Element: Sendable> {
                 _ = waiter.wake()
             }
         }
+        if !observers.isEmpty { notifyObservers() }
+    }
+}
+
+// MARK: - Descriptions
+
+extension AsyncQueue: CustomStringConvertible, CustomDebugStringConvertible {
+    /// The queue's type and capacity, as asyncio's `str(queue)` without the state (the state
+    /// is actor-isolated: read ``stateDescription`` for it).
+    public nonisolated var description: String {
+        "AsyncQueue<\(Element.self)>(maxsize=\(maxsize))"
+    }
+
+    /// As ``description``, plus the queue's identity, as asyncio's `repr(queue)` carries its id.
+    public nonisolated var debugDescription: String {
+        "AsyncQueue<\(Element.self)>(maxsize=\(maxsize)) at \(ObjectIdentifier(self).debugDescription)"
     }
 }
 
