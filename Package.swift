@@ -15,6 +15,8 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     // https://github.com/swiftlang/swift-evolution/blob/main/proposals/0444-member-import-visibility.md
     .enableUpcomingFeature("MemberImportVisibility"),
+    // No warnings in our code: every warning fails the build (SE-0480).
+    .treatAllWarnings(as: .error),
 ]
 
 let package = Package(

@@ -18,6 +18,7 @@ actor PlainActorQueue<Element: Sendable> {
         }
         if let getter = getters.popFirst() {
             getter.resume(returning: item)
+            putters.popFirst()?.resume()   // the slot is still free: let the next putter see it
         } else {
             items.append(item)
         }

@@ -72,8 +72,10 @@ for configuration in QueueConfiguration.all {
         if table {
             let name = implementation.rawValue + String(repeating: " ", count: max(0, 14 - implementation.rawValue.count))
             let label = configuration.description
+            defer { fflush(nil) }
             print("\(name) \(label)\(String(repeating: " ", count: max(0, 26 - label.count))) \(Int(median)) items/s")
         } else {
+            defer { fflush(nil) }
             print(#"{"implementation":"\#(implementation.rawValue)","producers":\#(configuration.producers),"consumers":\#(configuration.consumers),"maxsize":\#(configuration.maxsize),"items":\#(items),"items_per_second":\#(Int(median))}"#)
         }
     }

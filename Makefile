@@ -1,0 +1,52 @@
+# jobq: build, run and test from a fresh Debian or Ubuntu machine with a Swift 6.2+ toolchain.
+#
+#   make run     install missing system packages, build, start jobqd in the foreground
+#   make test    install missing system packages, build, run the whole test suite
+#   make bench   run the benchmarks (see Benchmarks/README.md)
+
+SWIFT ?= swift
+# Debian packages the build needs. libsqlite3-dev is for the durable job store.
+APT_PACKAGES := libsqlite3-dev pkg-config
+
+.PHONY: all deps build run test test-benchmarks bench clean
+
+all: build
+
+# Installs the packages of APT_PACKAGES that are missing, when it can (root, apt-get present);
+# otherwise says which are missing and goes on: the build then says what it lacks.
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing:$$missing"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else \
+		echo "missing system packages:$$missing (install them with: sudo apt-get install$$missing)"; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+run: build
+	@echo "jobqd does not exist yet: the daemon arrives with the engine (issue 4)."
+	@echo "Today the package holds the AsyncQueues library; 'make test' runs its tests."
+	@exit 2
+
+# The benchmark check runs first so that the test runner's summary is the last thing printed.
+test: build test-benchmarks
+	$(SWIFT) test
+
+# The benchmark package must keep building, and its workloads must deliver every item:
+# a short run of the throughput tool checks both (figures from such a short run mean nothing).
+test-benchmarks:
+	$(SWIFT) build -c release --package-path Benchmarks --product queue-throughput
+	Benchmarks/.build/release/queue-throughput --items 20000 --runs 1 --table
+
+bench: deps
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
+	python3 Benchmarks/compare_asyncio.py
+
+clean:
+	rm -rf .build Benchmarks/.build
