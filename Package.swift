@@ -39,6 +39,7 @@ let package = Package(
         .testTarget(
             name: "AsyncQueuesTests",
             dependencies: ["AsyncQueues"],
+            exclude: ["README.md"],
             swiftSettings: strictSettings
         ),
     ]
