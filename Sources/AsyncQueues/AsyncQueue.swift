@@ -50,15 +50,25 @@ public final actor AsyncQueue<Element: Sendable> {
 
     // The hot paths are @inlinable so that clients get them specialized for their element
     // type (no generic metadata look-ups per call); the state they touch is @usableFromInline.
-    @usableFromInline var storage: QueueStorage<Element>
-    @usableFromInline var getters = Deque<Waiter>()
-    @usableFromInline var putters = Deque<Waiter>()
-    @usableFromInline var joiners = Deque<Waiter>()
-    @usableFromInline var _unfinishedTasks = 0
-    @usableFromInline var _isShutDown = false
+    //
+    // @exclusivity(unchecked): the runtime's dynamic exclusivity checks on these properties
+    // cost 4x on the fast paths (6.7 M → 26 M items/s unbounded, Benchmarks/README.md). They
+    // are not needed to prove safety here:
+    // - actor isolation already rules out access from two threads at once;
+    // - within the actor, no access overlaps another to the same property: the only `inout`
+    //   accesses are `storage.push/pop` (which touch nothing else of the actor) and
+    //   `withLine(_:_:)`, whose bodies use only the deque passed in; `notifyObservers`
+    //   mutates `observers` while reading the three waiter deques, distinct properties.
+    // Any new code that passes one of these properties `inout` must keep that rule.
+    @exclusivity(unchecked) @usableFromInline var storage: QueueStorage<Element>
+    @exclusivity(unchecked) @usableFromInline var getters = Deque<Waiter>()
+    @exclusivity(unchecked) @usableFromInline var putters = Deque<Waiter>()
+    @exclusivity(unchecked) @usableFromInline var joiners = Deque<Waiter>()
+    @exclusivity(unchecked) @usableFromInline var _unfinishedTasks = 0
+    @exclusivity(unchecked) @usableFromInline var _isShutDown = false
     /// Tasks waiting, in ``untilWaiting(getters:putters:joiners:)``, for given numbers of
     /// waiters; checked whenever a waiter joins or leaves a line.
-    @usableFromInline var observers: [Observer] = []
+    @exclusivity(unchecked) @usableFromInline var observers: [Observer] = []
 
     @usableFromInline struct Observer {
         let getters: Int?
