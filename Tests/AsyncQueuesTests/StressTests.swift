@@ -1,5 +1,4 @@
 import AsyncQueues
-import Synchronization
 import Testing
 
 /// Several producers and consumers, bounded and unbounded, with cancellations at random
@@ -8,21 +7,19 @@ import Testing
 /// the last `taskDone`.
 @Suite("StressTests", .timeLimit(.minutes(1)))
 struct StressTests {
-    /// What producers acknowledged and what consumers received.
-    final class Ledger: Sendable {
-        private struct State {
-            var put: Set<Int> = []
-            var received: [Int] = []
-            var done = 0
-        }
-        private let state = Mutex(State())
+    /// What producers acknowledged and what consumers received. An actor rather than a
+    /// Mutex-guarded class: ThreadSanitizer does not see Synchronization.Mutex's lock on Linux
+    /// (the library is not instrumented) and reported its accesses as races.
+    actor Ledger {
+        private(set) var put: Set<Int> = []
+        private(set) var received: [Int] = []
+        private(set) var done = 0
 
-        func recordPut(_ item: Int) { state.withLock { _ = $0.put.insert(item) } }
-        func recordReceived(_ item: Int) { state.withLock { $0.received.append(item) } }
-        func recordDone() { state.withLock { $0.done += 1 } }
-        var put: Set<Int> { state.withLock { $0.put } }
-        var received: [Int] { state.withLock { $0.received } }
-        var done: Int { state.withLock { $0.done } }
+        func recordPut(_ item: Int) { put.insert(item) }
+        func recordReceived(_ item: Int) {
+            received.append(item)
+            done += 1
+        }
     }
 
     struct Scenario: Sendable, CustomTestStringConvertible {
@@ -52,7 +49,7 @@ struct StressTests {
                     let item = index * 1_000_000 + n
                     do {
                         try await q.put(item)
-                        ledger.recordPut(item)
+                        await ledger.recordPut(item)
                     } catch {
                         return   // cancelled: the item was not inserted
                     }
@@ -64,8 +61,7 @@ struct StressTests {
                 while true {
                     do {
                         let item = try await q.get()
-                        ledger.recordReceived(item)
-                        ledger.recordDone()
+                        await ledger.recordReceived(item)   // counts it done too
                         try await q.taskDone()
                     } catch {
                         return   // cancelled while waiting, or the queue shut down
@@ -99,12 +95,12 @@ struct StressTests {
 
         // Every put has completed; join must return only when every one is done.
         try await q.join()
-        let acknowledged = ledger.put
-        #expect(ledger.done == acknowledged.count, "join returned before the last taskDone")
+        let acknowledged = await ledger.put
+        #expect(await ledger.done == acknowledged.count, "join returned before the last taskDone")
 
         await q.shutdown()
         for consumer in consumers { await consumer.value }
-        let received = ledger.received
+        let received = await ledger.received
         #expect(received.count == acknowledged.count, "an item was lost or delivered twice")
         #expect(Set(received) == acknowledged)
         #expect(await q.unfinishedTasks == 0)
