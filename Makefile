@@ -8,7 +8,7 @@ SWIFT ?= swift
 # Debian packages the build needs. libsqlite3-dev is for the durable job store.
 APT_PACKAGES := libsqlite3-dev pkg-config
 
-.PHONY: all deps build run test test-benchmarks bench clean
+.PHONY: all deps build run test test-tsan test-benchmarks bench clean
 
 all: build
 
@@ -37,6 +37,10 @@ run: build
 # The benchmark check runs first so that the test runner's summary is the last thing printed.
 test: build test-benchmarks
 	$(SWIFT) test
+
+# The test suite under ThreadSanitizer (a separate build folder; not part of CI's run).
+test-tsan: deps
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan
 
 # The benchmark package must keep building, and its workloads must deliver every item:
 # a short run of the throughput tool checks both (figures from such a short run mean nothing).
