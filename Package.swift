@@ -23,9 +23,13 @@ let package = Package(
     name: "jobq",
     products: [
         .library(name: "AsyncQueues", targets: ["AsyncQueues"]),
+        .library(name: "JobModel", targets: ["JobModel"]),
+        .library(name: "JobStore", targets: ["JobStore"]),
+        .executable(name: "StoreCrashProbe", targets: ["StoreCrashProbe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         .target(
@@ -36,10 +40,63 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The value types every layer shares: jobs, their specs and states (Foundation only).
+        .target(
+            name: "JobModel",
+            swiftSettings: strictSettings
+        ),
+        // The distribution's libsqlite3 and a shim for the calls Swift cannot make.
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        // Build-time tool: migrations/*.sql -> EmbeddedMigrations.swift (names, SQL, checksums).
+        .executableTarget(
+            name: "MigrationEmbedder",
+            swiftSettings: strictSettings
+        ),
+        .plugin(
+            name: "EmbedMigrationsPlugin",
+            capability: .buildTool(),
+            dependencies: ["MigrationEmbedder"],
+            path: "Sources/EmbedMigrationsPlugin"
+        ),
+        // The durable job store: the only module that speaks SQL.
+        .target(
+            name: "JobStore",
+            dependencies: [
+                "CSQLite",
+                "JobModel",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings,
+            plugins: ["EmbedMigrationsPlugin"]
+        ),
         .testTarget(
             name: "AsyncQueuesTests",
             dependencies: ["AsyncQueues"],
             exclude: ["README.md"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "JobModelTests",
+            dependencies: ["JobModel"],
+            swiftSettings: strictSettings
+        ),
+        // A child process for the crash-durability test: inserts jobs and prints each
+        // acknowledged id until it is killed.
+        .executableTarget(
+            name: "StoreCrashProbe",
+            dependencies: ["JobStore", "JobModel", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/StoreCrashProbe",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "JobStoreTests",
+            dependencies: [
+                "JobStore", "JobModel", "StoreCrashProbe", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
     ]

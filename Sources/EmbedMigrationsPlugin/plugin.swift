@@ -1,0 +1,27 @@
+// Embeds the package's migrations/*.sql into the target that uses this plugin, so that the
+// binary is self-contained: no resource bundle to ship beside jobqd.
+
+import Foundation
+import PackagePlugin
+
+@main
+struct EmbedMigrationsPlugin: BuildToolPlugin {
+    func createBuildCommands(context: PluginContext, target: any Target) throws -> [Command] {
+        let directory = context.package.directoryURL.appending(path: "migrations", directoryHint: .isDirectory)
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path(percentEncoded: false))
+            .filter { $0.hasSuffix(".sql") }
+            .sorted()
+        let inputs = names.map { directory.appending(path: $0, directoryHint: .notDirectory) }
+        let output = context.pluginWorkDirectoryURL.appending(path: "EmbeddedMigrations.swift")
+        return [
+            .buildCommand(
+                displayName: "Embedding \(inputs.count) migrations into \(target.name)",
+                executable: try context.tool(named: "MigrationEmbedder").url,
+                arguments: [output.path(percentEncoded: false)] + inputs.map { $0.path(percentEncoded: false) },
+                // The folder itself is an input too, so that a new file triggers a rebuild.
+                inputFiles: inputs + [directory],
+                outputFiles: [output]
+            )
+        ]
+    }
+}

@@ -1,0 +1,36 @@
+/// Helpers for the strict JSON the API accepts.
+
+/// A coding key for any name, to list what an object holds.
+struct AnyCodingKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+/// Throws when the object being decoded has a key outside `known`: a misspelt field
+/// (`"prority"`) is an error, not silently ignored.
+func rejectUnknownKeys(_ decoder: any Decoder, known: [String]) throws {
+    let container = try decoder.container(keyedBy: AnyCodingKey.self)
+    let known = Set(known)
+    if let unknown = container.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+        throw DecodingError.dataCorrupted(
+            DecodingError.Context(
+                codingPath: decoder.codingPath + [AnyCodingKey(stringValue: unknown)],
+                debugDescription: "unknown field '\(unknown)'; known fields: \(known.sorted().joined(separator: ", "))"
+            )
+        )
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// A duration given in seconds (integer or fractional); must be finite and not negative.
+    func decodeSecondsIfPresent(forKey key: Key) throws -> Duration? {
+        guard let seconds = try decodeIfPresent(Double.self, forKey: key) else { return nil }
+        guard seconds.isFinite, seconds >= 0, seconds < 1e12 else {
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: self, debugDescription: "must be a number of seconds, 0 or more")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded(.down)))
+    }
+}

@@ -1,0 +1,80 @@
+import CSQLite
+import Foundation
+import JobModel
+
+/// The columns every job query selects, in the order `StoreContext.job(from:)` reads them.
+let jobColumns = """
+    id, state, spec, attempts, created_at, updated_at, started_at, finished_at, \
+    exit_code, signal, error, stdout_path, stderr_path, run_at
+    """
+
+extension StoreContext {
+    /// Decodes the current row of a statement that selected `jobColumns`.
+    func job(from row: Statement) throws(JobStoreError) -> Job {
+        let id = JobID(row.int64(0))
+        guard let state = JobState(rawValue: row.text(1)) else {
+            throw .storage(SQLiteError(extendedCode: SQLITE_CORRUPT, message: "job \(id) has an unknown state '\(row.text(1))'"))
+        }
+        let spec: JobSpec
+        do {
+            spec = try decoder.decode(JobSpec.self, from: row.data(2))
+        } catch {
+            throw .storage(SQLiteError(extendedCode: SQLITE_CORRUPT, message: "job \(id) has an unreadable spec: \(error)"))
+        }
+        var job = Job(
+            id: id,
+            spec: spec,
+            state: state,
+            attempts: Int(row.int64(3)),
+            createdAt: Timestamp(millisecondsSinceEpoch: row.int64(4)),
+            updatedAt: Timestamp(millisecondsSinceEpoch: row.int64(5)),
+            startedAt: row.optionalInt64(6).map(Timestamp.init(millisecondsSinceEpoch:)),
+            finishedAt: row.optionalInt64(7).map(Timestamp.init(millisecondsSinceEpoch:)),
+            exitCode: row.optionalInt64(8).map { Int32(truncatingIfNeeded: $0) },
+            signal: row.optionalInt64(9).map { Int32(truncatingIfNeeded: $0) },
+            error: row.optionalText(10),
+            stdoutPath: row.optionalText(11),
+            stderrPath: row.optionalText(12)
+        )
+        job.runAt = Timestamp(millisecondsSinceEpoch: row.int64(13))
+        return job
+    }
+
+    /// Runs a statement that returns job rows, after `bind`, and decodes them all.
+    func jobs(_ sql: String, bind: (Statement) throws(SQLiteError) -> Void) throws(JobStoreError) -> [Job] {
+        let rows: Result<[Job], JobStoreError> = try withStatement(sql) { statement throws(SQLiteError) in
+            try bind(statement)
+            var jobs: [Job] = []
+            while try statement.step() {
+                do throws(JobStoreError) {
+                    jobs.append(try job(from: statement))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            return .success(jobs)
+        }
+        return try rows.get()
+    }
+
+    /// The job with this id, or `nil`.
+    func job(_ id: JobID) throws(JobStoreError) -> Job? {
+        try jobs("SELECT \(jobColumns) FROM jobs WHERE id = ?1") { statement throws(SQLiteError) in
+            try statement.bind(1, id.rawValue)
+        }.first
+    }
+
+    /// The job's state, or `nil` when there is no such job.
+    func state(of id: JobID) throws(JobStoreError) -> JobState? {
+        try withStatement("SELECT state FROM jobs WHERE id = ?1") { statement throws(SQLiteError) in
+            try statement.bind(1, id.rawValue)
+            return try statement.step() ? JobState(rawValue: statement.text(0)) : nil
+        }
+    }
+
+    /// The error for an operation that found no job in the state it needed.
+    func refusal(_ id: JobID, to target: JobState) throws(JobStoreError) -> JobStoreError {
+        guard let state = try state(of: id) else { return .notFound(id) }
+        return .illegalTransition(id, from: state, to: target)
+    }
+}

@@ -1,0 +1,149 @@
+import JobModel
+
+/// Which jobs a listing returns: every condition given must hold.
+public struct JobFilter: Hashable, Sendable {
+    /// Any of these states (`nil`: any state).
+    public var states: Set<JobState>?
+    /// This queue only.
+    public var queue: String?
+    /// This label only.
+    public var label: String?
+
+    public init(states: Set<JobState>? = nil, queue: String? = nil, label: String? = nil) {
+        self.states = states
+        self.queue = queue
+        self.label = label
+    }
+}
+
+/// One page of a listing, and the cursor for the next (`nil` on the last page).
+public struct JobPage: Hashable, Sendable {
+    public var jobs: [Job]
+    public var nextCursor: JobID?
+}
+
+/// The order of a listing, by id.
+public enum ListOrder: String, Hashable, Sendable {
+    /// Oldest first.
+    case ascending
+    /// Newest first.
+    case descending
+}
+
+/// How many jobs a queue holds in each state.
+public struct QueueCounts: Hashable, Sendable {
+    public var queue: String
+    public var counts: [JobState: Int]
+
+    /// The count in one state (0 when none).
+    public subscript(state: JobState) -> Int { counts[state] ?? 0 }
+    /// Every job of the queue.
+    public var total: Int { counts.values.reduce(0, +) }
+}
+
+extension JobStore {
+    /// The job with this id, or `nil` when there is none.
+    public func job(_ id: JobID) async throws(JobStoreError) -> Job? {
+        try await read { context throws(JobStoreError) in try context.job(id) }
+    }
+
+    /// One page of jobs matching `filter`, in id order, starting after `cursor` (keyset
+    /// pagination: stable while jobs are added, and each page costs the same however deep).
+    public func jobs(
+        matching filter: JobFilter = JobFilter(), after cursor: JobID? = nil,
+        limit: Int = 100, order: ListOrder = .ascending
+    ) async throws(JobStoreError) -> JobPage {
+        let limit = max(1, min(limit, 10_000))
+        var conditions: [String] = []
+        // Only fixed SQL fragments are joined here; every value is a bound parameter.
+        let states = filter.states.map { Array($0).sorted { $0.rawValue < $1.rawValue } } ?? []
+        if filter.states != nil {
+            if states.isEmpty { return JobPage(jobs: [], nextCursor: nil) }
+            conditions.append("state IN (" + states.indices.map { "?\($0 + 1)" }.joined(separator: ", ") + ")")
+        }
+        let base = Int32(states.count)
+        if filter.queue != nil { conditions.append("queue = ?\(base + 1)") }
+        if filter.label != nil { conditions.append("label = ?\(base + 2)") }
+        if cursor != nil { conditions.append(order == .ascending ? "id > ?\(base + 3)" : "id < ?\(base + 3)") }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = """
+            SELECT \(jobColumns) FROM jobs \(whereClause)
+            ORDER BY id \(order == .ascending ? "ASC" : "DESC") LIMIT ?\(base + 4)
+            """
+        let queue = filter.queue, label = filter.label
+        let jobs = try await read { context throws(JobStoreError) in
+            try context.jobs(sql) { statement throws(SQLiteError) in
+                for (index, state) in states.enumerated() { try statement.bind(Int32(index + 1), state.rawValue) }
+                if let queue { try statement.bind(base + 1, queue) }
+                if let label { try statement.bind(base + 2, label) }
+                if let cursor { try statement.bind(base + 3, cursor.rawValue) }
+                try statement.bind(base + 4, limit + 1)
+            }
+        }
+        if jobs.count > limit {
+            let page = Array(jobs.prefix(limit))
+            return JobPage(jobs: page, nextCursor: page.last?.id)
+        }
+        return JobPage(jobs: jobs, nextCursor: nil)
+    }
+
+    /// Jobs per queue and state, from the counts table the triggers keep (a few rows, however
+    /// large the backlog). Queues with no job are left out; sorted by queue name.
+    public func counts() async throws(JobStoreError) -> [QueueCounts] {
+        try await read { context throws(JobStoreError) in
+            try context.withStatement("SELECT queue, state, n FROM job_counts WHERE n > 0 ORDER BY queue") {
+                statement throws(SQLiteError) in
+                var result: [QueueCounts] = []
+                while try statement.step() {
+                    let queue = statement.text(0)
+                    guard let state = JobState(rawValue: statement.text(1)) else { continue }
+                    if result.last?.queue != queue { result.append(QueueCounts(queue: queue, counts: [:])) }
+                    result[result.count - 1].counts[state] = Int(statement.int64(2))
+                }
+                return result
+            }
+        }
+    }
+
+    /// The earliest `run_at` after `instant` among the queue's queued jobs: when the
+    /// dispatcher's timer should fire next (`nil`: no delayed job). One index seek.
+    public func nextRunAt(queue: String, after instant: Timestamp) async throws(JobStoreError) -> Timestamp? {
+        try await read { context throws(JobStoreError) in
+            try context.withStatement("""
+                SELECT min(run_at) FROM jobs INDEXED BY jobs_due
+                WHERE state = 'queued' AND queue = ?1 AND run_at > ?2
+                """) { statement throws(SQLiteError) in
+                try statement.bind(1, queue)
+                try statement.bind(2, instant.millisecondsSinceEpoch)
+                guard try statement.step() else { return nil }
+                return statement.optionalInt64(0).map(Timestamp.init(millisecondsSinceEpoch:))
+            }
+        }
+    }
+
+    /// Whether the queue has a job ready to claim now.
+    public func hasReadyJob(queue: String) async throws(JobStoreError) -> Bool {
+        try await read { context throws(JobStoreError) in
+            let now = context.clock()
+            return try context.withStatement("""
+                SELECT 1 FROM jobs INDEXED BY jobs_due
+                WHERE state = 'queued' AND queue = ?1 AND run_at <= ?2 LIMIT 1
+                """) { statement throws(SQLiteError) in
+                try statement.bind(1, queue)
+                try statement.bind(2, now.millisecondsSinceEpoch)
+                return try statement.step()
+            }
+        }
+    }
+
+    /// `PRAGMA integrity_check`: `["ok"]` for a sound database, otherwise what is wrong.
+    public func integrityCheck() async throws(JobStoreError) -> [String] {
+        try await read { context throws(JobStoreError) in
+            try context.withStatement("PRAGMA integrity_check") { statement throws(SQLiteError) in
+                var lines: [String] = []
+                while try statement.step() { lines.append(statement.text(0)) }
+                return lines
+            }
+        }
+    }
+}

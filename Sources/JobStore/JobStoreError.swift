@@ -1,0 +1,58 @@
+import JobModel
+
+/// Everything the store can refuse or fail at, with what the caller needs to say why.
+///
+/// Each case has a stable ``code`` that the API and the CLI map to their error codes and exit
+/// statuses. A refused operation changes nothing.
+public enum JobStoreError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// Spec number `index` of a submitted batch is invalid; nothing of the batch was stored.
+    case invalidSpec(index: Int, JobSpecError)
+    /// No job has this id (it never existed, or it was pruned).
+    case notFound(JobID)
+    /// Spec number `index` runs after a job that does not exist; nothing of the batch was stored.
+    case dependencyNotFound(index: Int, JobID)
+    /// The job is in a state that does not allow the operation (`finish` on a queued job,
+    /// `cancel` on a finished one, …).
+    case illegalTransition(JobID, from: JobState, to: JobState)
+    /// The operation conflicts with another job (a live job already holds the idempotency
+    /// key; a job this one runs after has failed).
+    case conflict(JobID, String)
+    /// The database failed: a full disk, an I/O error, a lock held longer than the busy
+    /// timeout. A write that fails so was not applied.
+    case storage(SQLiteError)
+    /// The database cannot be used by this binary (see ``MigrationError``).
+    case migration(MigrationError)
+    /// The file is not a jobq database (not SQLite, or damaged).
+    case notADatabase(path: String, SQLiteError)
+    /// The store was closed.
+    case closed
+
+    /// A stable, machine-readable name for the kind of error.
+    public var code: String {
+        switch self {
+        case .invalidSpec, .dependencyNotFound: "invalid_request"
+        case .notFound: "not_found"
+        case .illegalTransition, .conflict: "conflict"
+        case .storage(let error) where error.isDiskFull: "storage_full"
+        case .storage: "storage_error"
+        case .migration, .notADatabase: "database_incompatible"
+        case .closed: "shutting_down"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .invalidSpec(index, error): "job \(index): \(error)"
+        case let .notFound(id): "no job \(id)"
+        case let .dependencyNotFound(index, id): "job \(index): it runs after job \(id), which does not exist"
+        case let .illegalTransition(id, from, to): "job \(id) is \(from) and cannot become \(to)"
+        case let .conflict(id, reason): "job \(id): \(reason)"
+        case let .storage(error) where error.isDiskFull:
+            "the database's disk is full, nothing was written: \(error.message)"
+        case let .storage(error): "the database failed, nothing was written: \(error)"
+        case let .migration(error): error.description
+        case let .notADatabase(path, error): "\(path) is not a jobq database: \(error.message)"
+        case .closed: "the job store is closed"
+        }
+    }
+}

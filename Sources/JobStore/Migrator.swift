@@ -1,0 +1,121 @@
+import JobModel
+import Logging
+
+/// One migration as compiled into the binary from `migrations/NNNN_name.sql`.
+public struct EmbeddedMigration: Hashable, Sendable {
+    /// The file name without `.sql` (`0001_initial`); migrations apply in this order.
+    public var name: String
+    /// FNV-1a 64 of the file's bytes, in hex, computed at build time.
+    public var checksum: String
+    /// The SQL text.
+    public var sql: String
+
+    public init(name: String, checksum: String, sql: String) {
+        self.name = name
+        self.checksum = checksum
+        self.sql = sql
+    }
+
+    /// The migrations this binary carries, in order.
+    public static var all: [EmbeddedMigration] { EmbeddedMigrations.all }
+}
+
+/// Why the store refused to open a database, in one sentence an operator can act on.
+public enum MigrationError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The database lists a migration this binary does not carry: a newer jobq wrote it.
+    case unknownMigration(name: String, database: String)
+    /// A migration's recorded checksum differs from this binary's copy: the file was edited
+    /// after the database applied it.
+    case checksumMismatch(name: String, recorded: String, embedded: String, database: String)
+    /// A migration's SQL failed; its transaction was rolled back.
+    case failed(name: String, SQLiteError)
+
+    public var description: String {
+        switch self {
+        case let .unknownMigration(name, database):
+            "The database \(database) has migration \(name) applied, which this jobq does not know: "
+                + "a newer jobq has upgraded it; run that version (or restore a backup taken before the upgrade)."
+        case let .checksumMismatch(name, recorded, embedded, database):
+            "Migration \(name) was applied to \(database) with checksum \(recorded), but this jobq's copy "
+                + "has checksum \(embedded): the migration file was edited after release; restore the released file."
+        case let .failed(name, error):
+            "Migration \(name) failed and was rolled back: \(error)"
+        }
+    }
+}
+
+/// Brings a database's schema up to date with a list of migrations.
+///
+/// The bookkeeping table `schema_migrations(name, checksum, applied_at)` records what is
+/// applied. Before changing anything the migrator checks that every recorded migration is known
+/// and unchanged; then it applies each missing one, in order, in its own `BEGIN IMMEDIATE`
+/// transaction together with its bookkeeping row, so that a crash leaves either both or neither.
+struct Migrator {
+    let migrations: [EmbeddedMigration]
+    let logger: Logger
+
+    /// Returns the names of the migrations it applied.
+    func migrate(_ connection: SQLiteConnection, now: Timestamp) throws(JobStoreError) -> [String] {
+        do {
+            try connection.execute("""
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    name       TEXT    NOT NULL PRIMARY KEY,
+                    checksum   TEXT    NOT NULL,
+                    applied_at INTEGER NOT NULL
+                ) WITHOUT ROWID
+                """)
+        } catch {
+            throw .storage(error)
+        }
+        let applied = try appliedMigrations(connection)
+        let known = Dictionary(uniqueKeysWithValues: migrations.map { ($0.name, $0) })
+        for (name, checksum) in applied.sorted(by: { $0.key < $1.key }) {
+            guard let migration = known[name] else {
+                throw .migration(.unknownMigration(name: name, database: connection.path))
+            }
+            guard migration.checksum == checksum else {
+                throw .migration(.checksumMismatch(
+                    name: name, recorded: checksum, embedded: migration.checksum, database: connection.path))
+            }
+        }
+        var done: [String] = []
+        for migration in migrations where applied[migration.name] == nil {
+            do {
+                try connection.execute("BEGIN IMMEDIATE")
+            } catch {
+                throw .storage(error)
+            }
+            do {
+                try connection.execute(migration.sql)
+                try connection.withStatement(
+                    "INSERT INTO schema_migrations (name, checksum, applied_at) VALUES (?1, ?2, ?3)"
+                ) { statement throws(SQLiteError) in
+                    try statement.bind(1, migration.name)
+                    try statement.bind(2, migration.checksum)
+                    try statement.bind(3, now.millisecondsSinceEpoch)
+                    try statement.run()
+                }
+                try connection.execute("COMMIT")
+            } catch {
+                if !connection.isAutocommit { try? connection.execute("ROLLBACK") }
+                throw .migration(.failed(name: migration.name, error))
+            }
+            logger.info("applied migration", metadata: ["migration": "\(migration.name)"])
+            done.append(migration.name)
+        }
+        return done
+    }
+
+    private func appliedMigrations(_ connection: SQLiteConnection) throws(JobStoreError) -> [String: String] {
+        do {
+            return try connection.withStatement("SELECT name, checksum FROM schema_migrations") {
+                statement throws(SQLiteError) in
+                var result: [String: String] = [:]
+                while try statement.step() { result[statement.text(0)] = statement.text(1) }
+                return result
+            }
+        } catch {
+            throw .storage(error)
+        }
+    }
+}

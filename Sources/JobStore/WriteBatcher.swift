@@ -1,0 +1,171 @@
+import CSQLite
+import Dispatch
+import Logging
+import Synchronization
+
+/// Group commit: the one writing connection, on its own serial queue, runs every write that
+/// arrived while the previous commit was in flight in a single transaction.
+///
+/// A caller's operation runs inside a savepoint of that transaction, so that a caller whose
+/// statements fail (a bad dependency, a constraint) rolls back only its own changes; the others
+/// still commit. Every caller is resumed only after the `COMMIT` has returned, that is, after
+/// the fsync that `synchronous=FULL` asks for: an acknowledged write is on disk.
+final class WriteBatcher: Sendable {
+    private struct State {
+        var pending: [WriteOperation] = []
+        var draining = false
+        var closed = false
+        var statistics = StoreStatistics()
+        /// Tests: resumed once `pending.count` reaches the number.
+        var pendingObservers: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+    }
+
+    private let state = Mutex(State())
+    /// The writer's context. Only `queue` locks this mutex (in `drain` and `close`), so the lock
+    /// is never contended; it is what lets the compiler see that the context stays on one thread.
+    private let context: Mutex<StoreContext?>
+    private let queue = DispatchQueue(label: "jobq.store.writer")
+    private let logger: Logger
+
+    init(context: consuming sending StoreContext, logger: Logger) {
+        self.context = Mutex(context)
+        self.logger = logger
+    }
+
+    var statistics: StoreStatistics { state.withLock { $0.statistics } }
+
+    /// Queues an operation for the next transaction.
+    func enqueue(_ operation: WriteOperation) {
+        let startDrain: Bool? = state.withLock { state in
+            if state.closed { return nil }
+            state.pending.append(operation)
+            let pendingCount = state.pending.count
+            state.pendingObservers.removeAll { observer in
+                guard observer.count <= pendingCount else { return false }
+                observer.continuation.resume()
+                return true
+            }
+            if state.draining { return false }
+            state.draining = true
+            return true
+        }
+        switch startDrain {
+        case nil: operation.reject(.closed)
+        case true?: queue.async { self.drain() }
+        case false?: break
+        }
+    }
+
+    /// Returns once at least `count` writes wait for the next transaction (for tests that hold
+    /// the writer busy and check that what queued meanwhile commits together).
+    func untilPending(_ count: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { state in
+                if state.pending.count >= count { return true }
+                state.pendingObservers.append((count, continuation))
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    /// Refuses new writes, lets the queued ones commit, then closes the connection.
+    func close() async {
+        state.withLock { $0.closed = true }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async {
+                self.drain()
+                self.context.withLock { $0 = nil }
+                continuation.resume()
+            }
+        }
+    }
+
+    private func drain() {
+        while true {
+            let batch: [WriteOperation]? = state.withLock { state in
+                if state.pending.isEmpty {
+                    state.draining = false
+                    return nil
+                }
+                let batch = state.pending
+                state.pending.removeAll(keepingCapacity: true)
+                return batch
+            }
+            guard let batch else { return }
+            // Counted before any caller resumes, so that a caller reading them sees its own write.
+            state.withLock { state in
+                state.statistics.transactions += 1
+                state.statistics.operations += batch.count
+                state.statistics.largestGroup = max(state.statistics.largestGroup, batch.count)
+            }
+            context.withLock { context in
+                guard let context else {
+                    for operation in batch { operation.reject(.closed) }
+                    return
+                }
+                commit(batch, in: context)
+            }
+        }
+    }
+
+    private func commit(_ batch: [WriteOperation], in context: StoreContext) {
+        let connection = context.connection
+        do {
+            try connection.execute("BEGIN IMMEDIATE")
+        } catch {
+            logger.error("cannot begin a write transaction", metadata: ["error": "\(error)"])
+            for operation in batch { operation.reject(.storage(error)) }
+            return
+        }
+        // One operation alone needs no savepoint: its failure rolls back the transaction.
+        let useSavepoints = batch.count > 1
+        var applied: [AppliedWrite] = []
+        applied.reserveCapacity(batch.count)
+        var abort: JobStoreError?
+        for (index, operation) in batch.enumerated() {
+            do {
+                if useSavepoints { try connection.execute("SAVEPOINT write") }
+                let result = operation.apply(context)
+                applied.append(result)
+                if connection.isAutocommit {
+                    // SQLite rolled the whole transaction back by itself (full disk, I/O error):
+                    // the operations before this one are undone too.
+                    let error = JobStoreError.storage(SQLiteError(
+                        extendedCode: SQLITE_IOERR,
+                        message: "SQLite rolled back the transaction after an error in a write grouped with this one"))
+                    abort = error
+                    for rest in batch[(index + 1)...] { rest.reject(error) }
+                    break
+                }
+                if useSavepoints {
+                    if !result.succeeded { try connection.execute("ROLLBACK TO write") }
+                    try connection.execute("RELEASE write")
+                }
+            } catch {
+                abort = .storage(error)
+                for rest in batch[(index + 1)...] { rest.reject(.storage(error)) }
+                break
+            }
+        }
+        if abort == nil, !useSavepoints, applied.first?.succeeded == false {
+            // The only operation failed: undo it; it reports its own error.
+            try? connection.execute("ROLLBACK")
+            applied[0].complete(nil)
+            return
+        }
+        if abort == nil {
+            do {
+                try connection.execute("COMMIT")
+            } catch {
+                abort = .storage(error)
+            }
+        }
+        if let abort {
+            if !connection.isAutocommit { try? connection.execute("ROLLBACK") }
+            logger.error("write transaction failed; its writes were rolled back",
+                         metadata: ["error": "\(abort)", "operations": "\(applied.count)"])
+        }
+        for result in applied { result.complete(abort) }
+    }
+}

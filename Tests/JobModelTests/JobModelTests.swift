@@ -1,0 +1,155 @@
+import Foundation
+import JobModel
+import Testing
+
+@Suite("JobModel")
+struct JobModelTests {
+    let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
+    func decode<T: Decodable>(_ type: T.Type, _ json: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(json.utf8))
+    }
+
+    @Test("A minimal spec takes every default")
+    func minimalSpec() throws {
+        let spec = try decode(JobSpec.self, #"{"argv": ["true"]}"#)
+        #expect(spec == JobSpec(command: .argv(["true"])))
+        #expect(spec.queue == "default")
+        #expect(spec.retry == .none)
+        try spec.validate()
+    }
+
+    @Test("Every field round-trips through the API's JSON names")
+    func fullSpecRoundTrip() throws {
+        let json = #"""
+            {"shell": "ls | wc -l", "cwd": "/srv", "env": {"LANG": "C"}, "queue": "nightly",
+             "priority": 5, "run_at": "2026-11-26T02:00:00.250Z", "timeout_seconds": 1.5,
+             "retry": {"max_attempts": 3, "backoff_seconds": 2, "max_backoff_seconds": 60,
+                       "multiplier": 3, "jitter": 0},
+             "after": [4, 7], "idempotency_key": "k1", "label": "backup", "submitter_uid": 1000}
+            """#
+        let spec = try decode(JobSpec.self, json)
+        #expect(spec.command == .shell("ls | wc -l"))
+        #expect(spec.runAt == Timestamp(rfc3339: "2026-11-26T02:00:00.250Z"))
+        #expect(spec.runAt?.millisecondsSinceEpoch == 1_795_658_400_250)
+        #expect(spec.timeout == .milliseconds(1500))
+        #expect(spec.retry == RetryPolicy(maxAttempts: 3, initialBackoff: .seconds(2), maxBackoff: .seconds(60), multiplier: 3, jitter: 0))
+        #expect(spec.after == [4, 7])
+        #expect(spec.submitterUID == 1000)
+        let again = try JSONDecoder().decode(JobSpec.self, from: encoder.encode(spec))
+        #expect(again == spec)
+    }
+
+    @Test("Unknown and contradictory fields are refused with the field's name")
+    func strictDecoding() {
+        #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "prority": 1}"#) }
+        #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "shell": "x"}"#) }
+        #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"queue": "q"}"#) }
+        #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": "true"}"#) }
+        #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "timeout_seconds": -1}"#) }
+        #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "run_at": "tomorrow"}"#) }
+        #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "retry": {"attempts": 2}}"#) }
+        do {
+            _ = try decode(JobSpec.self, #"{"argv": ["x"], "prority": 1}"#)
+        } catch {
+            #expect(String(describing: error).contains("unknown field 'prority'"))
+        }
+    }
+
+    @Test("Validation names the field and the rule", arguments: [
+        (JobSpec(command: .argv([])), "argv"),
+        (JobSpec(command: .argv([""])), "argv"),
+        (JobSpec(command: .argv(["a\0b"])), "argv"),
+        (JobSpec(command: .shell("  ")), "shell"),
+        (JobSpec(command: .argv(["x"]), cwd: "relative"), "cwd"),
+        (JobSpec(command: .argv(["x"]), env: ["A=B": "c"]), "env"),
+        (JobSpec(command: .argv(["x"]), queue: ""), "queue"),
+        (JobSpec(command: .argv(["x"]), queue: "-x"), "queue"),
+        (JobSpec(command: .argv(["x"]), queue: "a/b"), "queue"),
+        (JobSpec(command: .argv(["x"]), queue: String(repeating: "q", count: 65)), "queue"),
+        (JobSpec(command: .argv(["x"]), priority: 2_000_000), "priority"),
+        (JobSpec(command: .argv(["x"]), timeout: .zero), "timeout_seconds"),
+        (JobSpec(command: .argv(["x"]), retry: RetryPolicy(maxAttempts: 0)), "retry.max_attempts"),
+        (JobSpec(command: .argv(["x"]), retry: RetryPolicy(maxAttempts: 2, multiplier: 0.5)), "retry.multiplier"),
+        (JobSpec(command: .argv(["x"]), retry: RetryPolicy(maxAttempts: 2, jitter: 2)), "retry.jitter"),
+        (JobSpec(command: .argv(["x"]), retry: RetryPolicy(maxAttempts: 2, initialBackoff: .seconds(10), maxBackoff: .seconds(1))), "retry.max_backoff_seconds"),
+        (JobSpec(command: .argv(["x"]), after: [0]), "after"),
+        (JobSpec(command: .argv(["x"]), idempotencyKey: ""), "idempotency_key"),
+        (JobSpec(command: .argv(["x"]), label: String(repeating: "l", count: 300)), "label"),
+    ])
+    func validation(spec: JobSpec, field: String) {
+        #expect(throws: JobSpecError.self) { try spec.validate() }
+        do {
+            try spec.validate()
+        } catch {
+            #expect(error.field == field)
+        }
+    }
+
+    @Test("Queue names: safe in paths and URLs")
+    func queueNames() {
+        for good in ["default", "a", "build.arm64", "x_y-z", "Q9"] { #expect(JobSpec.isValidQueueName(good)) }
+        for bad in ["", ".hidden", "-flag", "a b", "a/b", "é", "a\0"] { #expect(!JobSpec.isValidQueueName(bad)) }
+    }
+
+    @Test("Backoff grows by the multiplier, stops at the cap, and jitter only shortens it")
+    func backoff() {
+        let policy = RetryPolicy(maxAttempts: 10, initialBackoff: .seconds(1), maxBackoff: .seconds(10), multiplier: 2, jitter: 0.5)
+        #expect(policy.backoff(afterFailedAttempts: 1, unitRandom: 0) == .seconds(1))
+        #expect(policy.backoff(afterFailedAttempts: 2, unitRandom: 0) == .seconds(2))
+        #expect(policy.backoff(afterFailedAttempts: 4, unitRandom: 0) == .seconds(8))
+        #expect(policy.backoff(afterFailedAttempts: 5, unitRandom: 0) == .seconds(10))
+        #expect(policy.backoff(afterFailedAttempts: 500, unitRandom: 0) == .seconds(10))
+        #expect(policy.backoff(afterFailedAttempts: 2, unitRandom: 0.5) == .milliseconds(1500))
+        #expect(policy.backoff(afterFailedAttempts: 2, unitRandom: 0.999_999) > .milliseconds(999))
+        for _ in 0..<100 {
+            let wait = policy.backoff(afterFailedAttempts: 3)
+            #expect(wait >= .seconds(2) && wait <= .seconds(4))
+        }
+    }
+
+    @Test("State transitions: exactly the documented ones are allowed")
+    func transitions() {
+        let allowed: Set<[JobState]> = [
+            [.queued, .running], [.queued, .cancelled],
+            [.blocked, .queued], [.blocked, .failed], [.blocked, .cancelled],
+            [.running, .succeeded], [.running, .failed], [.running, .queued], [.running, .cancelled],
+            [.failed, .queued], [.cancelled, .queued],
+        ]
+        for from in JobState.allCases {
+            for to in JobState.allCases {
+                #expect(from.canTransition(to: to) == allowed.contains([from, to]), "\(from) → \(to)")
+            }
+        }
+        #expect(JobState.allCases.filter(\.isTerminal) == JobState.terminal)
+        #expect(JobState.allCases.filter { !$0.isTerminal } == JobState.live)
+    }
+
+    @Test("Timestamps: RFC 3339 with milliseconds in UTC, offsets accepted")
+    func timestamps() throws {
+        let t = Timestamp(millisecondsSinceEpoch: 1_795_658_400_250)
+        #expect(t.description == "2026-11-26T02:00:00.250Z")
+        #expect(Timestamp(rfc3339: "2026-11-26T03:00:00.250+01:00") == t)
+        #expect(Timestamp(rfc3339: "2026-11-26T02:00:00Z") == Timestamp(millisecondsSinceEpoch: 1_795_658_400_000))
+        #expect(Timestamp(rfc3339: "yesterday") == nil)
+        #expect(t.advanced(by: .seconds(2)).millisecondsSinceEpoch == 1_795_658_402_250)
+        #expect(t.duration(to: t.advanced(by: .milliseconds(5))) == .milliseconds(5))
+        let job = Job(id: 7, spec: JobSpec(argv: ["true"]), state: .queued, createdAt: t, updatedAt: t)
+        let json = try String(decoding: encoder.encode(job), as: UTF8.self)
+        #expect(json.contains(#""created_at":"2026-11-26T02:00:00.250Z""#))
+        #expect(json.contains(#""id":7"#))
+        #expect(try JSONDecoder().decode(Job.self, from: Data(json.utf8)) == job)
+    }
+
+    @Test("Job ids parse as people type them")
+    func jobIDs() {
+        #expect(JobID("42") == 42)
+        #expect(JobID("0") == nil)
+        #expect(JobID("-3") == nil)
+        #expect(JobID("4x") == nil)
+    }
+}

@@ -1,0 +1,130 @@
+import Dispatch
+import JobModel
+@testable import JobStore
+import Testing
+
+@Suite("Group commit", .timeLimit(.minutes(1)))
+struct GroupCommitTests {
+    @Test("Inserts that queue while a commit is in flight commit together, and each caller sees its rows")
+    func writesQueuedDuringACommitShareTheNextTransaction() async throws {
+        try await withStore { store, _ async throws in
+            _ = try await store.add(spec())
+            let before = store.statistics
+            // Hold the writer inside a transaction until 50 inserts wait behind it.
+            let (entered, enteredContinuation) = AsyncStream<Void>.makeStream()
+            let gate = DispatchSemaphore(value: 0)
+            async let held: Void = store.write { _ throws(JobStoreError) in
+                enteredContinuation.yield()
+                gate.wait()
+            }
+            for await _ in entered { break }
+            let ids = try await withThrowingTaskGroup(of: JobID.self) { group in
+                for index in 0..<50 {
+                    group.addTask { try await store.add(spec("job-\(index)")).id }
+                }
+                await store.untilPendingWrites(50)
+                gate.signal()
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            try await held
+            let after = store.statistics
+            #expect(after.transactions - before.transactions == 2)  // the held one, then all 50
+            #expect(after.operations - before.operations == 51)
+            #expect(after.largestGroup == 50)
+            #expect(Set(ids).count == 50)
+            for id in ids { #expect(try await store.job(id) != nil) }
+        }
+    }
+
+    @Test("One caller's failing write in a group rolls back only its own changes")
+    func failureIsolatedToItsCaller() async throws {
+        try await withStore { store, _ async throws in
+            let (entered, enteredContinuation) = AsyncStream<Void>.makeStream()
+            let gate = DispatchSemaphore(value: 0)
+            async let held: Void = store.write { _ throws(JobStoreError) in
+                enteredContinuation.yield()
+                gate.wait()
+            }
+            for await _ in entered { break }
+            let outcomes = await withTaskGroup(of: (Int, Result<[JobID], JobStoreError>).self) { group in
+                for index in 0..<10 {
+                    group.addTask {
+                        var good = spec("good-\(index)")
+                        if index == 4 { good.after = [987_654] }  // fails inside the transaction
+                        do throws(JobStoreError) {
+                            return (index, .success(try await store.insert([spec("first-\(index)"), good]).map(\.job.id)))
+                        } catch {
+                            return (index, .failure(error))
+                        }
+                    }
+                }
+                await store.untilPendingWrites(10)
+                gate.signal()
+                return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            }
+            try await held
+            #expect(store.statistics.largestGroup == 10)
+            for (index, outcome) in outcomes {
+                switch outcome {
+                case .success(let ids):
+                    #expect(index != 4)
+                    for id in ids { #expect(try await store.job(id) != nil) }
+                case .failure(let error):
+                    #expect(index == 4)
+                    #expect(error == .dependencyNotFound(index: 1, 987_654))
+                }
+            }
+            let stored = try await store.jobs(limit: 100).jobs
+            #expect(stored.count == 18)
+            #expect(!stored.contains { $0.spec.command == .argv(["first-4"]) })
+        }
+    }
+
+    @Test("Many concurrent inserters: every returned id is present after reopening the database")
+    func concurrentInsertersAreDurable() async throws {
+        try await withTemporaryDirectory { directory in
+            let configuration = StoreConfiguration(path: directory + "/jobs.db", logDirectory: directory)
+            let store = try await JobStore.openQuietly(configuration)
+            let ids = try await withThrowingTaskGroup(of: [JobID].self) { group in
+                for inserter in 0..<64 {
+                    group.addTask {
+                        var mine: [JobID] = []
+                        for round in 0..<10 {
+                            let size = round % 4 == 0 ? 5 : 1
+                            mine += try await store.insert((0..<size).map { _ in spec("i\(inserter)") }).map(\.job.id)
+                        }
+                        return mine
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            let statistics = store.statistics
+            await store.close()
+            #expect(ids.count == 64 * (3 * 5 + 7))
+            #expect(Set(ids).count == ids.count)
+            #expect(statistics.operations == 640)
+
+            let reopened = try await JobStore.openQuietly(configuration)
+            var stored: Set<JobID> = []
+            var cursor: JobID?
+            repeat {
+                let page = try await reopened.jobs(after: cursor, limit: 500)
+                stored.formUnion(page.jobs.map(\.id))
+                cursor = page.nextCursor
+            } while cursor != nil
+            #expect(stored == Set(ids))
+            #expect(try await reopened.integrityCheck() == ["ok"])
+            await reopened.close()
+        }
+    }
+
+    @Test("A closed store refuses writes and reads with .closed")
+    func closedStore() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try await JobStore.openQuietly(StoreConfiguration(path: directory + "/jobs.db", logDirectory: directory))
+            await store.close()
+            await expectStoreError(.closed) { try await store.insert([spec()]) }
+            await expectStoreError(.closed) { try await store.job(1) }
+        }
+    }
+}
