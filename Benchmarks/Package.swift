@@ -34,6 +34,15 @@ let package = Package(
             dependencies: ["QueueWorkloads"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // The job store's figures: durable inserts, batches, claim+finish, a large backlog.
+        .executableTarget(
+            name: "store-bench",
+            dependencies: [
+                .product(name: "JobStore", package: "jobq"),
+                .product(name: "JobModel", package: "jobq"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "AsyncQueueBenchmarks",
             dependencies: [

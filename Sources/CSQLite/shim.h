@@ -30,6 +30,13 @@ static inline int csqlite_disable_double_quoted_strings(sqlite3 *db) {
 #endif
 }
 
+/// Process-wide settings, before the first connection opens: no memory statistics (with
+/// them, every SQLite allocation takes a global mutex). Returns SQLITE_MISUSE when SQLite is
+/// already initialised, which leaves things as they were.
+static inline int csqlite_configure_process(void) {
+    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 /// Keeps glibc from trimming and regrowing the heap top around every statement: with the
 /// default thresholds a lean process hands memory back to the kernel after each claim and
 /// page-faults it in again on the next one (measured here: half the claim rate). Raising the

@@ -345,12 +345,7 @@ extension StoreContext {
         } else {
             state = pending.isEmpty ? .queued : .blocked
         }
-        let specJSON: String
-        do {
-            specJSON = String(decoding: try encoder.encode(spec), as: UTF8.self)
-        } catch {
-            throw .invalidSpec(index: index, .invalidField("spec", "cannot be encoded: \(error)"))
-        }
+        let specJSON = spec.compactJSON
         let runAt = spec.runAt ?? now
         try withStatement("""
             INSERT INTO jobs (state, queue, priority, run_at, spec, idempotency_key, label, submitter_uid,

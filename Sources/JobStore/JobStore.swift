@@ -81,6 +81,7 @@ public final class JobStore: Sendable {
         migrations: [EmbeddedMigration]
     ) throws(JobStoreError) -> JobStore {
         let path = configuration.path
+        _ = processConfigured
         if configuration.tuneMalloc {
             _ = csqlite_keep_heap_top(64 << 20, 16 << 20)
         }
@@ -207,3 +208,6 @@ public final class JobStore: Sendable {
         return try result.get()
     }
 }
+
+/// SQLite's process-wide settings, applied once before the first connection opens.
+private let processConfigured: Bool = csqlite_configure_process() == SQLITE_OK

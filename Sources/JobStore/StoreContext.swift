@@ -2,21 +2,18 @@ import Foundation
 import JobModel
 
 /// What an operation needs on the thread that owns a connection: the connection, a JSON
-/// coder pair, the clock, and where logs go. Confined to its connection's serial queue (it is
+/// coder pair, a JSON decoder, the clock, and where logs go. Confined to its connection's serial queue (it is
 /// reached only through a `Mutex` that only that queue locks), so it is not `Sendable`.
 final class StoreContext {
     let connection: SQLiteConnection
     let clock: @Sendable () -> Timestamp
     let logDirectory: String
-    let encoder: JSONEncoder
     let decoder = JSONDecoder()
 
     init(connection: SQLiteConnection, clock: @escaping @Sendable () -> Timestamp, logDirectory: String) {
         self.connection = connection
         self.clock = clock
         self.logDirectory = logDirectory
-        encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     }
 
     /// Runs `body` against the cached statement for `sql`, turning SQLite errors into store errors.

@@ -152,4 +152,23 @@ struct JobModelTests {
         #expect(JobID("-3") == nil)
         #expect(JobID("4x") == nil)
     }
+
+    @Test("compactJSON reads back as the same spec, escapes included", arguments: [
+        JobSpec(command: .argv(["true"])),
+        JobSpec(command: .argv(["printf", "a \"quoted\" \\ back\\slash\n\t\r\u{01}\u{1f} é 日本 🎉", ""]),
+                cwd: "/srv/x y", env: ["Z": "last", "A": "first", "EMPTY": "", "Q\"": "\\"], queue: "q.1-x_y", priority: -7,
+                runAt: Timestamp(millisecondsSinceEpoch: 1_795_658_400_250), timeout: .milliseconds(1),
+                retry: RetryPolicy(maxAttempts: 4, initialBackoff: .milliseconds(1500), maxBackoff: .seconds(90),
+                                   multiplier: 1.25, jitter: 0.125),
+                after: [1, 99], idempotencyKey: "key/with/slashes", label: "lbl", submitterUID: 4_294_967_295),
+        JobSpec(command: .shell("ls | wc -l > /tmp/out"), timeout: .seconds(3600)),
+    ])
+    func compactJSON(spec: JobSpec) throws {
+        let decoded = try JSONDecoder().decode(JobSpec.self, from: Data(spec.compactJSON.utf8))
+        #expect(decoded == spec)
+        // The same document as Foundation's encoder writes, but for the default retry policy.
+        let ours = try #require(try JSONSerialization.jsonObject(with: Data(spec.compactJSON.utf8)) as? NSDictionary)
+        let foundation = try #require(try JSONSerialization.jsonObject(with: encoder.encode(spec)) as? [String: Any])
+        #expect(ours == (spec.retry == .none ? foundation.filter { $0.key != "retry" } : foundation) as NSDictionary)
+    }
 }
