@@ -20,6 +20,12 @@ public struct CancelledJob: Hashable, Sendable {
     public var previousState: JobState
 }
 
+/// A queue and a state: a key of `job_counts`.
+struct QueueState: Hashable {
+    var queue: String
+    var state: JobState
+}
+
 /// A job removed by pruning, with the output files the caller may now delete.
 public struct PrunedJob: Hashable, Sendable {
     public var id: JobID
@@ -52,9 +58,13 @@ extension JobStore {
             let now = context.clock()
             var submitted: [SubmittedJob] = []
             submitted.reserveCapacity(specs.count)
+            var added: [QueueState: Int] = [:]
             for (index, spec) in specs.enumerated() {
-                submitted.append(try context.insert(spec, index: index, now: now))
+                let result = try context.insert(spec, index: index, now: now)
+                if result.created { added[QueueState(queue: spec.queue, state: result.job.state), default: 0] += 1 }
+                submitted.append(result)
             }
+            try context.addToCounts(added)
             return submitted
         }
     }
@@ -380,6 +390,22 @@ extension StoreContext {
             id: id, spec: spec, state: state, runAt: runAt, createdAt: now, updatedAt: now,
             finishedAt: state == .failed ? now : nil, error: error)
         return SubmittedJob(job: job, created: true)
+    }
+
+    /// Adds newly inserted rows to `job_counts` (migration 0003 replaced the per-row insert
+    /// trigger with this: one upsert per queue and state per insert call).
+    func addToCounts(_ added: [QueueState: Int]) throws(JobStoreError) {
+        for (key, count) in added {
+            try withStatement("""
+                INSERT INTO job_counts (queue, state, n) VALUES (?1, ?2, ?3)
+                ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n
+                """) { statement throws(SQLiteError) in
+                try statement.bind(1, key.queue)
+                try statement.bind(2, key.state.rawValue)
+                try statement.bind(3, count)
+                try statement.run()
+            }
+        }
     }
 
     /// The jobs `id` runs after, with their states.

@@ -83,7 +83,7 @@ public final class JobStore: Sendable {
         let path = configuration.path
         _ = processConfigured
         if configuration.tuneMalloc {
-            _ = csqlite_keep_heap_top(64 << 20, 16 << 20)
+            _ = csqlite_keep_heap_top(16 << 20, 4 << 20)
         }
         // Create the file ourselves so that it is private to the daemon's user from the start;
         // SQLite gives the -wal and -shm files the same mode.

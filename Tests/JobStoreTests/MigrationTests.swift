@@ -58,8 +58,23 @@ struct MigrationTests {
             let configuration = StoreConfiguration(path: directory + "/jobs.db", logDirectory: directory)
             let old = try await JobStore.openQuietly(configuration, migrations: Array(EmbeddedMigration.all.prefix(1)))
             #expect(old.appliedMigrations == ["0001_initial"])
-            let ids = try await old.insert((0..<5).map { spec(queue: $0 < 3 ? "a" : "b") }).map(\.job.id)
-            _ = try await old.claim(queue: "a", limit: 1)
+            // Rows as the 0001 schema holds them (the current store code expects the latest schema).
+            let ids = try await old.write { context throws(JobStoreError) in
+                var ids: [JobID] = []
+                for index in 0..<5 {
+                    try context.withStatement("""
+                        INSERT INTO jobs (state, queue, priority, run_at, spec, max_attempts, created_at, updated_at)
+                        VALUES (?1, ?2, 0, 1000, ?3, 1, 1000, 1000)
+                        """) { statement throws(SQLiteError) in
+                        try statement.bind(1, index == 0 ? "running" : "queued")
+                        try statement.bind(2, index < 3 ? "a" : "b")
+                        try statement.bind(3, spec(queue: index < 3 ? "a" : "b").compactJSON)
+                        try statement.run()
+                    }
+                    ids.append(JobID(context.connection.lastInsertRowID))
+                }
+                return ids
+            }
             await old.close()
 
             let upgraded = try await JobStore.openQuietly(configuration)
