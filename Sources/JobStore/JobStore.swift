@@ -3,7 +3,7 @@ import Dispatch
 import Foundation
 import JobModel
 import Logging
-import Synchronization
+
 
 /// The durable job store: jobs in SQLite, written through one connection with group commit,
 /// read through another.
@@ -28,7 +28,7 @@ import Synchronization
 public final class JobStore: Sendable {
     private let writer: WriteBatcher
     /// The reading connection; only `readQueue` locks it.
-    private let reader: Mutex<StoreContext?>
+    private let reader: Locked<StoreContext?>
     private let readQueue = DispatchQueue(label: "jobq.store.reader")
     private let logger: Logger
     /// The database file.
@@ -44,7 +44,7 @@ public final class JobStore: Sendable {
         logger: Logger
     ) {
         self.writer = WriteBatcher(context: writer, logger: logger)
-        self.reader = Mutex(reader)
+        self.reader = Locked(reader)
         self.path = path
         self.appliedMigrations = appliedMigrations
         self.logger = logger

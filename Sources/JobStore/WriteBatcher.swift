@@ -1,7 +1,7 @@
 import CSQLite
 import Dispatch
 import Logging
-import Synchronization
+
 
 /// Group commit: the one writing connection, on its own serial queue, runs every write that
 /// arrived while the previous commit was in flight in a single transaction.
@@ -20,15 +20,15 @@ final class WriteBatcher: Sendable {
         var pendingObservers: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// The writer's context. Only `queue` locks this mutex (in `drain` and `close`), so the lock
     /// is never contended; it is what lets the compiler see that the context stays on one thread.
-    private let context: Mutex<StoreContext?>
+    private let context: Locked<StoreContext?>
     private let queue = DispatchQueue(label: "jobq.store.writer")
     private let logger: Logger
 
     init(context: consuming sending StoreContext, logger: Logger) {
-        self.context = Mutex(context)
+        self.context = Locked(context)
         self.logger = logger
     }
 

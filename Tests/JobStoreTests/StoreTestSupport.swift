@@ -2,15 +2,15 @@ import Foundation
 import JobModel
 import Logging
 @testable import JobStore
-import Synchronization
+
 import Testing
 
 /// A clock the test moves by hand.
 final class TestClock: Sendable {
-    private let milliseconds: Mutex<Int64>
+    private let milliseconds: Locked<Int64>
 
     init(_ start: Timestamp = Timestamp(millisecondsSinceEpoch: 1_800_000_000_000)) {
-        milliseconds = Mutex(start.millisecondsSinceEpoch)
+        milliseconds = Locked(start.millisecondsSinceEpoch)
     }
 
     var now: Timestamp { Timestamp(millisecondsSinceEpoch: milliseconds.withLock { $0 }) }
