@@ -28,25 +28,19 @@ import Logging
 public final class JobStore: Sendable {
     private let writer: WriteBatcher
     /// The reading connection; only `readQueue` locks it.
-    private let reader: Locked<StoreContext?>
+    private let reader = Locked<StoreContext?>(nil)
     private let readQueue = DispatchQueue(label: "jobq.store.reader")
     private let logger: Logger
     /// The database file.
     public let path: String
-    /// The migrations applied when this store opened the database (empty when it was current).
-    public let appliedMigrations: [String]
+    private let applied = Locked<[String]>([])
 
-    private init(
-        writer: consuming sending StoreContext,
-        reader: consuming sending StoreContext,
-        path: String,
-        appliedMigrations: [String],
-        logger: Logger
-    ) {
-        self.writer = WriteBatcher(context: writer, logger: logger)
-        self.reader = Locked(reader)
+    /// The migrations applied when this store opened the database (empty when it was current).
+    public var appliedMigrations: [String] { applied.withLock { $0 } }
+
+    private init(path: String, logger: Logger) {
+        self.writer = WriteBatcher(logger: logger)
         self.path = path
-        self.appliedMigrations = appliedMigrations
         self.logger = logger
     }
 
@@ -62,86 +56,81 @@ public final class JobStore: Sendable {
         logger: Logger = Logger(label: "jobq.store"),
         migrations: [EmbeddedMigration] = EmbeddedMigration.all
     ) async throws(JobStoreError) -> JobStore {
-        // Opening may wait up to the busy timeout for another process's lock: not on the
-        // cooperative pool.
-        let result: Result<JobStore, JobStoreError> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: Result { () throws(JobStoreError) -> JobStore in
-                    try openNow(configuration, clock: clock, logger: logger, migrations: migrations)
-                })
-            }
-        }
-        return try result.get()
-    }
-
-    private static func openNow(
-        _ configuration: StoreConfiguration,
-        clock: @escaping @Sendable () -> Timestamp,
-        logger: Logger,
-        migrations: [EmbeddedMigration]
-    ) throws(JobStoreError) -> JobStore {
+        let store = JobStore(path: configuration.path, logger: logger)
         let path = configuration.path
-        _ = processConfigured
-        if configuration.tuneMalloc {
-            _ = csqlite_keep_heap_top(16 << 20, 4 << 20)
-        }
-        // Create the file ourselves so that it is private to the daemon's user from the start;
-        // SQLite gives the -wal and -shm files the same mode.
-        let fd = Foundation.open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
-        if fd >= 0 { Foundation.close(fd) }
-
-        let writeConnection: SQLiteConnection
-        do {
-            writeConnection = try SQLiteConnection(path: path)
-        } catch {
-            throw .storage(error)
-        }
-        func configure(_ connection: SQLiteConnection, writer: Bool) throws(JobStoreError) {
-            do throws(SQLiteError) {
-                connection.setBusyTimeout(
-                    milliseconds: Int32(clamping: max(0, configuration.busyTimeout.wholeMilliseconds)))
-                if writer {
-                    let mode = try connection.pragmaText("PRAGMA journal_mode = WAL")
-                    guard mode?.lowercased() == "wal" else {
-                        throw SQLiteError(extendedCode: SQLITE_CANTOPEN,
-                                          message: "cannot use WAL mode on \(path) (journal mode is \(mode ?? "unknown"))")
-                    }
-                    try connection.execute(
-                        configuration.durability == .full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
-                } else {
-                    try connection.execute("PRAGMA query_only = ON")
-                }
-                try connection.execute("PRAGMA foreign_keys = ON")
-                try connection.execute("PRAGMA cache_size = -\(max(64, configuration.cacheSizeKiB))")
-            } catch {
-                if error.isNotADatabase { throw .notADatabase(path: path, error) }
-                throw .storage(error)
-            }
-        }
-        try configure(writeConnection, writer: true)
-        let applied = try Migrator(migrations: migrations, logger: logger).migrate(writeConnection, now: clock())
-
-        let readConnection: SQLiteConnection
-        do {
-            readConnection = try SQLiteConnection(path: path)
-        } catch {
-            throw .storage(error)
-        }
-        try configure(readConnection, writer: false)
-
         let logDirectory = configuration.logDirectory.hasSuffix("/")
             ? String(configuration.logDirectory.dropLast()) : configuration.logDirectory
+        // Each connection is opened on the queue that will own it (opening may wait up to the
+        // busy timeout for another process's lock: not on the cooperative pool).
+        let appliedNow = try await store.writer.open { () throws(JobStoreError) in
+            _ = processConfigured
+            if configuration.tuneMalloc {
+                _ = csqlite_keep_heap_top(16 << 20, 4 << 20)
+            }
+            // Create the file ourselves so that it is private to the daemon's user from the
+            // start; SQLite gives the -wal and -shm files the same mode.
+            let fd = Foundation.open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+            if fd >= 0 { Foundation.close(fd) }
+            let connection = try connect(configuration, writer: true)
+            let applied = try Migrator(migrations: migrations, logger: logger).migrate(connection, now: clock())
+            return (StoreContext(connection: connection, clock: clock, logDirectory: logDirectory), applied)
+        }
+        store.applied.withLock { $0 = appliedNow }
+        let result: Result<Void, JobStoreError> = await withCheckedContinuation { continuation in
+            store.readQueue.async {
+                do throws(JobStoreError) {
+                    let connection = try connect(configuration, writer: false)
+                    store.reader.withLock { $0 = StoreContext(connection: connection, clock: clock, logDirectory: logDirectory) }
+                    continuation.resume(returning: .success(()))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        do {
+            try result.get()
+        } catch {
+            await store.close()
+            throw error
+        }
         logger.info("job store open", metadata: [
             "path": "\(path)", "durability": "\(configuration.durability.rawValue)",
-            "migrations_applied": "\(applied.count)",
+            "migrations_applied": "\(appliedNow.count)",
         ])
-        return JobStore(
-            writer: StoreContext(connection: writeConnection, clock: clock, logDirectory: logDirectory),
-            reader: StoreContext(connection: readConnection, clock: clock, logDirectory: logDirectory),
-            path: path,
-            appliedMigrations: applied,
-            logger: logger
-        )
+        return store
+    }
+
+    /// Opens and configures one connection: WAL, durability and `query_only` as fits its role,
+    /// foreign keys, busy timeout, page cache.
+    private static func connect(_ configuration: StoreConfiguration, writer: Bool) throws(JobStoreError) -> SQLiteConnection {
+        let path = configuration.path
+        let connection: SQLiteConnection
+        do {
+            connection = try SQLiteConnection(path: path)
+        } catch {
+            throw .storage(error)
+        }
+        do throws(SQLiteError) {
+            connection.setBusyTimeout(
+                milliseconds: Int32(clamping: max(0, configuration.busyTimeout.wholeMilliseconds)))
+            if writer {
+                let mode = try connection.pragmaText("PRAGMA journal_mode = WAL")
+                guard mode?.lowercased() == "wal" else {
+                    throw SQLiteError(extendedCode: SQLITE_CANTOPEN,
+                                      message: "cannot use WAL mode on \(path) (journal mode is \(mode ?? "unknown"))")
+                }
+                try connection.execute(
+                    configuration.durability == .full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+            } else {
+                try connection.execute("PRAGMA query_only = ON")
+            }
+            try connection.execute("PRAGMA foreign_keys = ON")
+            try connection.execute("PRAGMA cache_size = -\(max(64, configuration.cacheSizeKiB))")
+        } catch {
+            if error.isNotADatabase { throw .notADatabase(path: path, error) }
+            throw .storage(error)
+        }
+        return connection
     }
 
     /// Refuses new operations, lets queued writes commit, and closes both connections

@@ -27,9 +27,28 @@ final class WriteBatcher: Sendable {
     private let queue = DispatchQueue(label: "jobq.store.writer")
     private let logger: Logger
 
-    init(context: consuming sending StoreContext, logger: Logger) {
-        self.context = Locked(context)
+    init(logger: Logger) {
+        self.context = Locked(nil)
         self.logger = logger
+    }
+
+    /// Creates the writer's context on the writer's own queue (so that the connection is only
+    /// ever touched there) and returns what `make` reports alongside it.
+    func open<Report: Sendable>(
+        _ make: @escaping @Sendable () throws(JobStoreError) -> (StoreContext, Report)
+    ) async throws(JobStoreError) -> Report {
+        let result: Result<Report, JobStoreError> = await withCheckedContinuation { continuation in
+            queue.async {
+                do throws(JobStoreError) {
+                    let (context, report) = try make()
+                    self.context.withLock { $0 = context }
+                    continuation.resume(returning: .success(report))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        return try result.get()
     }
 
     var statistics: StoreStatistics { state.withLock { $0.statistics } }
