@@ -25,11 +25,14 @@ let package = Package(
         .library(name: "AsyncQueues", targets: ["AsyncQueues"]),
         .library(name: "JobModel", targets: ["JobModel"]),
         .library(name: "JobStore", targets: ["JobStore"]),
+        .library(name: "JobRunner", targets: ["JobRunner"]),
         .executable(name: "StoreCrashProbe", targets: ["StoreCrashProbe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         .target(
@@ -73,6 +76,18 @@ let package = Package(
             swiftSettings: strictSettings,
             plugins: ["EmbedMigrationsPlugin"]
         ),
+        // Runs one job's command: a new session, output to capped log files, timeout and
+        // cancellation that tear down the whole process group. The only module that spawns.
+        .target(
+            name: "JobRunner",
+            dependencies: [
+                "JobModel",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "AsyncQueuesTests",
             dependencies: ["AsyncQueues"],
@@ -97,6 +112,11 @@ let package = Package(
             dependencies: [
                 "JobStore", "JobModel", "StoreCrashProbe", .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "JobRunnerTests",
+            dependencies: ["JobRunner", "JobModel"],
             swiftSettings: strictSettings
         ),
     ]

@@ -43,6 +43,15 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Spawn rate of the job runner: /usr/bin/true through ProcessJobExecutor.
+        .executableTarget(
+            name: "runner-bench",
+            dependencies: [
+                .product(name: "JobRunner", package: "jobq"),
+                .product(name: "JobModel", package: "jobq"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "AsyncQueueBenchmarks",
             dependencies: [

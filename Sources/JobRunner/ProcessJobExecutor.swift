@@ -1,0 +1,251 @@
+import Foundation
+import JobModel
+import Logging
+import Subprocess
+import Synchronization
+import SystemPackage
+
+/// How ``ProcessJobExecutor`` runs commands.
+public struct ProcessExecutorConfiguration: Sendable {
+    /// Where output goes when a job carries no output paths (`<logDirectory>/<id>.out`, `.err`).
+    public var logDirectory: String
+    /// The working directory of jobs that name none.
+    public var workingDirectory: String
+    /// The most bytes kept of each of a job's output streams; the rest is read and dropped,
+    /// and a last line in the file says how much.
+    public var outputLimit: Int
+    /// How long a job has between SIGTERM and SIGKILL when it is stopped.
+    public var killGrace: Duration
+    /// The environment every job starts from (its own `env` is laid over it), without
+    /// systemd's variables.
+    public var environment: [String: String]
+
+    /// Variables systemd gives the daemon that must not reach jobs: they describe the daemon's
+    /// own sockets, watchdog and invocation.
+    public static let systemdVariables: Set<String> = [
+        "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID",
+        "INVOCATION_ID", "JOURNAL_STREAM", "SYSTEMD_EXEC_PID", "MANAGERPID", "MAINPID",
+        "MEMORY_PRESSURE_WATCH", "MEMORY_PRESSURE_WRITE", "TRIGGER_UNIT", "TRIGGER_PATH", "TRIGGER_TIMER_REALTIME_USEC",
+        "TRIGGER_TIMER_MONOTONIC_USEC", "CREDENTIALS_DIRECTORY", "FDSTORE",
+    ]
+
+    /// `environment` without systemd's variables.
+    public static func jobEnvironment(from environment: [String: String]) -> [String: String] {
+        environment.filter { !systemdVariables.contains($0.key) }
+    }
+
+    public init(
+        logDirectory: String,
+        workingDirectory: String,
+        outputLimit: Int = 64 << 20,
+        killGrace: Duration = .seconds(10),
+        environment: [String: String] = ProcessExecutorConfiguration.jobEnvironment(
+            from: ProcessInfo.processInfo.environment)
+    ) {
+        self.logDirectory = logDirectory
+        self.workingDirectory = workingDirectory
+        self.outputLimit = outputLimit
+        self.killGrace = killGrace
+        self.environment = environment
+    }
+}
+
+/// Runs jobs as real processes with swift-subprocess.
+///
+/// Each job gets a new session (so a new process group, led by the job, detached from any
+/// terminal), its argv exec'd directly or `/bin/sh -c` only for a shell job, its cwd, the
+/// configured environment with its own `env` and `JOBQ_JOB_ID`, `JOBQ_QUEUE`, `JOBQ_ATTEMPT`
+/// added, no standard input, and its standard output and error copied into two files, each
+/// capped at ``ProcessExecutorConfiguration/outputLimit``. A timeout or a cancellation sends
+/// SIGTERM to the whole group, waits the grace period, then sends SIGKILL to the group, so no
+/// grandchild survives.
+public struct ProcessJobExecutor: JobExecutor {
+    public let configuration: ProcessExecutorConfiguration
+    private let logger: Logger
+
+    public init(configuration: ProcessExecutorConfiguration, logger: Logger = Logger(label: "jobq.runner")) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// How the subprocess part of a run ended.
+    private enum RunEnd: Sendable {
+        case finished(TerminationStatus)
+        case failedToStart(SubprocessError)
+        case interrupted
+        case timedOut
+        case timerStopped
+    }
+
+    public func run(_ job: Job) async -> JobOutcome {
+        let outPath = job.stdoutPath ?? "\(configuration.logDirectory)/\(job.id).out"
+        let errPath = job.stderrPath ?? "\(configuration.logDirectory)/\(job.id).err"
+        let files: (FileDescriptor, FileDescriptor)
+        do {
+            files = (try openOutput(outPath), try openOutput(errPath))
+        } catch let error as Errno {
+            return .spawnFailed(errno: error.rawValue, message: "cannot open its output file: \(error)")
+        } catch {
+            return .spawnFailed(errno: nil, message: "cannot open its output file: \(error)")
+        }
+        defer {
+            try? files.0.close()
+            try? files.1.close()
+        }
+
+        let executable: Executable
+        let arguments: Arguments
+        switch job.spec.command {
+        case .argv(let argv):
+            let program = argv.first ?? ""
+            executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
+            arguments = Arguments(Array(argv.dropFirst()))
+        case .shell(let line):
+            executable = .path("/bin/sh")
+            arguments = ["-c", line]
+        }
+        var variables = configuration.environment
+        variables.merge(job.spec.env) { _, job in job }
+        variables["JOBQ_JOB_ID"] = String(job.id.rawValue)
+        variables["JOBQ_QUEUE"] = job.spec.queue
+        variables["JOBQ_ATTEMPT"] = String(job.attempts)
+        var keyed: [Environment.Key: String] = [:]
+        for (name, value) in variables {
+            if let key = Environment.Key(rawValue: name) { keyed[key] = value }
+        }
+        let environment = Environment.custom(keyed)
+        let workingDirectory = FilePath(job.spec.cwd ?? configuration.workingDirectory)
+
+        var options = PlatformOptions()
+        options.createSession = true
+        // The implicit last step is SIGKILL, to the group as the step before it.
+        options.teardownSequence = [
+            .gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: configuration.killGrace)
+        ]
+        let platformOptions = options
+        let limit = configuration.outputLimit
+        let timeout = job.spec.timeout
+
+        let leader = LeaderPID()
+        let (end, timedOut) = await withTaskGroup(of: RunEnd.self) { group -> (RunEnd, Bool) in
+            group.addTask {
+                do {
+                    let result = try await Subprocess.run(
+                        executable, arguments: arguments, environment: environment,
+                        workingDirectory: workingDirectory, platformOptions: platformOptions,
+                        input: .none, output: .sequence, error: .sequence
+                    ) { execution in
+                        leader.value.store(execution.processIdentifier.value, ordering: .releasing)
+                        async let out: Void = copy(execution.standardOutput, to: files.0, limit: limit)
+                        async let err: Void = copy(execution.standardError, to: files.1, limit: limit)
+                        _ = try await (out, err)
+                    }
+                    return .finished(result.terminationStatus)
+                } catch let error as SubprocessError {
+                    return .failedToStart(error)
+                } catch {
+                    return .interrupted
+                }
+            }
+            if let timeout {
+                group.addTask {
+                    do {
+                        try await Task.sleep(for: timeout)
+                        return .timedOut
+                    } catch {
+                        return .timerStopped
+                    }
+                }
+            }
+            var timedOut = false
+            while let next = await group.next() {
+                switch next {
+                case .timedOut:
+                    timedOut = true
+                    group.cancelAll()  // tears the run down; its result comes next
+                case .timerStopped:
+                    continue
+                case .finished, .failedToStart, .interrupted:
+                    group.cancelAll()  // stops the timer
+                    return (next, timedOut)
+                }
+            }
+            return (.interrupted, timedOut)
+        }
+
+        if timedOut || Task.isCancelled {
+            // The teardown stops waiting once the group's leader has exited; a grandchild that
+            // outlived the leader's SIGTERM (it ignores it, or is still handling it) must not
+            // survive a stopped job: SIGKILL whatever is left of the group.
+            let pid = leader.value.load(ordering: .acquiring)
+            if pid > 0 { _ = kill(-pid, SIGKILL) }
+        }
+
+        let outcome: JobOutcome
+        switch end {
+        case .finished(let status):
+            let signal: Int32? = if case .signaled(let number) = status { number } else { nil }
+            if timedOut, let timeout {
+                outcome = .timedOut(after: timeout, signal: signal)
+            } else if Task.isCancelled {
+                outcome = .cancelled(signal: signal)
+            } else {
+                switch status {
+                case .exited(let code): outcome = .exited(code: code)
+                case .signaled(let number): outcome = .signaled(signal: number)
+                }
+            }
+        case .failedToStart(let error):
+            outcome = .spawnFailed(errno: error.underlyingError?.rawValue, message: Self.describe(error, job: job))
+        case .interrupted, .timedOut, .timerStopped:
+            if timedOut, let timeout { outcome = .timedOut(after: timeout, signal: nil) } else { outcome = .cancelled(signal: nil) }
+        }
+        logger.debug("job ran", metadata: ["job": "\(job.id)", "queue": "\(job.spec.queue)", "outcome": "\(outcome)"])
+        return outcome
+    }
+
+    private func openOutput(_ path: String) throws -> FileDescriptor {
+        try FileDescriptor.open(
+            FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec],
+            permissions: [.ownerReadWrite])
+    }
+
+    /// A sentence for a command that could not start.
+    static func describe(_ error: SubprocessError, job: Job) -> String {
+        let errnoText = error.underlyingError.map { ": \($0)" } ?? ""
+        switch error.code {
+        case .executableNotFound:
+            if case .argv(let argv) = job.spec.command { return "no executable '\(argv.first ?? "")' found\(errnoText)" }
+            return "no executable found\(errnoText)"
+        case .failedToChangeWorkingDirectory:
+            return "cannot change to the working directory '\(job.spec.cwd ?? "")'\(errnoText)"
+        default:
+            return "\(error)"
+        }
+    }
+}
+
+/// The job's process id, which is also its process group's id (it leads a new session).
+private final class LeaderPID: Sendable {
+    let value = Atomic<pid_t>(0)
+}
+
+/// Copies a stream into a file, keeping at most `limit` bytes; reads (and drops) the rest, so
+/// that the job never blocks on a full pipe, and says at the end of the file how much it dropped.
+private func copy(_ stream: SubprocessOutputSequence, to file: FileDescriptor, limit: Int) async throws {
+    var written = 0
+    var dropped = 0
+    for try await buffer in stream {
+        let keep = min(buffer.count, max(0, limit - written))
+        if keep > 0 {
+            _ = try buffer.withUnsafeBytes { bytes in
+                try file.writeAll(UnsafeRawBufferPointer(rebasing: bytes[0..<keep]))
+            }
+            written += keep
+        }
+        dropped += buffer.count - keep
+    }
+    if dropped > 0 {
+        _ = try? file.writeAll("\n[jobq: output truncated after \(written) bytes; \(dropped) more bytes dropped]\n".utf8)
+    }
+}

@@ -1,0 +1,243 @@
+import Foundation
+import JobModel
+import JobRunner
+import Testing
+
+/// A temporary directory for one test, removed afterwards.
+func withDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
+    var template = Array((NSTemporaryDirectory() + "/jobq-runner-XXXXXX").utf8CString)
+    guard let path = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) })
+    else { throw POSIXError(.EIO) }
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return try await body(path)
+}
+
+func job(_ command: Command, id: JobID = 1, cwd: String? = nil, env: [String: String] = [:], timeout: Duration? = nil) -> Job {
+    var spec = JobSpec(command: command, cwd: cwd, env: env)
+    spec.timeout = timeout
+    return Job(id: id, spec: spec, state: .running, attempts: 1,
+               createdAt: Timestamp(millisecondsSinceEpoch: 0), updatedAt: Timestamp(millisecondsSinceEpoch: 0))
+}
+
+func executor(_ directory: String, outputLimit: Int = 1 << 20, killGrace: Duration = .seconds(5),
+              environment: [String: String]? = nil) -> ProcessJobExecutor {
+    var configuration = ProcessExecutorConfiguration(
+        logDirectory: directory, workingDirectory: directory, outputLimit: outputLimit, killGrace: killGrace)
+    if let environment { configuration.environment = environment }
+    return ProcessJobExecutor(configuration: configuration)
+}
+
+func contents(_ path: String) -> String {
+    (try? String(contentsOfFile: path, encoding: .utf8)) ?? "<missing>"
+}
+
+/// A FIFO the test reads to learn when a grandchild dies: the grandchild holds its write end
+/// (`… 3> FIFO &`), and a read returns end-of-file once every writer is gone. The read end is
+/// opened (non-blocking) before the job starts, so that the grandchild's open does not wait.
+struct DeathWatch {
+    let fd: Int32
+
+    init(_ path: String) throws {
+        guard mkfifo(path, 0o600) == 0 else { throw POSIXError(.EEXIST) }
+        fd = open(path, O_RDONLY | O_NONBLOCK)
+        guard fd >= 0 else { throw POSIXError(.EIO) }
+    }
+
+    /// Returns once the grandchild (every writer) has closed the FIFO: the kernel's word for
+    /// its death, not a sleep or a poll. Call it only after the grandchild said it started.
+    func awaitDeath() async {
+        let fd = self.fd
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+                var byte: UInt8 = 0
+                while read(fd, &byte, 1) > 0 {}
+                close(fd)
+                continuation.resume()
+            }
+        }
+    }
+}
+
+/// The first line the job writes into the FIFO at `path` (the job saying it is ready): a
+/// readiness signal from the job itself, not a sleep. The blocking read runs on a thread of
+/// its own, never on the cooperative pool or dispatch's pool, which the runner under test needs.
+func awaitLine(fromFIFO path: String) async -> String {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread {
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                continuation.resume(returning: "")
+                return
+            }
+            var bytes: [UInt8] = []
+            while let chunk = try? handle.read(upToCount: 1), let byte = chunk.first, byte != UInt8(ascii: "\n") {
+                bytes.append(byte)
+            }
+            try? handle.close()
+            continuation.resume(returning: String(decoding: bytes, as: UTF8.self))
+        }
+    }
+}
+
+@Suite("ProcessJobExecutor", .timeLimit(.minutes(1)))
+struct ProcessJobExecutorTests {
+    @Test("Exit statuses: 0 is success, others are reported as they are")
+    func exitStatuses() async throws {
+        try await withDirectory { directory in
+            let runner = executor(directory)
+            #expect(await runner.run(job(.argv(["true"]))) == .exited(code: 0))
+            #expect(await runner.run(job(.argv(["false"]))) == .exited(code: 1))
+            let three = await runner.run(job(.shell("exit 3")))
+            #expect(three == .exited(code: 3))
+            #expect(three.completion == .failed(exitCode: 3, signal: nil, reason: "exited with status 3"))
+            #expect(await runner.run(job(.argv(["true"]))).completion == .succeeded)
+        }
+    }
+
+    @Test("argv reaches the program verbatim: no shell, no splitting, no globbing")
+    func argvVerbatim() async throws {
+        try await withDirectory { directory in
+            let outcome = await executor(directory).run(job(.argv(["printf", "%s|", "a b", "$HOME", "*", "'q'"]), id: 7))
+            #expect(outcome == .exited(code: 0))
+            #expect(contents(directory + "/7.out") == "a b|$HOME|*|'q'|")
+        }
+    }
+
+    @Test("stdout and stderr go to their own files; the job's cwd and env apply; systemd's variables do not")
+    func filesEnvironmentAndDirectory() async throws {
+        try await withDirectory { directory in
+            let base = ProcessExecutorConfiguration.jobEnvironment(from: [
+                "PATH": "/usr/bin:/bin", "KEEP": "kept", "NOTIFY_SOCKET": "/run/systemd/notify", "LISTEN_FDS": "1",
+                "INVOCATION_ID": "abc",
+            ])
+            #expect(base == ["PATH": "/usr/bin:/bin", "KEEP": "kept"])
+            let runner = executor(directory, environment: base)
+            let outcome = await runner.run(job(
+                .shell(#"echo "out $KEEP $EXTRA $JOBQ_JOB_ID $JOBQ_QUEUE $JOBQ_ATTEMPT ${NOTIFY_SOCKET:-none}"; pwd; echo err >&2"#),
+                id: 42, cwd: "/usr", env: ["EXTRA": "extra", "KEEP": "overridden"]))
+            #expect(outcome == .exited(code: 0))
+            #expect(contents(directory + "/42.out") == "out overridden extra 42 default 1 none\n/usr\n")
+            #expect(contents(directory + "/42.err") == "err\n")
+            let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/42.out")
+            #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        }
+    }
+
+    @Test("A job killed by a signal reports the signal")
+    func signals() async throws {
+        try await withDirectory { directory in
+            let outcome = await executor(directory).run(job(.shell("kill -USR1 $$")))
+            #expect(outcome == .signaled(signal: SIGUSR1))
+            #expect(outcome.completion == .failed(exitCode: nil, signal: SIGUSR1, reason: "killed by signal 10 (signal 10)"))
+        }
+    }
+
+    @Test("A timeout stops the whole process group: SIGTERM first")
+    func timeoutKillsTheGroup() async throws {
+        try await withDirectory { directory in
+            let ready = directory + "/ready"
+            #expect(mkfifo(ready, 0o600) == 0)
+            let grandchild = try DeathWatch(directory + "/alive")
+            async let outcome = executor(directory).run(job(
+                .shell("sh -c 'echo started > \(ready); exec sleep 300' 3> \(directory)/alive & wait"),
+                id: 3, timeout: .milliseconds(300)))
+            #expect(await awaitLine(fromFIFO: ready) == "started")
+            #expect(await outcome == .timedOut(after: .milliseconds(300), signal: SIGTERM))
+            // Returns only once the background sleep has died (the suite's time limit fails it otherwise).
+            await grandchild.awaitDeath()
+            #expect(await outcome.description == "timed out after 0.3 s and was stopped")
+        }
+    }
+
+    @Test("A job that ignores SIGTERM is killed with SIGKILL after the grace period, grandchildren too")
+    func graceThenKill() async throws {
+        try await withDirectory { directory in
+            let ready = directory + "/ready"
+            #expect(mkfifo(ready, 0o600) == 0)
+            let grandchild = try DeathWatch(directory + "/alive")
+            async let outcome = executor(directory, killGrace: .milliseconds(200)).run(job(
+                .shell("trap '' TERM; sh -c 'echo started > \(ready); exec sleep 300' 3> \(directory)/alive & wait"),
+                timeout: .milliseconds(200)))
+            #expect(await awaitLine(fromFIFO: ready) == "started")
+            #expect(await outcome == .timedOut(after: .milliseconds(200), signal: SIGKILL))
+            await grandchild.awaitDeath()
+        }
+    }
+
+    @Test("A grandchild that ignores SIGTERM does not outlive a leader that obeyed it")
+    func grandchildIgnoringTerm() async throws {
+        try await withDirectory { directory in
+            let ready = directory + "/ready"
+            #expect(mkfifo(ready, 0o600) == 0)
+            let grandchild = try DeathWatch(directory + "/alive")
+            async let outcome = executor(directory, killGrace: .seconds(30)).run(job(
+                .shell("sh -c 'trap \"\" TERM; echo started > \(ready); exec sleep 300' 3> \(directory)/alive & wait"),
+                timeout: .milliseconds(200)))
+            #expect(await awaitLine(fromFIFO: ready) == "started")
+            #expect(await outcome == .timedOut(after: .milliseconds(200), signal: SIGTERM))
+            await grandchild.awaitDeath()
+        }
+    }
+
+    @Test("Cancelling the run stops the job's whole group and reports a cancellation")
+    func cancellation() async throws {
+        try await withDirectory { directory in
+            let ready = directory + "/ready"
+            #expect(mkfifo(ready, 0o600) == 0)
+            let grandchild = try DeathWatch(directory + "/alive")
+            let runner = executor(directory)
+            let outcome = await withTaskGroup(of: JobOutcome.self) { group in
+                group.addTask {
+                    await runner.run(job(.shell("sh -c 'echo started > \(ready); exec sleep 300' 3> \(directory)/alive & wait")))
+                }
+                #expect(await awaitLine(fromFIFO: ready) == "started")
+                group.cancelAll()
+                return await group.next()
+            }
+            #expect(outcome == .cancelled(signal: SIGTERM))
+            await grandchild.awaitDeath()
+        }
+    }
+
+    @Test("Spawn errors: a missing program, a missing working directory, an unwritable log directory")
+    func spawnErrors() async throws {
+        try await withDirectory { directory in
+            let runner = executor(directory)
+            let missing = await runner.run(job(.argv(["no-such-program-jobq"])))
+            guard case .spawnFailed(_, let message) = missing else {
+                Issue.record("expected a spawn failure, got \(missing)")
+                return
+            }
+            #expect(message.contains("no-such-program-jobq"))
+            let absolute = await runner.run(job(.argv(["/nonexistent/bin/x"])))
+            guard case .spawnFailed = absolute else {
+                Issue.record("expected a spawn failure, got \(absolute)")
+                return
+            }
+            let badDirectory = await runner.run(job(.argv(["true"]), cwd: "/nonexistent-dir-jobq"))
+            guard case .spawnFailed(let code, let text) = badDirectory else {
+                Issue.record("expected a spawn failure, got \(badDirectory)")
+                return
+            }
+            #expect(code == ENOENT)
+            #expect(text.contains("/nonexistent-dir-jobq"))
+            let noLogs = await executor(directory + "/missing").run(job(.argv(["true"])))
+            guard case .spawnFailed(ENOENT?, let why) = noLogs else {
+                Issue.record("expected a spawn failure, got \(noLogs)")
+                return
+            }
+            #expect(why.contains("output file"))
+        }
+    }
+
+    @Test("Output beyond the cap is dropped, the job is not blocked, and the file says so")
+    func outputCap() async throws {
+        try await withDirectory { directory in
+            let outcome = await executor(directory, outputLimit: 1000).run(
+                job(.shell("head -c 300000 /dev/zero | tr '\\0' x"), id: 5))
+            #expect(outcome == .exited(code: 0))
+            let text = contents(directory + "/5.out")
+            #expect(text.hasPrefix(String(repeating: "x", count: 1000) + "\n[jobq: output truncated after 1000 bytes; 299000 more bytes dropped]"))
+        }
+    }
+}
