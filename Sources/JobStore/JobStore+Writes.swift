@@ -13,11 +13,28 @@ public struct SubmittedJob: Hashable, Sendable {
     }
 }
 
-/// What `cancel` did: the job as it is now, and the state it was in, so that the caller knows
-/// whether a running process must be stopped.
+/// What `cancel` did: the job as it is now, the state it was in (so that the caller knows
+/// whether a running process must be stopped), and the jobs that failed because they ran after it.
 public struct CancelledJob: Hashable, Sendable {
     public var job: Job
     public var previousState: JobState
+    public var failedDependents: [JobID]
+}
+
+/// What `finish` did: the job as it is now, and what happened to the jobs that run after it
+/// (queued once all their dependencies succeeded, or failed down the chain).
+public struct FinishedJob: Hashable, Sendable {
+    public var job: Job
+    /// Jobs that became `queued` because this one succeeded.
+    public var unblocked: [JobID]
+    /// Jobs that failed because this one (or a job failed by it) failed.
+    public var failedDependents: [JobID]
+}
+
+/// Dependents changed by a job reaching a terminal state.
+struct DependentsSettled {
+    var unblocked: [JobID] = []
+    var failed: [JobID] = []
 }
 
 /// A queue and a state: a key of `job_counts`.
@@ -113,7 +130,7 @@ extension JobStore {
     ///
     /// Throws ``JobStoreError/illegalTransition(_:from:to:)`` when the job is not running (for
     /// example, it was cancelled meanwhile) and ``JobStoreError/notFound(_:)``.
-    public func finish(_ id: JobID, _ completion: JobCompletion) async throws(JobStoreError) -> Job {
+    public func finish(_ id: JobID, _ completion: JobCompletion) async throws(JobStoreError) -> FinishedJob {
         try await write { context throws(JobStoreError) in
             let now = context.clock()
             let target: JobState
@@ -139,8 +156,8 @@ extension JobStore {
             }).first else {
                 throw try context.refusal(id, to: target)
             }
-            try context.settleDependents(of: id, finishedAs: target, now: now)
-            return job
+            let settled = try context.settleDependents(of: id, finishedAs: target, now: now)
+            return FinishedJob(job: job, unblocked: settled.unblocked, failedDependents: settled.failed)
         }
     }
 
@@ -214,8 +231,8 @@ extension JobStore {
             }).first else {
                 throw .notFound(id)
             }
-            try context.settleDependents(of: id, finishedAs: .cancelled, now: now)
-            return CancelledJob(job: job, previousState: previous)
+            let settled = try context.settleDependents(of: id, finishedAs: .cancelled, now: now)
+            return CancelledJob(job: job, previousState: previous, failedDependents: settled.failed)
         }
     }
 
@@ -428,19 +445,25 @@ extension StoreContext {
     /// After `id` reached a terminal state: on success, each blocked job waiting on it has one
     /// dependency fewer and becomes `queued` at zero; on failure or cancellation, the blocked
     /// jobs waiting on it fail, and so on down the chain.
-    func settleDependents(of id: JobID, finishedAs state: JobState, now: Timestamp) throws(JobStoreError) {
+    func settleDependents(of id: JobID, finishedAs state: JobState, now: Timestamp) throws(JobStoreError) -> DependentsSettled {
+        var settled = DependentsSettled()
         if state == .succeeded {
-            try withStatement("""
+            settled.unblocked = try withStatement("""
                 UPDATE jobs SET pending_deps = pending_deps - 1, updated_at = ?2,
                     state = CASE WHEN pending_deps <= 1 THEN 'queued' ELSE 'blocked' END
                 WHERE state = 'blocked'
                   AND id IN (SELECT job_id FROM job_dependencies WHERE depends_on = ?1)
+                RETURNING id, state
                 """) { statement throws(SQLiteError) in
                 try statement.bind(1, id.rawValue)
                 try statement.bind(2, now.millisecondsSinceEpoch)
-                try statement.run()
+                var ids: [JobID] = []
+                while try statement.step() {
+                    if statement.text(1) == JobState.queued.rawValue { ids.append(JobID(statement.int64(0))) }
+                }
+                return ids.sorted()
             }
-            return
+            return settled
         }
         var frontier: [(JobID, String)] = [(id, state == .cancelled ? "was cancelled" : "failed")]
         while let (failed, how) = frontier.popLast() {
@@ -458,7 +481,10 @@ extension StoreContext {
                 while try statement.step() { ids.append(JobID(statement.int64(0))) }
                 return ids
             }
+            settled.failed += dependents
             frontier.append(contentsOf: dependents.map { ($0, "failed") })
         }
+        settled.failed.sort()
+        return settled
     }
 }

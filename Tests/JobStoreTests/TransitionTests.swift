@@ -16,14 +16,14 @@ struct TransitionTests {
         try await withStore { store, clock async throws in
             let a = try await running(store)
             clock.advance(by: .seconds(3))
-            let done = try await store.finish(a.id, .succeeded)
+            let done = try await store.finish(a.id, .succeeded).job
             #expect(done.state == .succeeded)
             #expect(done.exitCode == 0)
             #expect(done.finishedAt == clock.now)
             #expect(try await store.existing(a.id) == done)
 
             let b = try await running(store)
-            let failed = try await store.finish(b.id, .failed(exitCode: nil, signal: 9, reason: "killed by signal 9"))
+            let failed = try await store.finish(b.id, .failed(exitCode: nil, signal: 9, reason: "killed by signal 9")).job
             #expect(failed.state == .failed)
             #expect(failed.signal == 9)
             #expect(failed.exitCode == nil)
