@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "JobModel", targets: ["JobModel"]),
         .library(name: "JobStore", targets: ["JobStore"]),
         .library(name: "JobRunner", targets: ["JobRunner"]),
+        .library(name: "JobEngine", targets: ["JobEngine"]),
         .executable(name: "StoreCrashProbe", targets: ["StoreCrashProbe"]),
     ],
     dependencies: [
@@ -33,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -88,6 +90,17 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The daemon's core: dispatchers (store → AsyncQueue), workers, named queues, retries,
+        // dependencies, wait/join, events, graceful drain. A swift-service-lifecycle Service.
+        .target(
+            name: "JobEngine",
+            dependencies: [
+                "AsyncQueues", "JobStore", "JobRunner", "JobModel",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "AsyncQueuesTests",
             dependencies: ["AsyncQueues"],
@@ -117,6 +130,15 @@ let package = Package(
         .testTarget(
             name: "JobRunnerTests",
             dependencies: ["JobRunner", "JobModel"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "JobEngineTests",
+            dependencies: [
+                "JobEngine", "JobStore", "JobRunner", "JobModel", "AsyncQueues",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
     ]

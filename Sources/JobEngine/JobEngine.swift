@@ -1,0 +1,533 @@
+import AsyncQueues
+import JobModel
+import JobRunner
+import JobStore
+import Logging
+import ServiceLifecycle
+
+/// The daemon's core: asyncio's producer/consumer pattern over the durable store.
+///
+/// For each named queue, a **dispatcher** claims ready jobs from the store (highest priority,
+/// then earliest `run_at`) and `put`s them into the queue's ``AsyncQueue``, whose `maxsize` is the
+/// queue's concurrency: the queue's back-pressure is what limits claiming, and the backlog stays
+/// in SQLite. **Workers** `get` a job, run it through the ``JobExecutor``, record the outcome
+/// (success, a retry after the job's backoff, or failure once its attempts are spent), and call
+/// `taskDone`. A dispatcher with nothing to claim sleeps until the earliest `run_at` of its queue
+/// or until something wakes it (a submit, a retry, a resume, a dependency that succeeded): one
+/// timer, no polling.
+///
+/// Run it as a swift-service-lifecycle `Service`: on graceful shutdown it stops claiming, shuts
+/// the queues down (claimed jobs that never started go back to `queued`), lets running jobs go
+/// on for ``EngineConfiguration/drainGrace``, then stops them and puts them back to `queued`
+/// (the attempt does not count), and returns.
+public actor JobEngine: Service {
+    let store: JobStore
+    let executor: any JobExecutor
+    let clock: any EngineClock
+    let configuration: EngineConfiguration
+    let logger: Logger
+
+    /// A named queue's runtime state.
+    struct QueueRuntime {
+        var queue: AsyncQueue<Job>
+        var concurrency: Int
+        var workers = 0
+        var paused = false
+        /// Wakes the dispatcher (a `maxsize: 1` queue: a wake-up while one is pending is merged).
+        let wake = AsyncQueue<Void>(maxsize: 1)
+        /// Jobs whose command runs now, with the signal that stops them.
+        var running: [JobID: AsyncStream<Void>.Continuation] = [:]
+    }
+
+    enum Command: Sendable {
+        case dispatcher(String)
+        case worker(String)
+        case drainTimer
+    }
+
+    var queues: [String: QueueRuntime] = [:]
+    var draining = false
+    /// Jobs cancelled by a user while claimed or running: their worker must not record an outcome.
+    var cancelledByUser: Set<JobID> = []
+    private let commands: AsyncStream<Command>
+    private let commandSink: AsyncStream<Command>.Continuation
+    /// Resolved when the last worker has exited during a drain.
+    private let workersGone = AsyncQueue<Void>(maxsize: 1)
+    private var subscribers: [Int: AsyncStream<EngineEvent>.Continuation] = [:]
+    private var nextToken = 0
+    private var idWaiters: [Int: (remaining: Set<JobID>, signal: AsyncQueue<Void>)] = [:]
+    private var joinWaiters: [Int: (queue: String?, signal: AsyncQueue<Void>)] = [:]
+
+    public init(
+        store: JobStore,
+        executor: any JobExecutor,
+        configuration: EngineConfiguration = EngineConfiguration(),
+        clock: any EngineClock = SystemEngineClock(),
+        logger: Logger = Logger(label: "jobq.engine")
+    ) {
+        self.store = store
+        self.executor = executor
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+        (commands, commandSink) = AsyncStream<Command>.makeStream()
+    }
+
+    // MARK: Service
+
+    /// Recovers jobs a dead daemon left running, starts the dispatchers and workers of every
+    /// configured queue and every queue with jobs in the store, and runs until a graceful
+    /// shutdown has drained them.
+    public func run() async throws {
+        let recovered = try await store.recoverInterruptedJobs()
+        if !recovered.isEmpty {
+            logger.warning("jobs left running by a stopped daemon were requeued (they run again)",
+                           metadata: ["jobs": "\(recovered.map(\.rawValue))"])
+        }
+        let stored = try await store.counts().map(\.queue)
+        for name in Set(configuration.concurrency.keys).union(stored).sorted() { startQueue(name) }
+        let sink = commandSink
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                for await command in commands {
+                    switch command {
+                    case .dispatcher(let name): group.addTask { await self.dispatch(name) }
+                    case .worker(let name): group.addTask { await self.work(name) }
+                    case .drainTimer: group.addTask { await self.drainTimer() }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            sink.yield(.drainTimer)
+        }
+        for subscriber in subscribers.values { subscriber.finish() }
+        logger.info("engine stopped")
+    }
+
+    // MARK: Queues
+
+    /// The queue's runtime, created (with its dispatcher and workers) on first use.
+    @discardableResult
+    func startQueue(_ name: String) -> QueueRuntime {
+        if let runtime = queues[name] { return runtime }
+        let concurrency = max(1, configuration.concurrency[name] ?? configuration.defaultConcurrency)
+        var runtime = QueueRuntime(queue: AsyncQueue(maxsize: concurrency), concurrency: concurrency)
+        runtime.workers = draining ? 0 : concurrency
+        queues[name] = runtime
+        if !draining {
+            commandSink.yield(.dispatcher(name))
+            for _ in 0..<concurrency { commandSink.yield(.worker(name)) }
+            logger.info("queue started", metadata: ["queue": "\(name)", "concurrency": "\(concurrency)"])
+        }
+        return runtime
+    }
+
+    /// Wakes the queue's dispatcher (a wake-up already pending absorbs this one).
+    func wake(_ name: String) async {
+        guard let wake = queues[name]?.wake else { return }
+        try? await wake.putNowait(())
+    }
+
+    func wakeAll() async {
+        for name in queues.keys { await wake(name) }
+    }
+
+    /// Stops claiming from a queue; jobs already claimed but not started go back to `queued`.
+    /// Running jobs go on.
+    public func pause(_ name: String) async {
+        startQueue(name)
+        queues[name]?.paused = true
+        await replaceQueue(name)
+        logger.info("queue paused", metadata: ["queue": "\(name)"])
+    }
+
+    /// Claims from the queue again.
+    public func resume(_ name: String) async {
+        startQueue(name)
+        queues[name]?.paused = false
+        await wake(name)
+        logger.info("queue resumed", metadata: ["queue": "\(name)"])
+    }
+
+    /// Changes how many jobs of the queue run at once: more workers start now; when fewer, the
+    /// extra workers stop as they finish their current job.
+    public func setConcurrency(_ name: String, _ concurrency: Int) async {
+        startQueue(name)
+        guard var runtime = queues[name] else { return }
+        let target = max(1, concurrency)
+        let old = runtime.concurrency
+        runtime.concurrency = target
+        if target > runtime.workers, !draining {
+            for _ in runtime.workers..<target { commandSink.yield(.worker(name)) }
+            runtime.workers = target
+        }
+        queues[name] = runtime
+        if target != old { await replaceQueue(name) }
+        logger.info("queue concurrency changed", metadata: ["queue": "\(name)", "concurrency": "\(target)"])
+    }
+
+    /// Puts a fresh `AsyncQueue` (with the current concurrency as `maxsize`) in place of the
+    /// queue's, and gives the old one's unstarted jobs back to the store. Workers waiting on the
+    /// old queue wake (it is shut down) and move to the new one, or retire.
+    private func replaceQueue(_ name: String) async {
+        guard let runtime = queues[name] else { return }
+        let old = runtime.queue
+        queues[name]?.queue = AsyncQueue(maxsize: runtime.concurrency)
+        let unstarted = await old.shutdown(immediate: true)
+        await release(unstarted)
+        await wake(name)
+    }
+
+    /// The queues and their state.
+    public func queueStatus() -> [QueueStatus] {
+        queues.keys.sorted().compactMap { name in
+            queues[name].map { QueueStatus(name: name, concurrency: $0.concurrency, paused: $0.paused, running: $0.running.count) }
+        }
+    }
+
+    // MARK: Submitting, cancelling, retrying
+
+    /// Stores jobs (all or none) and wakes their queues; returns once they are durable.
+    public func submit(_ specs: [JobSpec]) async throws(JobStoreError) -> [SubmittedJob] {
+        let submitted = try await store.insert(specs)
+        for item in submitted where item.created {
+            startQueue(item.job.spec.queue)
+            publish(.submitted(item.job))
+            if item.job.state.isTerminal { await terminal([item.job.id], queues: [item.job.spec.queue]) }
+        }
+        for name in Set(submitted.map(\.job.spec.queue)) { await wake(name) }
+        return submitted
+    }
+
+    /// Cancels a queued, blocked or running job; a running one is stopped (SIGTERM to its group,
+    /// the grace period, SIGKILL).
+    public func cancel(_ id: JobID, reason: String = "cancelled") async throws(JobStoreError) -> CancelledJob {
+        let cancelled = try await store.cancel(id, reason: reason)
+        let name = cancelled.job.spec.queue
+        if cancelled.previousState == .running {
+            cancelledByUser.insert(id)
+            if let stop = queues[name]?.running[id] {
+                stop.yield()
+            }
+        }
+        publish(.finished(cancelled.job))
+        await terminal([id] + cancelled.failedDependents, queues: [name])
+        await publishFinished(cancelled.failedDependents)
+        return cancelled
+    }
+
+    /// Queues a failed or cancelled job again, from its first attempt.
+    public func retry(_ id: JobID) async throws(JobStoreError) -> Job {
+        let job = try await store.requeue(id)
+        startQueue(job.spec.queue)
+        publish(.requeued(job))
+        await wake(job.spec.queue)
+        return job
+    }
+
+    // MARK: Waiting
+
+    /// Returns the jobs once every one of them has reached a terminal state. Throws
+    /// `CancellationError` when the calling task is cancelled, and ``JobStoreError/notFound(_:)``
+    /// for an unknown id.
+    public func wait(for ids: [JobID]) async throws -> [Job] {
+        let token = nextTokenValue()
+        let signal = AsyncQueue<Void>(maxsize: 1)
+        idWaiters[token] = (Set(ids), signal)
+        defer { idWaiters[token] = nil }
+        for id in Set(ids) {
+            guard let job = try await store.job(id) else { throw JobStoreError.notFound(id) }
+            if job.state.isTerminal { await resolve(id) }
+        }
+        if idWaiters[token]?.remaining.isEmpty == false {
+            try await signal.get()
+        }
+        var jobs: [Job] = []
+        for id in ids {
+            guard let job = try await store.job(id) else { throw JobStoreError.notFound(id) }
+            jobs.append(job)
+        }
+        return jobs
+    }
+
+    /// Returns once every job of `queue` (of every queue when `nil`) is in a terminal state:
+    /// asyncio's `join`. Throws `CancellationError` when the calling task is cancelled.
+    public func join(queue: String? = nil) async throws {
+        let token = nextTokenValue()
+        let signal = AsyncQueue<Void>(maxsize: 1)
+        joinWaiters[token] = (queue, signal)
+        defer { joinWaiters[token] = nil }
+        if try await liveCount(queue) > 0 {
+            try await signal.get()
+        }
+    }
+
+    private func nextTokenValue() -> Int {
+        nextToken += 1
+        return nextToken
+    }
+
+    private func liveCount(_ queue: String?) async throws -> Int {
+        try await store.counts()
+            .filter { queue == nil || $0.queue == queue }
+            .reduce(0) { $0 + $1[.queued] + $1[.blocked] + $1[.running] }
+    }
+
+    private func resolve(_ id: JobID) async {
+        for (token, waiter) in idWaiters where waiter.remaining.contains(id) {
+            idWaiters[token]?.remaining.remove(id)
+            if idWaiters[token]?.remaining.isEmpty == true { try? await waiter.signal.putNowait(()) }
+        }
+    }
+
+    /// Jobs reached a terminal state: resolve waits for them, and recheck joins of their queues.
+    func terminal(_ ids: [JobID], queues names: Set<String>) async {
+        for id in ids { await resolve(id) }
+        let joins = joinWaiters.filter { $0.value.queue == nil || names.contains($0.value.queue!) }
+        if joins.isEmpty { return }
+        let counts = (try? await store.counts()) ?? []
+        for (_, waiter) in joins {
+            let live = counts.filter { waiter.queue == nil || $0.queue == waiter.queue }
+                .reduce(0) { $0 + $1[.queued] + $1[.blocked] + $1[.running] }
+            if live == 0 { try? await waiter.signal.putNowait(()) }
+        }
+    }
+
+    // MARK: Events
+
+    /// Job changes from now on, until the engine stops. A subscriber that falls more than 4,096
+    /// events behind loses the oldest.
+    public func events() -> AsyncStream<EngineEvent> {
+        let (stream, continuation) = AsyncStream<EngineEvent>.makeStream(bufferingPolicy: .bufferingNewest(4096))
+        subscribers[nextTokenValue()] = continuation
+        return stream
+    }
+
+    /// Sends an event to every subscriber, forgetting those whose stream has ended.
+    func publish(_ event: EngineEvent) {
+        for (token, subscriber) in subscribers {
+            if case .terminated = subscriber.yield(event) { subscribers[token] = nil }
+        }
+    }
+
+    private func publishFinished(_ ids: [JobID]) async {
+        if subscribers.isEmpty { return }
+        for id in ids {
+            if let job = try? await store.job(id) { publish(.finished(job)) }
+        }
+    }
+
+    // MARK: Dispatcher
+
+    /// Claims ready jobs of one queue into its `AsyncQueue` until the engine drains.
+    func dispatch(_ name: String) async {
+        while !draining {
+            guard let runtime = queues[name] else { return }
+            if runtime.paused {
+                await sleep(name, until: nil)
+                continue
+            }
+            let free = max(1, runtime.concurrency - (await runtime.queue.count))
+            let claimed: [Job]
+            do {
+                claimed = try await store.claim(queue: name, limit: free)
+            } catch {
+                logger.error("cannot claim jobs", metadata: ["queue": "\(name)", "error": "\(error)"])
+                await sleep(name, until: clock.now().advanced(by: configuration.storeRetryDelay))
+                continue
+            }
+            if claimed.isEmpty {
+                let next = try? await store.nextRunAt(queue: name, after: clock.now())
+                await sleep(name, until: next)
+                continue
+            }
+            for (index, job) in claimed.enumerated() {
+                if !(await hand(job, to: name)) {
+                    await release(Array(claimed[index...]))
+                    break
+                }
+            }
+        }
+    }
+
+    /// Puts a claimed job into the queue's current `AsyncQueue`, following it when it is
+    /// replaced. `false` when the job must go back to the store (draining, paused).
+    private func hand(_ job: Job, to name: String) async -> Bool {
+        while !draining, let runtime = queues[name], !runtime.paused {
+            do {
+                try await runtime.queue.put(job)
+                return true
+            } catch {
+                continue  // shut down: replaced (concurrency, pause) or draining; look again
+            }
+        }
+        return false
+    }
+
+    /// Suspends the dispatcher until it is woken or `deadline` comes.
+    private func sleep(_ name: String, until deadline: Timestamp?) async {
+        guard let wake = queues[name]?.wake else { return }
+        let clock = self.clock
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { _ = try? await wake.get() }
+            if let deadline {
+                group.addTask { try? await clock.sleep(until: deadline) }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Gives claimed jobs that never started back to the store.
+    func release(_ jobs: [Job]) async {
+        for job in jobs {
+            do {
+                let released = try await store.release(job.id)
+                publish(.requeued(released))
+            } catch {
+                // Cancelled meanwhile (no longer running) or the store failed: recovery at the next
+                // start puts a job still marked running back.
+                logger.debug("claimed job not released", metadata: ["job": "\(job.id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: Workers
+
+    /// One worker of a queue: get → run → record → taskDone, until the engine drains or the
+    /// queue has more workers than its concurrency.
+    func work(_ name: String) async {
+        while let runtime = queues[name], !draining {
+            if runtime.workers > runtime.concurrency {
+                queues[name]?.workers -= 1
+                return  // retired: the queue has fewer slots now
+            }
+            let queue = runtime.queue
+            let job: Job
+            do {
+                job = try await queue.get()
+            } catch {
+                continue  // shut down: replaced, paused or draining; look again
+            }
+            if cancelledByUser.remove(job.id) == nil {
+                await runAndRecord(job, in: name)
+            }
+            try? await queue.taskDone()
+        }
+        // Draining: the last worker out says so.
+        let remaining = max(0, (queues[name]?.workers ?? 1) - 1)
+        queues[name]?.workers = remaining
+        if queues.values.allSatisfy({ $0.workers == 0 }) { try? await workersGone.putNowait(()) }
+    }
+
+    private func runAndRecord(_ job: Job, in name: String) async {
+        let (stop, stopSink) = AsyncStream<Void>.makeStream()
+        queues[name]?.running[job.id] = stopSink
+        publish(.started(job))
+        let executor = self.executor
+        let outcome: JobOutcome = await withTaskGroup(of: JobOutcome?.self) { group in
+            group.addTask { await executor.run(job) }
+            group.addTask {
+                for await _ in stop { return nil }
+                return nil
+            }
+            var result: JobOutcome?
+            while let next = await group.next() {
+                if let next {
+                    result = next
+                    stopSink.finish()
+                    group.cancelAll()
+                } else if result == nil {
+                    group.cancelAll()  // stop requested: the run tears the job down and reports
+                }
+            }
+            return result ?? .cancelled(signal: nil)
+        }
+        queues[name]?.running[job.id] = nil
+        await record(outcome, of: job, in: name)
+    }
+
+    private func record(_ outcome: JobOutcome, of job: Job, in name: String) async {
+        let metadata: Logger.Metadata = ["job": "\(job.id)", "queue": "\(name)", "outcome": "\(outcome)"]
+        if cancelledByUser.remove(job.id) != nil {
+            logger.info("job cancelled while running", metadata: metadata)
+            return  // the store recorded the cancel; waiters were resolved by cancel()
+        }
+        do {
+            if case .cancelled = outcome, draining {
+                let released = try await store.release(job.id)
+                publish(.requeued(released))
+                logger.info("job stopped by the drain; requeued", metadata: metadata)
+                return
+            }
+            if outcome.isSuccess {
+                let finished = try await store.finish(job.id, .succeeded)
+                publish(.finished(finished.job))
+                if !finished.unblocked.isEmpty { await wakeAll() }
+                await terminal([job.id], queues: [name])
+                logger.debug("job succeeded", metadata: metadata)
+                return
+            }
+            if job.hasAttemptsLeft {
+                let at = clock.now().advanced(by: job.spec.retry.backoff(afterFailedAttempts: job.attempts))
+                let failure = outcome.completion
+                guard case let .failed(exitCode, signal, reason) = failure else { return }
+                let queued = try await store.scheduleRetry(job.id, at: at, exitCode: exitCode, signal: signal, reason: reason)
+                publish(.requeued(queued))
+                await wake(name)
+                logger.info("job failed; it will run again", metadata: metadata.merging(["at": "\(at)"]) { $1 })
+                return
+            }
+            let finished = try await store.finish(job.id, outcome.completion)
+            publish(.finished(finished.job))
+            await terminal([job.id] + finished.failedDependents, queues: Set(queues.keys))
+            await publishFinished(finished.failedDependents)
+            logger.info("job failed", metadata: metadata)
+        } catch {
+            logger.error("cannot record a job's outcome; it stays running until the next start requeues it",
+                         metadata: metadata.merging(["error": "\(error)"]) { $1 })
+        }
+    }
+
+    // MARK: Drain
+
+    /// On graceful shutdown: stop claiming, give unstarted jobs back, let running jobs go on for
+    /// the grace period, then stop them (they are requeued), and end the run loop.
+    private func drainTimer() async {
+        guard !draining else { return }
+        draining = true
+        logger.info("draining: no more claims; running jobs get the grace period",
+                    metadata: ["grace": "\(configuration.drainGrace)"])
+        for name in queues.keys.sorted() {
+            guard let runtime = queues[name] else { continue }
+            await wake(name)
+            let unstarted = await runtime.queue.shutdown(immediate: true)
+            await release(unstarted)
+        }
+        // Count the workers still to exit; each one that exits counts down.
+        if queues.values.allSatisfy({ $0.workers == 0 }) { try? await workersGone.putNowait(()) }
+        let clock = self.clock
+        let deadline = clock.now().advanced(by: configuration.drainGrace)
+        let gone = workersGone
+        let graceOver: Bool = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await gone.get()) == nil }
+            group.addTask {
+                do {
+                    try await clock.sleep(until: deadline)
+                    return true
+                } catch {
+                    return false
+                }
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        if graceOver {
+            let running = queues.values.flatMap { $0.running.values }
+            logger.warning("grace period over: stopping running jobs", metadata: ["count": "\(running.count)"])
+            for stop in running { stop.yield() }
+        }
+        commandSink.finish()
+    }
+}

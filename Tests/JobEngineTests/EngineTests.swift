@@ -1,0 +1,270 @@
+import AsyncQueues
+import Foundation
+import Logging
+import JobEngine
+import JobModel
+import JobRunner
+import JobStore
+import ServiceLifecycleTestKit
+import Testing
+
+func spec(_ program: String, queue: String = "default", priority: Int = 0) -> JobSpec {
+    JobSpec(command: .argv([program]), queue: queue, priority: priority)
+}
+
+@Suite("JobEngine", .timeLimit(.minutes(1)))
+struct EngineTests {
+    @Test("Jobs run and succeed; wait returns them terminal; join returns when the queue is done")
+    func runsJobs() async throws {
+        try await withEngine { engine, store, fake, _ in
+            let ids = try await engine.submit((0..<5).map { _ in spec("ok") }).map(\.job.id)
+            try await engine.join(queue: "default")
+            let jobs = try await engine.wait(for: ids)
+            #expect(jobs.map(\.state) == Array(repeating: .succeeded, count: 5))
+            #expect(await fake.state.started == ids)
+            #expect(try await store.counts().first?[.succeeded] == 5)
+        }
+    }
+
+    @Test("Priorities: among ready jobs the highest runs first")
+    func priorities() async throws {
+        try await withEngine { engine, _, fake, _ in
+            await engine.pause("default")
+            let low = try await engine.submit([spec("ok", priority: -5)])[0].job.id
+            let mid = try await engine.submit([spec("ok")])[0].job.id
+            let high = try await engine.submit([spec("ok", priority: 9)])[0].job.id
+            await engine.resume("default")
+            try await engine.join()
+            #expect(await fake.state.started == [high, mid, low])
+        }
+    }
+
+    @Test("A failing job retries after its backoff on the clock, until its attempts are spent")
+    func retriesWithBackoff() async throws {
+        try await withEngine { engine, store, fake, clock in
+            var events = await engine.events().makeAsyncIterator()
+            var flaky = spec("flaky-3")
+            flaky.retry = RetryPolicy(maxAttempts: 3, initialBackoff: .seconds(10), maxBackoff: .seconds(60), multiplier: 2, jitter: 0)
+            let id = try await engine.submit([flaky])[0].job.id
+            guard case .requeued(let first)? = await next(&events, { if case .requeued = $0 { true } else { false } }) else {
+                Issue.record("no retry scheduled")
+                return
+            }
+            #expect(first.runAt == clock.now().advanced(by: .seconds(10)))
+            #expect(first.error == "exited with status 3")
+            #expect(await fake.state.started == [id])
+            await clock.advance(by: .seconds(10))
+            guard case .requeued(let second)? = await next(&events, { if case .requeued = $0 { true } else { false } }) else {
+                Issue.record("no second retry")
+                return
+            }
+            #expect(second.runAt == clock.now().advanced(by: .seconds(20)))  // doubled
+            await clock.advance(by: .seconds(20))
+            let done = try await engine.wait(for: [id])[0]
+            #expect(done.state == .succeeded)
+            #expect(done.attempts == 3)
+            #expect(await fake.state.started == [id, id, id])
+
+            var hopeless = spec("fail")
+            hopeless.retry = RetryPolicy(maxAttempts: 2, initialBackoff: .seconds(1), jitter: 0)
+            let failing = try await engine.submit([hopeless])[0].job.id
+            _ = await next(&events) { if case .requeued = $0 { true } else { false } }
+            await clock.advance(by: .seconds(1))
+            let failed = try await engine.wait(for: [failing])[0]
+            #expect(failed.state == .failed)
+            #expect(failed.attempts == 2)
+            #expect(failed.exitCode == 1)
+            #expect(try await store.job(failing)?.error == "exited with status 1")
+        }
+    }
+
+    @Test("A delayed job runs only once its run_at has come (one timer, woken by the clock)")
+    func delayedJobs() async throws {
+        try await withEngine { engine, _, fake, clock in
+            var delayed = spec("ok")
+            delayed.runAt = clock.now().advanced(by: .seconds(60))
+            let id = try await engine.submit([delayed])[0].job.id
+            let now = try await engine.submit([spec("ok")])[0].job.id
+            _ = try await engine.wait(for: [now])
+            await clock.untilSleeping(1)  // the dispatcher waits for the delayed job's time
+            #expect(await fake.state.started == [now])
+            await clock.advance(by: .seconds(60))
+            #expect(try await engine.wait(for: [id])[0].state == .succeeded)
+            #expect(await fake.state.started == [now, id])
+        }
+    }
+
+    @Test("Dependencies: a job runs after its dependency succeeds, and fails when it fails")
+    func dependencies() async throws {
+        try await withEngine { engine, _, fake, _ in
+            let first = try await engine.submit([spec("ok")])[0].job.id
+            var then = spec("ok")
+            then.after = [first]
+            let second = try await engine.submit([then])[0].job.id
+            #expect(try await engine.wait(for: [second])[0].state == .succeeded)
+            #expect(await fake.state.started == [first, second])
+
+            let broken = try await engine.submit([spec("fail")])[0].job.id
+            var after = spec("ok")
+            after.after = [broken]
+            let dependent = try await engine.submit([after])[0].job.id
+            let settled = try await engine.wait(for: [dependent])[0]
+            #expect(settled.state == .failed)
+            #expect(settled.error == "job \(broken), which this job runs after, failed")
+            #expect(await !fake.state.started.contains(dependent))
+        }
+    }
+
+    @Test("Cancel stops a running job; the store keeps it cancelled; wait sees it")
+    func cancelRunning() async throws {
+        try await withEngine { engine, _, fake, _ in
+            let id = try await engine.submit([spec("block")])[0].job.id
+            await fake.state.untilStarted(1)
+            let cancelled = try await engine.cancel(id, reason: "cancelled by test")
+            #expect(cancelled.previousState == .running)
+            let job = try await engine.wait(for: [id])[0]
+            #expect(job.state == .cancelled)
+            #expect(job.error == "cancelled by test")
+            // The queue goes on with the next job.
+            let next = try await engine.submit([spec("ok")])[0].job.id
+            #expect(try await engine.wait(for: [next])[0].state == .succeeded)
+        }
+    }
+
+    @Test("Cancel of a queued job: it never runs")
+    func cancelQueued() async throws {
+        try await withEngine { engine, _, fake, _ in
+            let blocker = try await engine.submit([spec("block")])[0].job.id
+            await fake.state.untilStarted(1)
+            let waiting = try await engine.submit([spec("ok")])[0].job.id
+            _ = try await engine.cancel(waiting)
+            await fake.release(blocker)
+            try await engine.join()
+            #expect(await fake.state.started == [blocker])
+            #expect(try await engine.wait(for: [waiting])[0].state == .cancelled)
+        }
+    }
+
+    @Test("Concurrency: a queue runs at most its concurrency at once; growing it starts more now")
+    func concurrency() async throws {
+        try await withEngine(EngineConfiguration(defaultConcurrency: 2, drainGrace: .zero)) { engine, _, fake, _ in
+            let ids = try await engine.submit((0..<4).map { _ in spec("block") }).map(\.job.id)
+            await fake.state.untilStarted(2)
+            #expect(await fake.state.running == 2)
+            await engine.setConcurrency("default", 4)
+            await fake.state.untilStarted(4)
+            #expect(await fake.state.maxRunning == 4)
+            #expect(await engine.queueStatus().first?.concurrency == 4)
+            for id in ids { await fake.release(id) }
+            try await engine.join()
+            // Shrinking: the next jobs run one at a time.
+            await engine.setConcurrency("default", 1)
+            let more = try await engine.submit((0..<3).map { _ in spec("block") }).map(\.job.id)
+            await fake.state.untilStarted(5)
+            #expect(await fake.state.running == 1)
+            for id in more { await fake.release(id) }
+            try await engine.join()
+            #expect(await fake.state.started.count == 7)
+        }
+    }
+
+    @Test("Pause stops claiming (running jobs go on); resume starts again")
+    func pauseAndResume() async throws {
+        try await withEngine { engine, _, fake, _ in
+            let running = try await engine.submit([spec("block")])[0].job.id
+            await fake.state.untilStarted(1)
+            await engine.pause("default")
+            let held = try await engine.submit([spec("ok")])[0].job.id
+            await fake.release(running)
+            #expect(try await engine.wait(for: [running])[0].state == .succeeded)
+            #expect(await engine.queueStatus().first?.paused == true)
+            #expect(await fake.state.started == [running])
+            await engine.resume("default")
+            #expect(try await engine.wait(for: [held])[0].state == .succeeded)
+        }
+    }
+
+    @Test("Waits are cancellable and leave nothing behind")
+    func waitsAreCancellable() async throws {
+        try await withEngine { engine, _, fake, _ in
+            let id = try await engine.submit([spec("block")])[0].job.id
+            await fake.state.untilStarted(1)
+            await withTaskGroup(of: Bool.self) { group in
+                group.addTask { (try? await engine.wait(for: [id])) == nil }
+                group.addTask { (try? await engine.join()) == nil }
+                group.cancelAll()
+                for await threw in group { #expect(threw) }
+            }
+            await fake.release(id)
+            #expect(try await engine.wait(for: [id])[0].state == .succeeded)
+            await #expect(throws: JobStoreError.notFound(999)) { try await engine.wait(for: [999]) }
+        }
+    }
+
+    @Test("Events: submitted, started, finished, in order")
+    func events() async throws {
+        try await withEngine { engine, _, _, _ in
+            var events = await engine.events().makeAsyncIterator()
+            let id = try await engine.submit([spec("ok")])[0].job.id
+            var kinds: [String] = []
+            while kinds.count < 3, let event = await events.next() {
+                guard event.job.id == id else { continue }
+                switch event {
+                case .submitted: kinds.append("submitted")
+                case .started: kinds.append("started")
+                case .finished(let job): kinds.append("finished:\(job.state)")
+                case .requeued: kinds.append("requeued")
+                }
+            }
+            #expect(kinds == ["submitted", "started", "finished:succeeded"])
+        }
+    }
+
+    @Test("Graceful drain: unstarted jobs go back, running ones get the grace period, then are stopped and requeued")
+    func drain() async throws {
+        var template = Array((NSTemporaryDirectory() + "/jobq-drain-XXXXXX").utf8CString)
+        let directory = try #require(template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map { String(cString: $0) })
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let clock = ManualClock()
+        let store = try await JobStore.open(
+            StoreConfiguration(path: directory + "/jobs.db", logDirectory: directory), clock: { clock.now() },
+            logger: .init(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let fake = FakeExecutor()
+        let engine = JobEngine(store: store, executor: fake,
+                               configuration: EngineConfiguration(defaultConcurrency: 1, drainGrace: .seconds(30)),
+                               clock: clock, logger: .init(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await engine.run() }
+                let ids = try await engine.submit((0..<3).map { _ in spec("block") }).map(\.job.id)
+                await fake.state.untilStarted(1)
+                trigger.triggerGracefulShutdown()
+                await clock.untilSleeping(1)  // the drain's grace timer
+                #expect(await fake.state.running == 1)
+                await clock.advance(by: .seconds(30))
+                try await group.waitForAll()
+                for id in ids {
+                    let job = try #require(try await store.job(id))
+                    #expect(job.state == .queued)
+                    #expect(job.attempts == 0)  // neither the stopped run nor the unstarted claims count
+                }
+                #expect(await fake.state.started == [ids[0]])
+            }
+        }
+        await store.close()
+    }
+
+    @Test("Jobs left running by a dead daemon run again at the next start")
+    func recoveryAtStart() async throws {
+        try await withEngine(prepare: { store in
+            _ = try await store.insert([spec("ok"), spec("ok")])
+            _ = try await store.claim(queue: "default", limit: 2)  // "running" when the daemon died
+        }) { engine, store, fake, _ in
+            try await engine.join()
+            let jobs = try await store.jobs().jobs
+            #expect(jobs.map(\.state) == [.succeeded, .succeeded])
+            #expect(jobs.map(\.attempts) == [2, 2])  // the interrupted attempt is recorded
+            #expect(await fake.state.started == jobs.map(\.id))
+        }
+    }
+}
