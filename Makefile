@@ -39,8 +39,9 @@ test: build test-benchmarks
 	$(SWIFT) test
 
 # The test suite under ThreadSanitizer (a separate build folder; not part of CI's run).
+# tsan-suppressions.txt says which reports are known false positives, and why.
 test-tsan: deps
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan
+	TSAN_OPTIONS="suppressions=$(CURDIR)/tsan-suppressions.txt" $(SWIFT) test --sanitize=thread --scratch-path .build-tsan
 
 # The benchmark package must keep building, and its workloads must run to the end: a short
 # run of each tool checks both (figures from such short runs mean nothing).

@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "JobStore", targets: ["JobStore"]),
         .library(name: "JobRunner", targets: ["JobRunner"]),
         .library(name: "JobEngine", targets: ["JobEngine"]),
+        .library(name: "SystemdSupport", targets: ["SystemdSupport"]),
         .executable(name: "StoreCrashProbe", targets: ["StoreCrashProbe"]),
     ],
     dependencies: [
@@ -101,6 +102,15 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // systemd's notify and socket-activation protocols, in pure Glibc (no libsystemd).
+        .target(
+            name: "SystemdSupport",
+            dependencies: [
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "AsyncQueuesTests",
             dependencies: ["AsyncQueues"],
@@ -137,6 +147,14 @@ let package = Package(
             dependencies: [
                 "JobEngine", "JobStore", "JobRunner", "JobModel", "AsyncQueues",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SystemdSupportTests",
+            dependencies: [
+                "SystemdSupport",
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings

@@ -1,0 +1,126 @@
+import Foundation
+import ServiceLifecycle
+import ServiceLifecycleTestKit
+import SystemdSupport
+import Testing
+
+/// A datagram socket bound in a temporary directory (or in the abstract namespace), standing in
+/// for systemd's notify socket.
+final class NotifyListener: Sendable {
+    let fd: Int32
+    let address: String
+    private let directory: String
+
+    init(abstract: Bool = false) throws {
+        var template = Array((NSTemporaryDirectory() + "/jobq-notify-XXXXXX").utf8CString)
+        guard let directory = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) })
+        else { throw POSIXError(.EIO) }
+        self.directory = directory
+        let path = abstract ? "@jobq-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" : directory + "/notify.sock"
+        address = path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var socketAddress = sockaddr_un()
+        socketAddress.sun_family = sa_family_t(AF_UNIX)
+        var bytes = Array(path.utf8)
+        if abstract { bytes[0] = 0 }
+        withUnsafeMutableBytes(of: &socketAddress.sun_path) { $0.copyBytes(from: bytes) }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (abstract ? 0 : 1))
+        let rc = withUnsafePointer(to: &socketAddress) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        guard rc == 0 else { throw POSIXError(.EADDRINUSE) }
+    }
+
+    deinit {
+        close(fd)
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// The next datagram, received on a thread of its own (a blocking recv, never on the pool).
+    func receive() async -> String {
+        let fd = self.fd
+        return await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                continuation.resume(returning: String(decoding: buffer.prefix(max(0, count)), as: UTF8.self))
+            }
+        }
+    }
+}
+
+@Suite("systemd support", .timeLimit(.minutes(1)))
+struct SystemdSupportTests {
+    @Test("The environment: notify socket, watchdog, socket activation, only when meant for us")
+    func environment() {
+        let ours = SystemdEnvironment(environment: [
+            "NOTIFY_SOCKET": "/run/systemd/notify", "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "42",
+            "LISTEN_PID": "42", "LISTEN_FDS": "2", "LISTEN_FDNAMES": "control:",
+            "STATE_DIRECTORY": "/var/lib/jobq:/var/lib/other", "RUNTIME_DIRECTORY": "/run/jobq",
+        ], pid: 42)
+        #expect(ours.notifySocket == "/run/systemd/notify")
+        #expect(ours.watchdogInterval == .seconds(30))
+        #expect(ours.listenFDs == [.init(fd: 3, name: "control"), .init(fd: 4, name: nil)])
+        #expect(ours.listenFD(named: "control") == 3)
+        #expect(ours.listenFD(named: "other") == 3)
+        #expect(ours.stateDirectory == "/var/lib/jobq")
+        #expect(ours.runtimeDirectory == "/run/jobq")
+
+        let theirs = SystemdEnvironment(environment: [
+            "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "7", "LISTEN_PID": "7", "LISTEN_FDS": "1",
+        ], pid: 42)
+        #expect(theirs.watchdogInterval == nil)
+        #expect(theirs.listenFDs.isEmpty)
+
+        let malformed = SystemdEnvironment(environment: [
+            "NOTIFY_SOCKET": "vsock:2:1234", "WATCHDOG_USEC": "soon", "LISTEN_PID": "42", "LISTEN_FDS": "-1",
+        ], pid: 42)
+        #expect(malformed.notifySocket == nil)
+        #expect(malformed.watchdogInterval == nil)
+        #expect(malformed.listenFDs.isEmpty)
+        #expect(SystemdEnvironment(environment: [:], pid: 1) == SystemdEnvironment(environment: ["NOTIFY_SOCKET": ""], pid: 1))
+    }
+
+    @Test("Notifications reach a path socket and an abstract one, fields in one datagram", arguments: [false, true])
+    func notify(abstract: Bool) async throws {
+        let listener = try NotifyListener(abstract: abstract)
+        let notifier = SystemdNotifier(address: listener.address)
+        #expect(try notifier.notify([.ready, .status("2 running,\n14 queued"), .mainPID(99)]))
+        #expect(await listener.receive() == "READY=1\nSTATUS=2 running, 14 queued\nMAINPID=99\n")
+        try notifier.notify([.extendTimeout(.milliseconds(1500)), .watchdog])
+        #expect(await listener.receive() == "EXTEND_TIMEOUT_USEC=1500000\nWATCHDOG=1\n")
+    }
+
+    @Test("Without NOTIFY_SOCKET nothing is sent; a socket nobody listens on is an error with errno")
+    func disabledAndFailing() throws {
+        #expect(try SystemdNotifier(address: nil).notify([.ready]) == false)
+        #expect(throws: SystemdNotifyError.self) {
+            try SystemdNotifier(address: NSTemporaryDirectory() + "/no-such-jobq-socket").notify([.ready])
+        }
+    }
+
+    @Test("The service: READY=1 only once ready, watchdog pings while healthy, STOPPING=1 at shutdown")
+    func service() async throws {
+        let listener = try NotifyListener()
+        let (ready, readySink) = AsyncStream<Void>.makeStream()
+        let service = SystemdNotifyService(
+            notifier: SystemdNotifier(address: listener.address),
+            watchdogInterval: .milliseconds(20),
+            waitUntilReady: { for await _ in ready { return } },
+            status: { "1 running, 0 queued" },
+            isHealthy: { true })
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await service.run() }
+                readySink.yield()
+                #expect(await listener.receive() == "READY=1\nSTATUS=1 running, 0 queued\nMAINPID=\(getpid())\n")
+                #expect(await listener.receive() == "STATUS=1 running, 0 queued\nWATCHDOG=1\n")
+                trigger.triggerGracefulShutdown()
+                var last = await listener.receive()
+                while last.hasPrefix("STATUS=") { last = await listener.receive() }  // a tick racing the trigger
+                #expect(last == "STOPPING=1\nSTATUS=stopping: draining running jobs\n")
+                try await group.waitForAll()
+            }
+        }
+    }
+}
