@@ -29,10 +29,10 @@ deps:
 build: deps
 	$(SWIFT) build
 
+# jobqd with its embedded defaults: state in /var/lib/jobq for root, else
+# $XDG_STATE_HOME/jobq or ~/.local/state/jobq. Stop it with Ctrl-C (it drains running jobs).
 run: build
-	@echo "jobqd does not exist yet: the daemon arrives with the engine (issue 4)."
-	@echo "Today the package holds the AsyncQueues library; 'make test' runs its tests."
-	@exit 2
+	$(SWIFT) run jobqd
 
 # The benchmark check runs first so that the test runner's summary is the last thing printed.
 test: build test-benchmarks

@@ -28,6 +28,8 @@ let package = Package(
         .library(name: "JobRunner", targets: ["JobRunner"]),
         .library(name: "JobEngine", targets: ["JobEngine"]),
         .library(name: "SystemdSupport", targets: ["SystemdSupport"]),
+        .library(name: "JobDaemon", targets: ["JobDaemon"]),
+        .executable(name: "jobqd", targets: ["jobqd"]),
         .executable(name: "StoreCrashProbe", targets: ["StoreCrashProbe"]),
     ],
     dependencies: [
@@ -36,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         .target(
@@ -111,6 +114,26 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The composition root: configuration, the state directory's lock, the ServiceGroup.
+        .target(
+            name: "JobDaemon",
+            dependencies: [
+                "JobEngine", "JobStore", "JobRunner", "JobModel", "SystemdSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The daemon executable: parses its command line and runs JobDaemon.
+        .executableTarget(
+            name: "jobqd",
+            dependencies: [
+                "JobDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "AsyncQueuesTests",
             dependencies: ["AsyncQueues"],
@@ -157,6 +180,11 @@ let package = Package(
                 "SystemdSupport",
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "JobDaemonTests",
+            dependencies: ["JobDaemon", "JobStore", "JobModel", "jobqd", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
     ]

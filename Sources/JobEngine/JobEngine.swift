@@ -57,6 +57,8 @@ public actor JobEngine: Service {
     private var nextToken = 0
     private var idWaiters: [Int: (remaining: Set<JobID>, signal: AsyncQueue<Void>)] = [:]
     private var joinWaiters: [Int: (queue: String?, signal: AsyncQueue<Void>)] = [:]
+    private var started = false
+    private var startWaiters: [AsyncQueue<Void>] = []
 
     public init(
         store: JobStore,
@@ -86,6 +88,9 @@ public actor JobEngine: Service {
         }
         let stored = try await store.counts().map(\.queue)
         for name in Set(configuration.concurrency.keys).union(stored).sorted() { startQueue(name) }
+        started = true
+        for waiter in startWaiters { try? await waiter.putNowait(()) }
+        startWaiters.removeAll()
         let sink = commandSink
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
@@ -102,6 +107,30 @@ public actor JobEngine: Service {
         }
         for subscriber in subscribers.values { subscriber.finish() }
         logger.info("engine stopped")
+    }
+
+    /// Returns once ``run()`` has recovered interrupted jobs and started its queues: the engine
+    /// takes work. Throws `CancellationError` when the caller is cancelled first.
+    public func untilStarted() async throws {
+        if started { return }
+        let signal = AsyncQueue<Void>(maxsize: 1)
+        startWaiters.append(signal)
+        try await signal.get()
+    }
+
+    /// One line for `systemctl status`: "2 running, 14 queued, 1 blocked".
+    public func statusLine() async -> String {
+        guard let counts = try? await store.counts() else { return "job store unavailable" }
+        let total = { (state: JobState) in counts.reduce(0) { $0 + $1[state] } }
+        var line = "\(total(.running)) running, \(total(.queued)) queued"
+        if total(.blocked) > 0 { line += ", \(total(.blocked)) blocked" }
+        if draining { line = "draining: " + line }
+        return line
+    }
+
+    /// Whether the engine can still reach its store (checked before each watchdog ping).
+    public func isHealthy() async -> Bool {
+        (try? await store.counts()) != nil
     }
 
     // MARK: Queues
@@ -321,7 +350,7 @@ public actor JobEngine: Service {
 
     /// Claims ready jobs of one queue into its `AsyncQueue` until the engine drains.
     func dispatch(_ name: String) async {
-        while !draining {
+        while !draining, !Task.isCancelled {
             guard let runtime = queues[name] else { return }
             if runtime.paused {
                 await sleep(name, until: nil)
@@ -353,7 +382,7 @@ public actor JobEngine: Service {
     /// Puts a claimed job into the queue's current `AsyncQueue`, following it when it is
     /// replaced. `false` when the job must go back to the store (draining, paused).
     private func hand(_ job: Job, to name: String) async -> Bool {
-        while !draining, let runtime = queues[name], !runtime.paused {
+        while !draining, !Task.isCancelled, let runtime = queues[name], !runtime.paused {
             do {
                 try await runtime.queue.put(job)
                 return true
@@ -406,6 +435,8 @@ public actor JobEngine: Service {
             let job: Job
             do {
                 job = try await queue.get()
+            } catch is CancellationError {
+                return  // the engine's task was cancelled: no drain, just stop
             } catch {
                 continue  // shut down: replaced, paused or draining; look again
             }

@@ -1,0 +1,132 @@
+import Foundation
+import JobStore
+import Logging
+
+/// Everything `jobqd` can be told, with where each value came from resolved: embedded
+/// defaults, then the config file, then the environment, then the command line (each overrides
+/// the one before).
+public struct DaemonConfiguration: Hashable, Sendable {
+    /// Where the database (`jobs.db`), the job logs (`logs/`) and the lock live.
+    public var stateDirectory: String
+    /// Workers of a queue that has no concurrency of its own.
+    public var workers: Int
+    /// Workers per named queue (`queue.NAME.concurrency = N` in the config file).
+    public var queueConcurrency: [String: Int]
+    /// `full` (fsync every commit; the default) or `normal`.
+    public var durability: StoreConfiguration.Durability
+    /// On SIGTERM, how long running jobs may go on before they are stopped and requeued.
+    public var drainGrace: Duration
+    /// Between SIGTERM and SIGKILL when a job is stopped (timeout, cancel, drain).
+    public var killGrace: Duration
+    /// The most bytes kept of each of a job's output streams.
+    public var outputLimit: Int
+    /// The least severe level logged.
+    public var logLevel: Logger.Level
+
+    /// A problem with the configuration: the source and what is wrong, in one sentence.
+    public struct Problem: Error, Hashable, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The embedded defaults for a user: state in `$XDG_STATE_HOME/jobq` (or
+    /// `~/.local/state/jobq`), or `/var/lib/jobq` for root; `$STATE_DIRECTORY` when systemd sets it.
+    public static func defaults(environment: [String: String], uid: UInt32) -> DaemonConfiguration {
+        let state: String
+        if let systemd = environment["STATE_DIRECTORY"]?.split(separator: ":").first {
+            state = String(systemd)
+        } else if uid == 0 {
+            state = "/var/lib/jobq"
+        } else if let xdg = environment["XDG_STATE_HOME"], xdg.hasPrefix("/") {
+            state = xdg + "/jobq"
+        } else {
+            state = (environment["HOME"] ?? "/tmp") + "/.local/state/jobq"
+        }
+        return DaemonConfiguration(
+            stateDirectory: state, workers: 2, queueConcurrency: [:], durability: .full,
+            drainGrace: .seconds(10), killGrace: .seconds(10), outputLimit: 64 << 20, logLevel: .info)
+    }
+
+    /// The keys a config file and the environment may set, with their `JOBQ_` variable.
+    static let keys: [(key: String, variable: String)] = [
+        ("state_dir", "JOBQ_STATE_DIR"), ("workers", "JOBQ_WORKERS"), ("durability", "JOBQ_DURABILITY"),
+        ("drain_grace_seconds", "JOBQ_DRAIN_GRACE_SECONDS"), ("kill_grace_seconds", "JOBQ_KILL_GRACE_SECONDS"),
+        ("output_limit_bytes", "JOBQ_OUTPUT_LIMIT_BYTES"), ("log_level", "JOBQ_LOG_LEVEL"),
+    ]
+
+    /// Sets one key from text; `source` names where it came from, for the error message.
+    public mutating func set(_ key: String, _ value: String, source: String) throws(Problem) {
+        func fail(_ requirement: String) -> Problem {
+            Problem(description: "\(source): \(key) = \(value): \(requirement)")
+        }
+        func seconds() throws(Problem) -> Duration {
+            guard let number = Double(value), number.isFinite, number >= 0, number <= 86_400 else {
+                throw fail("must be a number of seconds from 0 to 86400")
+            }
+            return .milliseconds(Int64(number * 1000))
+        }
+        switch key {
+        case "state_dir":
+            guard value.hasPrefix("/") else { throw fail("must be an absolute path") }
+            stateDirectory = value
+        case "workers":
+            guard let count = Int(value), (1...1024).contains(count) else { throw fail("must be a whole number from 1 to 1024") }
+            workers = count
+        case "durability":
+            guard let mode = StoreConfiguration.Durability(rawValue: value) else { throw fail("must be full or normal") }
+            durability = mode
+        case "drain_grace_seconds": drainGrace = try seconds()
+        case "kill_grace_seconds": killGrace = try seconds()
+        case "output_limit_bytes":
+            guard let bytes = Int(value), bytes >= 0 else { throw fail("must be a whole number of bytes") }
+            outputLimit = bytes
+        case "log_level":
+            guard let level = Logger.Level(rawValue: value) else {
+                throw fail("must be one of trace, debug, info, notice, warning, error, critical")
+            }
+            logLevel = level
+        default:
+            let parts = key.split(separator: ".", omittingEmptySubsequences: false)
+            if parts.count == 3, parts[0] == "queue", parts[2] == "concurrency", !parts[1].isEmpty {
+                guard let count = Int(value), (1...1024).contains(count) else { throw fail("must be a whole number from 1 to 1024") }
+                queueConcurrency[String(parts[1])] = count
+            } else {
+                throw Problem(description: "\(source): unknown setting '\(key)'; known: "
+                    + (Self.keys.map(\.key) + ["queue.NAME.concurrency"]).joined(separator: ", "))
+            }
+        }
+    }
+
+    /// Applies a config file: `key = value` lines, `#` comments, values optionally in double quotes.
+    public mutating func apply(file path: String) throws(Problem) {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw Problem(description: "cannot read the config file \(path): \(error.localizedDescription)")
+        }
+        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            guard let equals = trimmed.firstIndex(of: "=") else {
+                throw Problem(description: "\(path):\(number + 1): expected 'key = value', found '\(trimmed)'")
+            }
+            let key = trimmed[..<equals].trimmingCharacters(in: .whitespaces)
+            var value = trimmed[trimmed.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
+            try set(key, value, source: "\(path):\(number + 1)")
+        }
+    }
+
+    /// Applies the `JOBQ_*` variables that are set.
+    public mutating func apply(environment: [String: String]) throws(Problem) {
+        for (key, variable) in Self.keys {
+            if let value = environment[variable], !value.isEmpty { try set(key, value, source: variable) }
+        }
+    }
+
+    /// The database file.
+    public var databasePath: String { stateDirectory + "/jobs.db" }
+    /// Where job output goes.
+    public var logDirectory: String { stateDirectory + "/logs" }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import JobEngine
+import JobModel
+import JobRunner
+import JobStore
+import Logging
+import ServiceLifecycle
+import SystemdSupport
+import UnixSignals
+
+/// Why `jobqd` stopped before or instead of running: one sentence, and the exit status.
+public struct DaemonError: Error, CustomStringConvertible {
+    public var description: String
+    /// 78 (EX_CONFIG) for configuration, 75 (EX_TEMPFAIL) when another daemon holds the state
+    /// directory, 74 (EX_IOERR) for the database, 1 otherwise.
+    public var exitCode: Int32
+}
+
+/// The composition root: the state directory and its lock, the store, the engine and the
+/// systemd notifier, run as one `ServiceGroup` whose order is the shutdown order (the notifier,
+/// last, hears of SIGTERM first and says STOPPING=1; then the engine drains; then the store
+/// closes).
+public enum JobDaemon {
+    public static func run(
+        _ configuration: DaemonConfiguration,
+        environment: [String: String],
+        logger: Logger
+    ) async throws(DaemonError) {
+        let state = configuration.stateDirectory
+        for directory in [state, configuration.logDirectory] {
+            do {
+                try FileManager.default.createDirectory(
+                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw DaemonError(description: "cannot create \(directory): \(error.localizedDescription)", exitCode: 73)
+            }
+        }
+        let lock = try StateDirectoryLock(directory: state)
+        defer { lock.release() }
+
+        let store: JobStore
+        do {
+            store = try await JobStore.open(
+                StoreConfiguration(path: configuration.databasePath, logDirectory: configuration.logDirectory,
+                                   durability: configuration.durability),
+                logger: logger)
+        } catch {
+            throw DaemonError(description: error.description, exitCode: 74)
+        }
+        let executor = ProcessJobExecutor(
+            configuration: ProcessExecutorConfiguration(
+                logDirectory: configuration.logDirectory, workingDirectory: state,
+                outputLimit: configuration.outputLimit, killGrace: configuration.killGrace,
+                environment: ProcessExecutorConfiguration.jobEnvironment(from: environment)),
+            logger: logger)
+        let engine = JobEngine(
+            store: store, executor: executor,
+            configuration: EngineConfiguration(
+                defaultConcurrency: configuration.workers, concurrency: configuration.queueConcurrency,
+                drainGrace: configuration.drainGrace),
+            logger: logger)
+        let systemd = SystemdEnvironment(environment: environment, pid: getpid())
+        let notify = SystemdNotifyService(
+            notifier: SystemdNotifier(address: systemd.notifySocket),
+            watchdogInterval: systemd.watchdogInterval,
+            waitUntilReady: { try await engine.untilStarted() },
+            status: { await engine.statusLine() },
+            isHealthy: { await engine.isHealthy() },
+            logger: logger)
+        logger.info("jobqd starting", metadata: [
+            "state_dir": "\(state)", "workers": "\(configuration.workers)",
+            "durability": "\(configuration.durability.rawValue)", "pid": "\(getpid())",
+        ])
+        let group = ServiceGroup(
+            services: [engine, notify], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        do {
+            try await group.run()
+        } catch {
+            await store.close()
+            throw DaemonError(description: "stopped on an error: \(error)", exitCode: 1)
+        }
+        await store.close()
+        logger.info("jobqd stopped")
+    }
+}
+
+/// An exclusive `flock` on `<state>/jobqd.lock`, so that two daemons never share a state
+/// directory. The file holds the owner's pid, for the second daemon's message. The kernel drops
+/// the lock when the process dies, however it dies.
+struct StateDirectoryLock {
+    private let fd: Int32
+
+    init(directory: String) throws(DaemonError) {
+        let path = directory + "/jobqd.lock"
+        fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw DaemonError(description: "cannot open \(path): \(String(cString: strerror(errno)))", exitCode: 73)
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            var buffer = [UInt8](repeating: 0, count: 32)
+            let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+            let owner = String(decoding: buffer.prefix(max(0, count)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            close(fd)
+            if code == EWOULDBLOCK {
+                throw DaemonError(
+                    description: "another jobqd\(owner.isEmpty ? "" : " (pid \(owner))") is already using \(directory); "
+                        + "stop it first, or give this one another --state-dir",
+                    exitCode: 75)
+            }
+            throw DaemonError(description: "cannot lock \(path): \(String(cString: strerror(code)))", exitCode: 73)
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    }
+
+    func release() {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}

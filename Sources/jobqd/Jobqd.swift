@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import JobDaemon
+import Logging
+
+@main
+struct Jobqd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobqd",
+        abstract: "The jobq daemon: runs queued jobs with bounded concurrency, durably.",
+        discussion: """
+            Every option can also come from the environment (JOBQ_STATE_DIR, JOBQ_WORKERS, \
+            JOBQ_DURABILITY, JOBQ_DRAIN_GRACE_SECONDS, JOBQ_KILL_GRACE_SECONDS, \
+            JOBQ_OUTPUT_LIMIT_BYTES, JOBQ_LOG_LEVEL, JOBQ_CONFIG) or a config file of \
+            `key = value` lines (state_dir, workers, durability, drain_grace_seconds, \
+            kill_grace_seconds, output_limit_bytes, log_level, queue.NAME.concurrency). The command \
+            line overrides the environment, which overrides the file. Under systemd, \
+            STATE_DIRECTORY gives the default state directory, and the daemon speaks the \
+            sd_notify protocol (READY=1, STATUS=, WATCHDOG=1, STOPPING=1). SIGTERM and SIGINT \
+            drain: no new jobs start, running ones get the drain grace period, then are stopped \
+            and requeued.
+            """)
+
+    @Option(name: .long, help: ArgumentHelp("The state directory: database, job logs, lock.", valueName: "dir"))
+    var stateDir: String?
+
+    @Option(name: .long, help: "Jobs run at once in a queue that has no concurrency of its own (1–1024; default 2).")
+    var workers: Int?
+
+    @Option(name: .long, help: ArgumentHelp("full (fsync every commit; default) or normal (faster, may lose the last commits on power loss).", valueName: "mode"))
+    var durability: String?
+
+    @Option(name: .long, help: ArgumentHelp("Seconds running jobs get on SIGTERM before they are stopped and requeued (default 10).", valueName: "seconds"))
+    var drainGrace: String?
+
+    @Option(name: .long, help: ArgumentHelp("A config file of key = value lines.", valueName: "file"))
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp("trace, debug, info (default), notice, warning, error or critical.", valueName: "level"))
+    var logLevel: String?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        var configuration = DaemonConfiguration.defaults(environment: environment, uid: getuid())
+        do {
+            if let file = config ?? environment["JOBQ_CONFIG"] { try configuration.apply(file: file) }
+            try configuration.apply(environment: environment)
+            if let stateDir { try configuration.set("state_dir", stateDir, source: "--state-dir") }
+            if let workers { try configuration.set("workers", String(workers), source: "--workers") }
+            if let durability { try configuration.set("durability", durability, source: "--durability") }
+            if let drainGrace { try configuration.set("drain_grace_seconds", drainGrace, source: "--drain-grace") }
+            if let logLevel { try configuration.set("log_level", logLevel, source: "--log-level") }
+        } catch {
+            FileHandle.standardError.write(Data("jobqd: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        let journal = environment["JOURNAL_STREAM"] != nil
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in JournalLogHandler(label: label, level: level, journal: journal) }
+        let logger = Logger(label: "jobqd")
+        do {
+            try await JobDaemon.run(configuration, environment: environment, logger: logger)
+        } catch {
+            logger.critical("\(error.description)")  // to standard error, where the journal reads it
+            throw ExitCode(error.exitCode)
+        }
+    }
+}
