@@ -26,6 +26,10 @@ public struct DaemonConfiguration: Hashable, Sendable {
     /// A problem with the configuration: the source and what is wrong, in one sentence.
     public struct Problem: Error, Hashable, Sendable, CustomStringConvertible {
         public var description: String
+
+        public init(description: String) {
+            self.description = description
+        }
     }
 
     /// The embedded defaults for a user: state in `$XDG_STATE_HOME/jobq` (or

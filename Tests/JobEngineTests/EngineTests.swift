@@ -254,6 +254,24 @@ struct EngineTests {
         await store.close()
     }
 
+    @Test("Retry by hand: a failed job runs again from its first attempt")
+    func retryByHand() async throws {
+        try await withEngine { engine, _, fake, _ in
+            let id = try await engine.submit([spec("fail")])[0].job.id
+            #expect(try await engine.wait(for: [id])[0].state == .failed)
+            let again = try await engine.retry(id)
+            #expect(again.state == .queued)
+            #expect(again.attempts == 0)
+            let settled = try await engine.wait(for: [id])[0]
+            #expect(settled.state == .failed)
+            #expect(settled.attempts == 1)
+            #expect(await fake.state.started == [id, id])
+            await #expect(throws: JobStoreError.illegalTransition(id, from: .failed, to: .cancelled)) {
+                try await engine.cancel(id)
+            }
+        }
+    }
+
     @Test("Jobs left running by a dead daemon run again at the next start")
     func recoveryAtStart() async throws {
         try await withEngine(prepare: { store in

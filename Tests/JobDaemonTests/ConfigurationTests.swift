@@ -1,0 +1,72 @@
+import Foundation
+import JobDaemon
+import JobStore
+import Logging
+import Testing
+
+@Suite("jobqd configuration")
+struct ConfigurationTests {
+    @Test("Defaults: root, a user with XDG_STATE_HOME, a user without, systemd's STATE_DIRECTORY")
+    func defaults() {
+        #expect(DaemonConfiguration.defaults(environment: [:], uid: 0).stateDirectory == "/var/lib/jobq")
+        #expect(DaemonConfiguration.defaults(environment: ["XDG_STATE_HOME": "/home/u/.state", "HOME": "/home/u"], uid: 1000)
+            .stateDirectory == "/home/u/.state/jobq")
+        #expect(DaemonConfiguration.defaults(environment: ["HOME": "/home/u"], uid: 1000).stateDirectory == "/home/u/.local/state/jobq")
+        #expect(DaemonConfiguration.defaults(environment: ["STATE_DIRECTORY": "/var/lib/jobq:/x"], uid: 0).stateDirectory == "/var/lib/jobq")
+        let defaults = DaemonConfiguration.defaults(environment: [:], uid: 0)
+        #expect(defaults.workers == 2)
+        #expect(defaults.durability == .full)
+        #expect(defaults.drainGrace == .seconds(10))
+    }
+
+    @Test("The file, then the environment, then the flags: each overrides the one before")
+    func precedence() throws {
+        let file = NSTemporaryDirectory() + "/jobqd-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).conf"
+        try """
+            # jobqd settings
+            state_dir = "/srv/jobq"
+            workers = 3          # three at a time
+            durability = normal
+            queue.builds.concurrency = 1
+            drain_grace_seconds = 2.5
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        var configuration = DaemonConfiguration.defaults(environment: [:], uid: 0)
+        try configuration.apply(file: file)
+        #expect(configuration.stateDirectory == "/srv/jobq")
+        #expect(configuration.workers == 3)
+        #expect(configuration.durability == .normal)
+        #expect(configuration.queueConcurrency == ["builds": 1])
+        #expect(configuration.drainGrace == .milliseconds(2500))
+        try configuration.apply(environment: ["JOBQ_WORKERS": "5", "JOBQ_LOG_LEVEL": "debug", "UNRELATED": "x"])
+        #expect(configuration.workers == 5)
+        #expect(configuration.logLevel == .debug)
+        try configuration.set("workers", "7", source: "--workers")
+        #expect(configuration.workers == 7)
+        #expect(configuration.databasePath == "/srv/jobq/jobs.db")
+    }
+
+    @Test("Bad values and unknown keys are refused, naming the source and the rule")
+    func problems() throws {
+        var configuration = DaemonConfiguration.defaults(environment: [:], uid: 0)
+        let before = configuration
+        #expect(throws: DaemonConfiguration.Problem(description: "--workers: workers = 0: must be a whole number from 1 to 1024")) {
+            try configuration.set("workers", "0", source: "--workers")
+        }
+        #expect(throws: DaemonConfiguration.Problem.self) { try configuration.set("state_dir", "relative", source: "JOBQ_STATE_DIR") }
+        #expect(throws: DaemonConfiguration.Problem.self) { try configuration.set("durability", "sometimes", source: "f:1") }
+        #expect(throws: DaemonConfiguration.Problem.self) { try configuration.set("log_level", "loud", source: "f:1") }
+        #expect(throws: DaemonConfiguration.Problem.self) { try configuration.apply(environment: ["JOBQ_DRAIN_GRACE_SECONDS": "-1"]) }
+        #expect(configuration == before)
+        let file = NSTemporaryDirectory() + "/jobqd-bad-\(getpid()).conf"
+        try "workers = 2\nwrokers = 3\n".write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        do {
+            try configuration.apply(file: file)
+            Issue.record("a misspelt key was accepted")
+        } catch {
+            #expect(error.description.hasPrefix("\(file):2: unknown setting 'wrokers'"))
+        }
+        #expect(throws: DaemonConfiguration.Problem.self) { try configuration.apply(file: "/nonexistent/jobqd.conf") }
+    }
+}
