@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // The workloads, shared by the ordo-one suites and the plain throughput runner.
@@ -49,6 +50,18 @@ let package = Package(
             dependencies: [
                 .product(name: "JobRunner", package: "jobq"),
                 .product(name: "JobModel", package: "jobq"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // End to end through the engine: N `true` jobs, W workers, real processes.
+        .executableTarget(
+            name: "engine-bench",
+            dependencies: [
+                .product(name: "JobEngine", package: "jobq"),
+                .product(name: "JobStore", package: "jobq"),
+                .product(name: "JobRunner", package: "jobq"),
+                .product(name: "JobModel", package: "jobq"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

@@ -58,6 +58,8 @@ public actor JobEngine: Service {
     private var idWaiters: [Int: (remaining: Set<JobID>, signal: AsyncQueue<Void>)] = [:]
     private var joinWaiters: [Int: (queue: String?, signal: AsyncQueue<Void>)] = [:]
     private var started = false
+    private var joinRecheckNeeded = false
+    private var joinRecheckRunning = false
     private var startWaiters: [AsyncQueue<Void>] = []
 
     public init(
@@ -309,16 +311,24 @@ public actor JobEngine: Service {
         }
     }
 
-    /// Jobs reached a terminal state: resolve waits for them, and recheck joins of their queues.
+    /// Jobs reached a terminal state: resolve waits for them, and recheck the joins. One recheck
+    /// runs at a time; terminal states that arrive meanwhile make it look once more, so that a
+    /// burst of finishes costs a few count queries, not one each.
     func terminal(_ ids: [JobID], queues names: Set<String>) async {
         for id in ids { await resolve(id) }
-        let joins = joinWaiters.filter { $0.value.queue == nil || names.contains($0.value.queue!) }
-        if joins.isEmpty { return }
-        let counts = (try? await store.counts()) ?? []
-        for (_, waiter) in joins {
-            let live = counts.filter { waiter.queue == nil || $0.queue == waiter.queue }
-                .reduce(0) { $0 + $1[.queued] + $1[.blocked] + $1[.running] }
-            if live == 0 { try? await waiter.signal.putNowait(()) }
+        if joinWaiters.isEmpty { return }
+        joinRecheckNeeded = true
+        if joinRecheckRunning { return }
+        joinRecheckRunning = true
+        defer { joinRecheckRunning = false }
+        while joinRecheckNeeded, !joinWaiters.isEmpty {
+            joinRecheckNeeded = false
+            guard let counts = try? await store.counts() else { return }
+            for (_, waiter) in joinWaiters {
+                let live = counts.filter { waiter.queue == nil || $0.queue == waiter.queue }
+                    .reduce(0) { $0 + $1[.queued] + $1[.blocked] + $1[.running] }
+                if live == 0 { try? await waiter.signal.putNowait(()) }
+            }
         }
     }
 
@@ -426,32 +436,41 @@ public actor JobEngine: Service {
     /// One worker of a queue: get → run → record → taskDone, until the engine drains or the
     /// queue has more workers than its concurrency.
     func work(_ name: String) async {
-        while let runtime = queues[name], !draining {
-            if runtime.workers > runtime.concurrency {
-                queues[name]?.workers -= 1
-                return  // retired: the queue has fewer slots now
+        // Each outcome is recorded in a child task while the worker goes on to its next job, so
+        // that the commits of consecutive jobs group together; the worker returns only once all
+        // its records are durable.
+        let stopped = await withDiscardingTaskGroup(returning: Bool.self) { recorders in
+            while let runtime = queues[name], !draining {
+                if runtime.workers > runtime.concurrency {
+                    queues[name]?.workers -= 1
+                    return true  // retired: the queue has fewer slots now
+                }
+                let queue = runtime.queue
+                let job: Job
+                do {
+                    job = try await queue.get()
+                } catch is CancellationError {
+                    return true  // the engine's task was cancelled: no drain, just stop
+                } catch {
+                    continue  // shut down: replaced, paused or draining; look again
+                }
+                if cancelledByUser.remove(job.id) == nil {
+                    let outcome = await run(job, in: name)
+                    recorders.addTask { await self.record(outcome, of: job, in: name) }
+                }
+                try? await queue.taskDone()
             }
-            let queue = runtime.queue
-            let job: Job
-            do {
-                job = try await queue.get()
-            } catch is CancellationError {
-                return  // the engine's task was cancelled: no drain, just stop
-            } catch {
-                continue  // shut down: replaced, paused or draining; look again
-            }
-            if cancelledByUser.remove(job.id) == nil {
-                await runAndRecord(job, in: name)
-            }
-            try? await queue.taskDone()
+            return false
         }
+        if stopped { return }
         // Draining: the last worker out says so.
         let remaining = max(0, (queues[name]?.workers ?? 1) - 1)
         queues[name]?.workers = remaining
         if queues.values.allSatisfy({ $0.workers == 0 }) { try? await workersGone.putNowait(()) }
     }
 
-    private func runAndRecord(_ job: Job, in name: String) async {
+    /// Runs one job, stoppable through `running[id]` (cancel, drain).
+    private func run(_ job: Job, in name: String) async -> JobOutcome {
         let (stop, stopSink) = AsyncStream<Void>.makeStream()
         queues[name]?.running[job.id] = stopSink
         publish(.started(job))
@@ -475,7 +494,7 @@ public actor JobEngine: Service {
             return result ?? .cancelled(signal: nil)
         }
         queues[name]?.running[job.id] = nil
-        await record(outcome, of: job, in: name)
+        return outcome
     }
 
     private func record(_ outcome: JobOutcome, of job: Job, in name: String) async {

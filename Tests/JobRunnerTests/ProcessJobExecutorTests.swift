@@ -230,6 +230,21 @@ struct ProcessJobExecutorTests {
         }
     }
 
+    @Test("Output files exist only when a stream carried bytes; a new attempt's files replace the last one's")
+    func lazyOutputFiles() async throws {
+        try await withDirectory { directory in
+            let runner = executor(directory)
+            #expect(await runner.run(job(.argv(["true"]), id: 8)) == .exited(code: 0))
+            #expect(!FileManager.default.fileExists(atPath: directory + "/8.out"))
+            #expect(!FileManager.default.fileExists(atPath: directory + "/8.err"))
+            #expect(await runner.run(job(.shell("echo first; echo oops >&2"), id: 9)) == .exited(code: 0))
+            #expect(contents(directory + "/9.out") == "first\n")
+            #expect(await runner.run(job(.shell("echo second"), id: 9)) == .exited(code: 0))
+            #expect(contents(directory + "/9.out") == "second\n")
+            #expect(!FileManager.default.fileExists(atPath: directory + "/9.err"))
+        }
+    }
+
     @Test("Output beyond the cap is dropped, the job is not blocked, and the file says so")
     func outputCap() async throws {
         try await withDirectory { directory in
