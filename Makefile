@@ -1,6 +1,6 @@
 # jobq: build, run and test from a fresh Debian or Ubuntu machine with a Swift 6.2+ toolchain.
 #
-#   make run     install missing system packages, build, start jobqd in the foreground
+#   make run     install missing system packages, build, start jobqd in the foreground (Ctrl-C drains)
 #   make test    install missing system packages, build, run the whole test suite
 #   make bench   run the benchmarks (see Benchmarks/README.md)
 
@@ -48,14 +48,17 @@ test-tsan: deps
 test-benchmarks:
 	$(SWIFT) build -c release --package-path Benchmarks --product queue-throughput
 	$(SWIFT) build -c release --package-path Benchmarks --product store-bench
+	$(SWIFT) build -c release --package-path Benchmarks --product engine-bench
 	Benchmarks/.build/release/queue-throughput --items 20000 --runs 1 --table
 	Benchmarks/.build/release/store-bench --quick
+	Benchmarks/.build/release/engine-bench --jobs 200
 
 bench: deps
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
 	python3 Benchmarks/compare_asyncio.py
 	$(SWIFT) build -c release --package-path Benchmarks --product store-bench
 	Benchmarks/.build/release/store-bench
+	Benchmarks/engine-vs-tsp.sh
 
 clean:
 	rm -rf .build Benchmarks/.build
