@@ -13,11 +13,22 @@ public struct JournalLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     private let label: String
     private let journal: Bool
+    private let write: @Sendable (String) -> Void
+    private let now: @Sendable () -> Date
 
-    public init(label: String, level: Logger.Level, journal: Bool) {
+    /// - Parameters:
+    ///   - journal: whether standard error goes to journald (`JOURNAL_STREAM` is set).
+    ///   - write: where finished lines go (standard error; tests capture them).
+    public init(
+        label: String, level: Logger.Level, journal: Bool,
+        write: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) },
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.label = label
         self.logLevel = level
         self.journal = journal
+        self.write = write
+        self.now = now
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -29,13 +40,12 @@ public struct JournalLogHandler: LogHandler {
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         var line = journal
             ? "<\(Self.priority(event.level))>"
-            : "\(Date().formatted(.iso8601)) \(event.level) "
+            : "\(now().formatted(.iso8601)) \(event.level) "
         line += "\(label): \(event.message)"
         for key in merged.keys.sorted() {
             line += " \(key)=\(merged[key].map { "\($0)" } ?? "")"
         }
-        line = line.replacingOccurrences(of: "\n", with: " ") + "\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        write(line.replacingOccurrences(of: "\n", with: " ") + "\n")
     }
 
     /// syslog priorities, as journald reads them.

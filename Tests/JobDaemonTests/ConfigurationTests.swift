@@ -2,6 +2,7 @@ import Foundation
 import JobDaemon
 import JobStore
 import Logging
+import Synchronization
 import Testing
 
 @Suite("jobqd configuration")
@@ -68,5 +69,34 @@ struct ConfigurationTests {
             #expect(error.description.hasPrefix("\(file):2: unknown setting 'wrokers'"))
         }
         #expect(throws: DaemonConfiguration.Problem.self) { try configuration.apply(file: "/nonexistent/jobqd.conf") }
+    }
+}
+
+@Suite("jobqd logs")
+struct LogFormatTests {
+    final class Lines: Sendable {
+        let lines = Mutex<[String]>([])
+    }
+
+    @Test("In the journal: a syslog priority prefix, no timestamp; in a terminal: time and level; metadata sorted")
+    func formats() {
+        let captured = Lines()
+        var journal = Logger(label: "jobqd") { label in
+            JournalLogHandler(label: label, level: .info, journal: true, write: { line in captured.lines.withLock { $0.append(line) } })
+        }
+        journal[metadataKey: "queue"] = "default"
+        journal.warning("job failed\nbadly", metadata: ["job": "42"])
+        journal.debug("not shown at info")
+        var terminal = Logger(label: "jobqd") { label in
+            JournalLogHandler(label: label, level: .debug, journal: false,
+                              write: { line in captured.lines.withLock { $0.append(line) } },
+                              now: { Date(timeIntervalSince1970: 1_795_658_400) })
+        }
+        terminal.logLevel = .debug
+        terminal.error("store closed")
+        #expect(captured.lines.withLock { $0 } == [
+            "<4>jobqd: job failed badly job=42 queue=default\n",
+            "2026-11-26T02:00:00Z error jobqd: store closed\n",
+        ])
     }
 }
