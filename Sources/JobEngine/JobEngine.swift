@@ -503,6 +503,12 @@ public actor JobEngine: Service {
             logger.info("job cancelled while running", metadata: metadata)
             return  // the store recorded the cancel; waiters were resolved by cancel()
         }
+        if case .cancelled = outcome, Task.isCancelled, !draining {
+            // The engine's own task was cancelled (not a drain): record nothing; the job stays
+            // running in the store and the next start requeues it.
+            logger.warning("job stopped by cancellation; left for recovery", metadata: metadata)
+            return
+        }
         do {
             if case .cancelled = outcome, draining {
                 let released = try await store.release(job.id)

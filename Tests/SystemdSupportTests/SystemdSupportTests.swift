@@ -123,4 +123,28 @@ struct SystemdSupportTests {
             }
         }
     }
+
+    @Test("No watchdog ping while the health check fails; the status line still goes out")
+    func unhealthy() async throws {
+        let listener = try NotifyListener()
+        let service = SystemdNotifyService(
+            notifier: SystemdNotifier(address: listener.address),
+            watchdogInterval: .milliseconds(20),
+            waitUntilReady: {},
+            status: { "store unavailable" },
+            isHealthy: { false })
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await service.run() }
+                #expect(await listener.receive().hasPrefix("READY=1\n"))
+                #expect(await listener.receive() == "STATUS=store unavailable\n")
+                #expect(await listener.receive() == "STATUS=store unavailable\n")
+                trigger.triggerGracefulShutdown()
+                var last = await listener.receive()
+                while last.hasPrefix("STATUS=") { last = await listener.receive() }
+                #expect(last.hasPrefix("STOPPING=1\n"))
+                try await group.waitForAll()
+            }
+        }
+    }
 }
