@@ -168,6 +168,25 @@ struct EngineTests {
         }
     }
 
+    @Test("Named queues: each has its own concurrency (configured, or the default on first use)")
+    func namedQueues() async throws {
+        let configuration = EngineConfiguration(defaultConcurrency: 2, concurrency: ["serial": 1], drainGrace: .zero)
+        try await withEngine(configuration) { engine, _, fake, _ in
+            let serial = try await engine.submit((0..<2).map { _ in spec("block", queue: "serial") }).map(\.job.id)
+            let fresh = try await engine.submit((0..<3).map { _ in spec("block", queue: "fresh") }).map(\.job.id)
+            await fake.state.untilStarted(3)  // 1 of serial + 2 of fresh
+            let status = await engine.queueStatus()
+            #expect(status.map(\.name) == ["fresh", "serial"])
+            #expect(status.map(\.concurrency) == [2, 1])
+            #expect(status.map(\.running) == [2, 1])
+            #expect(await fake.state.running == 3)
+            for id in serial + fresh { await fake.release(id) }
+            try await engine.join()
+            #expect(await fake.state.started.count == 5)
+            #expect(await fake.state.maxRunning == 3)
+        }
+    }
+
     @Test("Pause stops claiming (running jobs go on); resume starts again")
     func pauseAndResume() async throws {
         try await withEngine { engine, _, fake, _ in
