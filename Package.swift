@@ -39,6 +39,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         .target(
@@ -114,11 +115,21 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The HTTP/JSON API on the Unix socket (Hummingbird): the only module that speaks HTTP.
+        .target(
+            name: "JobAPI",
+            dependencies: [
+                "JobEngine", "JobStore", "JobModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The composition root: configuration, the state directory's lock, the ServiceGroup.
         .target(
             name: "JobDaemon",
             dependencies: [
-                "JobEngine", "JobStore", "JobRunner", "JobModel", "SystemdSupport",
+                "JobEngine", "JobStore", "JobRunner", "JobModel", "SystemdSupport", "JobAPI", "AsyncQueues",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -8,6 +8,8 @@ import Logging
 public struct DaemonConfiguration: Hashable, Sendable {
     /// Where the database (`jobs.db`), the job logs (`logs/`) and the lock live.
     public var stateDirectory: String
+    /// The API's Unix socket.
+    public var socketPath: String
     /// Workers of a queue that has no concurrency of its own.
     public var workers: Int
     /// Workers per named queue (`queue.NAME.concurrency = N` in the config file).
@@ -32,8 +34,10 @@ public struct DaemonConfiguration: Hashable, Sendable {
         }
     }
 
-    /// The embedded defaults for a user: state in `$XDG_STATE_HOME/jobq` (or
-    /// `~/.local/state/jobq`), or `/var/lib/jobq` for root; `$STATE_DIRECTORY` when systemd sets it.
+    /// The embedded defaults: state in `$STATE_DIRECTORY` under systemd, `/var/lib/jobq` for
+    /// root, else `$XDG_STATE_HOME/jobq` (or `~/.local/state/jobq`); the socket in
+    /// `$RUNTIME_DIRECTORY/jobq.sock` under systemd, `/run/jobq/jobq.sock` for root, else
+    /// `$XDG_RUNTIME_DIR/jobq/jobq.sock` (or `jobq.sock` in the state directory).
     public static func defaults(environment: [String: String], uid: UInt32) -> DaemonConfiguration {
         let state: String
         if let systemd = environment["STATE_DIRECTORY"]?.split(separator: ":").first {
@@ -45,14 +49,24 @@ public struct DaemonConfiguration: Hashable, Sendable {
         } else {
             state = (environment["HOME"] ?? "/tmp") + "/.local/state/jobq"
         }
+        let socket: String
+        if let systemd = environment["RUNTIME_DIRECTORY"]?.split(separator: ":").first {
+            socket = String(systemd) + "/jobq.sock"
+        } else if uid == 0 {
+            socket = "/run/jobq/jobq.sock"
+        } else if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/") {
+            socket = runtime + "/jobq/jobq.sock"
+        } else {
+            socket = state + "/jobq.sock"
+        }
         return DaemonConfiguration(
-            stateDirectory: state, workers: 2, queueConcurrency: [:], durability: .full,
+            stateDirectory: state, socketPath: socket, workers: 2, queueConcurrency: [:], durability: .full,
             drainGrace: .seconds(10), killGrace: .seconds(10), outputLimit: 64 << 20, logLevel: .info)
     }
 
     /// The keys a config file and the environment may set, with their `JOBQ_` variable.
     static let keys: [(key: String, variable: String)] = [
-        ("state_dir", "JOBQ_STATE_DIR"), ("workers", "JOBQ_WORKERS"), ("durability", "JOBQ_DURABILITY"),
+        ("state_dir", "JOBQ_STATE_DIR"), ("socket", "JOBQ_SOCKET"), ("workers", "JOBQ_WORKERS"), ("durability", "JOBQ_DURABILITY"),
         ("drain_grace_seconds", "JOBQ_DRAIN_GRACE_SECONDS"), ("kill_grace_seconds", "JOBQ_KILL_GRACE_SECONDS"),
         ("output_limit_bytes", "JOBQ_OUTPUT_LIMIT_BYTES"), ("log_level", "JOBQ_LOG_LEVEL"),
     ]
@@ -72,6 +86,9 @@ public struct DaemonConfiguration: Hashable, Sendable {
         case "state_dir":
             guard value.hasPrefix("/") else { throw fail("must be an absolute path") }
             stateDirectory = value
+        case "socket":
+            guard value.hasPrefix("/"), value.utf8.count < 108 else { throw fail("must be an absolute path of at most 107 bytes") }
+            socketPath = value
         case "workers":
             guard let count = Int(value), (1...1024).contains(count) else { throw fail("must be a whole number from 1 to 1024") }
             workers = count

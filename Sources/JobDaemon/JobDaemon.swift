@@ -1,4 +1,6 @@
+import AsyncQueues
 import Foundation
+import JobAPI
 import JobEngine
 import JobModel
 import JobRunner
@@ -16,10 +18,10 @@ public struct DaemonError: Error, CustomStringConvertible {
     public var exitCode: Int32
 }
 
-/// The composition root: the state directory and its lock, the store, the engine and the
-/// systemd notifier, run as one `ServiceGroup` whose order is the shutdown order (the notifier,
-/// last, hears of SIGTERM first and says STOPPING=1; then the engine drains; then the store
-/// closes).
+/// The composition root: the state directory and its lock, the store, the engine, the API on
+/// the Unix socket and the systemd notifier, run as one `ServiceGroup` whose order is the
+/// shutdown order (the notifier, last, hears of SIGTERM first and says STOPPING=1; then the API
+/// stops accepting; then the engine drains; then the store closes).
 public enum JobDaemon {
     public static func run(
         _ configuration: DaemonConfiguration,
@@ -59,26 +61,43 @@ public enum JobDaemon {
                 defaultConcurrency: configuration.workers, concurrency: configuration.queueConcurrency,
                 drainGrace: configuration.drainGrace),
             logger: logger)
+        do {
+            try SocketFile.prepare(configuration.socketPath)
+        } catch {
+            await store.close()
+            throw DaemonError(description: error.description, exitCode: 75)
+        }
+        let listening = AsyncQueue<Void>(maxsize: 1)
+        let api = JobAPI.service(
+            engine: engine, store: store, socketPath: configuration.socketPath,
+            onListening: { try? await listening.putNowait(()) }, logger: logger)
         let systemd = SystemdEnvironment(environment: environment, pid: getpid())
         let notify = SystemdNotifyService(
             notifier: SystemdNotifier(address: systemd.notifySocket),
             watchdogInterval: systemd.watchdogInterval,
-            waitUntilReady: { try await engine.untilStarted() },
+            // READY=1 once jobs are recovered and the socket accepts connections.
+            waitUntilReady: {
+                try await engine.untilStarted()
+                try await listening.get()
+            },
             status: { await engine.statusLine() },
             isHealthy: { await engine.isHealthy() },
             logger: logger)
         logger.info("jobqd starting", metadata: [
-            "state_dir": "\(state)", "workers": "\(configuration.workers)",
+            "state_dir": "\(state)", "socket": "\(configuration.socketPath)", "workers": "\(configuration.workers)",
             "durability": "\(configuration.durability.rawValue)", "pid": "\(getpid())",
         ])
+        // Shutdown runs in reverse: STOPPING=1, then the API stops accepting, then the engine drains.
         let group = ServiceGroup(
-            services: [engine, notify], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: [engine, api, notify], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {
             try await group.run()
         } catch {
+            unlink(configuration.socketPath)
             await store.close()
             throw DaemonError(description: "stopped on an error: \(error)", exitCode: 1)
         }
+        unlink(configuration.socketPath)
         await store.close()
         logger.info("jobqd stopped")
     }

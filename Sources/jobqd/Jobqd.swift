@@ -9,20 +9,23 @@ struct Jobqd: AsyncParsableCommand {
         commandName: "jobqd",
         abstract: "The jobq daemon: runs queued jobs with bounded concurrency, durably.",
         discussion: """
-            Every option can also come from the environment (JOBQ_STATE_DIR, JOBQ_WORKERS, \
+            Every option can also come from the environment (JOBQ_STATE_DIR, JOBQ_SOCKET, JOBQ_WORKERS, \
             JOBQ_DURABILITY, JOBQ_DRAIN_GRACE_SECONDS, JOBQ_KILL_GRACE_SECONDS, \
             JOBQ_OUTPUT_LIMIT_BYTES, JOBQ_LOG_LEVEL, JOBQ_CONFIG) or a config file of \
-            `key = value` lines (state_dir, workers, durability, drain_grace_seconds, \
+            `key = value` lines (state_dir, socket, workers, durability, drain_grace_seconds, \
             kill_grace_seconds, output_limit_bytes, log_level, queue.NAME.concurrency). The command \
             line overrides the environment, which overrides the file. Under systemd, \
-            STATE_DIRECTORY gives the default state directory, and the daemon speaks the \
-            sd_notify protocol (READY=1, STATUS=, WATCHDOG=1, STOPPING=1). SIGTERM and SIGINT \
+            STATE_DIRECTORY and RUNTIME_DIRECTORY give the default state directory and socket, and the daemon speaks the \
+            sd_notify protocol (READY=1 once the socket accepts connections, STATUS=, WATCHDOG=1, STOPPING=1). SIGTERM and SIGINT \
             drain: no new jobs start, running ones get the drain grace period, then are stopped \
             and requeued.
             """)
 
     @Option(name: .long, help: ArgumentHelp("The state directory: database, job logs, lock.", valueName: "dir"))
     var stateDir: String?
+
+    @Option(name: .long, help: ArgumentHelp("The API's Unix socket (default /run/jobq/jobq.sock for root, else $XDG_RUNTIME_DIR/jobq/jobq.sock).", valueName: "path"))
+    var socket: String?
 
     @Option(name: .long, help: "Jobs run at once in a queue that has no concurrency of its own (1–1024; default 2).")
     var workers: Int?
@@ -46,6 +49,7 @@ struct Jobqd: AsyncParsableCommand {
             if let file = config ?? environment["JOBQ_CONFIG"] { try configuration.apply(file: file) }
             try configuration.apply(environment: environment)
             if let stateDir { try configuration.set("state_dir", stateDir, source: "--state-dir") }
+            if let socket { try configuration.set("socket", socket, source: "--socket") }
             if let workers { try configuration.set("workers", String(workers), source: "--workers") }
             if let durability { try configuration.set("durability", durability, source: "--durability") }
             if let drainGrace { try configuration.set("drain_grace_seconds", drainGrace, source: "--drain-grace") }

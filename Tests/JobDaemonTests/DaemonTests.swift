@@ -17,6 +17,7 @@ struct DaemonTests {
         let directory: String
         let notifyFD: Int32
         var state: String { directory + "/state" }
+        var socketPath: String { directory + "/run/jobq.sock" }
         var notifyPath: String { directory + "/notify.sock" }
 
         init() throws {
@@ -64,7 +65,7 @@ struct DaemonTests {
         func start(_ arguments: [String] = []) throws -> Process {
             let process = Process()
             process.executableURL = URL(filePath: DaemonTests.jobqdPath)
-            process.arguments = ["--state-dir", state] + arguments
+            process.arguments = ["--state-dir", state, "--socket", socketPath] + arguments
             var environment = ProcessInfo.processInfo.environment
             environment["NOTIFY_SOCKET"] = notifyPath
             environment["JOBQ_LOG_LEVEL"] = "warning"
@@ -155,7 +156,7 @@ struct DaemonTests {
         #expect(await fixture.awaitNotification("READY=1"))
         let second = Process()
         second.executableURL = URL(filePath: Self.jobqdPath)
-        second.arguments = ["--state-dir", fixture.state]
+        second.arguments = ["--state-dir", fixture.state, "--socket", fixture.directory + "/other.sock"]
         let errors = Pipe()
         second.standardError = errors
         try second.run()
@@ -164,6 +165,74 @@ struct DaemonTests {
         #expect(message.contains("another jobqd (pid \(first.processIdentifier)) is already using \(fixture.state)"))
         first.terminate()
         #expect(await exit(of: first) == 0)
+    }
+
+    /// `curl --unix-socket` against the daemon: the HTTP status and the body.
+    func curl(_ socket: String, _ path: String) async throws -> (Int, String) {
+        let process = Process()
+        process.executableURL = URL(filePath: "/usr/bin/curl")
+        process.arguments = ["--silent", "--unix-socket", socket, "--write-out", "\n%{http_code}", "http://localhost" + path]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        _ = await exit(of: process)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+    }
+
+    @Test("The socket: it accepts connections by READY=1, is mode 0660, answers /healthz and /v1/status, errors are JSON")
+    func socketAndStatus() async throws {
+        let fixture = try Fixture()
+        _ = try await fixture.insert([JobSpec(argv: ["true"], queue: "later")].map { spec in
+            var delayed = spec
+            delayed.runAt = Timestamp.now().advanced(by: .seconds(3600))
+            return delayed
+        })
+        let daemon = try fixture.start()
+        #expect(await fixture.awaitNotification("READY=1"))
+        let attributes = try FileManager.default.attributesOfItem(atPath: fixture.socketPath)
+        #expect((attributes[.posixPermissions] as? Int) == 0o660)
+        let (healthStatus, health) = try await curl(fixture.socketPath, "/healthz")
+        #expect(healthStatus == 200)
+        #expect(health == #"{"status":"ok"}"#)
+        let (statusCode, status) = try await curl(fixture.socketPath, "/v1/status")
+        #expect(statusCode == 200)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any])
+        #expect((json["states"] as? [String: Int])?["queued"] == 1)
+        #expect((json["queues"] as? [[String: Any]])?.first?["name"] as? String == "later")
+        #expect((json["workers"] as? [String: Int])?["total"] == 2)
+        let (missingCode, missing) = try await curl(fixture.socketPath, "/v1/nothing")
+        #expect(missingCode == 404)
+        #expect(missing.contains(#""code":"not_found""#))
+        daemon.terminate()
+        #expect(await exit(of: daemon) == 0)
+        #expect(!FileManager.default.fileExists(atPath: fixture.socketPath))
+    }
+
+    @Test("A socket another daemon answers on is refused; a leftover one is replaced")
+    func socketConflicts() async throws {
+        let fixture = try Fixture()
+        let first = try fixture.start()
+        #expect(await fixture.awaitNotification("READY=1"))
+        let rival = Process()
+        rival.executableURL = URL(filePath: Self.jobqdPath)
+        rival.arguments = ["--state-dir", fixture.directory + "/other-state", "--socket", fixture.socketPath]
+        let errors = Pipe()
+        rival.standardError = errors
+        try rival.run()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(await exit(of: rival) == 75)
+        #expect(message.contains("a daemon already answers on \(fixture.socketPath)"))
+        // kill -9 leaves the socket file behind; the next start replaces it.
+        kill(first.processIdentifier, SIGKILL)
+        _ = await exit(of: first)
+        #expect(FileManager.default.fileExists(atPath: fixture.socketPath))
+        let second = try fixture.start()
+        #expect(await fixture.awaitNotification("READY=1"))
+        #expect(try await curl(fixture.socketPath, "/healthz").0 == 200)
+        second.terminate()
+        #expect(await exit(of: second) == 0)
     }
 
     @Test("kill -9 with jobs running: at the next start they run again, and none is lost")
