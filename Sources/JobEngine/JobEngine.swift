@@ -224,7 +224,7 @@ public actor JobEngine: Service {
         for item in submitted where item.created {
             startQueue(item.job.spec.queue)
             publish(.submitted(item.job))
-            if item.job.state.isTerminal { await terminal([item.job.id], queues: [item.job.spec.queue]) }
+            if item.job.state.isTerminal { await terminal([item.job.id]) }
         }
         for name in Set(submitted.map(\.job.spec.queue)) { await wake(name) }
         return submitted
@@ -242,7 +242,7 @@ public actor JobEngine: Service {
             }
         }
         publish(.finished(cancelled.job))
-        await terminal([id] + cancelled.failedDependents, queues: [name])
+        await terminal([id] + cancelled.failedDependents)
         await publishFinished(cancelled.failedDependents)
         return cancelled
     }
@@ -314,7 +314,7 @@ public actor JobEngine: Service {
     /// Jobs reached a terminal state: resolve waits for them, and recheck the joins. One recheck
     /// runs at a time; terminal states that arrive meanwhile make it look once more, so that a
     /// burst of finishes costs a few count queries, not one each.
-    func terminal(_ ids: [JobID], queues names: Set<String>) async {
+    func terminal(_ ids: [JobID]) async {
         for id in ids { await resolve(id) }
         if joinWaiters.isEmpty { return }
         joinRecheckNeeded = true
@@ -520,7 +520,7 @@ public actor JobEngine: Service {
                 let finished = try await store.finish(job.id, .succeeded)
                 publish(.finished(finished.job))
                 if !finished.unblocked.isEmpty { await wakeAll() }
-                await terminal([job.id], queues: [name])
+                await terminal([job.id])
                 logger.debug("job succeeded", metadata: metadata)
                 return
             }
@@ -536,7 +536,7 @@ public actor JobEngine: Service {
             }
             let finished = try await store.finish(job.id, outcome.completion)
             publish(.finished(finished.job))
-            await terminal([job.id] + finished.failedDependents, queues: Set(queues.keys))
+            await terminal([job.id] + finished.failedDependents)
             await publishFinished(finished.failedDependents)
             logger.info("job failed", metadata: metadata)
         } catch {
