@@ -8,8 +8,8 @@ import ServiceLifecycle
 
 /// The HTTP/JSON API on the daemon's Unix socket (Hummingbird).
 ///
-/// Today it answers `GET /healthz` and `GET /v1/status`; the job routes (submit, list, cancel,
-/// wait, join, logs, events) arrive with the `jobq` command. Every error has the JSON shape
+/// Today it answers `GET /healthz`, `GET /v1/status` and the job routes (submit, show, list,
+/// cancel, retry); wait, join, logs, queues, events and metrics arrive with the `jobq` command. Every error has the JSON shape
 /// `{"error":{"code","message"}}`.
 public enum JobAPI {
     /// The version the API reports.
@@ -32,6 +32,7 @@ public enum JobAPI {
         router.get("v1/status") { _, _ in
             try await Status.current(engine: engine, store: store, startedAt: startedAt)
         }
+        JobRoutes.add(to: router, engine: engine, store: store)
         return Application(
             router: router,
             configuration: ApplicationConfiguration(address: .unixDomainSocket(path: socketPath), serverName: "jobqd"),

@@ -2,6 +2,7 @@ import Foundation
 import JobModel
 import JobStore
 import Logging
+import Synchronization
 import Testing
 
 /// jobqd started as a real process, with NOTIFY_SOCKET pointing at a socket of the test's.
@@ -16,6 +17,7 @@ struct DaemonTests {
     final class Fixture: Sendable {
         let directory: String
         let notifyFD: Int32
+        let started = Mutex<[Int32]>([])
         var state: String { directory + "/state" }
         var socketPath: String { directory + "/run/jobq.sock" }
         var notifyPath: String { directory + "/notify.sock" }
@@ -36,6 +38,8 @@ struct DaemonTests {
         }
 
         deinit {
+            // A daemon a failed test left running must not outlive it.
+            for pid in started.withLock({ $0 }) { kill(pid, SIGKILL) }
             close(notifyFD)
             try? FileManager.default.removeItem(atPath: directory)
         }
@@ -72,6 +76,7 @@ struct DaemonTests {
             process.environment = environment
             process.standardError = FileHandle.nullDevice
             try process.run()
+            started.withLock { $0.append(process.processIdentifier) }
             return process
         }
 
@@ -168,10 +173,17 @@ struct DaemonTests {
     }
 
     /// `curl --unix-socket` against the daemon: the HTTP status and the body.
-    func curl(_ socket: String, _ path: String) async throws -> (Int, String) {
+    func curl(_ socket: String, _ path: String, post body: String? = nil) async throws -> (Int, String) {
         let process = Process()
         process.executableURL = URL(filePath: "/usr/bin/curl")
-        process.arguments = ["--silent", "--unix-socket", socket, "--write-out", "\n%{http_code}", "http://localhost" + path]
+        var arguments = ["--silent", "--unix-socket", socket, "--write-out", "\n%{http_code}"]
+        if let body {
+            // Through a file: a large body does not fit in one argument (E2BIG past 128 KiB).
+            let file = (socket as NSString).deletingLastPathComponent + "/body-\(UInt32.random(in: 0...UInt32.max)).json"
+            try body.write(toFile: file, atomically: true, encoding: .utf8)
+            arguments += ["-X", "POST", "-H", "Content-Type: application/json", "--data-binary", "@" + file]
+        }
+        process.arguments = arguments + ["http://localhost" + path]
         let output = Pipe()
         process.standardOutput = output
         try process.run()
@@ -208,6 +220,65 @@ struct DaemonTests {
         daemon.terminate()
         #expect(await exit(of: daemon) == 0)
         #expect(!FileManager.default.fileExists(atPath: fixture.socketPath))
+    }
+
+    @Test("Jobs through the socket: submit, show, list, cancel, retry, and their errors")
+    func jobRoutes() async throws {
+        let fixture = try Fixture()
+        let daemon = try fixture.start()
+        #expect(await fixture.awaitNotification("READY=1"))
+        let socket = fixture.socketPath
+        func json(_ text: String) throws -> [String: Any] {
+            try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        }
+        // A delayed job stays queued, so that every step below sees a known state.
+        let later = Timestamp.now().advanced(by: .seconds(3600)).description
+        let (created, submitted) = try await curl(socket, "/v1/jobs",
+            post: #"{"argv": ["true"], "run_at": "\#(later)", "label": "api", "idempotency_key": "k1"}"#)
+        #expect(created == 201)
+        let item = try #require((try json(submitted)["jobs"] as? [[String: Any]])?.first)
+        let id = try #require(item["id"] as? Int)
+        #expect(item["created"] as? Bool == true)
+        let (again, repeated) = try await curl(socket, "/v1/jobs", post: #"{"argv": ["other"], "idempotency_key": "k1"}"#)
+        #expect(again == 200)
+        #expect(((try json(repeated)["jobs"] as? [[String: Any]])?.first?["id"] as? Int) == id)
+
+        let (shown, job) = try await curl(socket, "/v1/jobs/\(id)")
+        #expect(shown == 200)
+        #expect(try json(job)["state"] as? String == "queued")
+        let (listed, list) = try await curl(socket, "/v1/jobs?state=queued&label=api")
+        #expect(listed == 200)
+        #expect(((try json(list)["jobs"] as? [[String: Any]])?.map { $0["id"] as? Int }) == [id])
+
+        let (cancelled, cancelBody) = try await curl(socket, "/v1/jobs/\(id)/cancel", post: "")
+        #expect(cancelled == 200)
+        #expect(try json(cancelBody)["state"] as? String == "cancelled")
+        let (twice, conflict) = try await curl(socket, "/v1/jobs/\(id)/cancel", post: "")
+        #expect(twice == 409)
+        #expect(conflict.contains(#""code":"conflict""#))
+        let (retried, retryBody) = try await curl(socket, "/v1/jobs/\(id)/retry", post: "")
+        #expect(retried == 200)
+        #expect(try json(retryBody)["state"] as? String == "queued")
+
+        let (badJSON, badBody) = try await curl(socket, "/v1/jobs", post: "{not json")
+        #expect(badJSON == 400)
+        #expect(badBody.contains(#""code":"invalid_request""#))
+        let (typo, typoBody) = try await curl(socket, "/v1/jobs", post: #"{"argv": ["true"], "prority": 3}"#)
+        #expect(typo == 400)
+        #expect(typoBody.contains("prority"))
+        let (invalid, invalidBody) = try await curl(socket, "/v1/jobs", post: #"{"jobs": [{"argv": ["true"]}, {"argv": []}]}"#)
+        #expect(invalid == 400)
+        #expect(invalidBody.contains("job 1: argv"))
+        let (missing, _) = try await curl(socket, "/v1/jobs/99999")
+        #expect(missing == 404)
+        let (huge, hugeBody) = try await curl(socket, "/v1/jobs", post: #"{"argv": ["\#(String(repeating: "x", count: 1_100_000))"]}"#)
+        #expect(huge == 413)
+        #expect(hugeBody.contains("payload_too_large"))
+        // Nothing of the refused requests was stored.
+        let (_, all) = try await curl(socket, "/v1/jobs")
+        #expect((try json(all)["jobs"] as? [Any])?.count == 1)
+        daemon.terminate()
+        #expect(await exit(of: daemon) == 0)
     }
 
     @Test("A socket another daemon answers on is refused; a leftover one is replaced")
