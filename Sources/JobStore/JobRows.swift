@@ -72,6 +72,23 @@ extension StoreContext {
         }
     }
 
+    /// Applies `set` (a fixed SQL assignment list; `?1` is the id, `bind` binds the rest) to
+    /// the job if it is running, and returns the job as it is now. Throws the refusal (no such
+    /// job, or the state it is in) when it was not running: then nothing changed.
+    func updateRunning(
+        _ id: JobID, to target: JobState, set assignments: String,
+        bind: (Statement) throws(SQLiteError) -> Void
+    ) throws(JobStoreError) -> Job {
+        let sql = "UPDATE jobs SET \(assignments) WHERE id = ?1 AND state = 'running' RETURNING \(jobColumns)"
+        guard let job = try jobs(sql, bind: { statement throws(SQLiteError) in
+            try statement.bind(1, id.rawValue)
+            try bind(statement)
+        }).first else {
+            throw try refusal(id, to: target)
+        }
+        return job
+    }
+
     /// The error for an operation that found no job in the state it needed.
     func refusal(_ id: JobID, to target: JobState) throws(JobStoreError) -> JobStoreError {
         guard let state = try state(of: id) else { return .notFound(id) }

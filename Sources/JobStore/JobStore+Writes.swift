@@ -141,20 +141,14 @@ extension JobStore {
             case let .failed(code, sig, why):
                 (target, exitCode, signal, reason) = (.failed, code, sig, why)
             }
-            guard let job = try context.jobs("""
-                UPDATE jobs SET state = ?2, finished_at = ?3, updated_at = ?3,
-                    exit_code = ?4, signal = ?5, error = ?6
-                WHERE id = ?1 AND state = 'running'
-                RETURNING \(jobColumns)
-                """, bind: { statement throws(SQLiteError) in
-                try statement.bind(1, id.rawValue)
+            let job = try context.updateRunning(id, to: target, set: """
+                state = ?2, finished_at = ?3, updated_at = ?3, exit_code = ?4, signal = ?5, error = ?6
+                """) { statement throws(SQLiteError) in
                 try statement.bind(2, target.rawValue)
                 try statement.bind(3, now.millisecondsSinceEpoch)
                 try statement.bind(4, exitCode.map(Int64.init))
                 try statement.bind(5, signal.map(Int64.init))
                 try statement.bind(6, reason)
-            }).first else {
-                throw try context.refusal(id, to: target)
             }
             let settled = try context.settleDependents(of: id, finishedAs: target, now: now)
             return FinishedJob(job: job, unblocked: settled.unblocked, failedDependents: settled.failed)
@@ -169,22 +163,15 @@ extension JobStore {
     ) async throws(JobStoreError) -> Job {
         try await write { context throws(JobStoreError) in
             let now = context.clock()
-            guard let job = try context.jobs("""
-                UPDATE jobs SET state = 'queued', run_at = ?2, updated_at = ?3,
-                    exit_code = ?4, signal = ?5, error = ?6
-                WHERE id = ?1 AND state = 'running'
-                RETURNING \(jobColumns)
-                """, bind: { statement throws(SQLiteError) in
-                try statement.bind(1, id.rawValue)
+            return try context.updateRunning(id, to: .queued, set: """
+                state = 'queued', run_at = ?2, updated_at = ?3, exit_code = ?4, signal = ?5, error = ?6
+                """) { statement throws(SQLiteError) in
                 try statement.bind(2, runAt.millisecondsSinceEpoch)
                 try statement.bind(3, now.millisecondsSinceEpoch)
                 try statement.bind(4, exitCode.map(Int64.init))
                 try statement.bind(5, signal.map(Int64.init))
                 try statement.bind(6, reason)
-            }).first else {
-                throw try context.refusal(id, to: .queued)
             }
-            return job
         }
     }
 
@@ -193,18 +180,12 @@ extension JobStore {
     public func release(_ id: JobID) async throws(JobStoreError) -> Job {
         try await write { context throws(JobStoreError) in
             let now = context.clock()
-            guard let job = try context.jobs("""
-                UPDATE jobs SET state = 'queued', attempts = max(0, attempts - 1), updated_at = ?2,
-                    started_at = NULL, stdout_path = NULL, stderr_path = NULL
-                WHERE id = ?1 AND state = 'running'
-                RETURNING \(jobColumns)
-                """, bind: { statement throws(SQLiteError) in
-                try statement.bind(1, id.rawValue)
+            return try context.updateRunning(id, to: .queued, set: """
+                state = 'queued', attempts = max(0, attempts - 1), updated_at = ?2,
+                started_at = NULL, stdout_path = NULL, stderr_path = NULL
+                """) { statement throws(SQLiteError) in
                 try statement.bind(2, now.millisecondsSinceEpoch)
-            }).first else {
-                throw try context.refusal(id, to: .queued)
             }
-            return job
         }
     }
 
