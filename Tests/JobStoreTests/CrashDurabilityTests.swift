@@ -64,13 +64,7 @@ struct CrashDurabilityTests {
 
                 let store = try await JobStore.openQuietly(StoreConfiguration(path: database, logDirectory: directory))
                 #expect(try await store.integrityCheck() == ["ok"], "round \(round), seed \(seed)")
-                var stored: Set<JobID> = []
-                var cursor: JobID?
-                repeat {
-                    let page = try await store.jobs(after: cursor, limit: 5000)
-                    stored.formUnion(page.jobs.map(\.id))
-                    cursor = page.nextCursor
-                } while cursor != nil
+                let stored = try await store.allJobIDs()
                 let lost = acknowledged.subtracting(stored)
                 #expect(lost.isEmpty, "round \(round), seed \(seed): lost \(lost.sorted().prefix(10))")
                 let total = try await store.counts().reduce(0) { $0 + $1.total }

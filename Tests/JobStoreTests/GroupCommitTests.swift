@@ -1,4 +1,3 @@
-import Dispatch
 import JobModel
 @testable import JobStore
 import Testing
@@ -10,23 +9,14 @@ struct GroupCommitTests {
         try await withStore { store, _ async throws in
             _ = try await store.add(spec())
             let before = store.statistics
-            // Hold the writer inside a transaction until 50 inserts wait behind it.
-            let (entered, enteredContinuation) = AsyncStream<Void>.makeStream()
-            let gate = DispatchSemaphore(value: 0)
-            async let held: Void = store.write { _ throws(JobStoreError) in
-                enteredContinuation.yield()
-                gate.wait()
-            }
-            for await _ in entered { break }
-            let ids = try await withThrowingTaskGroup(of: JobID.self) { group in
-                for index in 0..<50 {
-                    group.addTask { try await store.add(spec("job-\(index)")).id }
+            let ids = try await store.withWriterHeld(untilPending: 50) {
+                try await withThrowingTaskGroup(of: JobID.self) { group in
+                    for index in 0..<50 {
+                        group.addTask { try await store.add(spec("job-\(index)")).id }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
                 }
-                await store.untilPendingWrites(50)
-                gate.signal()
-                return try await group.reduce(into: []) { $0.append($1) }
             }
-            try await held
             let after = store.statistics
             #expect(after.transactions - before.transactions == 2)  // the held one, then all 50
             #expect(after.operations - before.operations == 51)
@@ -39,30 +29,22 @@ struct GroupCommitTests {
     @Test("One caller's failing write in a group rolls back only its own changes")
     func failureIsolatedToItsCaller() async throws {
         try await withStore { store, _ async throws in
-            let (entered, enteredContinuation) = AsyncStream<Void>.makeStream()
-            let gate = DispatchSemaphore(value: 0)
-            async let held: Void = store.write { _ throws(JobStoreError) in
-                enteredContinuation.yield()
-                gate.wait()
-            }
-            for await _ in entered { break }
-            let outcomes = await withTaskGroup(of: (Int, Result<[JobID], JobStoreError>).self) { group in
-                for index in 0..<10 {
-                    group.addTask {
-                        var good = spec("good-\(index)")
-                        if index == 4 { good.after = [987_654] }  // fails inside the transaction
-                        do throws(JobStoreError) {
-                            return (index, .success(try await store.insert([spec("first-\(index)"), good]).map(\.job.id)))
-                        } catch {
-                            return (index, .failure(error))
+            let outcomes = try await store.withWriterHeld(untilPending: 10) {
+                await withTaskGroup(of: (Int, Result<[JobID], JobStoreError>).self) { group in
+                    for index in 0..<10 {
+                        group.addTask {
+                            var good = spec("good-\(index)")
+                            if index == 4 { good.after = [987_654] }  // fails inside the transaction
+                            do throws(JobStoreError) {
+                                return (index, .success(try await store.insert([spec("first-\(index)"), good]).map(\.job.id)))
+                            } catch {
+                                return (index, .failure(error))
+                            }
                         }
                     }
+                    return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
                 }
-                await store.untilPendingWrites(10)
-                gate.signal()
-                return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
             }
-            try await held
             #expect(store.statistics.largestGroup == 10)
             for (index, outcome) in outcomes {
                 switch outcome {
@@ -105,14 +87,7 @@ struct GroupCommitTests {
             #expect(statistics.operations == 640)
 
             let reopened = try await JobStore.openQuietly(configuration)
-            var stored: Set<JobID> = []
-            var cursor: JobID?
-            repeat {
-                let page = try await reopened.jobs(after: cursor, limit: 500)
-                stored.formUnion(page.jobs.map(\.id))
-                cursor = page.nextCursor
-            } while cursor != nil
-            #expect(stored == Set(ids))
+            #expect(try await reopened.allJobIDs() == Set(ids))
             #expect(try await reopened.integrityCheck() == ["ok"])
             await reopened.close()
         }

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import JobModel
 import Logging
@@ -60,6 +61,38 @@ extension JobStore {
     /// Inserts one spec and returns its job.
     func add(_ spec: JobSpec) async throws -> Job {
         try await insert([spec])[0].job
+    }
+
+    /// Every job id in the store, read page by page.
+    func allJobIDs() async throws -> Set<JobID> {
+        var ids: Set<JobID> = []
+        var cursor: JobID?
+        repeat {
+            let page = try await jobs(after: cursor, limit: 5000)
+            ids.formUnion(page.jobs.map(\.id))
+            cursor = page.nextCursor
+        } while cursor != nil
+        return ids
+    }
+
+    /// Holds the writer inside a transaction, runs `body` (which starts writes), lets the writer
+    /// go once `count` writes wait behind it, so that they commit as one group, and returns
+    /// `body`'s result. A readiness signal, not a sleep.
+    func withWriterHeld<T: Sendable>(
+        untilPending count: Int, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let (entered, enteredContinuation) = AsyncStream<Void>.makeStream()
+        let gate = DispatchSemaphore(value: 0)
+        async let held: Void = write { _ throws(JobStoreError) in
+            enteredContinuation.yield()
+            gate.wait()
+        }
+        for await _ in entered { break }
+        async let result = body()
+        await untilPendingWrites(count)
+        gate.signal()
+        try await held
+        return try await result
     }
 
     /// The job, which must exist.
