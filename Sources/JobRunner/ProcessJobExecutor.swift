@@ -84,14 +84,16 @@ public struct ProcessJobExecutor: JobExecutor {
         // on one stream or both, and creating two inodes per job was most of the spawn cost
         // (perf: 84 % of runner-bench in ext4's inode allocation). A previous attempt's files go
         // first, so that what is there belongs to this attempt.
-        for path in [outPath, errPath] {
-            let directory = (path as NSString).deletingLastPathComponent
+        // Both files normally share one directory: check it once.
+        let directories = [outPath, errPath].map { ($0 as NSString).deletingLastPathComponent }
+        for directory in directories[0] == directories[1] ? [directories[0]] : directories {
             guard access(directory, W_OK | X_OK) == 0 else {
                 let code = errno
                 return .spawnFailed(errno: code, message: "cannot write its output file in \(directory): \(Errno(rawValue: code))")
             }
-            unlink(path)
         }
+        unlink(outPath)
+        unlink(errPath)
 
         let executable: Executable
         let arguments: Arguments
