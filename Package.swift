@@ -145,9 +145,15 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Helpers for the test targets only: temporary directories, blocking work off the
+        // pools, a notify-socket listener, a seeded generator.
+        .target(
+            name: "JobQueueTesting",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "AsyncQueuesTests",
-            dependencies: ["AsyncQueues"],
+            dependencies: ["AsyncQueues", "JobQueueTesting"],
             exclude: ["README.md"],
             swiftSettings: strictSettings
         ),
@@ -167,19 +173,19 @@ let package = Package(
         .testTarget(
             name: "JobStoreTests",
             dependencies: [
-                "JobStore", "JobModel", "StoreCrashProbe", .product(name: "Logging", package: "swift-log"),
+                "JobStore", "JobModel", "StoreCrashProbe", "JobQueueTesting", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "JobRunnerTests",
-            dependencies: ["JobRunner", "JobModel"],
+            dependencies: ["JobRunner", "JobModel", "JobQueueTesting"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "JobEngineTests",
             dependencies: [
-                "JobEngine", "JobStore", "JobRunner", "JobModel", "AsyncQueues",
+                "JobEngine", "JobStore", "JobRunner", "JobModel", "AsyncQueues", "JobQueueTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],
@@ -188,14 +194,16 @@ let package = Package(
         .testTarget(
             name: "SystemdSupportTests",
             dependencies: [
-                "SystemdSupport",
+                "SystemdSupport", "JobQueueTesting",
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "JobDaemonTests",
-            dependencies: ["JobDaemon", "JobStore", "JobModel", "jobqd", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "JobDaemon", "JobStore", "JobModel", "jobqd", "JobQueueTesting", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
     ]

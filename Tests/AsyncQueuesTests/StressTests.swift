@@ -1,4 +1,5 @@
 import AsyncQueues
+import JobQueueTesting
 import Testing
 
 /// Several producers and consumers, bounded and unbounded, with cancellations at random

@@ -1,5 +1,6 @@
 import Foundation
 import JobModel
+import JobQueueTesting
 import JobStore
 import Logging
 import Synchronization
@@ -16,31 +17,19 @@ struct DaemonTests {
     /// A temporary directory with a notify socket, FIFOs and a state directory.
     final class Fixture: Sendable {
         let directory: String
-        let notifyFD: Int32
+        let notify: NotifyListener
         let started = Mutex<[Int32]>([])
         var state: String { directory + "/state" }
         var socketPath: String { directory + "/run/jobq.sock" }
-        var notifyPath: String { directory + "/notify.sock" }
 
         init() throws {
-            var template = Array((NSTemporaryDirectory() + "/jobqd-test-XXXXXX").utf8CString)
-            guard let path = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) })
-            else { throw POSIXError(.EIO) }
-            directory = path
-            notifyFD = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            let bytes = Array((path + "/notify.sock").utf8)
-            withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-            let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + 1)
-            let rc = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(notifyFD, $0, length) } }
-            guard rc == 0 else { throw POSIXError(.EADDRINUSE) }
+            directory = try makeTemporaryDirectory("jobqd-test")
+            notify = try NotifyListener()
         }
 
         deinit {
             // A daemon a failed test left running must not outlive it.
             for pid in started.withLock({ $0 }) { kill(pid, SIGKILL) }
-            close(notifyFD)
             try? FileManager.default.removeItem(atPath: directory)
         }
 
@@ -71,7 +60,7 @@ struct DaemonTests {
             process.executableURL = URL(filePath: DaemonTests.jobqdPath)
             process.arguments = ["--state-dir", state, "--socket", socketPath] + arguments
             var environment = ProcessInfo.processInfo.environment
-            environment["NOTIFY_SOCKET"] = notifyPath
+            environment["NOTIFY_SOCKET"] = notify.address
             environment["JOBQ_LOG_LEVEL"] = "warning"
             process.environment = environment
             process.standardError = FileHandle.nullDevice
@@ -80,22 +69,10 @@ struct DaemonTests {
             return process
         }
 
-        /// The next notification datagram (a blocking recv on a thread of its own).
-        func notification() async -> String {
-            let fd = notifyFD
-            return await withCheckedContinuation { continuation in
-                Thread.detachNewThread {
-                    var buffer = [UInt8](repeating: 0, count: 4096)
-                    let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                    continuation.resume(returning: String(decoding: buffer.prefix(max(0, count)), as: UTF8.self))
-                }
-            }
-        }
-
         /// Waits for a notification that contains `field`, skipping STATUS updates.
         func awaitNotification(_ field: String) async -> Bool {
             while true {
-                let message = await notification()
+                let message = await notify.receive()
                 if message.split(separator: "\n").contains(Substring(field)) { return true }
                 if message.isEmpty { return false }
             }
@@ -105,32 +82,28 @@ struct DaemonTests {
     /// `count` lines written into a FIFO by jobs. It is opened read-write, so that the moments
     /// between two writers are not an end of file.
     func lines(_ count: Int, from path: String) async -> [String] {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                let fd = open(path, O_RDWR)
-                var lines: [String] = []
-                var current: [UInt8] = []
-                var byte: UInt8 = 0
-                while lines.count < count, read(fd, &byte, 1) == 1 {
-                    if byte == UInt8(ascii: "\n") {
-                        lines.append(String(decoding: current, as: UTF8.self))
-                        current = []
-                    } else {
-                        current.append(byte)
-                    }
+        await onOwnThread {
+            let fd = open(path, O_RDWR)
+            var lines: [String] = []
+            var current: [UInt8] = []
+            var byte: UInt8 = 0
+            while lines.count < count, read(fd, &byte, 1) == 1 {
+                if byte == UInt8(ascii: "\n") {
+                    lines.append(String(decoding: current, as: UTF8.self))
+                    current = []
+                } else {
+                    current.append(byte)
                 }
-                close(fd)
-                continuation.resume(returning: lines)
             }
+            close(fd)
+            return lines
         }
     }
 
     func exit(of process: Process) async -> Int32 {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                process.waitUntilExit()
-                continuation.resume(returning: process.terminationStatus)
-            }
+        await onOwnThread {
+            process.waitUntilExit()
+            return process.terminationStatus
         }
     }
 

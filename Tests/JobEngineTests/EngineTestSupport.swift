@@ -2,6 +2,7 @@ import AsyncQueues
 import Foundation
 import JobEngine
 import JobModel
+import JobQueueTesting
 import JobRunner
 import JobStore
 import Logging
@@ -146,9 +147,7 @@ func withEngine<T: Sendable>(
     prepare: (JobStore) async throws -> Void = { _ in },
     _ body: @Sendable (JobEngine, JobStore, FakeExecutor, ManualClock) async throws -> T
 ) async throws -> T {
-    var template = Array((NSTemporaryDirectory() + "/jobq-engine-XXXXXX").utf8CString)
-    guard let directory = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) })
-    else { throw POSIXError(.EIO) }
+    let directory = try makeTemporaryDirectory("jobq-engine")
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let clock = ManualClock()
     let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })

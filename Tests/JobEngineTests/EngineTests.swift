@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import JobEngine
 import JobModel
+import JobQueueTesting
 import JobRunner
 import JobStore
 import ServiceLifecycleTestKit
@@ -241,8 +242,7 @@ struct EngineTests {
 
     @Test("Graceful drain: unstarted jobs go back, running ones get the grace period, then are stopped and requeued")
     func drain() async throws {
-        var template = Array((NSTemporaryDirectory() + "/jobq-drain-XXXXXX").utf8CString)
-        let directory = try #require(template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map { String(cString: $0) })
+        let directory = try makeTemporaryDirectory("jobq-drain")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let clock = ManualClock()
         let store = try await JobStore.open(

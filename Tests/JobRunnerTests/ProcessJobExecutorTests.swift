@@ -1,16 +1,8 @@
 import Foundation
 import JobModel
+import JobQueueTesting
 import JobRunner
 import Testing
-
-/// A temporary directory for one test, removed afterwards.
-func withDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
-    var template = Array((NSTemporaryDirectory() + "/jobq-runner-XXXXXX").utf8CString)
-    guard let path = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) })
-    else { throw POSIXError(.EIO) }
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try await body(path)
-}
 
 func job(_ command: Command, id: JobID = 1, cwd: String? = nil, env: [String: String] = [:], timeout: Duration? = nil) -> Job {
     var spec = JobSpec(command: command, cwd: cwd, env: env)
@@ -47,35 +39,26 @@ struct DeathWatch {
     /// its death, not a sleep or a poll. Call it only after the grandchild said it started.
     func awaitDeath() async {
         let fd = self.fd
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            Thread.detachNewThread {
-                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
-                var byte: UInt8 = 0
-                while read(fd, &byte, 1) > 0 {}
-                close(fd)
-                continuation.resume()
-            }
+        await onOwnThread {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+            var byte: UInt8 = 0
+            while read(fd, &byte, 1) > 0 {}
+            close(fd)
         }
     }
 }
 
 /// The first line the job writes into the FIFO at `path` (the job saying it is ready): a
-/// readiness signal from the job itself, not a sleep. The blocking read runs on a thread of
-/// its own, never on the cooperative pool or dispatch's pool, which the runner under test needs.
+/// readiness signal from the job itself, not a sleep.
 func awaitLine(fromFIFO path: String) async -> String {
-    await withCheckedContinuation { continuation in
-        Thread.detachNewThread {
-            guard let handle = FileHandle(forReadingAtPath: path) else {
-                continuation.resume(returning: "")
-                return
-            }
-            var bytes: [UInt8] = []
-            while let chunk = try? handle.read(upToCount: 1), let byte = chunk.first, byte != UInt8(ascii: "\n") {
-                bytes.append(byte)
-            }
-            try? handle.close()
-            continuation.resume(returning: String(decoding: bytes, as: UTF8.self))
+    await onOwnThread {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
+        var bytes: [UInt8] = []
+        while let chunk = try? handle.read(upToCount: 1), let byte = chunk.first, byte != UInt8(ascii: "\n") {
+            bytes.append(byte)
         }
+        try? handle.close()
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 
@@ -83,7 +66,7 @@ func awaitLine(fromFIFO path: String) async -> String {
 struct ProcessJobExecutorTests {
     @Test("Exit statuses: 0 is success, others are reported as they are")
     func exitStatuses() async throws {
-        try await withDirectory { directory in
+        try await withTemporaryDirectory("jobq-runner") { directory in
             let runner = executor(directory)
             #expect(await runner.run(job(.argv(["true"]))) == .exited(code: 0))
             #expect(await runner.run(job(.argv(["false"]))) == .exited(code: 1))
@@ -96,7 +79,7 @@ struct ProcessJobExecutorTests {
 
     @Test("argv reaches the program verbatim: no shell, no splitting, no globbing")
     func argvVerbatim() async throws {
-        try await withDirectory { directory in
+        try await withTemporaryDirectory("jobq-runner") { directory in
             let outcome = await executor(directory).run(job(.argv(["printf", "%s|", "a b", "$HOME", "*", "'q'"]), id: 7))
             #expect(outcome == .exited(code: 0))
             #expect(contents(directory + "/7.out") == "a b|$HOME|*|'q'|")
@@ -105,7 +88,7 @@ struct ProcessJobExecutorTests {
 
     @Test("stdout and stderr go to their own files; the job's cwd and env apply; systemd's variables do not")
     func filesEnvironmentAndDirectory() async throws {
-        try await withDirectory { directory in
+        try await withTemporaryDirectory("jobq-runner") { directory in
             let base = ProcessExecutorConfiguration.jobEnvironment(from: [
                 "PATH": "/usr/bin:/bin", "KEEP": "kept", "NOTIFY_SOCKET": "/run/systemd/notify", "LISTEN_FDS": "1",
                 "INVOCATION_ID": "abc",
@@ -125,7 +108,7 @@ struct ProcessJobExecutorTests {
 
     @Test("A job killed by a signal reports the signal")
     func signals() async throws {
-        try await withDirectory { directory in
+        try await withTemporaryDirectory("jobq-runner") { directory in
             let outcome = await executor(directory).run(job(.shell("kill -USR1 $$")))
             #expect(outcome == .signaled(signal: SIGUSR1))
             #expect(outcome.completion == .failed(exitCode: nil, signal: SIGUSR1, reason: "killed by signal 10 (signal 10)"))
@@ -134,7 +117,7 @@ struct ProcessJobExecutorTests {
 
     @Test("A timeout stops the whole process group: SIGTERM first")
     func timeoutKillsTheGroup() async throws {
-        try await withDirectory { directory in
+        try await withTemporaryDirectory("jobq-runner") { directory in
             let ready = directory + "/ready"
             #expect(mkfifo(ready, 0o600) == 0)
             let grandchild = try DeathWatch(directory + "/alive")
@@ -151,7 +134,7 @@ struct ProcessJobExecutorTests {
 
     @Test("A job that ignores SIGTERM is killed with SIGKILL after the grace period, grandchildren too")
     func graceThenKill() async throws {
-        try await withDirectory { directory in
+        try await withTemporaryDirectory("jobq-runner") { directory in
             let ready = directory + "/ready"
             #expect(mkfifo(ready, 0o600) == 0)
             let grandchild = try DeathWatch(directory + "/alive")
@@ -166,7 +149,7 @@ struct ProcessJobExecutorTests {
 
     @Test("A grandchild that ignores SIGTERM does not outlive a leader that obeyed it")
     func grandchildIgnoringTerm() async throws {
-        try await withDirectory { directory in
+        try await withTemporaryDirectory("jobq-runner") { directory in
             let ready = directory + "/ready"
             #expect(mkfifo(ready, 0o600) == 0)
             let grandchild = try DeathWatch(directory + "/alive")
@@ -181,7 +164,7 @@ struct ProcessJobExecutorTests {
 
     @Test("Cancelling the run stops the job's whole group and reports a cancellation")
     func cancellation() async throws {
-        try await withDirectory { directory in
+        try await withTemporaryDirectory("jobq-runner") { directory in
             let ready = directory + "/ready"
             #expect(mkfifo(ready, 0o600) == 0)
             let grandchild = try DeathWatch(directory + "/alive")
@@ -201,7 +184,7 @@ struct ProcessJobExecutorTests {
 
     @Test("Spawn errors: a missing program, a missing working directory, an unwritable log directory")
     func spawnErrors() async throws {
-        try await withDirectory { directory in
+        try await withTemporaryDirectory("jobq-runner") { directory in
             let runner = executor(directory)
             let missing = await runner.run(job(.argv(["no-such-program-jobq"])))
             guard case .spawnFailed(_, let message) = missing else {
@@ -232,7 +215,7 @@ struct ProcessJobExecutorTests {
 
     @Test("Output files exist only when a stream carried bytes; a new attempt's files replace the last one's")
     func lazyOutputFiles() async throws {
-        try await withDirectory { directory in
+        try await withTemporaryDirectory("jobq-runner") { directory in
             let runner = executor(directory)
             #expect(await runner.run(job(.argv(["true"]), id: 8)) == .exited(code: 0))
             #expect(!FileManager.default.fileExists(atPath: directory + "/8.out"))
@@ -247,7 +230,7 @@ struct ProcessJobExecutorTests {
 
     @Test("Output beyond the cap is dropped, the job is not blocked, and the file says so")
     func outputCap() async throws {
-        try await withDirectory { directory in
+        try await withTemporaryDirectory("jobq-runner") { directory in
             let outcome = await executor(directory, outputLimit: 1000).run(
                 job(.shell("head -c 300000 /dev/zero | tr '\\0' x"), id: 5))
             #expect(outcome == .exited(code: 0))

@@ -1,5 +1,6 @@
 import Foundation
 import JobModel
+import JobQueueTesting
 @testable import JobStore
 import Testing
 
@@ -51,7 +52,7 @@ struct CrashDurabilityTests {
         #expect(FileManager.default.isExecutableFile(atPath: Self.probePath), "missing \(Self.probePath)")
         var generator = SystemRandomNumberGenerator()
         let seed = UInt64.random(in: 0...UInt64.max, using: &generator)
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         try await withTemporaryDirectory { directory in
             let database = directory + "/jobs.db"
             var acknowledged: Set<JobID> = []
@@ -73,18 +74,5 @@ struct CrashDurabilityTests {
             }
             #expect(acknowledged.count >= 20)
         }
-    }
-}
-
-/// A small seeded generator, so that a failing round can be replayed from its printed seed.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,4 +1,5 @@
 import JobModel
+import JobQueueTesting
 @testable import JobStore
 import Testing
 

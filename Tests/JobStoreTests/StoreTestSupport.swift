@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import JobModel
+import JobQueueTesting
 import Logging
 @testable import JobStore
 
@@ -21,15 +22,6 @@ final class TestClock: Sendable {
     }
 
     var function: @Sendable () -> Timestamp { { self.now } }
-}
-
-/// A fresh directory under the system's temporary directory, removed after `body`.
-func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
-    var template = Array((NSTemporaryDirectory() + "/jobq-store-XXXXXX").utf8CString)
-    guard let path = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) })
-    else { throw POSIXError(.EIO) }
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try await body(path)
 }
 
 /// A store on a fresh database in a temporary directory, closed and removed after `body`.

@@ -1,53 +1,9 @@
 import Foundation
+import JobQueueTesting
 import ServiceLifecycle
 import ServiceLifecycleTestKit
 import SystemdSupport
 import Testing
-
-/// A datagram socket bound in a temporary directory (or in the abstract namespace), standing in
-/// for systemd's notify socket.
-final class NotifyListener: Sendable {
-    let fd: Int32
-    let address: String
-    private let directory: String
-
-    init(abstract: Bool = false) throws {
-        var template = Array((NSTemporaryDirectory() + "/jobq-notify-XXXXXX").utf8CString)
-        guard let directory = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) })
-        else { throw POSIXError(.EIO) }
-        self.directory = directory
-        let path = abstract ? "@jobq-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" : directory + "/notify.sock"
-        address = path
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var socketAddress = sockaddr_un()
-        socketAddress.sun_family = sa_family_t(AF_UNIX)
-        var bytes = Array(path.utf8)
-        if abstract { bytes[0] = 0 }
-        withUnsafeMutableBytes(of: &socketAddress.sun_path) { $0.copyBytes(from: bytes) }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (abstract ? 0 : 1))
-        let rc = withUnsafePointer(to: &socketAddress) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        guard rc == 0 else { throw POSIXError(.EADDRINUSE) }
-    }
-
-    deinit {
-        close(fd)
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    /// The next datagram, received on a thread of its own (a blocking recv, never on the pool).
-    func receive() async -> String {
-        let fd = self.fd
-        return await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                var buffer = [UInt8](repeating: 0, count: 4096)
-                let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                continuation.resume(returning: String(decoding: buffer.prefix(max(0, count)), as: UTF8.self))
-            }
-        }
-    }
-}
 
 @Suite("systemd support", .timeLimit(.minutes(1)))
 struct SystemdSupportTests {

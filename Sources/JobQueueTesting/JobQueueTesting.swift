@@ -1,0 +1,86 @@
+// Helpers shared by the test targets (and only by them): temporary directories, blocking work
+// kept off the concurrency pools, a stand-in for systemd's notify socket, a seeded generator.
+
+import Foundation
+
+/// Creates a fresh directory under the system's temporary directory and returns its path.
+public func makeTemporaryDirectory(_ prefix: String = "jobq") throws -> String {
+    var template = Array((NSTemporaryDirectory() + "/\(prefix)-XXXXXX").utf8CString)
+    guard let path = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) })
+    else { throw POSIXError(.EIO) }
+    return path
+}
+
+/// A fresh temporary directory for `body`, removed afterwards whatever happens.
+public func withTemporaryDirectory<T>(_ prefix: String = "jobq", _ body: (String) async throws -> T) async throws -> T {
+    let path = try makeTemporaryDirectory(prefix)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return try await body(path)
+}
+
+/// Runs blocking work (a read on a FIFO or a socket, waiting for a process) on a thread of its
+/// own, never on the cooperative pool or dispatch's, which the code under test needs.
+public func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(returning: work()) }
+    }
+}
+
+/// A datagram socket bound at a path in a temporary directory (or in the abstract namespace),
+/// standing in for systemd's notify socket.
+public final class NotifyListener: Sendable {
+    public let fd: Int32
+    /// What `NOTIFY_SOCKET` should say: the path, or `@name` for an abstract socket.
+    public let address: String
+    private let directory: String
+
+    /// A listener bound at `path`, or in a directory of its own when `path` is nil.
+    public init(path: String? = nil, abstract: Bool = false) throws {
+        directory = try makeTemporaryDirectory("jobq-notify")
+        let name = abstract
+            ? "@jobq-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" : (path ?? directory + "/notify.sock")
+        address = name
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var socketAddress = sockaddr_un()
+        socketAddress.sun_family = sa_family_t(AF_UNIX)
+        var bytes = Array(name.utf8)
+        if abstract { bytes[0] = 0 }
+        withUnsafeMutableBytes(of: &socketAddress.sun_path) { $0.copyBytes(from: bytes) }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (abstract ? 0 : 1))
+        let rc = withUnsafePointer(to: &socketAddress) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        guard rc == 0 else { throw POSIXError(.EADDRINUSE) }
+    }
+
+    deinit {
+        close(fd)
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// The next datagram.
+    public func receive() async -> String {
+        let fd = self.fd
+        return await onOwnThread {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            return String(decoding: buffer.prefix(max(0, count)), as: UTF8.self)
+        }
+    }
+}
+
+/// A small seeded generator (SplitMix64), so that a randomised test can be replayed from its
+/// printed seed.
+public struct SplitMix64: RandomNumberGenerator {
+    public var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
