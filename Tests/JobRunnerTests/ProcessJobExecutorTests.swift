@@ -115,71 +115,54 @@ struct ProcessJobExecutorTests {
         }
     }
 
-    @Test("A timeout stops the whole process group: SIGTERM first")
-    func timeoutKillsTheGroup() async throws {
+    /// Runs a shell job whose leader (after `leader`, a prefix such as a trap) starts a
+    /// grandchild `sh -c '<grandchild>echo started > READY; exec sleep 300'` holding fd 3 on a
+    /// FIFO; stops it by `timeout`, or by cancelling the run when `timeout` is nil; returns the
+    /// outcome once the grandchild has died (the kernel's end-of-file on that FIFO, not a sleep;
+    /// the suite's time limit fails a test whose grandchild survives).
+    func stopJob(leader: String = "", grandchild: String = "", killGrace: Duration = .seconds(5),
+                 timeout: Duration?) async throws -> JobOutcome {
         try await withTemporaryDirectory("jobq-runner") { directory in
             let ready = directory + "/ready"
             #expect(mkfifo(ready, 0o600) == 0)
-            let grandchild = try DeathWatch(directory + "/alive")
-            async let outcome = executor(directory).run(job(
-                .shell("sh -c 'echo started > \(ready); exec sleep 300' 3> \(directory)/alive & wait"),
-                id: 3, timeout: .milliseconds(300)))
-            #expect(await awaitLine(fromFIFO: ready) == "started")
-            #expect(await outcome == .timedOut(after: .milliseconds(300), signal: SIGTERM))
-            // Returns only once the background sleep has died (the suite's time limit fails it otherwise).
-            await grandchild.awaitDeath()
-            #expect(await outcome.description == "timed out after 0.3 s and was stopped")
+            let alive = try DeathWatch(directory + "/alive")
+            let runner = executor(directory, killGrace: killGrace)
+            let command = job(
+                .shell("\(leader)sh -c '\(grandchild)echo started > \(ready); exec sleep 300' 3> \(directory)/alive & wait"),
+                timeout: timeout)
+            let outcome = await withTaskGroup(of: JobOutcome.self) { group in
+                group.addTask { await runner.run(command) }
+                #expect(await awaitLine(fromFIFO: ready) == "started")
+                if timeout == nil { group.cancelAll() }
+                return await group.next()
+            }
+            await alive.awaitDeath()
+            return try #require(outcome)
         }
+    }
+
+    @Test("A timeout stops the whole process group: SIGTERM first")
+    func timeoutKillsTheGroup() async throws {
+        let outcome = try await stopJob(timeout: .milliseconds(300))
+        #expect(outcome == .timedOut(after: .milliseconds(300), signal: SIGTERM))
+        #expect(outcome.description == "timed out after 0.3 s and was stopped")
     }
 
     @Test("A job that ignores SIGTERM is killed with SIGKILL after the grace period, grandchildren too")
     func graceThenKill() async throws {
-        try await withTemporaryDirectory("jobq-runner") { directory in
-            let ready = directory + "/ready"
-            #expect(mkfifo(ready, 0o600) == 0)
-            let grandchild = try DeathWatch(directory + "/alive")
-            async let outcome = executor(directory, killGrace: .milliseconds(200)).run(job(
-                .shell("trap '' TERM; sh -c 'echo started > \(ready); exec sleep 300' 3> \(directory)/alive & wait"),
-                timeout: .milliseconds(200)))
-            #expect(await awaitLine(fromFIFO: ready) == "started")
-            #expect(await outcome == .timedOut(after: .milliseconds(200), signal: SIGKILL))
-            await grandchild.awaitDeath()
-        }
+        let outcome = try await stopJob(leader: "trap '' TERM; ", killGrace: .milliseconds(200), timeout: .milliseconds(200))
+        #expect(outcome == .timedOut(after: .milliseconds(200), signal: SIGKILL))
     }
 
     @Test("A grandchild that ignores SIGTERM does not outlive a leader that obeyed it")
     func grandchildIgnoringTerm() async throws {
-        try await withTemporaryDirectory("jobq-runner") { directory in
-            let ready = directory + "/ready"
-            #expect(mkfifo(ready, 0o600) == 0)
-            let grandchild = try DeathWatch(directory + "/alive")
-            async let outcome = executor(directory, killGrace: .seconds(30)).run(job(
-                .shell("sh -c 'trap \"\" TERM; echo started > \(ready); exec sleep 300' 3> \(directory)/alive & wait"),
-                timeout: .milliseconds(200)))
-            #expect(await awaitLine(fromFIFO: ready) == "started")
-            #expect(await outcome == .timedOut(after: .milliseconds(200), signal: SIGTERM))
-            await grandchild.awaitDeath()
-        }
+        let outcome = try await stopJob(grandchild: #"trap "" TERM; "#, killGrace: .seconds(30), timeout: .milliseconds(200))
+        #expect(outcome == .timedOut(after: .milliseconds(200), signal: SIGTERM))
     }
 
     @Test("Cancelling the run stops the job's whole group and reports a cancellation")
     func cancellation() async throws {
-        try await withTemporaryDirectory("jobq-runner") { directory in
-            let ready = directory + "/ready"
-            #expect(mkfifo(ready, 0o600) == 0)
-            let grandchild = try DeathWatch(directory + "/alive")
-            let runner = executor(directory)
-            let outcome = await withTaskGroup(of: JobOutcome.self) { group in
-                group.addTask {
-                    await runner.run(job(.shell("sh -c 'echo started > \(ready); exec sleep 300' 3> \(directory)/alive & wait")))
-                }
-                #expect(await awaitLine(fromFIFO: ready) == "started")
-                group.cancelAll()
-                return await group.next()
-            }
-            #expect(outcome == .cancelled(signal: SIGTERM))
-            await grandchild.awaitDeath()
-        }
+        #expect(try await stopJob(timeout: nil) == .cancelled(signal: SIGTERM))
     }
 
     @Test("Spawn errors: a missing program, a missing working directory, an unwritable log directory")
