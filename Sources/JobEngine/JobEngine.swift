@@ -299,8 +299,12 @@ public actor JobEngine: Service {
     }
 
     private func liveCount(_ queue: String?) async throws -> Int {
-        try await store.counts()
-            .filter { queue == nil || $0.queue == queue }
+        Self.liveCount(queue, in: try await store.counts())
+    }
+
+    /// Jobs not yet terminal (queued, blocked, running) in `queue`, or in every queue when nil.
+    private static func liveCount(_ queue: String?, in counts: [QueueCounts]) -> Int {
+        counts.filter { queue == nil || $0.queue == queue }
             .reduce(0) { $0 + $1[.queued] + $1[.blocked] + $1[.running] }
     }
 
@@ -325,9 +329,7 @@ public actor JobEngine: Service {
             joinRecheckNeeded = false
             guard let counts = try? await store.counts() else { return }
             for (_, waiter) in joinWaiters {
-                let live = counts.filter { waiter.queue == nil || $0.queue == waiter.queue }
-                    .reduce(0) { $0 + $1[.queued] + $1[.blocked] + $1[.running] }
-                if live == 0 { try? await waiter.signal.putNowait(()) }
+                if Self.liveCount(waiter.queue, in: counts) == 0 { try? await waiter.signal.putNowait(()) }
             }
         }
     }
