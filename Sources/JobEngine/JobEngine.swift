@@ -61,6 +61,7 @@ public actor JobEngine: Service {
     private var joinRecheckNeeded = false
     private var joinRecheckRunning = false
     private var startWaiters: [AsyncQueue<Void>] = []
+    private var counters = EngineMetrics()
 
     public init(
         store: JobStore,
@@ -336,6 +337,9 @@ public actor JobEngine: Service {
 
     // MARK: Events
 
+    /// Jobs submitted and finished since the engine started, and their run times.
+    public func metrics() -> EngineMetrics { counters }
+
     /// Job changes from now on, until the engine stops. A subscriber that falls more than 4,096
     /// events behind loses the oldest.
     public func events() -> AsyncStream<EngineEvent> {
@@ -346,13 +350,13 @@ public actor JobEngine: Service {
 
     /// Sends an event to every subscriber, forgetting those whose stream has ended.
     func publish(_ event: EngineEvent) {
+        counters.record(event)
         for (token, subscriber) in subscribers {
             if case .terminated = subscriber.yield(event) { subscribers[token] = nil }
         }
     }
 
     private func publishFinished(_ ids: [JobID]) async {
-        if subscribers.isEmpty { return }
         for id in ids {
             if let job = try? await store.job(id) { publish(.finished(job)) }
         }
