@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import JobStore
 import Logging
 
@@ -10,6 +11,11 @@ public struct DaemonConfiguration: Hashable, Sendable {
     public var stateDirectory: String
     /// The API's Unix socket.
     public var socketPath: String
+    /// The group that owns the socket (mode 0660): its members may submit. `nil` keeps the
+    /// daemon's group.
+    public var socketGroup: String? = nil
+    /// Connections the API serves at once.
+    public var maxConnections: Int = 4096
     /// Workers of a queue that has no concurrency of its own.
     public var workers: Int
     /// Workers per named queue (`queue.NAME.concurrency = N` in the config file).
@@ -39,26 +45,8 @@ public struct DaemonConfiguration: Hashable, Sendable {
     /// `$RUNTIME_DIRECTORY/jobq.sock` under systemd, `/run/jobq/jobq.sock` for root, else
     /// `$XDG_RUNTIME_DIR/jobq/jobq.sock` (or `jobq.sock` in the state directory).
     public static func defaults(environment: [String: String], uid: UInt32) -> DaemonConfiguration {
-        let state: String
-        if let systemd = environment["STATE_DIRECTORY"]?.split(separator: ":").first {
-            state = String(systemd)
-        } else if uid == 0 {
-            state = "/var/lib/jobq"
-        } else if let xdg = environment["XDG_STATE_HOME"], xdg.hasPrefix("/") {
-            state = xdg + "/jobq"
-        } else {
-            state = (environment["HOME"] ?? "/tmp") + "/.local/state/jobq"
-        }
-        let socket: String
-        if let systemd = environment["RUNTIME_DIRECTORY"]?.split(separator: ":").first {
-            socket = String(systemd) + "/jobq.sock"
-        } else if uid == 0 {
-            socket = "/run/jobq/jobq.sock"
-        } else if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/") {
-            socket = runtime + "/jobq/jobq.sock"
-        } else {
-            socket = state + "/jobq.sock"
-        }
+        let state = DefaultPaths.stateDirectory(environment: environment, uid: uid)
+        let socket = DefaultPaths.socket(environment: environment, uid: uid)
         return DaemonConfiguration(
             stateDirectory: state, socketPath: socket, workers: 2, queueConcurrency: [:], durability: .full,
             drainGrace: .seconds(10), killGrace: .seconds(10), outputLimit: 64 << 20, logLevel: .info)
@@ -66,7 +54,8 @@ public struct DaemonConfiguration: Hashable, Sendable {
 
     /// The keys a config file and the environment may set, with their `JOBQ_` variable.
     static let keys: [(key: String, variable: String)] = [
-        ("state_dir", "JOBQ_STATE_DIR"), ("socket", "JOBQ_SOCKET"), ("workers", "JOBQ_WORKERS"), ("durability", "JOBQ_DURABILITY"),
+        ("state_dir", "JOBQ_STATE_DIR"), ("socket", "JOBQ_SOCKET"), ("socket_group", "JOBQ_SOCKET_GROUP"), ("max_connections", "JOBQ_MAX_CONNECTIONS"),
+        ("workers", "JOBQ_WORKERS"), ("durability", "JOBQ_DURABILITY"),
         ("drain_grace_seconds", "JOBQ_DRAIN_GRACE_SECONDS"), ("kill_grace_seconds", "JOBQ_KILL_GRACE_SECONDS"),
         ("output_limit_bytes", "JOBQ_OUTPUT_LIMIT_BYTES"), ("log_level", "JOBQ_LOG_LEVEL"),
     ]
@@ -89,6 +78,12 @@ public struct DaemonConfiguration: Hashable, Sendable {
         case "socket":
             guard value.hasPrefix("/"), value.utf8.count < 108 else { throw fail("must be an absolute path of at most 107 bytes") }
             socketPath = value
+        case "socket_group":
+            guard !value.isEmpty, value.utf8.count <= 32 else { throw fail("must be a group name or number") }
+            socketGroup = value
+        case "max_connections":
+            guard let count = Int(value), (1...65_536).contains(count) else { throw fail("must be a whole number from 1 to 65536") }
+            maxConnections = count
         case "workers":
             guard let count = Int(value), (1...1024).contains(count) else { throw fail("must be a whole number from 1 to 1024") }
             workers = count

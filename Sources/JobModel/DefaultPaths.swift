@@ -1,0 +1,32 @@
+/// Where the daemon keeps its state and its socket when nothing says otherwise; `jobq` looks
+/// for the socket in the same place.
+public enum DefaultPaths {
+    /// `$STATE_DIRECTORY` under systemd, `/var/lib/jobq` for root, else `$XDG_STATE_HOME/jobq`
+    /// (or `~/.local/state/jobq`).
+    public static func stateDirectory(environment: [String: String], uid: UInt32) -> String {
+        if let systemd = environment["STATE_DIRECTORY"]?.split(separator: ":").first {
+            return String(systemd)
+        } else if uid == 0 {
+            return "/var/lib/jobq"
+        } else if let xdg = environment["XDG_STATE_HOME"], xdg.hasPrefix("/") {
+            return xdg + "/jobq"
+        }
+        return (environment["HOME"] ?? "/tmp") + "/.local/state/jobq"
+    }
+
+    /// `$RUNTIME_DIRECTORY/jobq.sock` under systemd, `/run/jobq/jobq.sock` for root, else
+    /// `$XDG_RUNTIME_DIR/jobq/jobq.sock` (or `jobq.sock` in the state directory).
+    public static func socket(environment: [String: String], uid: UInt32) -> String {
+        if let systemd = environment["RUNTIME_DIRECTORY"]?.split(separator: ":").first {
+            return String(systemd) + "/jobq.sock"
+        } else if uid == 0 {
+            return systemSocket
+        } else if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/") {
+            return runtime + "/jobq/jobq.sock"
+        }
+        return stateDirectory(environment: environment, uid: uid) + "/jobq.sock"
+    }
+
+    /// The system service's socket (`jobqd.socket`).
+    public static let systemSocket = "/run/jobq/jobq.sock"
+}
