@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import JobModel
 import Logging
 
 /// An API error: its HTTP status and the JSON body `{"error":{"code":"…","message":"…"}}`,
@@ -15,8 +16,18 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         self.message = message
     }
 
+    /// 400 `invalid_request`, with the field and the rule in `message`.
+    static func invalid(_ message: String) -> APIError {
+        APIError(.badRequest, code: "invalid_request", message: message)
+    }
+
+    /// 500 `internal_error`: the daemon could not do what it should have.
+    static func `internal`(_ message: String) -> APIError {
+        APIError(.internalServerError, code: "internal_error", message: message)
+    }
+
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = try JSONEncoder().encode(["error": ["code": code, "message": message]])
+        let body = try JSONEncoder().encode(ErrorResponse(code: code, message: message))
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
@@ -33,7 +44,13 @@ struct ErrorShapeMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             throw error
+        } catch is CancellationError {
+            throw CancellationError()
         } catch let error as HTTPError {
+            if error.status == .notFound, let allowed = JobAPI.methods(forPath: request.uri.path), !allowed.isEmpty {
+                throw APIError(.methodNotAllowed, code: "method_not_allowed",
+                               message: "\(request.method) \(request.uri.path): use \(allowed.joined(separator: " or "))")
+            }
             let code = switch error.status {
             case .notFound: "not_found"
             case .methodNotAllowed: "method_not_allowed"

@@ -1,110 +1,155 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import JobEngine
 import JobModel
 import JobStore
 import Logging
+import NIOCore
+import NIOHTTP1
 import ServiceLifecycle
 
-/// The HTTP/JSON API on the daemon's Unix socket (Hummingbird).
-///
-/// Today it answers `GET /healthz`, `GET /v1/status` and the job routes (submit, show, list,
-/// cancel, retry); wait, join, logs, queues, events and metrics arrive with the `jobq` command. Every error has the JSON shape
-/// `{"error":{"code","message"}}`.
+/// The HTTP/JSON API on the daemon's Unix socket (Hummingbird). docs/api.md describes every
+/// route; docs/openapi.yaml is its machine-readable form. Every error has the JSON shape
+/// `{"error":{"code","message"}}` with a stable `code`.
 public enum JobAPI {
     /// The version the API reports.
-    public static let version = "0.1.0"
+    public static let version = "0.2.0"
 
-    /// The API as a swift-service-lifecycle service, listening on `socketPath` (prepared with
-    /// ``SocketFile/prepare(_:)`` first). `onListening` runs once the socket accepts connections,
-    /// after its mode is set to 0660.
+    /// What the routes work with.
+    public struct Environment: Sendable {
+        public var engine: JobEngine
+        public var store: JobStore
+        /// Where job logs live, for jobs that have not run yet (their paths are set when claimed).
+        public var logDirectory: String
+        public var startedAt: Date
+        public var limits: APILimits
+        public var peers: PeerResolver
+        /// The daemon's own user: it may cancel, retry and administer everything, like root.
+        public var daemonUID: UInt32
+
+        public init(engine: JobEngine, store: JobStore, logDirectory: String, startedAt: Date = Date(), limits: APILimits = APILimits(),
+                    peers: PeerResolver = .socket, daemonUID: UInt32 = getuid()) {
+            self.engine = engine
+            self.store = store
+            self.logDirectory = logDirectory
+            self.startedAt = startedAt
+            self.limits = limits
+            self.peers = peers
+            self.daemonUID = daemonUID
+        }
+    }
+
+    /// Every route, in the order docs/api.md lists them (``routes`` names them for the
+    /// OpenAPI test).
+    public static func router(_ environment: Environment) -> Router<APIContext> {
+        let router = Router(context: APIContext.self)
+        router.middlewares.add(ErrorShapeMiddleware())
+        router.get("healthz") { _, _ in HealthResponse(status: "ok") }
+        router.get("metrics") { _, _ in try await Metrics.response(environment) }
+        router.get("v1/status") { _, _ in try await StatusReport.current(environment) }
+        JobRoutes.add(to: router, environment)
+        LongRoutes.add(to: router, environment)
+        QueueRoutes.add(to: router, environment)
+        return router
+    }
+
+    /// The routes as `METHOD /path` with `{name}` parameters, as docs/openapi.yaml spells them.
+    public static let routes: [String] = [
+        "GET /healthz", "GET /metrics", "GET /v1/status",
+        "POST /v1/jobs", "GET /v1/jobs", "GET /v1/jobs/{id}", "POST /v1/jobs/{id}/cancel", "POST /v1/jobs/{id}/retry",
+        "GET /v1/jobs/{id}/logs", "POST /v1/wait", "POST /v1/join", "GET /v1/events", "POST /v1/prune",
+        "GET /v1/queues", "GET /v1/queues/{name}", "POST /v1/queues/{name}/pause", "POST /v1/queues/{name}/resume",
+        "PUT /v1/queues/{name}/concurrency", "POST /v1/queues/{name}/join",
+    ]
+
+    /// The methods of the routes whose pattern matches `path`, or `nil` when none does.
+    static func methods(forPath path: String) -> [String]? {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        let methods = routes.compactMap { route -> String? in
+            let parts = route.split(separator: " ")
+            let pattern = parts[1].split(separator: "/")
+            guard pattern.count == segments.count else { return nil }
+            let matches = zip(pattern, segments).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
+            return matches ? String(parts[0]) : nil
+        }
+        return methods.isEmpty ? nil : methods
+    }
+
+    /// The API as a swift-service-lifecycle service on `listener`. `onListening` runs once the
+    /// socket accepts connections (the daemon sets the socket's mode and group there).
     public static func service(
-        engine: JobEngine,
-        store: JobStore,
-        socketPath: String,
-        startedAt: Date = Date(),
-        onListening: @escaping @Sendable () async -> Void,
+        _ environment: Environment,
+        listener: APIListener,
+        onListening: @escaping @Sendable () async throws -> Void,
         logger: Logger
     ) -> some Service {
-        let router = Router()
-        router.middlewares.add(ErrorShapeMiddleware())
-        router.get("healthz") { _, _ in Health(status: "ok") }
-        router.get("v1/status") { _, _ in
-            try await Status.current(engine: engine, store: store, startedAt: startedAt)
-        }
-        JobRoutes.add(to: router, engine: engine, store: store)
-        return Application(
-            router: router,
-            configuration: ApplicationConfiguration(address: .unixDomainSocket(path: socketPath), serverName: "jobqd"),
-            onServerRunning: { _ in
-                chmod(socketPath, 0o660)
-                logger.info("API listening", metadata: ["socket": "\(socketPath)"])
-                await onListening()
+        let responder = router(environment).buildResponder()
+        return APIServer(
+            listener: listener, limits: environment.limits,
+            responder: { request, writer, channel in
+                let context = APIContext(source: .init(channel: channel, logger: logger))
+                var response: Response
+                do {
+                    response = try await responder.respond(to: request, context: context)
+                } catch let error as HTTPParserError {
+                    throw error
+                } catch {
+                    // ErrorShapeMiddleware answers everything else; this is a last resort.
+                    response = try APIError(.internalServerError, code: "internal_error", message: "\(error)")
+                        .response(from: request, context: context)
+                }
+                response.headers[.server] = "jobqd"
+                try await writer.write(response: response.head, body: response.body)
             },
-            logger: logger)
+            onListening: onListening, logger: logger)
     }
 }
 
-/// `GET /healthz`.
-struct Health: ResponseEncodable {
-    var status: String
-}
+extension HealthResponse: ResponseEncodable {}
+extension QueueInfo: ResponseEncodable {}
+extension QueueList: ResponseEncodable {}
+extension StatusReport: ResponseEncodable {}
+extension SubmitResponse: ResponseEncodable {}
+extension JobListResponse: ResponseEncodable {}
+extension WaitResponse: ResponseEncodable {}
+extension JoinResponse: ResponseEncodable {}
+extension PruneResponse: ResponseEncodable {}
+extension Job: ResponseEncodable {}
 
-/// `GET /v1/status`: counts by state (all queues, and per queue), workers busy and total, the
-/// version and the uptime.
-struct Status: ResponseEncodable {
-    struct Queue: Encodable {
-        var name: String
-        var concurrency: Int
-        var paused: Bool
-        var running: Int
-        var states: [String: Int]
-    }
-
-    struct Workers: Encodable {
-        var busy: Int
-        var total: Int
-    }
-
-    var version: String
-    var uptimeSeconds: Double
-    var states: [String: Int]
-    var workers: Workers
-    var queues: [Queue]
-
-    enum CodingKeys: String, CodingKey {
-        case version
-        case uptimeSeconds = "uptime_seconds"
-        case states, workers, queues
-    }
-
-    static func current(engine: JobEngine, store: JobStore, startedAt: Date) async throws -> Status {
-        let counts: [QueueCounts]
-        do {
-            counts = try await store.counts()
-        } catch {
-            throw APIError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), code: error.code, message: error.description)
-        }
-        let runtime = await engine.queueStatus()
-        var totals: [String: Int] = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, 0) })
+extension QueueInfo {
+    /// The queues the engine runs and the queues with jobs in the store, by name.
+    static func all(_ environment: JobAPI.Environment) async throws -> [QueueInfo] {
+        let counts = try await storeCall { try await environment.store.counts() }
+        let runtime = await environment.engine.queueStatus()
+        let empty = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, 0) })
         var perQueue: [String: [String: Int]] = [:]
         for queue in counts {
-            for (state, count) in queue.counts {
-                totals[state.rawValue, default: 0] += count
-                perQueue[queue.queue, default: [:]][state.rawValue] = count
-            }
+            var states = empty
+            for (state, count) in queue.counts { states[state.rawValue] = count }
+            perQueue[queue.queue] = states
         }
-        let names = Set(runtime.map(\.name)).union(perQueue.keys).sorted()
         let byName = Dictionary(uniqueKeysWithValues: runtime.map { ($0.name, $0) })
-        let queues = names.map { name in
-            Queue(name: name, concurrency: byName[name]?.concurrency ?? 0, paused: byName[name]?.paused ?? false,
-                  running: byName[name]?.running ?? 0, states: perQueue[name] ?? [:])
+        return Set(runtime.map(\.name)).union(perQueue.keys).sorted().map { name in
+            QueueInfo(name: name, concurrency: byName[name]?.concurrency ?? 0, paused: byName[name]?.paused ?? false,
+                      running: byName[name]?.running ?? 0, states: perQueue[name] ?? empty)
         }
-        return Status(
+    }
+}
+
+extension StatusReport {
+    /// Counts by state (all queues, and per queue), workers busy and total, version, uptime.
+    static func current(_ environment: JobAPI.Environment) async throws -> StatusReport {
+        let queues = try await QueueInfo.all(environment)
+        var totals: [String: Int] = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, 0) })
+        for queue in queues {
+            for (state, count) in queue.states { totals[state, default: 0] += count }
+        }
+        return StatusReport(
             version: JobAPI.version,
-            uptimeSeconds: (Date().timeIntervalSince(startedAt) * 10).rounded() / 10,
+            uptimeSeconds: (Date().timeIntervalSince(environment.startedAt) * 10).rounded() / 10,
             states: totals,
-            workers: Workers(busy: runtime.reduce(0) { $0 + $1.running }, total: runtime.reduce(0) { $0 + $1.concurrency }),
+            workers: Workers(busy: queues.reduce(0) { $0 + $1.running }, total: queues.reduce(0) { $0 + $1.concurrency }),
             queues: queues)
     }
 }

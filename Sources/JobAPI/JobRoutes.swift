@@ -4,50 +4,45 @@ import JobEngine
 import JobModel
 import JobStore
 
-/// The job routes: submit, show, list, cancel, retry.
+/// The job routes: submit, show, list, cancel, retry, prune.
 enum JobRoutes {
-    /// The largest request body accepted.
-    static let maxBody = 1 << 20
-
-    static func add(to router: Router<BasicRequestContext>, engine: JobEngine, store: JobStore) {
-        router.post("v1/jobs") { request, _ -> EditedResponse<Submitted> in
-            let specs = try await decodeSubmit(request)
+    static func add(to router: Router<APIContext>, _ environment: JobAPI.Environment) {
+        let engine = environment.engine
+        let store = environment.store
+        router.post("v1/jobs") { request, context -> EditedResponse<SubmitResponse> in
+            var specs = try await decodeSubmit(request, limit: environment.limits.maxBodyBytes)
+            // The kernel's word on who submits, not the body's.
+            let peer = await environment.peers.resolve(context.channel, request)
+            for index in specs.indices { specs[index].submitterUID = peer?.uid }
             let submitted = try await storeCall { try await engine.submit(specs) }
-            let body = Submitted(jobs: submitted.map { .init(id: $0.job.id, created: $0.created, job: $0.job) })
+            let body = SubmitResponse(jobs: submitted.map { .init(id: $0.job.id, created: $0.created, job: $0.job) })
             return EditedResponse(status: submitted.contains { $0.created } ? .created : .ok, response: body)
         }
         router.get("v1/jobs/:id") { _, context -> Job in
-            let id = try jobID(context)
-            guard let job = try await storeCall({ try await store.job(id) }) else {
-                throw APIError(.notFound, code: "not_found", message: "no job \(id)")
-            }
-            return job
+            try await job(jobID(context), in: store)
         }
-        router.get("v1/jobs") { request, _ -> JobList in
+        router.get("v1/jobs") { request, _ -> JobListResponse in
             let query = request.uri.queryParameters
             var filter = JobFilter()
             if let states = query["state"] {
                 var set: Set<JobState> = []
                 for name in states.split(separator: ",") {
                     guard let state = JobState(rawValue: String(name)) else {
-                        throw APIError(.badRequest, code: "invalid_request",
-                                       message: "state: '\(name)' is not one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+                        throw APIError.invalid("state: '\(name)' is not one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
                     }
                     set.insert(state)
                 }
                 filter.states = set
             }
-            filter.queue = query["queue"].map(String.init)
+            filter.queue = try query["queue"].map { try queueName(String($0)) }
             filter.label = query["label"].map(String.init)
             let cursor = try query["after"].map { text in
-                guard let id = JobID(text) else {
-                    throw APIError(.badRequest, code: "invalid_request", message: "after: '\(text)' is not a job id")
-                }
+                guard let id = JobID(text) else { throw APIError.invalid("after: '\(text)' is not a job id") }
                 return id
             }
             let limit = try query["limit"].map { text in
                 guard let value = Int(text), (1...1000).contains(value) else {
-                    throw APIError(.badRequest, code: "invalid_request", message: "limit: must be a whole number from 1 to 1000")
+                    throw APIError.invalid("limit: must be a whole number from 1 to 1000")
                 }
                 return value
             } ?? 100
@@ -55,79 +50,136 @@ enum JobRoutes {
             switch query["order"].map(String.init) {
             case nil, "asc": order = .ascending
             case "desc": order = .descending
-            case let other?: throw APIError(.badRequest, code: "invalid_request", message: "order: '\(other)' is not asc or desc")
+            case let other?: throw APIError.invalid("order: '\(other)' is not asc or desc")
             }
             let page = try await storeCall { try await store.jobs(matching: filter, after: cursor, limit: limit, order: order) }
-            return JobList(jobs: page.jobs, nextCursor: page.nextCursor)
+            return JobListResponse(jobs: page.jobs, nextCursor: page.nextCursor)
         }
-        router.post("v1/jobs/:id/cancel") { _, context -> Job in
+        router.post("v1/jobs/:id/cancel") { request, context -> Job in
             let id = try jobID(context)
+            try await authorize(request, context, environment, toChange: job(id, in: store), "cancel")
             return try await storeCall { try await engine.cancel(id, reason: "cancelled through the API") }.job
         }
-        router.post("v1/jobs/:id/retry") { _, context -> Job in
+        router.post("v1/jobs/:id/retry") { request, context -> Job in
             let id = try jobID(context)
+            try await authorize(request, context, environment, toChange: job(id, in: store), "retry")
             return try await storeCall { try await engine.retry(id) }
+        }
+        router.post("v1/prune") { request, context -> PruneResponse in
+            try await authorizeAdministration(request, context, environment, "prune")
+            let body = try await decodeBody(PruneRequest.self, request, limit: environment.limits.maxBodyBytes)
+            guard body.olderThanSeconds.isFinite, body.olderThanSeconds >= 0 else {
+                throw APIError.invalid("older_than_seconds: must be a number of seconds, 0 or more")
+            }
+            let cutoff = Timestamp(millisecondsSinceEpoch: Timestamp.now().millisecondsSinceEpoch - Int64(body.olderThanSeconds * 1000))
+            let count = try await storeCall {
+                try await store.prune(finishedBefore: cutoff) { batch in
+                    for job in batch {
+                        for path in [job.stdoutPath, job.stderrPath].compactMap({ $0 }) { unlink(path) }
+                    }
+                }
+            }
+            return PruneResponse(pruned: count)
         }
     }
 
-    static func jobID(_ context: BasicRequestContext) throws -> JobID {
-        let text = context.parameters.get("id") ?? ""
-        guard let id = JobID(text) else {
-            throw APIError(.badRequest, code: "invalid_request", message: "'\(text)' is not a job id")
+    static func job(_ id: JobID, in store: JobStore) async throws -> Job {
+        guard let job = try await storeCall({ try await store.job(id) }) else {
+            throw APIError(.notFound, code: "not_found", message: "no job \(id)")
         }
+        return job
+    }
+
+    static func jobID(_ context: APIContext) throws -> JobID {
+        let text = context.parameters.get("id") ?? ""
+        guard let id = JobID(text) else { throw APIError.invalid("'\(text)' is not a job id") }
         return id
     }
 
-    /// Runs a store or engine call, turning its errors into API errors with their stable codes.
-    static func storeCall<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as JobStoreError {
-            let status: HTTPResponse.Status = switch error.code {
-            case "invalid_request": .badRequest
-            case "not_found": .notFound
-            case "conflict": .conflict
-            case "storage_error", "storage_full": HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
-            case "shutting_down": .serviceUnavailable
-            default: .internalServerError
-            }
-            throw APIError(status, code: error.code, message: error.description)
+    static func queueName(_ name: String) throws -> String {
+        guard JobSpec.isValidQueueName(name) else {
+            throw APIError.invalid("queue: '\(name)' must be 1 to \(JobSpec.Limits.queueName) characters from A-Z a-z 0-9 . _ - and not start with . or -")
         }
+        return name
     }
 
-    /// One spec, or `{"jobs": [spec, …]}`; bodies over 1 MiB and malformed JSON are refused
+    /// Cancel and retry: the job's submitter, the daemon's user and root.
+    static func authorize(
+        _ request: Request, _ context: APIContext, _ environment: JobAPI.Environment, toChange job: Job, _ action: String
+    ) async throws {
+        let peer = await environment.peers.resolve(context.channel, request)
+        guard let uid = peer?.uid else {
+            throw APIError(.forbidden, code: "forbidden", message: "cannot \(action) job \(job.id): the caller's identity is unknown")
+        }
+        if uid == 0 || uid == environment.daemonUID || uid == job.spec.submitterUID { return }
+        throw APIError(.forbidden, code: "forbidden",
+                       message: "cannot \(action) job \(job.id): it belongs to uid \(job.spec.submitterUID.map(String.init) ?? "unknown"), "
+                           + "and uid \(uid) is neither its submitter, the daemon's user nor root")
+    }
+
+    /// Pause, resume, concurrency and prune act on everyone's jobs: the daemon's user and root.
+    static func authorizeAdministration(
+        _ request: Request, _ context: APIContext, _ environment: JobAPI.Environment, _ action: String
+    ) async throws {
+        let uid = await environment.peers.resolve(context.channel, request)?.uid
+        if let uid, uid == 0 || uid == environment.daemonUID { return }
+        throw APIError(.forbidden, code: "forbidden",
+                       message: "\(action) is for the daemon's user (uid \(environment.daemonUID)) and root; the caller is uid \(uid.map(String.init) ?? "unknown")")
+    }
+
+    /// One spec, or `{"jobs": [spec, …]}`; bodies over the limit and malformed JSON are refused
     /// with a message saying where.
-    static func decodeSubmit(_ request: Request) async throws -> [JobSpec] {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: maxBody)
-        } catch {
-            throw APIError(.contentTooLarge, code: "payload_too_large", message: "the request body is over \(maxBody) bytes")
-        }
-        let data = Data(buffer.readableBytesView)
-        do {
-            let body = try JSONDecoder().decode(SubmitBody.self, from: data)
-            guard !body.specs.isEmpty else {
-                throw APIError(.badRequest, code: "invalid_request", message: "jobs: the batch is empty")
-            }
-            return body.specs
-        } catch let error as DecodingError {
-            throw APIError(.badRequest, code: "invalid_request", message: describe(error))
-        }
+    static func decodeSubmit(_ request: Request, limit: Int) async throws -> [JobSpec] {
+        let body = try await decodeBody(SubmitBody.self, request, limit: limit)
+        guard !body.specs.isEmpty else { throw APIError.invalid("jobs: the batch is empty") }
+        return body.specs
     }
+}
 
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            let joined = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-            return joined.isEmpty ? "body" : joined
+/// Reads a JSON body of at most `limit` bytes; an empty body decodes as `{}`.
+func decodeBody<Body: Decodable>(_ type: Body.Type, _ request: Request, limit: Int) async throws -> Body {
+    let buffer: ByteBuffer
+    do {
+        buffer = try await request.body.collect(upTo: limit)
+    } catch {
+        throw APIError(.contentTooLarge, code: "payload_too_large", message: "the request body is over \(limit) bytes")
+    }
+    let data = buffer.readableBytes == 0 ? Data("{}".utf8) : Data(buffer.readableBytesView)
+    do {
+        return try JSONDecoder().decode(Body.self, from: data)
+    } catch let error as DecodingError {
+        throw APIError.invalid(describe(error))
+    }
+}
+
+/// Runs a store or engine call, turning its errors into API errors with their stable codes.
+func storeCall<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as JobStoreError {
+        let status: HTTPResponse.Status = switch error.code {
+        case "invalid_request": .badRequest
+        case "not_found": .notFound
+        case "conflict": .conflict
+        case "storage_error", "storage_full": HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
+        case "shutting_down": .serviceUnavailable
+        default: .internalServerError
         }
-        switch error {
-        case .dataCorrupted(let context): return "\(path(context)): \(context.debugDescription)"
-        case .keyNotFound(let key, let context): return "\(path(context)): missing '\(key.stringValue)' (\(context.debugDescription))"
-        case .typeMismatch(let type, let context): return "\(path(context)): expected \(type)"
-        case .valueNotFound(let type, let context): return "\(path(context)): expected \(type), found null"
-        @unknown default: return "invalid JSON"
-        }
+        throw APIError(status, code: error.code, message: error.description)
+    }
+}
+
+func describe(_ error: DecodingError) -> String {
+    func path(_ context: DecodingError.Context) -> String {
+        let joined = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        return joined.isEmpty ? "body" : joined
+    }
+    switch error {
+    case .dataCorrupted(let context): return "\(path(context)): \(context.debugDescription)"
+    case .keyNotFound(let key, let context): return "\(path(context)): missing '\(key.stringValue)' (\(context.debugDescription))"
+    case .typeMismatch(let type, let context): return "\(path(context)): expected \(type)"
+    case .valueNotFound(let type, let context): return "\(path(context)): expected \(type), found null"
+    @unknown default: return "invalid JSON"
     }
 }
 
@@ -154,27 +206,3 @@ struct SubmitBody: Decodable {
         }
     }
 }
-
-/// The answer to a submit.
-struct Submitted: ResponseEncodable {
-    struct Item: Encodable {
-        var id: JobID
-        var created: Bool
-        var job: Job
-    }
-
-    var jobs: [Item]
-}
-
-/// A page of jobs.
-struct JobList: ResponseEncodable {
-    var jobs: [Job]
-    var nextCursor: JobID?
-
-    enum CodingKeys: String, CodingKey {
-        case jobs
-        case nextCursor = "next_cursor"
-    }
-}
-
-extension Job: ResponseEncodable {}

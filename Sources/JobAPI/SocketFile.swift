@@ -48,4 +48,33 @@ public enum SocketFile {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) == 0 }
         }
     }
+
+    /// The group id of a group name or number.
+    public static func groupID(_ name: String) throws(Problem) -> gid_t {
+        if let number = gid_t(name) { return number }
+        guard let group = getgrnam(name) else {
+            throw Problem(description: "socket_group: no group named '\(name)' on this machine")
+        }
+        return group.pointee.gr_gid
+    }
+
+    /// Mode 0660, and the group when one is given: the daemon's user and the group's members
+    /// may connect, nobody else.
+    public static func setOwnership(_ path: String, group: gid_t?) throws(Problem) {
+        guard chmod(path, 0o660) == 0 else {
+            throw Problem(description: "cannot set the mode of \(path): \(String(cString: strerror(errno)))")
+        }
+        if let group, chown(path, uid_t.max, group) != 0 {
+            throw Problem(description: "cannot give \(path) to group \(group): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Raises the soft limit on open files to the hard limit: each connection holds one.
+    public static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        }
+    }
 }

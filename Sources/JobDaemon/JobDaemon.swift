@@ -61,17 +61,42 @@ public enum JobDaemon {
                 defaultConcurrency: configuration.workers, concurrency: configuration.queueConcurrency,
                 drainGrace: configuration.drainGrace),
             logger: logger)
+        let systemd = SystemdEnvironment(environment: environment, pid: getpid())
+        // A socket systemd passed (jobqd.socket) is served as it is; else bind our own.
+        let activated = systemd.listenFD(named: "jobq") ?? systemd.listenFDs.first?.fd
+        let listener: APIListener
+        if let activated {
+            listener = .descriptor(activated, path: configuration.socketPath)
+        } else {
+            do {
+                try SocketFile.prepare(configuration.socketPath)
+            } catch {
+                await store.close()
+                throw DaemonError(description: error.description, exitCode: 75)
+            }
+            listener = .path(configuration.socketPath)
+        }
+        let socketGroup: gid_t?
         do {
-            try SocketFile.prepare(configuration.socketPath)
+            socketGroup = try configuration.socketGroup.map(SocketFile.groupID)
         } catch {
             await store.close()
-            throw DaemonError(description: error.description, exitCode: 75)
+            throw DaemonError(description: error.description, exitCode: 78)
         }
+        SocketFile.raiseDescriptorLimit()
         let listening = AsyncQueue<Void>(maxsize: 1)
+        let socketPath = configuration.socketPath
         let api = JobAPI.service(
-            engine: engine, store: store, socketPath: configuration.socketPath,
-            onListening: { try? await listening.putNowait(()) }, logger: logger)
-        let systemd = SystemdEnvironment(environment: environment, pid: getpid())
+            JobAPI.Environment(
+                engine: engine, store: store, logDirectory: configuration.logDirectory,
+                limits: APILimits(maxConnections: configuration.maxConnections)),
+            listener: listener,
+            onListening: {
+                if activated == nil { try SocketFile.setOwnership(socketPath, group: socketGroup) }
+                logger.info("API listening", metadata: ["socket": "\(socketPath)", "activated": "\(activated != nil)"])
+                try? await listening.putNowait(())
+            },
+            logger: logger)
         let notify = SystemdNotifyService(
             notifier: SystemdNotifier(address: systemd.notifySocket),
             watchdogInterval: systemd.watchdogInterval,
@@ -93,11 +118,11 @@ public enum JobDaemon {
         do {
             try await group.run()
         } catch {
-            unlink(configuration.socketPath)
+            if activated == nil { unlink(configuration.socketPath) }
             await store.close()
             throw DaemonError(description: "stopped on an error: \(error)", exitCode: 1)
         }
-        unlink(configuration.socketPath)
+        if activated == nil { unlink(configuration.socketPath) }
         await store.close()
         logger.info("jobqd stopped")
     }

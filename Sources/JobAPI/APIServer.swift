@@ -1,0 +1,176 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOExtras
+import NIOHTTPTypes
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// Where the API listens.
+public enum APIListener: Hashable, Sendable {
+    /// Bind a new socket at the path (prepared with ``SocketFile/prepare(_:)`` first); the daemon
+    /// sets its mode and group, and removes it when it stops.
+    case path(String)
+    /// Serve a socket systemd already bound and passed (`LISTEN_FDS`); `path` is only for the log.
+    case descriptor(Int32, path: String?)
+}
+
+/// The limits that keep one client from holding the daemon.
+public struct APILimits: Hashable, Sendable {
+    /// The largest request body accepted (`payload_too_large` above it).
+    public var maxBodyBytes: Int
+    /// The largest header block accepted (the connection gets 400 and is closed above it).
+    public var maxHeaderBytes: Int
+    /// Connections served at once; more are closed as they arrive.
+    public var maxConnections: Int
+    /// A connection with no request in progress, or one whose request head does not arrive, is
+    /// closed after this long.
+    public var idleTimeout: Duration
+
+    public init(maxBodyBytes: Int = 1 << 20, maxHeaderBytes: Int = 16 << 10, maxConnections: Int = 4096,
+                idleTimeout: Duration = .seconds(60)) {
+        self.maxBodyBytes = maxBodyBytes
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
+    }
+}
+
+/// The API's listener, as a swift-service-lifecycle `Service`: Hummingbird's HTTP/1.1 channel
+/// and router, on an accept loop of our own so that it can serve a socket-activated descriptor,
+/// count connections, and tell long requests when their client goes away.
+///
+/// On graceful shutdown it stops accepting and asks every connection to quiesce (NIOExtras'
+/// `ServerQuiescingHelper`): idle ones close, a request in progress finishes (long waits and
+/// streams end with `shutting_down`), then the service returns.
+struct APIServer: Service {
+    let listener: APIListener
+    let limits: APILimits
+    let responder: HTTPChannelHandler.Responder
+    let onListening: @Sendable () async throws -> Void
+    let logger: Logger
+
+    func run() async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let http = HTTP1Channel(
+            responder: responder,
+            configuration: .init(
+                additionalChannelHandlers: [ConnectionWatch()],
+                idleTimeout: TimeAmount.nanoseconds(Int64(limits.idleTimeout.components.seconds) * 1_000_000_000
+                    + limits.idleTimeout.components.attoseconds / 1_000_000_000),
+                httpDecoderConfiguration: .init(
+                    maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes, maxHeaderFieldCount: 100)))
+        let quiesce = ServerQuiescingHelper(group: group)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 1024)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
+                }
+            }
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+        let logger = self.logger
+        let server: NIOAsyncChannel<HTTP1Channel.Value, Never>
+        switch listener {
+        case .path(let path):
+            server = try await bootstrap.bind(unixDomainSocketPath: path) { http.setup(channel: $0, logger: logger) }
+        case .descriptor(let fd, _):
+            server = try await bootstrap.bind(NIOBSDSocket.Handle(fd)) { http.setup(channel: $0, logger: logger) }
+        }
+        try await onListening()
+        let active = ConnectionCount()
+        let maxConnections = limits.maxConnections
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { tasks in
+                do {
+                    try await server.executeThenClose { connections in
+                        for try await connection in connections {
+                            guard active.value.add(1, ordering: .relaxed).newValue <= maxConnections else {
+                                active.value.subtract(1, ordering: .relaxed)
+                                logger.warning("connection refused: too many connections", metadata: ["max": "\(maxConnections)"])
+                                try? await connection.channel.close()
+                                continue
+                            }
+                            tasks.addTask {
+                                await http.handle(value: connection, logger: logger)
+                                active.value.subtract(1, ordering: .relaxed)
+                            }
+                        }
+                    }
+                } catch {
+                    logger.error("the API stopped accepting connections", metadata: ["error": "\(error)"])
+                }
+            }
+        } onGracefulShutdown: {
+            quiesce.initiateShutdown(promise: nil)
+        }
+    }
+}
+
+/// Connections being served now.
+final class ConnectionCount: Sendable {
+    let value = Atomic<Int>(0)
+}
+
+/// Why a long request ended before its condition held.
+enum ConnectionEnd: Sendable {
+    /// The client closed the connection (or its sending half).
+    case clientLeft
+    /// The daemon is shutting down.
+    case shuttingDown
+}
+
+/// Watches one connection for its client going away and for the daemon's quiesce request, so
+/// that long requests (wait, join, log follow, events) end at once instead of holding on.
+final class ConnectionWatch: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    private var promise: EventLoopPromise<ConnectionEnd>?
+
+    /// Completed once, with the first reason the connection's long requests must end.
+    var ended: EventLoopFuture<ConnectionEnd>? { promise?.futureResult }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        promise = context.eventLoop.makePromise(of: ConnectionEnd.self)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        promise?.succeed(.clientLeft)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise?.succeed(.clientLeft)
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed = event as? ChannelEvent {
+            promise?.succeed(.clientLeft)
+        } else if event is ChannelShouldQuiesceEvent {
+            promise?.succeed(.shuttingDown)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Waits for `ended`, or returns `nil` at once when the calling task is cancelled
+    /// (`EventLoopFuture.get()` would not return before the future completes).
+    static func wait(for ended: EventLoopFuture<ConnectionEnd>) async -> ConnectionEnd? {
+        let (stream, sink) = AsyncStream<ConnectionEnd>.makeStream()
+        ended.whenComplete { result in
+            if case .success(let end) = result { sink.yield(end) }
+            sink.finish()
+        }
+        for await end in stream { return end }
+        return nil
+    }
+
+    /// The future of the watch on `channel`'s pipeline; `nil` when the channel has none (the
+    /// router tests' channels), in which case a long request runs to its condition or timeout.
+    static func ended(on channel: any Channel) async -> EventLoopFuture<ConnectionEnd>? {
+        try? await channel.eventLoop.submit {
+            try channel.pipeline.syncOperations.handler(type: ConnectionWatch.self).ended
+        }.get()
+    }
+}

@@ -1,0 +1,127 @@
+import Dispatch
+import Foundation
+import JobEngine
+import JobModel
+import JobStore
+import NIOCore
+
+/// Reads a job's log file from where the last read stopped; follows it as it grows, woken by
+/// inotify (no polling), until the job is terminal and every byte is sent.
+final class LogTail {
+    let path: String
+    private var fd: Int32 = -1
+    private var offset: off_t = 0
+    static let chunkSize = 64 << 10
+
+    init(path: String) {
+        self.path = path
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+    }
+
+    /// The next chunk written since the last read, or `nil` when there is nothing more for now
+    /// (or no file yet: a job's log files appear with its first output).
+    func read() -> ByteBuffer? {
+        if fd < 0 {
+            fd = open(path, O_RDONLY | O_CLOEXEC)
+            if fd < 0 { return nil }
+        }
+        var buffer = ByteBuffer()
+        let count = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.chunkSize) { bytes in
+            max(0, pread(fd, bytes.baseAddress, Self.chunkSize, offset))
+        }
+        if count == 0 {
+            // A retried job's next attempt starts its files again: follow from the start.
+            var info = stat()
+            if fstat(fd, &info) == 0, info.st_size < offset { offset = 0 }
+            return nil
+        }
+        offset += off_t(count)
+        return buffer
+    }
+
+    /// Sends everything there is, then every new chunk as it is written, until the job is
+    /// terminal and the file is read to its end, or the connection ends.
+    func follow(
+        job id: JobID, engine: JobEngine, store: JobStore, until ended: EventLoopFuture<ConnectionEnd>?,
+        write: (ByteBuffer) async throws -> Void
+    ) async throws {
+        let (wakes, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let directory = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        let watch = try DirectoryWatch(directory: directory, name: name) { wake.yield() }
+        defer { watch.cancel() }
+        // Subscribe before the first look, so that the job's end cannot slip between the two.
+        let events = await engine.events()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in events where event.job.id == id {
+                    if case .finished = event { wake.yield() }
+                }
+            }
+            if let ended {
+                group.addTask {
+                    _ = await ConnectionWatch.wait(for: ended)
+                    wake.finish()
+                }
+            }
+            defer { group.cancelAll() }
+            var iterator = wakes.makeAsyncIterator()
+            while true {
+                let terminal = try await storeCall { try await store.job(id) }?.state.isTerminal ?? true
+                while let chunk = read() { try await write(chunk) }
+                if terminal { return }
+                guard await iterator.next() != nil else { return }
+            }
+        }
+    }
+}
+
+/// An inotify watch on a directory that calls `onChange` when the file `name` in it is created,
+/// written or closed after writing. Events are read on a dispatch source: the descriptor is
+/// only touched on the source's serial queue, and closed by its cancel handler.
+final class DirectoryWatch {
+    private let source: any DispatchSourceRead
+
+    init(directory: String, name: String, onChange: @escaping @Sendable () -> Void) throws {
+        let fd = inotify_init1(Int32(IN_NONBLOCK) | Int32(IN_CLOEXEC))
+        guard fd >= 0 else {
+            throw APIError.internal("inotify: \(String(cString: strerror(errno)))")
+        }
+        let mask = UInt32(IN_CREATE) | UInt32(IN_MODIFY) | UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO)
+        guard inotify_add_watch(fd, directory, mask) >= 0 else {
+            let message = String(cString: strerror(errno))
+            close(fd)
+            throw APIError.internal("cannot watch \(directory): \(message)")
+        }
+        let target = Array(name.utf8)
+        source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: DispatchQueue(label: "jobq.log-follow"))
+        source.setEventHandler {
+            var matched = false
+            var buffer = [UInt8](repeating: 0, count: 8192)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                if count <= 0 { break }
+                var position = 0
+                let header = MemoryLayout<inotify_event>.size
+                while position + header <= count {
+                    let length = buffer.withUnsafeBytes {
+                        Int($0.loadUnaligned(fromByteOffset: position + 12, as: UInt32.self))
+                    }
+                    let nameBytes = buffer[(position + header)..<min(count, position + header + length)]
+                    if Array(nameBytes.prefix { $0 != 0 }) == target { matched = true }
+                    position += header + length
+                }
+            }
+            if matched { onChange() }
+        }
+        source.setCancelHandler { close(fd) }
+        source.resume()
+    }
+
+    func cancel() {
+        source.cancel()
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+import Hummingbird
+import JobEngine
+import JobModel
+import JobStore
+import NIOCore
+
+/// The routes that hold a request open: wait for jobs, join queues, follow a job's log, the
+/// event stream. Each ends when its condition holds, at its timeout, when the client goes away
+/// (the request is then dropped without an answer), or when the daemon shuts down
+/// (`503 shutting_down`).
+enum LongRoutes {
+    static func add(to router: Router<APIContext>, _ environment: JobAPI.Environment) {
+        let engine = environment.engine
+        let store = environment.store
+        router.post("v1/wait") { request, context -> Response in
+            let body = try await decodeBody(WaitRequest.self, request, limit: environment.limits.maxBodyBytes)
+            guard !body.ids.isEmpty, body.ids.count <= 10_000 else { throw APIError.invalid("ids: give 1 to 10000 job ids") }
+            let timeout = try body.timeout()
+            let current = { () async throws -> [Job] in
+                var jobs: [Job] = []
+                for id in body.ids { jobs.append(try await JobRoutes.job(id, in: store)) }
+                return jobs
+            }
+            // Look first: unknown ids are refused, and a wait whose jobs are done (or whose
+            // timeout is 0) answers at once.
+            let before = try await current()
+            if timeout == .zero || before.allSatisfy(\.state.isTerminal) {
+                return try WaitResponse(done: before.allSatisfy(\.state.isTerminal), jobs: before).response(from: request, context: context)
+            }
+            switch try await race(context.channel, timeout: timeout, { try await storeCall { try await engine.wait(for: body.ids) } }) {
+            case .done(let jobs):
+                return try WaitResponse(done: true, jobs: jobs).response(from: request, context: context)
+            case .timedOut:
+                return try WaitResponse(done: false, jobs: try await current()).response(from: request, context: context)
+            }
+        }
+        let join: @Sendable (Request, APIContext, String?) async throws -> Response = { request, context, queue in
+            let body = try await decodeBody(JoinRequest.self, request, limit: environment.limits.maxBodyBytes)
+            let timeout = try body.timeout()
+            let views = { try await QueueInfo.all(environment).filter { queue == nil || $0.name == queue } }
+            let live = { (views: [QueueInfo]) in views.reduce(0) { $0 + $1.live } }
+            let before = try await views()
+            if timeout == .zero || live(before) == 0 {
+                return try JoinResponse(done: live(before) == 0, queue: queue, queues: before).response(from: request, context: context)
+            }
+            let outcome = try await race(context.channel, timeout: timeout) { try await storeCall { try await engine.join(queue: queue) } }
+            let done: Bool
+            if case .done = outcome { done = true } else { done = false }
+            return try JoinResponse(done: done, queue: queue, queues: try await views()).response(from: request, context: context)
+        }
+        router.post("v1/join") { request, context in try await join(request, context, nil) }
+        router.post("v1/queues/:name/join") { request, context in
+            try await join(request, context, try JobRoutes.queueName(context.parameters.get("name") ?? ""))
+        }
+        router.get("v1/jobs/:id/logs") { request, context -> Response in
+            let id = try JobRoutes.jobID(context)
+            let query = request.uri.queryParameters
+            let stream = query["stream"].map(String.init) ?? "out"
+            guard stream == "out" || stream == "err" else { throw APIError.invalid("stream: '\(stream)' is not out or err") }
+            let follow: Bool
+            switch query["follow"].map(String.init) {
+            case nil, "false", "0": follow = false
+            case "true", "1": follow = true
+            case let other?: throw APIError.invalid("follow: '\(other)' is not true or false")
+            }
+            let job = try await JobRoutes.job(id, in: store)
+            let path = (stream == "out" ? job.stdoutPath : job.stderrPath)
+                ?? "\(environment.logDirectory)/\(id).\(stream)"
+            let ended = await ConnectionWatch.ended(on: context.channel)
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; charset=utf-8"
+            headers[.cacheControl] = "no-store"
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                let tail = LogTail(path: path)
+                if !follow {
+                    while let chunk = tail.read() { try await writer.write(chunk) }
+                    try await writer.finish(nil)
+                    return
+                }
+                try await tail.follow(job: id, engine: engine, store: store, until: ended) { chunk in
+                    try await writer.write(chunk)
+                }
+                try await writer.finish(nil)
+            })
+        }
+        router.get("v1/events") { request, context -> Response in
+            let queue = try request.uri.queryParameters["queue"].map { try JobRoutes.queueName(String($0)) }
+            let events = await engine.events()
+            let ended = await ConnectionWatch.ended(on: context.channel)
+            var headers = HTTPFields()
+            headers[.contentType] = "text/event-stream"
+            headers[.cacheControl] = "no-store"
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = .sortedKeys
+                try await writer.write(ByteBuffer(string: ": jobqd events\n\n"))
+                let (merged, sink) = AsyncStream<EngineEvent>.makeStream()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for await event in events where queue == nil || event.job.spec.queue == queue { sink.yield(event) }
+                        sink.finish()
+                    }
+                    if let ended {
+                        group.addTask {
+                            _ = await ConnectionWatch.wait(for: ended)
+                            sink.finish()
+                        }
+                    }
+                    defer { group.cancelAll() }
+                    for await event in merged {
+                        var buffer = ByteBuffer(string: "event: \(event.name)\nid: \(event.job.id)\ndata: ")
+                        buffer.writeBytes(try encoder.encode(event.job))
+                        buffer.writeString("\n\n")
+                        try await writer.write(buffer)
+                    }
+                }
+                try await writer.finish(nil)
+            })
+        }
+    }
+
+    enum Outcome<T: Sendable>: Sendable {
+        case done(T)
+        case timedOut
+    }
+
+    /// Runs `body` until it returns, `timeout` passes, or the connection ends (client gone:
+    /// `CancellationError`, the request is dropped; shutdown: `503 shutting_down`).
+    static func race<T: Sendable>(
+        _ channel: any Channel, timeout: Duration?, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> Outcome<T> {
+        let ended = await ConnectionWatch.ended(on: channel)
+        return try await withThrowingTaskGroup(of: Outcome<T>.self) { group in
+            group.addTask { .done(try await body()) }
+            if let timeout {
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return .timedOut
+                }
+            }
+            if let ended {
+                group.addTask { try await endOfConnection(ended) }
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    /// Throws when the connection ends; never returns.
+    static func endOfConnection<T>(_ ended: EventLoopFuture<ConnectionEnd>) async throws -> T {
+        switch await ConnectionWatch.wait(for: ended) {
+        case .clientLeft, nil: throw CancellationError()
+        case .shuttingDown: throw APIError(.serviceUnavailable, code: "shutting_down", message: "the daemon is shutting down")
+        }
+    }
+}
+
+extension EngineEvent {
+    /// The SSE event name.
+    var name: String {
+        switch self {
+        case .submitted: "submitted"
+        case .started: "started"
+        case .requeued: "requeued"
+        case .finished: "finished"
+        }
+    }
+}
+
+extension WaitRequest: TimeoutBody {}
+extension JoinRequest: TimeoutBody {}
+
+/// A timeout in seconds, optional: absent means until the condition holds or the client leaves.
+protocol TimeoutBody {
+    var timeoutSeconds: Double? { get }
+}
+
+extension TimeoutBody {
+    func timeout() throws -> Duration? {
+        guard let seconds = timeoutSeconds else { return nil }
+        guard seconds.isFinite, seconds >= 0, seconds <= 31_536_000 else {
+            throw APIError.invalid("timeout_seconds: must be a number of seconds from 0 to 31536000")
+        }
+        return .milliseconds(Int64(seconds * 1000))
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import Hummingbird
+import JobEngine
+import JobModel
+
+/// `GET /metrics`: Prometheus text format 0.0.4.
+enum Metrics {
+    static func response(_ environment: JobAPI.Environment) async throws -> Response {
+        let text = try await render(environment)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func render(_ environment: JobAPI.Environment) async throws -> String {
+        let queues = try await QueueInfo.all(environment)
+        let counters = await environment.engine.metrics()
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+        family("jobq_jobs", "gauge", "Jobs in the store, by queue and state.")
+        for queue in queues {
+            for state in JobState.allCases {
+                out += "jobq_jobs{queue=\"\(queue.name)\",state=\"\(state.rawValue)\"} \(queue.states[state.rawValue] ?? 0)\n"
+            }
+        }
+        family("jobq_workers", "gauge", "Workers of each queue (its concurrency).")
+        for queue in queues { out += "jobq_workers{queue=\"\(queue.name)\"} \(queue.concurrency)\n" }
+        family("jobq_workers_busy", "gauge", "Jobs whose command is running, by queue.")
+        for queue in queues { out += "jobq_workers_busy{queue=\"\(queue.name)\"} \(queue.running)\n" }
+        family("jobq_queue_paused", "gauge", "1 when the queue is paused.")
+        for queue in queues { out += "jobq_queue_paused{queue=\"\(queue.name)\"} \(queue.paused ? 1 : 0)\n" }
+        family("jobq_jobs_submitted_total", "counter", "Jobs stored by a submit since the daemon started, by queue.")
+        for (queue, count) in counters.submitted.sorted(by: { $0.key < $1.key }) {
+            out += "jobq_jobs_submitted_total{queue=\"\(queue)\"} \(count)\n"
+        }
+        family("jobq_jobs_finished_total", "counter", "Jobs that reached a terminal state since the daemon started, by queue and state.")
+        for (queue, states) in counters.finished.sorted(by: { $0.key < $1.key }) {
+            for state in JobState.allCases where state.isTerminal {
+                out += "jobq_jobs_finished_total{queue=\"\(queue)\",state=\"\(state.rawValue)\"} \(states[state] ?? 0)\n"
+            }
+        }
+        family("jobq_job_duration_seconds", "histogram", "Run time of finished jobs' last attempt, by queue.")
+        for (queue, histogram) in counters.durations.sorted(by: { $0.key < $1.key }) {
+            var cumulative = 0
+            for (index, bound) in DurationHistogram.bounds.enumerated() {
+                cumulative += histogram.buckets[index]
+                out += "jobq_job_duration_seconds_bucket{queue=\"\(queue)\",le=\"\(bound)\"} \(cumulative)\n"
+            }
+            out += "jobq_job_duration_seconds_bucket{queue=\"\(queue)\",le=\"+Inf\"} \(histogram.count)\n"
+            out += "jobq_job_duration_seconds_sum{queue=\"\(queue)\"} \(histogram.sum)\n"
+            out += "jobq_job_duration_seconds_count{queue=\"\(queue)\"} \(histogram.count)\n"
+        }
+        family("jobq_uptime_seconds", "gauge", "Seconds since the daemon started.")
+        out += "jobq_uptime_seconds \(Int(Date().timeIntervalSince(environment.startedAt)))\n"
+        return out
+    }
+}
