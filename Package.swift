@@ -29,7 +29,10 @@ let package = Package(
         .library(name: "JobEngine", targets: ["JobEngine"]),
         .library(name: "SystemdSupport", targets: ["SystemdSupport"]),
         .library(name: "JobDaemon", targets: ["JobDaemon"]),
+        .library(name: "JobAPI", targets: ["JobAPI"]),
+        .library(name: "JobClient", targets: ["JobClient"]),
         .executable(name: "jobqd", targets: ["jobqd"]),
+        .executable(name: "jobq", targets: ["jobq"]),
         .executable(name: "StoreCrashProbe", targets: ["StoreCrashProbe"]),
     ],
     dependencies: [
@@ -40,6 +43,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        // Already in the graph through Hummingbird: named here because JobAPI runs its own
+        // listener (socket activation, peer credentials) and JobClient speaks HTTP/1.1 with them.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         .target(
@@ -121,8 +129,41 @@ let package = Package(
             dependencies: [
                 "JobEngine", "JobStore", "JobModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // The API's client over the Unix socket (SwiftNIO HTTP/1.1): used by `jobq`, the tests
+        // and the benchmarks.
+        .target(
+            name: "JobClient",
+            dependencies: [
+                "JobModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The `jobq` command tree: human tables, `--json`, exit codes.
+        .target(
+            name: "JobCLI",
+            dependencies: [
+                "JobClient", "JobModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "jobq",
+            dependencies: ["JobCLI"],
             swiftSettings: strictSettings
         ),
         // The composition root: configuration, the state directory's lock, the ServiceGroup.
@@ -202,8 +243,26 @@ let package = Package(
         .testTarget(
             name: "JobDaemonTests",
             dependencies: [
-                "JobDaemon", "JobStore", "JobModel", "jobqd", "JobQueueTesting", .product(name: "Logging", package: "swift-log"),
+                "JobDaemon", "JobStore", "JobModel", "JobClient", "jobqd", "jobq", "JobQueueTesting",
+                .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "JobAPITests",
+            dependencies: [
+                "JobAPI", "JobEngine", "JobStore", "JobRunner", "JobModel", "JobQueueTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "JobCLITests",
+            dependencies: ["JobCLI", "JobClient", "JobModel"],
             swiftSettings: strictSettings
         ),
     ]

@@ -1,0 +1,189 @@
+import ArgumentParser
+import Foundation
+import JobClient
+import JobModel
+
+/// `jobq cancel`.
+struct Cancel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Cancel jobs: queued and blocked ones never run, running ones are stopped.",
+        discussion: "A running job's process group gets SIGTERM, then SIGKILL after the daemon's kill grace. Allowed to the job's submitter, the daemon's user and root.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: OutputOptions
+    @Argument(help: ArgumentHelp("The jobs.", valueName: "id"))
+    var ids: [String]
+
+    func validate() throws {
+        if ids.isEmpty { throw ValidationError("give at least one job id") }
+    }
+
+    func run() async throws {
+        let client = global.client()
+        try await eachJob(try parseIDs(ids), json: output.json, verb: "cancelled") { try await client.cancel($0) }
+    }
+}
+
+/// `jobq retry`.
+struct Retry: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Queue failed or cancelled jobs again, from their first attempt.",
+        discussion: "Allowed to the job's submitter, the daemon's user and root.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: OutputOptions
+    @Argument(help: ArgumentHelp("The jobs.", valueName: "id"))
+    var ids: [String]
+
+    func validate() throws {
+        if ids.isEmpty { throw ValidationError("give at least one job id") }
+    }
+
+    func run() async throws {
+        let client = global.client()
+        try await eachJob(try parseIDs(ids), json: output.json, verb: "queued again") { try await client.retry($0) }
+    }
+}
+
+/// Applies `action` to each job, going on past refusals; exits 4 when one was refused.
+func eachJob(_ ids: [JobID], json: Bool, verb: String, _ action: (JobID) async throws -> Job) async throws {
+    var jobs: [Job] = []
+    var refused = false
+    for id in ids {
+        do {
+            let job = try await action(id)
+            jobs.append(job)
+            if !json { print("\(id) \(verb)") }
+        } catch let error as JobClientError {
+            guard case .refused = error else { throw error }
+            printError("jobq: job \(id): \(error)")
+            refused = true
+        }
+    }
+    if json { try printJSON(jobs.map(JobJSON.init)) }
+    if refused { throw CLIExit(code: 4) }
+}
+
+/// `jobq pause`.
+struct Pause: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stop starting jobs of a queue; running ones go on.",
+        discussion: "For the daemon's user and root.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: OutputOptions
+    @Argument(help: "The queue (default: default).")
+    var queue: String = JobSpec.defaultQueue
+
+    func run() async throws {
+        let info = try await global.client().pause(queue)
+        if output.json { return try printJSON(info) }
+        print("queue \(info.name) paused (\(info.running) running, \(info.states["queued"] ?? 0) queued)")
+    }
+}
+
+/// `jobq resume`.
+struct Resume: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start jobs of a paused queue again.", discussion: "For the daemon's user and root.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: OutputOptions
+    @Argument(help: "The queue (default: default).")
+    var queue: String = JobSpec.defaultQueue
+
+    func run() async throws {
+        let info = try await global.client().resume(queue)
+        if output.json { return try printJSON(info) }
+        print("queue \(info.name) resumed")
+    }
+}
+
+/// `jobq workers`.
+struct Workers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show or set how many jobs of a queue run at once.",
+        discussion: """
+            jobq workers: every queue. jobq workers QUEUE: that queue. jobq workers QUEUE N: set it \
+            (1 to 1024; for the daemon's user and root). Fewer workers take effect as running jobs finish.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: OutputOptions
+    @Argument(help: "The queue.")
+    var queue: String?
+    @Argument(help: "The new number of workers.")
+    var count: Int?
+
+    func validate() throws {
+        if let count, !(1...1024).contains(count) { throw ValidationError("the number of workers must be from 1 to 1024") }
+    }
+
+    func run() async throws {
+        let client = global.client()
+        let queues: [QueueInfo]
+        if let queue, let count {
+            queues = [try await client.setConcurrency(queue, count)]
+        } else if let queue {
+            queues = [try await client.queue(queue)]
+        } else {
+            queues = try await client.queues()
+        }
+        if output.json { return try printJSON(queues) }
+        var table = Table(header: ["QUEUE", "WORKERS", "BUSY", "PAUSED"])
+        table.rightAligned = [1, 2]
+        for info in queues {
+            table.rows.append([info.name, "\(info.concurrency)", "\(info.running)", info.paused ? "yes" : "no"])
+        }
+        print(table.render(style: Style.forStandardOutput()))
+    }
+}
+
+/// `jobq prune`.
+struct Prune: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Delete finished jobs (succeeded, failed, cancelled) and their logs.",
+        discussion: "For the daemon's user and root.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: OutputOptions
+    @Option(help: ArgumentHelp("Only jobs finished longer ago than this.", valueName: "duration"))
+    var olderThan: String
+
+    func run() async throws {
+        let age = try parseDuration(olderThan, "--older-than")
+        let result = try await global.client().prune(olderThan: age.seconds)
+        if output.json { return try printJSON(result) }
+        print("pruned \(result.pruned) job\(result.pruned == 1 ? "" : "s")")
+    }
+}
+
+/// `jobq version`.
+struct VersionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the versions of jobq and of the daemon.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: OutputOptions
+
+    struct Versions: Encodable {
+        var client: String
+        var daemon: String?
+    }
+
+    func run() async throws {
+        let daemon: String?
+        var failure: JobClientError?
+        do {
+            daemon = try await global.client().status().version
+        } catch let error as JobClientError {
+            daemon = nil
+            failure = error
+        }
+        if output.json {
+            try printJSON(Versions(client: Jobq.version, daemon: daemon))
+        } else {
+            print("jobq \(Jobq.version)")
+            if let daemon { print("jobqd \(daemon)") }
+        }
+        if let failure { throw failure }
+    }
+}

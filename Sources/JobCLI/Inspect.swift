@@ -1,0 +1,163 @@
+import ArgumentParser
+import Foundation
+import JobClient
+import JobModel
+
+/// `jobq status`.
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the daemon: jobs by state and queue, workers, version, uptime.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let status = try await global.client().status()
+        if output.json { return try printJSON(status) }
+        let style = Style.forStandardOutput()
+        let uptime = Formats.describe(milliseconds: Int64(status.uptimeSeconds * 1000))
+        print("jobqd \(status.version), up \(uptime); workers \(status.workers.busy)/\(status.workers.total) busy")
+        let states = JobState.allCases
+        print(states.map { "\(style.state($0)) \(status.states[$0.rawValue] ?? 0)" }.joined(separator: "  "))
+        if status.queues.isEmpty { return }
+        var table = Table(header: ["QUEUE", "WORKERS", "PAUSED"] + states.map { $0.rawValue.uppercased() })
+        table.rightAligned = Set(3..<(3 + states.count))
+        for queue in status.queues {
+            table.rows.append([queue.name, "\(queue.running)/\(queue.concurrency)", queue.paused ? "yes" : "no"]
+                + states.map { "\(queue.states[$0.rawValue] ?? 0)" })
+        }
+        print("")
+        print(table.render(style: style))
+    }
+}
+
+/// `jobq list`.
+struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List jobs, the most recent last.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: OutputOptions
+    @Option(help: ArgumentHelp("Only jobs in these states (comma-separated: queued, blocked, running, succeeded, failed, cancelled).", valueName: "states"))
+    var state: String?
+    @Option(name: .shortAndLong, help: "Only jobs of this queue.")
+    var queue: String?
+    @Option(help: "Only jobs with this label.")
+    var label: String?
+    @Option(help: "At most this many jobs, the most recent (1 to 100000).")
+    var limit: Int = 50
+
+    func validate() throws {
+        if !(1...100_000).contains(limit) { throw ValidationError("--limit: must be from 1 to 100000") }
+    }
+
+    func run() async throws {
+        let states = try (state?.split(separator: ",") ?? []).map { name in
+            guard let state = JobState(rawValue: String(name)) else {
+                throw ValidationError("--state: '\(name)' is not one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return state
+        }
+        let client = global.client()
+        var jobs: [Job] = []
+        var cursor: JobID?
+        repeat {
+            let page = try await client.jobs(states: states, queue: queue, label: label, after: cursor,
+                                             limit: min(1000, limit - jobs.count), descending: true)
+            jobs += page.jobs
+            cursor = page.nextCursor
+        } while cursor != nil && jobs.count < limit
+        jobs.reverse()
+        if output.json { return try printJSON(jobs.map(JobJSON.init)) }
+        if jobs.isEmpty { return print("no jobs") }
+        let style = Style.forStandardOutput()
+        var table = Table(header: ["ID", "STATE", "QUEUE", "PRI", "TRIES", "EXIT", "CREATED", "TOOK", "COMMAND"])
+        table.rightAligned = [0, 3, 4, 5]
+        for job in jobs {
+            table.rows.append([
+                "\(job.id)", style.state(job.state), job.spec.queue, "\(job.spec.priority)",
+                "\(job.attempts)/\(job.spec.retry.maxAttempts)",
+                job.exitCode.map(String.init) ?? job.signal.map { "sig\($0)" } ?? "-",
+                Formats.describe(job.createdAt), took(job),
+                String(Formats.describe(job.spec.command).prefix(60)),
+            ])
+        }
+        print(table.render(style: style))
+    }
+}
+
+/// How long the job's last attempt ran (so far, for a running job).
+func took(_ job: Job) -> String {
+    guard let started = job.startedAt else { return "-" }
+    let end = job.finishedAt ?? Timestamp.now()
+    return Formats.describe(milliseconds: end.millisecondsSinceEpoch - started.millisecondsSinceEpoch)
+}
+
+/// `jobq show`.
+struct Show: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show one job in full.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: OutputOptions
+    @Argument(help: ArgumentHelp("The job.", valueName: "id"))
+    var id: String
+
+    func run() async throws {
+        let job = try await global.client().job(try parseIDs([id])[0])
+        if output.json { return try printJSON(JobJSON(job: job)) }
+        let style = Style.forStandardOutput()
+        var lines: [(String, String)] = [("id", "\(job.id)")]
+        var state = style.state(job.state)
+        if let code = job.exitCode { state += " (exit \(code))" }
+        if let signal = job.signal { state += " (signal \(signal))" }
+        lines.append(("state", state))
+        if let error = job.error { lines.append(("error", error)) }
+        lines.append(("command", Formats.describe(job.spec.command) + (job.spec.command.isShell ? "   (sh -c)" : "")))
+        lines.append(("queue", "\(job.spec.queue), priority \(job.spec.priority)"))
+        if let cwd = job.spec.cwd { lines.append(("cwd", cwd)) }
+        for (name, value) in job.spec.env.sorted(by: { $0.key < $1.key }) { lines.append(("env", "\(name)=\(value)")) }
+        if let label = job.spec.label { lines.append(("label", label)) }
+        if let key = job.spec.idempotencyKey { lines.append(("key", key)) }
+        if !job.spec.after.isEmpty { lines.append(("after", job.spec.after.map { "\($0)" }.joined(separator: ", "))) }
+        lines.append(("attempts", "\(job.attempts) of \(job.spec.retry.maxAttempts)"))
+        if let timeout = job.spec.timeout { lines.append(("timeout", Formats.describe(milliseconds: Int64(timeout.seconds * 1000)))) }
+        lines.append(("created", Formats.describe(job.createdAt)))
+        if job.state == .queued || job.state == .blocked, job.runAt > Timestamp.now() { lines.append(("runs at", Formats.describe(job.runAt))) }
+        if let started = job.startedAt { lines.append(("started", Formats.describe(started))) }
+        if let finished = job.finishedAt { lines.append(("finished", Formats.describe(finished) + (job.startedAt != nil ? " (took \(took(job)))" : ""))) }
+        if let uid = job.spec.submitterUID { lines.append(("submitter", "uid \(uid)")) }
+        if let path = job.stdoutPath { lines.append(("stdout", path)) }
+        if let path = job.stderrPath { lines.append(("stderr", path)) }
+        let width = lines.map(\.0.count).max() ?? 0
+        for (name, value) in lines {
+            print(style.bold(name + ":") + String(repeating: " ", count: width - name.count + 1) + value)
+        }
+    }
+}
+
+extension Command {
+    var isShell: Bool {
+        if case .shell = self { return true }
+        return false
+    }
+}
+
+/// `jobq logs`.
+struct Logs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a job's output.",
+        discussion: "Prints what the job wrote to stdout (or stderr), as it wrote it. --follow keeps printing until the job is finished.")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "The job's stderr instead of its stdout.")
+    var stderr = false
+    @Flag(name: .shortAndLong, help: "Keep printing new output until the job is finished.")
+    var follow = false
+    @Argument(help: ArgumentHelp("The job.", valueName: "id"))
+    var id: String
+
+    func run() async throws {
+        let id = try parseIDs([id])[0]
+        try await global.client().logs(id, stream: stderr ? "err" : "out", follow: follow) { chunk in
+            FileHandle.standardOutput.write(chunk)
+        }
+    }
+}

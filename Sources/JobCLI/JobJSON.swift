@@ -1,0 +1,72 @@
+import Foundation
+import JobModel
+
+/// A job as `--json` prints it: flat, with stable field names; absent values are `null`.
+struct JobJSON: Encodable {
+    var job: Job
+
+    enum Key: String, CodingKey {
+        case id, state, queue, command, argv, shell, priority, attempts
+        case maxAttempts = "max_attempts"
+        case exitCode = "exit_code"
+        case signal, error, label, cwd
+        case after
+        case idempotencyKey = "idempotency_key"
+        case submitterUID = "submitter_uid"
+        case timeoutSeconds = "timeout_seconds"
+        case runAt = "run_at"
+        case createdAt = "created_at"
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+        case durationSeconds = "duration_seconds"
+        case stdoutPath = "stdout_path"
+        case stderrPath = "stderr_path"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(job.id, forKey: .id)
+        try container.encode(job.state.rawValue, forKey: .state)
+        try container.encode(job.spec.queue, forKey: .queue)
+        try container.encode(Formats.describe(job.spec.command), forKey: .command)
+        switch job.spec.command {
+        case .argv(let argv):
+            try container.encode(argv, forKey: .argv)
+            try container.encodeNil(forKey: .shell)
+        case .shell(let script):
+            try container.encodeNil(forKey: .argv)
+            try container.encode(script, forKey: .shell)
+        }
+        try container.encode(job.spec.priority, forKey: .priority)
+        try container.encode(job.attempts, forKey: .attempts)
+        try container.encode(job.spec.retry.maxAttempts, forKey: .maxAttempts)
+        try container.encode(job.exitCode, forKey: .exitCode)
+        try container.encode(job.signal, forKey: .signal)
+        try container.encode(job.error, forKey: .error)
+        try container.encode(job.spec.label, forKey: .label)
+        try container.encode(job.spec.cwd, forKey: .cwd)
+        try container.encode(job.spec.after, forKey: .after)
+        try container.encode(job.spec.idempotencyKey, forKey: .idempotencyKey)
+        try container.encode(job.spec.submitterUID, forKey: .submitterUID)
+        try container.encode(job.spec.timeout?.seconds, forKey: .timeoutSeconds)
+        try container.encode(job.runAt, forKey: .runAt)
+        try container.encode(job.createdAt, forKey: .createdAt)
+        try container.encode(job.startedAt, forKey: .startedAt)
+        try container.encode(job.finishedAt, forKey: .finishedAt)
+        let duration = job.startedAt.flatMap { started in
+            job.finishedAt.map { Double($0.millisecondsSinceEpoch - started.millisecondsSinceEpoch) / 1000 }
+        }
+        try container.encode(duration, forKey: .durationSeconds)
+        try container.encode(job.stdoutPath, forKey: .stdoutPath)
+        try container.encode(job.stderrPath, forKey: .stderrPath)
+    }
+}
+
+/// Prints one JSON document (sorted keys, one line, a newline after it).
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    var data = try encoder.encode(value)
+    data.append(UInt8(ascii: "\n"))
+    FileHandle.standardOutput.write(data)
+}

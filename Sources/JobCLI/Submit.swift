@@ -1,0 +1,149 @@
+import ArgumentParser
+import Foundation
+import JobClient
+import JobModel
+
+/// `jobq submit`.
+struct Submit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Submit a command as a job and print its id.",
+        discussion: """
+            The command runs as given, without a shell (arguments with ;, $(), quotes or newlines \
+            reach it unchanged), in the current directory unless --cwd says otherwise, with the \
+            daemon's environment plus --env. --shell runs one string through /bin/sh -c instead.
+
+            The answer comes once the job is durable; the id alone goes to stdout, so that \
+            id=$(jobq submit -- make test) works.
+
+            --stdin submits one shell command per input line (empty lines skipped) as one \
+            all-or-nothing batch and prints one id per line.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: OutputOptions
+
+    @Option(name: .shortAndLong, help: "The queue (default: default).")
+    var queue: String = JobSpec.defaultQueue
+    @Option(name: .shortAndLong, help: "Higher runs first within the queue (-1000000 to 1000000).")
+    var priority: Int = 0
+    @Option(help: ArgumentHelp("Start no earlier than this long from now.", valueName: "duration"))
+    var delay: String?
+    @Option(help: ArgumentHelp("Start no earlier than this time (ISO 8601).", valueName: "time"))
+    var at: String?
+    @Option(help: ArgumentHelp("Stop an attempt that runs longer (SIGTERM to its process group, then SIGKILL).", valueName: "duration"))
+    var timeout: String?
+    @Option(help: "Run again after a failure this many times (exponential backoff from 1 s).")
+    var retries: Int = 0
+    @Option(help: ArgumentHelp("Start only after this job succeeded (repeatable).", valueName: "id"))
+    var after: [String] = []
+    @Option(help: ArgumentHelp("Idempotency key: while a job with this key is live, submitting it again returns that job.", valueName: "key"))
+    var key: String?
+    @Option(help: ArgumentHelp("A label to find the job by (jobq list --label).", valueName: "text"))
+    var label: String?
+    @Option(help: ArgumentHelp("An environment variable for the job (repeatable).", valueName: "name=value"))
+    var env: [String] = []
+    @Option(help: ArgumentHelp("The working directory (default: the current directory).", valueName: "dir"))
+    var cwd: String?
+    @Flag(help: "Run the command as one /bin/sh -c string.")
+    var shell = false
+    @Flag(help: "Read one shell command per line from stdin and submit them as one batch.")
+    var stdin = false
+    @Flag(help: "Wait for the job and exit with its exit code (1 when it was cancelled or failed without one; 128+N when killed by signal N).")
+    var wait = false
+    @Argument(help: ArgumentHelp("The command and its arguments, after -- (so that its options are not taken for jobq's).", valueName: "command"))
+    var command: [String] = []
+
+    var commandArguments: [String] { command }
+
+    func validate() throws {
+        if stdin, !commandArguments.isEmpty { throw ValidationError("give either --stdin or a command, not both") }
+        if !stdin, commandArguments.isEmpty { throw ValidationError("missing the command: jobq submit [options] -- command [args...]") }
+        if delay != nil, at != nil { throw ValidationError("give either --delay or --at, not both") }
+        if retries < 0 || retries >= RetryPolicy.maxAttemptsLimit {
+            throw ValidationError("--retries: must be from 0 to \(RetryPolicy.maxAttemptsLimit - 1)")
+        }
+        if !JobSpec.isValidQueueName(queue) {
+            throw ValidationError("--queue: '\(queue)' must be 1 to \(JobSpec.Limits.queueName) characters from A-Z a-z 0-9 . _ - and not start with . or -")
+        }
+    }
+
+    func specs() throws -> [JobSpec] {
+        var template = JobSpec(command: .argv(["true"]), queue: queue, priority: priority)
+        template.cwd = cwd ?? FileManager.default.currentDirectoryPath
+        if let delay {
+            let duration = try parseDuration(delay, "--delay")
+            template.runAt = Timestamp.now().advanced(by: duration)
+        }
+        if let at {
+            guard let time = Formats.time(at) else { throw ValidationError("--at: '\(at)' is not an ISO 8601 time") }
+            template.runAt = time
+        }
+        if let timeout {
+            let duration = try parseDuration(timeout, "--timeout")
+            guard duration > .zero else { throw ValidationError("--timeout: must be more than 0") }
+            template.timeout = duration
+        }
+        template.retry = retries == 0 ? .none : RetryPolicy(maxAttempts: retries + 1)
+        template.after = try parseIDs(after)
+        template.idempotencyKey = key
+        template.label = label
+        for pair in env {
+            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                throw ValidationError("--env: '\(pair)' is not name=value")
+            }
+            template.env[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+        }
+        let commands: [Command]
+        if stdin {
+            var lines: [Command] = []
+            while let line = readLine(strippingNewline: true) {
+                if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+                lines.append(.shell(line))
+            }
+            guard !lines.isEmpty else { throw ValidationError("--stdin: no command on stdin") }
+            commands = lines
+        } else if shell {
+            commands = [.shell(commandArguments.joined(separator: " "))]
+        } else {
+            commands = [.argv(commandArguments)]
+        }
+        return try commands.map { command in
+            var spec = template
+            spec.command = command
+            do {
+                try spec.validate()
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            return spec
+        }
+    }
+
+    func run() async throws {
+        let specs = try specs()
+        let client = global.client()
+        let submitted = try await client.submit(specs)
+        let ids = submitted.jobs.map(\.id)
+        if !wait {
+            if output.json {
+                try printJSON(submitted.jobs.map { JobJSON(job: $0.job) })
+            } else {
+                writeOut(ids.map { "\($0)\n" }.joined())
+            }
+            return
+        }
+        if !output.json { writeOut(ids.map { "\($0)\n" }.joined()) }
+        let result = try await Waiting.wait(client: client, ids: ids, timeout: nil)
+        if output.json { try printJSON(result.jobs.map(JobJSON.init)) }
+        if ids.count == 1, let job = result.jobs.first {
+            let code: Int32 = switch job.state {
+            case .succeeded: 0
+            case .failed: job.exitCode.map { $0 == 0 ? 1 : $0 } ?? job.signal.map { 128 + $0 } ?? 1
+            default: 1
+            }
+            if code != 0 { throw CLIExit(code: code, message: Waiting.failureLine(job)) }
+            return
+        }
+        try Waiting.exitForResult(result.jobs, done: result.done)
+    }
+}
