@@ -115,6 +115,21 @@ final class ConnectionCount: Sendable {
     let value = Atomic<Int>(0)
 }
 
+/// Long requests in progress: each holds a connection until its condition, its timeout, or its
+/// client's departure.
+final class LongRequestCount: Sendable {
+    let value = Atomic<Int>(0)
+
+    /// Counts `body` as one long request while it runs.
+    func during<T>(_ body: () async throws -> T) async rethrows -> T {
+        value.add(1, ordering: .relaxed)
+        defer { value.subtract(1, ordering: .relaxed) }
+        return try await body()
+    }
+
+    var current: Int { value.load(ordering: .relaxed) }
+}
+
 /// Why a long request ended before its condition held.
 enum ConnectionEnd: Sendable {
     /// The client closed the connection (or its sending half).

@@ -14,7 +14,7 @@ import ServiceLifecycle
 /// `{"error":{"code","message"}}` with a stable `code`.
 public enum JobAPI {
     /// The version the API reports.
-    public static let version = "0.2.0"
+    public static let version = JobqVersion.current
 
     /// What the routes work with.
     public struct Environment: Sendable {
@@ -27,6 +27,8 @@ public enum JobAPI {
         public var peers: PeerResolver
         /// The daemon's own user: it may cancel, retry and administer everything, like root.
         public var daemonUID: UInt32
+        /// Long requests (wait, join, log follow, events) in progress, for `GET /metrics`.
+        let longRequests = LongRequestCount()
 
         public init(engine: JobEngine, store: JobStore, logDirectory: String, startedAt: Date = Date(), limits: APILimits = APILimits(),
                     peers: PeerResolver = .socket, daemonUID: UInt32 = getuid()) {

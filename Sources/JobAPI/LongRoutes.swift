@@ -28,7 +28,10 @@ enum LongRoutes {
             if timeout == .zero || before.allSatisfy(\.state.isTerminal) {
                 return try WaitResponse(done: before.allSatisfy(\.state.isTerminal), jobs: before).response(from: request, context: context)
             }
-            switch try await race(context.channel, timeout: timeout, { try await storeCall { try await engine.wait(for: body.ids) } }) {
+            let outcome = try await environment.longRequests.during {
+                try await race(context.channel, timeout: timeout) { try await storeCall { try await engine.wait(for: body.ids) } }
+            }
+            switch outcome {
             case .done(let jobs):
                 return try WaitResponse(done: true, jobs: jobs).response(from: request, context: context)
             case .timedOut:
@@ -44,7 +47,9 @@ enum LongRoutes {
             if timeout == .zero || live(before) == 0 {
                 return try JoinResponse(done: live(before) == 0, queue: queue, queues: before).response(from: request, context: context)
             }
-            let outcome = try await race(context.channel, timeout: timeout) { try await storeCall { try await engine.join(queue: queue) } }
+            let outcome = try await environment.longRequests.during {
+                try await race(context.channel, timeout: timeout) { try await storeCall { try await engine.join(queue: queue) } }
+            }
             let done: Bool
             if case .done = outcome { done = true } else { done = false }
             return try JoinResponse(done: done, queue: queue, queues: try await views()).response(from: request, context: context)
@@ -78,8 +83,10 @@ enum LongRoutes {
                     try await writer.finish(nil)
                     return
                 }
-                try await tail.follow(job: id, engine: engine, store: store, until: ended) { chunk in
-                    try await writer.write(chunk)
+                try await environment.longRequests.during {
+                    try await tail.follow(job: id, engine: engine, store: store, until: ended) { chunk in
+                        try await writer.write(chunk)
+                    }
                 }
                 try await writer.finish(nil)
             })
@@ -96,7 +103,7 @@ enum LongRoutes {
                 encoder.outputFormatting = .sortedKeys
                 try await writer.write(ByteBuffer(string: ": jobqd events\n\n"))
                 let (merged, sink) = AsyncStream<EngineEvent>.makeStream()
-                try await withThrowingTaskGroup(of: Void.self) { group in
+                try await environment.longRequests.during { try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
                         for await event in events where queue == nil || event.job.spec.queue == queue { sink.yield(event) }
                         sink.finish()
@@ -114,7 +121,7 @@ enum LongRoutes {
                         buffer.writeString("\n\n")
                         try await writer.write(buffer)
                     }
-                }
+                } }
                 try await writer.finish(nil)
             })
         }

@@ -52,6 +52,8 @@ enum Metrics {
             out += "jobq_job_duration_seconds_sum{queue=\"\(queue)\"} \(histogram.sum)\n"
             out += "jobq_job_duration_seconds_count{queue=\"\(queue)\"} \(histogram.count)\n"
         }
+        family("jobq_api_long_requests", "gauge", "Requests held open now: wait, join, log follow, events.")
+        out += "jobq_api_long_requests \(environment.longRequests.current)\n"
         family("jobq_uptime_seconds", "gauge", "Seconds since the daemon started.")
         out += "jobq_uptime_seconds \(Int(Date().timeIntervalSince(environment.startedAt)))\n"
         return out

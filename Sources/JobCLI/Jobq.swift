@@ -6,7 +6,7 @@ import JobModel
 /// The `jobq` command: the daemon's client for people and scripts.
 public struct Jobq: AsyncParsableCommand {
     /// The client's version, printed by `jobq version` beside the daemon's.
-    public static let version = "0.2.0"
+    public static let version = JobqVersion.current
 
     public static let configuration = CommandConfiguration(
         commandName: "jobq",

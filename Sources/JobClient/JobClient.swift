@@ -191,12 +191,15 @@ public struct JobClient: Sendable {
     }
 
     /// Job changes as they happen (`GET /v1/events`), each given to `body` until it returns
-    /// `false` or the calling task is cancelled.
-    public func events(queue: String? = nil, _ body: (JobEvent) async throws -> Bool) async throws {
+    /// `false` or the calling task is cancelled. `connected` runs once the daemon has
+    /// subscribed: every change after it is delivered.
+    public func events(
+        queue: String? = nil, connected: () async -> Void = {}, _ body: (JobEvent) async throws -> Bool
+    ) async throws {
         try await withConnection { connection in
             var parser = EventStreamParser()
             let path = "/v1/events" + (queue.map { "?queue=\(Self.encode($0))" } ?? "")
-            try await connection.stream(.GET, path) { buffer in
+            try await connection.stream(.GET, path, onHead: connected) { buffer in
                 for event in parser.feed(buffer) {
                     if try await !body(event) { throw StopStreaming() }
                 }
@@ -288,11 +291,14 @@ extension JobClient {
         }
 
         /// Sends a request and gives each chunk of a 2xx answer's body to `chunk` as it arrives.
-        public mutating func stream(_ method: HTTPMethod, _ path: String, _ chunk: (ByteBuffer) async throws -> Void) async throws {
+        public mutating func stream(
+            _ method: HTTPMethod, _ path: String, onHead: () async -> Void = {}, _ chunk: (ByteBuffer) async throws -> Void
+        ) async throws {
             let status = try await send(method, path, body: nil)
             if !(200..<300).contains(status) {
                 try Self.check(status, try await readBody())
             }
+            await onHead()
             do {
                 while let part = try await iterator.next() {
                     switch part {

@@ -30,3 +30,9 @@ public enum DefaultPaths {
     /// The system service's socket (`jobqd.socket`).
     public static let systemSocket = "/run/jobq/jobq.sock"
 }
+
+/// jobq's version: the daemon reports it in `GET /v1/status`, `jobq version` prints it beside the
+/// daemon's.
+public enum JobqVersion {
+    public static let current = "0.2.0"
+}

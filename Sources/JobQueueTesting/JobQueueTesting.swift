@@ -51,6 +51,10 @@ public final class NotifyListener: Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
         }
         guard rc == 0 else { throw POSIXError(.EADDRINUSE) }
+        // A safety net, not a timing: a daemon that died before notifying must fail the test
+        // (an empty message) instead of hanging it.
+        var timeout = timeval(tv_sec: 60, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
     deinit {
@@ -58,7 +62,7 @@ public final class NotifyListener: Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// The next datagram.
+    /// The next datagram; empty when none came within a minute.
     public func receive() async -> String {
         let fd = self.fd
         return await onOwnThread {

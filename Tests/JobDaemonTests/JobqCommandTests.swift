@@ -1,0 +1,234 @@
+import Foundation
+import JobClient
+import JobModel
+import JobQueueTesting
+import Testing
+
+/// The real `jobq` against the real `jobqd` on a temporary socket and state directory.
+@Suite("jobq against jobqd", .timeLimit(.minutes(2)))
+struct JobqCommandTests {
+    static var jobqPath: String {
+        URL(filePath: DaemonTests.jobqdPath).deletingLastPathComponent().appending(path: "jobq").path()
+    }
+
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs `jobq` with `--socket` set; `stdin` is given as its input when present.
+    static func jobq(_ socket: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) async throws -> Run {
+        let process = Process()
+        process.executableURL = URL(filePath: jobqPath)
+        process.arguments = ["--socket", socket] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let output = Pipe()
+        let errors = Pipe()
+        let input = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let (out, err) = await onOwnThread {
+            let out = output.fileHandleForReading.readDataToEndOfFile()
+            let err = errors.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (out, err)
+        }
+        return Run(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+                   stderr: String(decoding: err, as: UTF8.self))
+    }
+
+    /// A started daemon and its socket.
+    static func withDaemon(_ body: (DaemonTests.Fixture, String) async throws -> Void) async throws {
+        let fixture = try DaemonTests.Fixture()
+        let daemon = try fixture.start()
+        #expect(await fixture.awaitNotification("READY=1"))
+        try await body(fixture, fixture.socketPath)
+        daemon.terminate()
+        #expect(await DaemonTests().exit(of: daemon) == 0)
+    }
+
+    @Test("The README's quick start: submit prints the id alone, wait exits 0, logs prints the output")
+    func quickStart() async throws {
+        try await Self.withDaemon { _, socket in
+            let submitted = try await Self.jobq(socket, ["submit", "--", "echo", "hi"])
+            #expect(submitted.status == 0)
+            let id = submitted.stdout.trimmingCharacters(in: .newlines)
+            #expect(JobID(id) != nil && submitted.stdout == id + "\n")
+            #expect(try await Self.jobq(socket, ["wait", id]).status == 0)
+            #expect(try await Self.jobq(socket, ["logs", id]).stdout == "hi\n")
+        }
+    }
+
+    @Test("Exit codes: 1 for a failed job, the job's own with submit --wait, 124 at a timeout, 4 when refused, 2 for usage")
+    func exitCodes() async throws {
+        try await Self.withDaemon { _, socket in
+            let failing = try await Self.jobq(socket, ["submit", "--", "sh", "-c", "exit 3"]).stdout.trimmingCharacters(in: .newlines)
+            let wait = try await Self.jobq(socket, ["wait", failing])
+            #expect(wait.status == 1)
+            #expect(wait.stderr.contains("job \(failing) failed (exit 3)"))
+            let own = try await Self.jobq(socket, ["submit", "--wait", "--", "sh", "-c", "exit 7"])
+            #expect(own.status == 7)
+            try await Self.jobq(socket, ["pause", "held"]).expectSuccess()
+            let held = try await Self.jobq(socket, ["submit", "--queue", "held", "--", "true"]).stdout.trimmingCharacters(in: .newlines)
+            let timedOut = try await Self.jobq(socket, ["wait", "--timeout", "0s", held])
+            #expect(timedOut.status == 124)
+            let refused = try await Self.jobq(socket, ["retry", held])
+            #expect(refused.status == 4)
+            #expect(refused.stderr.contains("(conflict)"))
+            let missing = try await Self.jobq(socket, ["show", "999999"])
+            #expect(missing.status == 4)
+            #expect(missing.stderr.contains("(not_found)"))
+            #expect(try await Self.jobq(socket, ["submit", "--timeout", "-5s", "--", "true"]).status == 2)
+            #expect(try await Self.jobq(socket, ["submit"]).status == 2)
+        }
+    }
+
+    @Test("An unreachable daemon: exit 3, naming the socket and how to start the daemon")
+    func unreachable() async throws {
+        let missing = "/tmp/jobq-nothing-\(UUID())/jobq.sock"
+        let run = try await Self.jobq(missing, ["status"])
+        #expect(run.status == 3)
+        #expect(run.stderr.contains(missing))
+        #expect(run.stderr.contains("start it with `jobqd`"))
+        let fromEnvironment = try await Self.jobq(missing, ["--help"], environment: ["JOBQ_SOCKET": missing])
+        #expect(fromEnvironment.status == 0)
+    }
+
+    @Test("--json: list gives an array of jobs with the stable fields; show, status and submit parse")
+    func jsonOutput() async throws {
+        try await Self.withDaemon { _, socket in
+            let id = try await Self.jobq(socket, ["submit", "--label", "build", "--priority", "5", "--", "true"]).stdout
+                .trimmingCharacters(in: .newlines)
+            #expect(try await Self.jobq(socket, ["wait", id]).status == 0)
+            let list = try await Self.jobq(socket, ["list", "--json", "--label", "build"])
+            let jobs = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+            #expect(jobs.count == 1)
+            let job = jobs[0]
+            for key in ["id", "state", "queue", "command", "priority", "attempts", "exit_code", "created_at", "started_at", "finished_at"] {
+                #expect(job.keys.contains(key), "missing \(key)")
+            }
+            #expect(job["id"] as? Int == Int(id))
+            #expect(job["state"] as? String == "succeeded")
+            #expect(job["priority"] as? Int == 5)
+            #expect(job["command"] as? String == "true")
+            #expect(job["exit_code"] as? Int == 0)
+            let show = try await Self.jobq(socket, ["show", "--json", id])
+            #expect((try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])?["label"] as? String == "build")
+            let status = try await Self.jobq(socket, ["status", "--json"])
+            #expect(((try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["states"] as? [String: Int])?["succeeded"] == 1)
+            let human = try await Self.jobq(socket, ["list"], environment: ["NO_COLOR": "1"])
+            #expect(human.stdout.hasPrefix("ID"))
+            #expect(!human.stdout.contains("\u{1B}["))
+        }
+    }
+
+    @Test("--stdin submits one job per line as one batch and prints one id per line")
+    func stdinBatch() async throws {
+        try await Self.withDaemon { _, socket in
+            let run = try await Self.jobq(socket, ["submit", "--stdin"], stdin: "echo one\n\necho two > /dev/null\nexit 4\n")
+            #expect(run.status == 0)
+            let ids = run.stdout.split(separator: "\n").map(String.init)
+            #expect(ids.count == 3)
+            let waited = try await Self.jobq(socket, ["wait", "--json"] + ids)
+            #expect(waited.status == 1)
+            let result = try #require(try JSONSerialization.jsonObject(with: Data(waited.stdout.utf8)) as? [String: Any])
+            let states = (result["jobs"] as? [[String: Any]])?.map { $0["state"] as? String }
+            #expect(states == ["succeeded", "succeeded", "failed"])
+            #expect(try await Self.jobq(socket, ["submit", "--stdin"], stdin: "\n \n").status == 2)
+        }
+    }
+
+    @Test("An argv command is never given to a shell: ; $() quotes and newlines reach the program unchanged")
+    func argvIsNotInterpreted() async throws {
+        try await Self.withDaemon { _, socket in
+            let arguments = ["a;b", "$(touch /tmp/jobq-pwned)", "it's \"quoted\"", "two\nlines", "`id`", "*"]
+            let id = try await Self.jobq(socket, ["submit", "--", "printf", "%s|"] + arguments).stdout.trimmingCharacters(in: .newlines)
+            #expect(try await Self.jobq(socket, ["wait", id]).status == 0)
+            #expect(try await Self.jobq(socket, ["logs", id]).stdout == arguments.map { $0 + "|" }.joined())
+            #expect(!FileManager.default.fileExists(atPath: "/tmp/jobq-pwned"))
+        }
+    }
+
+    @Test("cancel, retry, pause, resume, workers, join, prune, version")
+    func control() async throws {
+        try await Self.withDaemon { _, socket in
+            #expect(try await Self.jobq(socket, ["pause"]).stdout == "queue default paused (0 running, 0 queued)\n")
+            let id = try await Self.jobq(socket, ["submit", "--", "true"]).stdout.trimmingCharacters(in: .newlines)
+            #expect(try await Self.jobq(socket, ["cancel", id]).stdout == "\(id) cancelled\n")
+            #expect(try await Self.jobq(socket, ["retry", id]).stdout == "\(id) queued again\n")
+            #expect(try await Self.jobq(socket, ["workers", "default", "3"]).stdout.contains("default        3"))
+            let workers = try await Self.jobq(socket, ["workers", "--json"])
+            #expect((try JSONSerialization.jsonObject(with: Data(workers.stdout.utf8)) as? [[String: Any]])?.first?["concurrency"] as? Int == 3)
+            #expect(try await Self.jobq(socket, ["join", "--timeout", "0s"]).status == 124)
+            #expect(try await Self.jobq(socket, ["resume"]).stdout == "queue default resumed\n")
+            #expect(try await Self.jobq(socket, ["join", "--queue", "default"]).status == 0)
+            #expect(try await Self.jobq(socket, ["show", "--json", id]).stdout.contains(#""state":"succeeded""#))
+            #expect(try await Self.jobq(socket, ["prune", "--older-than", "1h"]).stdout == "pruned 0 jobs\n")
+            #expect(try await Self.jobq(socket, ["prune", "--older-than", "0s"]).stdout == "pruned 1 job\n")
+            let version = try await Self.jobq(socket, ["version"])
+            #expect(version.stdout == "jobq \(JobqVersion.current)\njobqd \(JobqVersion.current)\n")
+        }
+    }
+
+    @Test("logs --follow prints output as it is written and ends with the job")
+    func followStreams() async throws {
+        try await Self.withDaemon { fixture, socket in
+            let gate = fixture.directory + "/gate"
+            let id = try await Self.jobq(socket, ["submit", "--shell", "--", "echo one; while [ ! -e \(gate) ]; do sleep 0.01; done; echo two"])
+                .stdout.trimmingCharacters(in: .newlines)
+            let process = Process()
+            process.executableURL = URL(filePath: Self.jobqPath)
+            process.arguments = ["--socket", socket, "logs", "--follow", id]
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            let reader = output.fileHandleForReading
+            // The first line arrives while the job is still blocked on the gate.
+            let first = await onOwnThread { reader.availableData }
+            #expect(String(decoding: first, as: UTF8.self) == "one\n")
+            #expect(FileManager.default.createFile(atPath: gate, contents: nil))
+            let rest = await onOwnThread { reader.readDataToEndOfFile() }
+            #expect(String(decoding: rest, as: UTF8.self) == "two\n")
+            #expect(await DaemonTests().exit(of: process) == 0)
+        }
+    }
+
+    @Test("Jobs record the submitter's uid from the socket's peer credentials")
+    func peerCredentials() async throws {
+        try await Self.withDaemon { _, socket in
+            let id = try await Self.jobq(socket, ["submit", "--", "true"]).stdout.trimmingCharacters(in: .newlines)
+            let show = try await Self.jobq(socket, ["show", "--json", id])
+            #expect((try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])?["submitter_uid"] as? Int == Int(getuid()))
+        }
+    }
+
+    @Test("Events: a subscriber sees submitted, started and finished for a job")
+    func events() async throws {
+        try await Self.withDaemon { _, socket in
+            let client = JobClient(socketPath: socket)
+            let (connected, signal) = AsyncStream<Void>.makeStream()
+            async let kinds = {
+                var kinds: [String] = []
+                try await client.events(connected: { signal.finish() }) { event in
+                    kinds.append(event.kind)
+                    return event.kind != "finished"
+                }
+                return kinds
+            }()
+            for await _ in connected {}
+            _ = try await client.submit(JobSpec(argv: ["true"]))
+            #expect(try await kinds == ["submitted", "started", "finished"])
+        }
+    }
+}
+
+extension JobqCommandTests.Run {
+    func expectSuccess(sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(status == 0, "\(stderr)", sourceLocation: sourceLocation)
+    }
+}

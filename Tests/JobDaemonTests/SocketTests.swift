@@ -1,0 +1,137 @@
+import Foundation
+import JobClient
+import JobModel
+import JobQueueTesting
+import Synchronization
+import Testing
+
+/// What a client can do to the socket: oversized requests, stalled requests, leaving in the
+/// middle of a long request, and a socket handed over by socket activation.
+@Suite("jobqd's socket", .timeLimit(.minutes(2)))
+struct SocketTests {
+    /// A raw connection to a Unix socket.
+    final class RawConnection {
+        let fd: Int32
+
+        init(_ path: String) throws {
+            fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
+            }
+            guard connected == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        }
+
+        deinit { close(fd) }
+
+        func send(_ text: String) {
+            _ = Array(text.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        }
+
+        /// Everything until the daemon closes the connection.
+        func readToEnd() async -> String {
+            let fd = self.fd
+            return await onOwnThread {
+                var data: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    if count <= 0 { break }
+                    data += buffer[0..<count]
+                }
+                return String(decoding: data, as: UTF8.self)
+            }
+        }
+    }
+
+    @Test("A body over 1 MiB gets 413 payload_too_large and a header block over the limit 400; nothing is stored")
+    func limits() async throws {
+        try await JobqCommandTests.withDaemon { _, socket in
+            let big = #"{"argv":["echo","\#(String(repeating: "x", count: 1_100_000))"]}"#
+            let (status, body) = try await DaemonTests().curl(socket, "/v1/jobs", post: big)
+            #expect(status == 413)
+            #expect(body.contains(#""code":"payload_too_large""#))
+            let header = try RawConnection(socket)
+            header.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "y", count: 20_000))\r\n\r\n")
+            #expect(await header.readToEnd().hasPrefix("HTTP/1.1 400"))
+            let client = JobClient(socketPath: socket)
+            #expect(try await client.jobs().jobs.isEmpty)
+        }
+    }
+
+    @Test("A client that sends half a request and stalls holds nothing: others are served meanwhile")
+    func stalledClient() async throws {
+        try await JobqCommandTests.withDaemon { _, socket in
+            var stalled: [RawConnection] = []
+            for _ in 0..<20 {
+                let connection = try RawConnection(socket)
+                connection.send("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"argv\":")
+                stalled.append(connection)
+            }
+            let idle = try RawConnection(socket)
+            let client = JobClient(socketPath: socket)
+            let submitted = try await client.submit(JobSpec(argv: ["true"]))
+            #expect(try await client.wait(for: [submitted.jobs[0].id]).done)
+            #expect(try await client.health().status == "ok")
+            #expect(try await client.jobs().jobs.count == 1)
+            _ = idle
+            stalled.removeAll()
+        }
+    }
+
+    @Test("A wait whose client goes away ends on the daemon's side")
+    func clientLeavesWait() async throws {
+        try await JobqCommandTests.withDaemon { _, socket in
+            let client = JobClient(socketPath: socket)
+            _ = try await client.pause("held")
+            let id = try await client.submit(JobSpec(argv: ["true"], queue: "held")).jobs[0].id
+            let connection = try RawConnection(socket)
+            let body = #"{"ids":[\#(id)]}"#
+            connection.send("POST /v1/wait HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            // The wait is held open: the gauge counts it (each look is one request, no sleep).
+            while try await !client.metrics().contains("jobq_api_long_requests 1\n") {}
+            shutdown(connection.fd, Int32(SHUT_RDWR))
+            while try await !client.metrics().contains("jobq_api_long_requests 0\n") {}
+            #expect(try await client.job(id).state == .queued)
+        }
+    }
+
+    @Test("A socket passed by socket activation (LISTEN_FDS) is served, and left in place at exit")
+    func socketActivation() async throws {
+        let fixture = try DaemonTests.Fixture()
+        let socket = fixture.directory + "/activated.sock"
+        // Python binds and listens, puts the socket at fd 3 and execs jobqd with LISTEN_PID set
+        // to its own pid (which exec keeps), as systemd does.
+        let script = """
+            import os, socket, sys
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(sys.argv[1]); s.listen(16)
+            if s.fileno() != 3: os.dup2(s.fileno(), 3)
+            os.set_inheritable(3, True)
+            os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()), LISTEN_FDNAMES="jobq")
+            os.execv(sys.argv[2], sys.argv[2:])
+            """
+        let process = Process()
+        process.executableURL = URL(filePath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, socket, DaemonTests.jobqdPath, "--state-dir", fixture.state,
+                             "--socket", fixture.directory + "/unused.sock"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = fixture.notify.address
+        process.environment = environment
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        fixture.started.withLock { $0.append(process.processIdentifier) }
+        #expect(await fixture.awaitNotification("READY=1"))
+        let client = JobClient(socketPath: socket)
+        let id = try await client.submit(JobSpec(argv: ["true"])).jobs[0].id
+        #expect(try await client.wait(for: [id]).done)
+        #expect(!FileManager.default.fileExists(atPath: fixture.directory + "/unused.sock"))
+        process.terminate()
+        #expect(await DaemonTests().exit(of: process) == 0)
+        #expect(FileManager.default.fileExists(atPath: socket), "the activated socket belongs to systemd")
+    }
+}
