@@ -65,6 +65,15 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Durable submits through the socket to a real jobqd: single and batched, 1 to C clients.
+        .executableTarget(
+            name: "api-bench",
+            dependencies: [
+                .product(name: "JobClient", package: "jobq"),
+                .product(name: "JobModel", package: "jobq"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "AsyncQueueBenchmarks",
             dependencies: [
