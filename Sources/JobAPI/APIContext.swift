@@ -24,13 +24,9 @@ public struct PeerResolver: Sendable {
         self.resolve = resolve
     }
 
-    /// `SO_PEERCRED` of the connection's Unix socket.
+    /// `SO_PEERCRED` of the connection's Unix socket, read once when it was accepted.
     public static let socket = PeerResolver { channel, _ in
-        guard let provider = channel as? any SocketOptionProvider else { return nil }
-        let future: EventLoopFuture<UCred> = provider.unsafeGetSocketOption(
-            level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
-        guard let credentials = try? await future.get() else { return nil }
-        return PeerCredentials(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid)
+        ConnectionRegistry.shared.entry(for: channel)?.peer
     }
 }
 
@@ -39,6 +35,12 @@ struct UCred: Sendable {
     var pid: Int32 = 0
     var uid: UInt32 = 0
     var gid: UInt32 = 0
+}
+
+extension PeerCredentials {
+    init(_ credentials: UCred) {
+        self.init(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid)
+    }
 }
 
 /// The request context of every route: Hummingbird's core storage and the connection's channel

@@ -73,12 +73,27 @@ struct APIServer: Service {
             }
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         let logger = self.logger
-        let server: NIOAsyncChannel<HTTP1Channel.Value, Never>
+        // Each accepted connection: Hummingbird's HTTP/1.1 pipeline, and what the routes need
+        // to know about it (the peer's credentials, the watch's future), read once on its event
+        // loop so that requests find them without a hop.
+        let setup: @Sendable (any Channel) -> EventLoopFuture<Accepted> = { channel in
+            http.setup(channel: channel, logger: logger).flatMap { value in
+                let ended = try? channel.pipeline.syncOperations.handler(type: ConnectionWatch.self).ended
+                guard let provider = channel as? any SocketOptionProvider else {
+                    return channel.eventLoop.makeSucceededFuture(Accepted(value: value, peer: nil, ended: ended))
+                }
+                let credentials: EventLoopFuture<UCred> = provider.unsafeGetSocketOption(
+                    level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+                return credentials.map { Accepted(value: value, peer: PeerCredentials($0), ended: ended) }
+                    .recover { _ in Accepted(value: value, peer: nil, ended: ended) }
+            }
+        }
+        let server: NIOAsyncChannel<Accepted, Never>
         switch listener {
         case .path(let path):
-            server = try await bootstrap.bind(unixDomainSocketPath: path) { http.setup(channel: $0, logger: logger) }
+            server = try await bootstrap.bind(unixDomainSocketPath: path, childChannelInitializer: setup)
         case .descriptor(let fd, _):
-            server = try await bootstrap.bind(NIOBSDSocket.Handle(fd)) { http.setup(channel: $0, logger: logger) }
+            server = try await bootstrap.bind(NIOBSDSocket.Handle(fd), childChannelInitializer: setup)
         }
         try await onListening()
         let active = ConnectionCount()
@@ -87,15 +102,19 @@ struct APIServer: Service {
             await withDiscardingTaskGroup { tasks in
                 do {
                     try await server.executeThenClose { connections in
-                        for try await connection in connections {
+                        for try await accepted in connections {
+                            let connection = accepted.value
                             guard active.value.add(1, ordering: .relaxed).newValue <= maxConnections else {
                                 active.value.subtract(1, ordering: .relaxed)
                                 logger.warning("connection refused: too many connections", metadata: ["max": "\(maxConnections)"])
                                 try? await connection.channel.close()
                                 continue
                             }
+                            let key = ObjectIdentifier(connection.channel)
+                            ConnectionRegistry.shared.add(key, ConnectionRegistry.Entry(peer: accepted.peer, ended: accepted.ended))
                             tasks.addTask {
                                 await http.handle(value: connection, logger: logger)
+                                ConnectionRegistry.shared.remove(key)
                                 active.value.subtract(1, ordering: .relaxed)
                             }
                         }
@@ -107,6 +126,37 @@ struct APIServer: Service {
         } onGracefulShutdown: {
             quiesce.initiateShutdown(promise: nil)
         }
+    }
+}
+
+/// A connection as the accept loop gets it.
+struct Accepted: Sendable {
+    var value: HTTP1Channel.Value
+    var peer: PeerCredentials?
+    var ended: EventLoopFuture<ConnectionEnd>?
+}
+
+/// What the accept loop learned about each open connection, found by its channel from any
+/// thread (a mutex, no hop to the channel's event loop).
+final class ConnectionRegistry: Sendable {
+    struct Entry: Sendable {
+        var peer: PeerCredentials?
+        var ended: EventLoopFuture<ConnectionEnd>?
+    }
+
+    static let shared = ConnectionRegistry()
+    private let entries = Mutex<[ObjectIdentifier: Entry]>([:])
+
+    func add(_ key: ObjectIdentifier, _ entry: Entry) {
+        entries.withLock { $0[key] = entry }
+    }
+
+    func remove(_ key: ObjectIdentifier) {
+        _ = entries.withLock { $0.removeValue(forKey: key) }
+    }
+
+    func entry(for channel: any Channel) -> Entry? {
+        entries.withLock { $0[ObjectIdentifier(channel)] }
     }
 }
 
@@ -184,7 +234,8 @@ final class ConnectionWatch: ChannelInboundHandler, RemovableChannelHandler {
     /// The future of the watch on `channel`'s pipeline; `nil` when the channel has none (the
     /// router tests' channels), in which case a long request runs to its condition or timeout.
     static func ended(on channel: any Channel) async -> EventLoopFuture<ConnectionEnd>? {
-        try? await channel.eventLoop.submit {
+        if let entry = ConnectionRegistry.shared.entry(for: channel) { return entry.ended }
+        return try? await channel.eventLoop.submit {
             try channel.pipeline.syncOperations.handler(type: ConnectionWatch.self).ended
         }.get()
     }

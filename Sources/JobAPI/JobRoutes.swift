@@ -9,14 +9,13 @@ enum JobRoutes {
     static func add(to router: Router<APIContext>, _ environment: JobAPI.Environment) {
         let engine = environment.engine
         let store = environment.store
-        router.post("v1/jobs") { request, context -> EditedResponse<SubmitResponse> in
+        router.post("v1/jobs") { request, context -> Response in
             var specs = try await decodeSubmit(request, limit: environment.limits.maxBodyBytes)
             // The kernel's word on who submits, not the body's.
             let peer = await environment.peers.resolve(context.channel, request)
             for index in specs.indices { specs[index].submitterUID = peer?.uid }
             let submitted = try await storeCall { try await engine.submit(specs) }
-            let body = SubmitResponse(jobs: submitted.map { .init(id: $0.job.id, created: $0.created, job: $0.job) })
-            return EditedResponse(status: submitted.contains { $0.created } ? .created : .ok, response: body)
+            return try submitResponse(submitted)
         }
         router.get("v1/jobs/:id") { _, context -> Job in
             try await job(jobID(context), in: store)
@@ -81,6 +80,28 @@ enum JobRoutes {
             }
             return PruneResponse(pruned: count)
         }
+    }
+
+    /// `{"jobs":[{"id":1,"created":true,"state":"queued"},…]}`, written by hand: a batch of
+    /// thousands answers in microseconds. 201 when a job was created, 200 when every spec named a
+    /// live job by its idempotency key (those items carry the job whole).
+    static func submitResponse(_ submitted: [SubmittedJob]) throws -> Response {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(16 + submitted.count * 48)
+        buffer.writeStaticString(#"{"jobs":["#)
+        for (index, item) in submitted.enumerated() {
+            if index > 0 { buffer.writeStaticString(",") }
+            buffer.writeString(#"{"id":\#(item.job.id.rawValue),"created":\#(item.created),"state":"\#(item.job.state.rawValue)""#)
+            if !item.created {
+                buffer.writeStaticString(#","job":"#)
+                buffer.writeBytes(try JSONEncoder().encode(item.job))
+            }
+            buffer.writeStaticString("}")
+        }
+        buffer.writeStaticString("]}")
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: submitted.contains { $0.created } ? .created : .ok, headers: headers, body: .init(byteBuffer: buffer))
     }
 
     static func job(_ id: JobID, in store: JobStore) async throws -> Job {

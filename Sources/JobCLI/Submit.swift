@@ -126,7 +126,7 @@ struct Submit: AsyncParsableCommand {
         let ids = submitted.jobs.map(\.id)
         if !wait {
             if output.json {
-                try printJSON(submitted.jobs.map { JobJSON(job: $0.job) })
+                try printJSON(submitted.jobs)
             } else {
                 writeOut(ids.map { "\($0)\n" }.joined())
             }

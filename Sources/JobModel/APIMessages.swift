@@ -1,17 +1,22 @@
 /// The bodies the API and its clients exchange (docs/api.md), shared so that the daemon and
 /// `jobq` cannot disagree on a field's name.
 
-/// The answer to `POST /v1/jobs`: one item per submitted spec, in order.
+/// The answer to `POST /v1/jobs`: one item per submitted spec, in order: the new job's id and
+/// state (`queued`, `blocked`, or `failed` when a job it runs after had already failed), or, when
+/// the spec's idempotency key named a live job, that job whole.
 public struct SubmitResponse: Codable, Hashable, Sendable {
     public struct Item: Codable, Hashable, Sendable {
         public var id: JobID
-        /// `false` when the spec's idempotency key named a live job, which is returned instead.
+        /// `false` when the spec's idempotency key named a live job, which is in `job`.
         public var created: Bool
-        public var job: Job
+        public var state: JobState
+        /// The existing job, when `created` is `false`.
+        public var job: Job?
 
-        public init(id: JobID, created: Bool, job: Job) {
+        public init(id: JobID, created: Bool, state: JobState, job: Job? = nil) {
             self.id = id
             self.created = created
+            self.state = state
             self.job = job
         }
     }

@@ -95,11 +95,12 @@ func expectError(_ response: TestResponse, _ status: HTTPResponse.Status, _ code
     #expect(!error.error.message.isEmpty, sourceLocation: sourceLocation)
 }
 
-/// Submits one spec (JSON text) and returns the job.
+/// Submits one spec (JSON text) and returns the job as stored.
 func submit(_ client: any TestClientProtocol, _ json: String, uid: UInt32 = daemonUID) async throws -> Job {
     let response = try await send(client, .post, "/v1/jobs", json: json, uid: uid)
     #expect(response.status == .created)
-    return try decode(SubmitResponse.self, response).jobs[0].job
+    let id = try decode(SubmitResponse.self, response).jobs[0].id
+    return try decode(Job.self, try await send(client, .get, "/v1/jobs/\(id)"))
 }
 
 /// Waits (through the API) until the job is terminal.

@@ -41,8 +41,10 @@ struct JobRouteTests {
             #expect(again.status == .ok)
             let firstItem = try decode(SubmitResponse.self, first).jobs[0]
             let againItem = try decode(SubmitResponse.self, again).jobs[0]
+            #expect(firstItem.created && firstItem.state == .queued && firstItem.job == nil)
             #expect(!againItem.created)
             #expect(againItem.id == firstItem.id)
+            #expect(againItem.job?.spec.idempotencyKey == "k1")
             try await send(client, .post, "/v1/jobs/\(firstItem.id)/cancel")
         }
     }
