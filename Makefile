@@ -49,9 +49,11 @@ test-benchmarks:
 	$(SWIFT) build -c release --package-path Benchmarks --product queue-throughput
 	$(SWIFT) build -c release --package-path Benchmarks --product store-bench
 	$(SWIFT) build -c release --package-path Benchmarks --product engine-bench
+	$(SWIFT) build -c release --package-path Benchmarks --product api-bench
 	Benchmarks/.build/release/queue-throughput --items 20000 --runs 1 --table
 	Benchmarks/.build/release/store-bench --quick
 	Benchmarks/.build/release/engine-bench --jobs 200
+	Benchmarks/.build/release/api-bench --jobqd .build/debug/jobqd --jobs 2000 --clients 4 --batch 100
 
 bench: deps
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
@@ -59,6 +61,11 @@ bench: deps
 	$(SWIFT) build -c release --package-path Benchmarks --product store-bench
 	Benchmarks/.build/release/store-bench
 	Benchmarks/engine-vs-tsp.sh
+	$(SWIFT) build -c release --product jobqd
+	$(SWIFT) build -c release --product jobq --static-swift-stdlib
+	$(SWIFT) build -c release --package-path Benchmarks --product api-bench
+	Benchmarks/.build/release/api-bench --jobqd .build/release/jobqd --jobs 100000 --clients 32
+	python3 Benchmarks/cli-vs-tsp.py --jobs 2000
 
 clean:
 	rm -rf .build Benchmarks/.build

@@ -41,7 +41,7 @@ public struct Jobq: AsyncParsableCommand {
     /// code; messages go to stderr.
     public static func run(_ arguments: [String]) async -> Int32 {
         do {
-            var command = try parseAsRoot(arguments)
+            var command = try fastParse(arguments) ?? parseAsRoot(arguments)
             if var command = command as? any AsyncParsableCommand {
                 try await command.run()
             } else {
@@ -64,6 +64,25 @@ public struct Jobq: AsyncParsableCommand {
             printError(message)
             return code == .validationFailure || error is ValidationError ? 2 : code.rawValue
         }
+    }
+}
+
+extension Jobq {
+    /// `jobq [--socket PATH] submit …` parsed as the submit command alone: building the whole
+    /// command tree first costs a few milliseconds of runtime type lookups, a large part of a
+    /// submit's time. Anything unusual (help, a bad command line) goes the full way, for the
+    /// full messages.
+    static func fastParse(_ arguments: [String]) -> (any ParsableCommand)? {
+        var rest = arguments[...]
+        var global: [String] = []
+        if rest.first == "--socket", rest.count >= 2 {
+            global = Array(rest.prefix(2))
+            rest = rest.dropFirst(2)
+        }
+        guard rest.first == "submit" else { return nil }
+        let options = rest.dropFirst().prefix { $0 != "--" }
+        if options.contains(where: { $0 == "-h" || $0 == "--help" || $0 == "help" }) { return nil }
+        return try? Submit.parseAsRoot(global + Array(rest.dropFirst()))
     }
 }
 
