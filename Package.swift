@@ -200,7 +200,7 @@ let package = Package(
         ),
         .testTarget(
             name: "JobModelTests",
-            dependencies: ["JobModel"],
+            dependencies: ["JobModel", "JobQueueTesting"],
             swiftSettings: strictSettings
         ),
         // A child process for the crash-durability test: inserts jobs and prints each

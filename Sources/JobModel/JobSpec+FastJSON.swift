@@ -1,0 +1,264 @@
+/// A fast reader for the common submit bodies: one spec, or `{"jobs":[spec, …]}`, with the
+/// fields people send. It accepts only what it is sure `JSONDecoder` would decode to the same
+/// specs; on anything else (an escape it does not handle, a `retry` object, an unknown or
+/// repeated field, a number that is not plain, invalid JSON) it answers `nil`, and the caller
+/// decodes with `JSONDecoder`, which also gives the error message. Batches of thousands of specs
+/// are the reason: `JSONDecoder` spent most of a batch submit's time.
+extension JobSpec {
+    /// The specs of a submit body, or `nil` when `JSONDecoder` must decide.
+    public static func fastDecodeSubmit(_ bytes: some Collection<UInt8>) -> [JobSpec]? {
+        let array = Array(bytes)
+        return array.withUnsafeBufferPointer { buffer in
+            var reader = FastJSONReader(bytes: buffer)
+            return reader.submitBody()
+        }
+    }
+}
+
+struct FastJSONReader {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var index = 0
+
+    init(bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
+    }
+
+    var atEnd: Bool { index >= bytes.count }
+
+    mutating func skipSpace() {
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x09, 0x0A, 0x0D: index += 1
+            default: return
+            }
+        }
+    }
+
+    /// Consumes `byte` (after spaces) when it is next.
+    mutating func take(_ byte: UInt8) -> Bool {
+        skipSpace()
+        guard index < bytes.count, bytes[index] == byte else { return false }
+        index += 1
+        return true
+    }
+
+    mutating func takeNull() -> Bool {
+        skipSpace()
+        guard index + 4 <= bytes.count, bytes[index] == UInt8(ascii: "n"), bytes[index + 1] == UInt8(ascii: "u"),
+            bytes[index + 2] == UInt8(ascii: "l"), bytes[index + 3] == UInt8(ascii: "l")
+        else { return false }
+        index += 4
+        return true
+    }
+
+    /// `{"jobs":[…]}` or one spec, then the end of the text.
+    mutating func submitBody() -> [JobSpec]? {
+        let start = index
+        guard take(UInt8(ascii: "{")) else { return nil }
+        var specs: [JobSpec]
+        if let key = string(), key == "jobs" {
+            guard take(UInt8(ascii: ":")), take(UInt8(ascii: "[")) else { return nil }
+            specs = []
+            if !take(UInt8(ascii: "]")) {
+                repeat {
+                    guard let spec = spec() else { return nil }
+                    specs.append(spec)
+                } while take(UInt8(ascii: ","))
+                guard take(UInt8(ascii: "]")) else { return nil }
+            }
+            guard take(UInt8(ascii: "}")) else { return nil }
+        } else {
+            index = start
+            guard let spec = spec() else { return nil }
+            specs = [spec]
+        }
+        skipSpace()
+        return atEnd ? specs : nil
+    }
+
+    mutating func spec() -> JobSpec? {
+        guard take(UInt8(ascii: "{")) else { return nil }
+        var argv: [String]?
+        var shell: String?
+        var spec = JobSpec(command: .argv([]))
+        var seen: Set<String> = []
+        if !take(UInt8(ascii: "}")) {
+            repeat {
+                guard let key = string(), seen.insert(key).inserted, take(UInt8(ascii: ":")) else { return nil }
+                if takeNull() { continue }
+                switch key {
+                case "argv":
+                    guard let value = stringArray() else { return nil }
+                    argv = value
+                case "shell":
+                    guard let value = string() else { return nil }
+                    shell = value
+                case "cwd":
+                    guard let value = string() else { return nil }
+                    spec.cwd = value
+                case "env":
+                    guard let value = stringObject() else { return nil }
+                    spec.env = value
+                case "queue":
+                    guard let value = string() else { return nil }
+                    spec.queue = value
+                case "priority":
+                    guard let value = integer(), let priority = Int(exactly: value) else { return nil }
+                    spec.priority = priority
+                case "run_at":
+                    guard let text = string(), let time = Timestamp(rfc3339: text) else { return nil }
+                    spec.runAt = time
+                case "timeout_seconds":
+                    guard let seconds = number(), seconds.isFinite, seconds >= 0, seconds < 1e12 else { return nil }
+                    spec.timeout = .milliseconds(Int64((seconds * 1000).rounded(.down)))
+                case "after":
+                    guard take(UInt8(ascii: "[")) else { return nil }
+                    var ids: [JobID] = []
+                    if !take(UInt8(ascii: "]")) {
+                        repeat {
+                            guard let value = integer() else { return nil }
+                            ids.append(JobID(rawValue: value))
+                        } while take(UInt8(ascii: ","))
+                        guard take(UInt8(ascii: "]")) else { return nil }
+                    }
+                    spec.after = ids
+                case "idempotency_key":
+                    guard let value = string() else { return nil }
+                    spec.idempotencyKey = value
+                case "label":
+                    guard let value = string() else { return nil }
+                    spec.label = value
+                case "submitter_uid":
+                    guard let value = integer(), let uid = UInt32(exactly: value) else { return nil }
+                    spec.submitterUID = uid
+                default:
+                    return nil  // `retry`, or a field JSONDecoder must refuse
+                }
+            } while take(UInt8(ascii: ","))
+            guard take(UInt8(ascii: "}")) else { return nil }
+        }
+        switch (argv, shell) {
+        case (let argv?, nil): spec.command = .argv(argv)
+        case (nil, let shell?): spec.command = .shell(shell)
+        default: return nil
+        }
+        return spec
+    }
+
+    mutating func stringArray() -> [String]? {
+        guard take(UInt8(ascii: "[")) else { return nil }
+        var values: [String] = []
+        if take(UInt8(ascii: "]")) { return values }
+        repeat {
+            guard let value = string() else { return nil }
+            values.append(value)
+        } while take(UInt8(ascii: ","))
+        return take(UInt8(ascii: "]")) ? values : nil
+    }
+
+    mutating func stringObject() -> [String: String]? {
+        guard take(UInt8(ascii: "{")) else { return nil }
+        var values: [String: String] = [:]
+        if take(UInt8(ascii: "}")) { return values }
+        repeat {
+            guard let key = string(), values[key] == nil, take(UInt8(ascii: ":")), let value = string() else { return nil }
+            values[key] = value
+        } while take(UInt8(ascii: ","))
+        return take(UInt8(ascii: "}")) ? values : nil
+    }
+
+    /// A string with the escapes `\" \\ \/ \b \f \n \r \t` and `\uXXXX` outside the surrogates;
+    /// `nil` for anything else (control characters, invalid UTF-8, surrogate pairs).
+    mutating func string() -> String? {
+        guard take(UInt8(ascii: "\"")) else { return nil }
+        let start = index
+        // The common case: no escape.
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                index += 1
+                return text
+            }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            index += 1
+        }
+        var scalars: [UInt8] = Array(bytes[start..<index])
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                return String(validating: scalars, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                guard index < bytes.count else { return nil }
+                let escape = bytes[index]
+                index += 1
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scalars.append(escape)
+                case UInt8(ascii: "b"): scalars.append(0x08)
+                case UInt8(ascii: "f"): scalars.append(0x0C)
+                case UInt8(ascii: "n"): scalars.append(0x0A)
+                case UInt8(ascii: "r"): scalars.append(0x0D)
+                case UInt8(ascii: "t"): scalars.append(0x09)
+                case UInt8(ascii: "u"):
+                    guard index + 4 <= bytes.count,
+                        let code = UInt32(String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<(index + 4)]), as: UTF8.self), radix: 16),
+                        let scalar = Unicode.Scalar(code)  // nil for surrogates
+                    else { return nil }
+                    index += 4
+                    scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
+                default:
+                    return nil
+                }
+            default:
+                if byte < 0x20 { return nil }
+                scalars.append(byte)
+            }
+        }
+        return nil
+    }
+
+    /// A plain integer: an optional minus and digits, no fraction or exponent.
+    mutating func integer() -> Int64? {
+        skipSpace()
+        let start = index
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let digits = index
+        while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+        guard index > digits else { return nil }
+        if index < bytes.count, [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[index]) { return nil }
+        // JSON has no leading zeros.
+        if index - digits > 1, bytes[digits] == UInt8(ascii: "0") { return nil }
+        return Int64(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self))
+    }
+
+    /// A JSON number as a Double.
+    mutating func number() -> Double? {
+        skipSpace()
+        let start = index
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."),
+                UInt8(ascii: "e"), UInt8(ascii: "E"):
+                index += 1
+            default:
+                return number(in: start..<index)
+            }
+        }
+        return number(in: start..<index)
+    }
+
+    private func number(in range: Range<Int>) -> Double? {
+        guard !range.isEmpty else { return nil }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+        // A plain decimal only (what Double(String) and JSON agree on): no leading '+', no
+        // leading zeros, digits on both sides of a point.
+        guard text.first != "+", !text.hasPrefix("."), !text.hasPrefix("-."), !text.hasSuffix("."),
+            !text.contains(".e"), !text.contains(".E")
+        else { return nil }
+        let unsigned = text.hasPrefix("-") ? text.dropFirst() : Substring(text)
+        if unsigned.count > 1, unsigned.hasPrefix("0"), !unsigned.hasPrefix("0.") { return nil }
+        return Double(text)
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import JobModel
+import JobQueueTesting
+import Testing
+
+@Suite("JobSpec.fastDecodeSubmit agrees with JSONDecoder")
+struct FastJSONTests {
+    /// The slow path: what the API decodes when the fast one declines.
+    struct Body: Decodable {
+        var jobs: [JobSpec]?
+    }
+
+    static func slow(_ text: String) -> [JobSpec]? {
+        let data = Data(text.utf8)
+        if let batch = try? JSONDecoder().decode([String: [JobSpec]].self, from: data), let jobs = batch["jobs"], batch.count == 1 {
+            return jobs
+        }
+        return (try? JSONDecoder().decode(JobSpec.self, from: data)).map { [$0] }
+    }
+
+    static func fast(_ text: String) -> [JobSpec]? {
+        JobSpec.fastDecodeSubmit(Array(text.utf8))
+    }
+
+    @Test("Bodies the fast path takes decode to the same specs", arguments: [
+        #"{"argv":["true"]}"#,
+        #"  {"shell" : "echo hi | wc -c" , "queue":"q.1-x_2"}  "#,
+        #"{"argv":["a\"b","c\\d","e\/f","\n\t\r\b\f","\u00e9\u4e2d","é中🙂"],"cwd":"/srv","env":{"A":"1","B":""}}"#,
+        #"{"argv":["x"],"priority":-42,"run_at":"2026-11-25T14:26:29.123Z","timeout_seconds":1.5,"after":[1,22,333]}"#,
+        #"{"argv":["x"],"timeout_seconds":600,"idempotency_key":"k","label":"l","submitter_uid":1000}"#,
+        #"{"argv":["x"],"cwd":null,"label":null,"after":[],"env":{}}"#,
+        #"{"argv":[]}"#,
+        #"{"jobs":[{"argv":["a"]},{"shell":"b","priority":3}]}"#,
+        #"{"jobs":[]}"#,
+        #"{"argv":["x"],"timeout_seconds":0.0005}"#,
+        #"{"argv":["x"],"timeout_seconds":1e3}"#,
+    ])
+    func agrees(_ text: String) throws {
+        let fast = try #require(Self.fast(text), "the fast path declined")
+        #expect(fast == Self.slow(text))
+    }
+
+    @Test("Bodies the fast path declines, for JSONDecoder to decide", arguments: [
+        #"{"argv":["x"],"retry":{"max_attempts":3}}"#,
+        #"{"argv":["x"],"colour":"red"}"#,
+        #"{"argv":["x"],"argv":["y"]}"#,
+        #"{"argv":["x"],"shell":"y"}"#,
+        #"{"queue":"q"}"#,
+        #"{"argv":["\ud83d\ude42"]}"#,
+        #"{"argv":["x"],"priority":1.0}"#,
+        #"{"argv":["x"],"priority":01}"#,
+        #"{"argv":["x"],"timeout_seconds":-1}"#,
+        #"{"argv":["x"],"timeout_seconds":.5}"#,
+        #"{"argv":["x"],"run_at":"tomorrow"}"#,
+        #"{"argv":["x"],"submitter_uid":-1}"#,
+        #"{"argv":["x"]} trailing"#,
+        #"{"argv":["x"]"#,
+        "{\"argv\":[\"a\u{01}b\"]}",
+        #"{"jobs":[{"argv":["a"]}],"x":1}"#,
+        #"["argv"]"#,
+        "",
+    ])
+    func declines(_ text: String) {
+        #expect(Self.fast(text) == nil)
+    }
+
+    @Test("Random specs written by compactJSON and by JSONEncoder decode alike on both paths")
+    func randomSpecs() throws {
+        var generator = SplitMix64(seed: 0x6A6F6271)
+        let alphabet = Array("abcXYZ019 ;$()'\"\\/\n\t\u{7F}é中🙂-_.")
+        func text() -> String {
+            String((0..<Int.random(in: 0...12, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! })
+        }
+        for _ in 0..<300 {
+            var spec = Bool.random(using: &generator)
+                ? JobSpec(command: .argv((0..<Int.random(in: 1...4, using: &generator)).map { _ in text() }))
+                : JobSpec(command: .shell(text()))
+            if Bool.random(using: &generator) { spec.cwd = "/" + text() }
+            if Bool.random(using: &generator) { spec.env = [text(): text(), "K" + text(): text()] }
+            if Bool.random(using: &generator) { spec.queue = "q" + String(Int.random(in: 0...99, using: &generator)) }
+            spec.priority = Int.random(in: -1000...1000, using: &generator)
+            if Bool.random(using: &generator) { spec.timeout = .milliseconds(Int64.random(in: 1...10_000_000, using: &generator)) }
+            if Bool.random(using: &generator) { spec.runAt = Timestamp(millisecondsSinceEpoch: Int64.random(in: 0...4_000_000_000_000, using: &generator)) }
+            if Bool.random(using: &generator) { spec.after = [JobID(Int64.random(in: 1...1_000_000, using: &generator))] }
+            if Bool.random(using: &generator) { spec.label = text() }
+            if Bool.random(using: &generator) { spec.idempotencyKey = text() }
+            for body in [spec.compactJSON, String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)] {
+                let slow = try #require(Self.slow(body), "JSONDecoder refused \(body)")
+                if let fast = Self.fast(body) {
+                    #expect(fast == slow, "\(body)")
+                } else {
+                    // JSONEncoder always writes `retry`, which the fast path leaves to JSONDecoder.
+                    #expect(body.contains("\"retry\""), "declined \(body)")
+                }
+            }
+        }
+    }
+}
