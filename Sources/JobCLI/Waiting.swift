@@ -100,6 +100,7 @@ enum Waiting {
             FileHandle.standardError.write(Data("\r\u{1B}[2K\(line)".utf8))
         }
         defer { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+        try await refresh(draw)  // the first line, before anything can end
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await work() }
             group.addTask {
@@ -111,7 +112,6 @@ enum Waiting {
                             return true
                         }
                     }
-                    changed.yield()
                     for await _ in changes { try await refresh(draw) }
                 }
                 return nil

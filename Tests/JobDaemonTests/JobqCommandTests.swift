@@ -198,6 +198,34 @@ struct JobqCommandTests {
         }
     }
 
+    @Test("On a terminal, wait draws a progress line and tables are coloured; NO_COLOR turns colours off")
+    func terminalOutput() async throws {
+        try await Self.withDaemon { _, socket in
+            let id = try await Self.jobq(socket, ["submit", "--", "true"]).stdout.trimmingCharacters(in: .newlines)
+            // script(1) gives jobq a pseudo-terminal for stdout and stderr.
+            func onTerminal(_ arguments: [String], environment: [String: String] = [:]) async throws -> String {
+                let process = Process()
+                process.executableURL = URL(filePath: "/usr/bin/script")
+                let command = ([Self.jobqPath, "--socket", socket] + arguments).joined(separator: " ")
+                process.arguments = ["-qec", command, "/dev/null"]
+                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }.filter { $0.key != "NO_COLOR" || environment["NO_COLOR"] != nil }
+                let output = Pipe()
+                process.standardOutput = output
+                process.standardInput = FileHandle.nullDevice
+                try process.run()
+                let data = await onOwnThread { output.fileHandleForReading.readDataToEndOfFile() }
+                #expect(await DaemonTests().exit(of: process) == 0)
+                return String(decoding: data, as: UTF8.self)
+            }
+            let waited = try await onTerminal(["wait", id])
+            #expect(waited.contains("1/1 done, 0 running, 0 failed"))
+            let coloured = try await onTerminal(["list"])
+            #expect(coloured.contains("\u{1B}[32msucceeded\u{1B}[0m"))
+            let plain = try await onTerminal(["list"], environment: ["NO_COLOR": "1"])
+            #expect(plain.contains("succeeded") && !plain.contains("\u{1B}[32m"))
+        }
+    }
+
     @Test("Jobs record the submitter's uid from the socket's peer credentials")
     func peerCredentials() async throws {
         try await Self.withDaemon { _, socket in
