@@ -5,8 +5,10 @@
 #   make bench   run the benchmarks (see Benchmarks/README.md)
 
 SWIFT ?= swift
-# Debian packages the build needs. libsqlite3-dev is for the durable job store.
+# Debian packages the build needs (libsqlite3-dev is for the durable job store), and those the
+# tests drive the daemon with (curl, the sqlite3 shell, script(1) from util-linux, python3).
 APT_PACKAGES := libsqlite3-dev pkg-config
+TEST_PACKAGES := curl sqlite3 util-linux python3
 
 .PHONY: all deps build run test test-tsan test-benchmarks bench clean
 
@@ -16,7 +18,7 @@ all: build
 # otherwise says which are missing and goes on: the build then says what it lacks.
 deps:
 	@missing=""; \
-	for p in $(APT_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in $(APT_PACKAGES) $(if $(filter test test-tsan,$(MAKECMDGOALS)),$(TEST_PACKAGES)); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing:$$missing"; \

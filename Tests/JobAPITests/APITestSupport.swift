@@ -31,6 +31,7 @@ struct APIFixture: Sendable {
 
 func withAPI<T: Sendable>(
     maxBodyBytes: Int = 1 << 20,
+    busyTimeout: Duration = .seconds(5),
     _ body: @escaping @Sendable (any TestClientProtocol, APIFixture) async throws -> T
 ) async throws -> T {
     let directory = try makeTemporaryDirectory("jobq-api")
@@ -38,7 +39,8 @@ func withAPI<T: Sendable>(
     let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
     let logs = directory + "/logs"
     try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
-    let store = try await JobStore.open(StoreConfiguration(path: directory + "/jobs.db", logDirectory: logs), logger: quiet)
+    let store = try await JobStore.open(
+        StoreConfiguration(path: directory + "/jobs.db", logDirectory: logs, busyTimeout: busyTimeout), logger: quiet)
     let executor = ProcessJobExecutor(
         configuration: ProcessExecutorConfiguration(logDirectory: logs, workingDirectory: directory), logger: quiet)
     let engine = JobEngine(

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import JobAPI
 import JobModel
+import JobQueueTesting
 import Testing
 
 @Suite("Job routes")
@@ -148,6 +149,33 @@ struct JobRouteTests {
             #expect(pruned.pruned == 1)
             #expect(!FileManager.default.fileExists(atPath: path))
             try expectError(try await send(client, .get, "/v1/jobs/\(job.id)"), .notFound, "not_found")
+        }
+    }
+
+    @Test("A database locked past the busy timeout: submits get 507 storage_error, reads go on, and writes work once it is released")
+    func storageError() async throws {
+        try await withAPI(busyTimeout: .milliseconds(50)) { client, fixture in
+            let before = try await submit(client, #"{"argv":["true"]}"#)
+            // Another process (sqlite3 by hand, a backup tool) holds the write lock.
+            let sqlite = Process()
+            sqlite.executableURL = URL(filePath: "/usr/bin/sqlite3")
+            sqlite.arguments = [fixture.directory + "/jobs.db"]
+            let input = Pipe()
+            let output = Pipe()
+            sqlite.standardInput = input
+            sqlite.standardOutput = output
+            try sqlite.run()
+            input.fileHandleForWriting.write(Data("BEGIN IMMEDIATE;\nSELECT 'locked';\n".utf8))
+            let reader = output.fileHandleForReading
+            #expect(String(decoding: await onOwnThread { reader.availableData }, as: UTF8.self) == "locked\n")
+            try expectError(try await send(client, .post, "/v1/jobs", json: #"{"argv":["true"]}"#),
+                            HTTPResponse.Status(code: 507), "storage_error")
+            #expect(try await allJobs(client).map(\.id) == [before.id])
+            input.fileHandleForWriting.write(Data("ROLLBACK;\n.quit\n".utf8))
+            try input.fileHandleForWriting.close()
+            await onOwnThread { sqlite.waitUntilExit() }
+            let after = try await send(client, .post, "/v1/jobs", json: #"{"argv":["true"]}"#)
+            #expect(after.status == .created)
         }
     }
 

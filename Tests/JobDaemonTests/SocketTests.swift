@@ -119,6 +119,26 @@ struct SocketTests {
         }
     }
 
+    @Test("A wait in progress when the daemon stops ends with 503 shutting_down")
+    func waitEndsAtShutdown() async throws {
+        let fixture = try DaemonTests.Fixture()
+        let daemon = try fixture.start()
+        #expect(await fixture.awaitNotification("READY=1"))
+        let client = JobClient(socketPath: fixture.socketPath)
+        _ = try await client.pause("held")
+        let id = try await client.submit(JobSpec(argv: ["true"], queue: "held")).jobs[0].id
+        async let waited: WaitResponse = client.wait(for: [id])
+        while try await !client.metrics().contains("jobq_api_long_requests 1\n") {}
+        daemon.terminate()
+        do {
+            _ = try await waited
+            Issue.record("the wait returned although its job never ran")
+        } catch let error as JobClientError {
+            guard case .refused(503, "shutting_down", _) = error else { throw error }
+        }
+        #expect(await DaemonTests().exit(of: daemon) == 0)
+    }
+
     @Test("A socket passed by socket activation (LISTEN_FDS) is served, and left in place at exit")
     func socketActivation() async throws {
         let fixture = try DaemonTests.Fixture()
