@@ -107,7 +107,9 @@ struct APIServer: Service {
                             guard active.value.add(1, ordering: .relaxed).newValue <= maxConnections else {
                                 active.value.subtract(1, ordering: .relaxed)
                                 logger.warning("connection refused: too many connections", metadata: ["max": "\(maxConnections)"])
-                                try? await connection.channel.close()
+                                // Through the async channel, so that its writer is finished
+                                // (NIO traps on one dropped unfinished).
+                                try? await connection.executeThenClose { _, _ in }
                                 continue
                             }
                             let key = ObjectIdentifier(connection.channel)

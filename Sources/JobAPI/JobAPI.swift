@@ -96,6 +96,8 @@ public enum JobAPI {
                     response = try await responder.respond(to: request, context: context)
                 } catch let error as HTTPParserError {
                     throw error
+                } catch is CancellationError {
+                    return  // a long request whose client went away: nobody to answer
                 } catch {
                     // ErrorShapeMiddleware answers everything else; this is a last resort.
                     response = try APIError(.internalServerError, code: "internal_error", message: "\(error)")
