@@ -63,6 +63,25 @@ struct SocketTests {
         }
     }
 
+    @Test("socket_group gives the socket (mode 0660) to that group; an unknown group stops the daemon with 78")
+    func socketGroup() async throws {
+        let fixture = try DaemonTests.Fixture()
+        let group = try #require(getgrnam("daemon"), "Debian's 'daemon' group").pointee.gr_gid
+        let config = fixture.directory + "/jobqd.conf"
+        try "socket_group = daemon\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let daemon = try fixture.start(["--config", config])
+        #expect(await fixture.awaitNotification("READY=1"))
+        let attributes = try FileManager.default.attributesOfItem(atPath: fixture.socketPath)
+        #expect((attributes[.groupOwnerAccountID] as? NSNumber)?.uint32Value == group)
+        #expect((attributes[.posixPermissions] as? Int) == 0o660)
+        daemon.terminate()
+        #expect(await DaemonTests().exit(of: daemon) == 0)
+
+        try "socket_group = no-such-group-here\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let refused = try fixture.start(["--config", config])
+        #expect(await DaemonTests().exit(of: refused) == 78)
+    }
+
     @Test("Past max_connections, new connections are closed at once; those already served go on")
     func connectionLimit() async throws {
         let fixture = try DaemonTests.Fixture()
