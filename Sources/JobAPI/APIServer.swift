@@ -233,12 +233,10 @@ final class ConnectionWatch: ChannelInboundHandler, RemovableChannelHandler {
         return nil
     }
 
-    /// The future of the watch on `channel`'s pipeline; `nil` when the channel has none (the
-    /// router tests' channels), in which case a long request runs to its condition or timeout.
-    static func ended(on channel: any Channel) async -> EventLoopFuture<ConnectionEnd>? {
-        if let entry = ConnectionRegistry.shared.entry(for: channel) { return entry.ended }
-        return try? await channel.eventLoop.submit {
-            try channel.pipeline.syncOperations.handler(type: ConnectionWatch.self).ended
-        }.get()
+    /// The future of the watch on `channel`, from the accept loop's registry; `nil` for a
+    /// channel it did not accept (the router tests'), whose long requests run to their
+    /// condition or timeout.
+    static func ended(on channel: any Channel) -> EventLoopFuture<ConnectionEnd>? {
+        ConnectionRegistry.shared.entry(for: channel)?.ended
     }
 }

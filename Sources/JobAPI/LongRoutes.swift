@@ -22,11 +22,11 @@ enum LongRoutes {
                 for id in body.ids { jobs.append(try await JobRoutes.job(id, in: store)) }
                 return jobs
             }
-            // Look first: unknown ids are refused, and a wait whose jobs are done (or whose
-            // timeout is 0) answers at once.
-            let before = try await current()
-            if timeout == .zero || before.allSatisfy(\.state.isTerminal) {
-                return try WaitResponse(done: before.allSatisfy(\.state.isTerminal), jobs: before).response(from: request, context: context)
+            // Timeout 0 looks once; otherwise the engine's wait looks first itself (unknown ids
+            // are refused, jobs already done answer at once).
+            if timeout == .zero {
+                let jobs = try await current()
+                return try WaitResponse(done: jobs.allSatisfy(\.state.isTerminal), jobs: jobs).response(from: request, context: context)
             }
             let outcome = try await environment.longRequests.during {
                 try await race(context.channel, timeout: timeout) { try await storeCall { try await engine.wait(for: body.ids) } }
@@ -42,10 +42,10 @@ enum LongRoutes {
             let body = try await decodeBody(JoinRequest.self, request, limit: environment.limits.maxBodyBytes)
             let timeout = try body.timeout()
             let views = { try await QueueInfo.all(environment).filter { queue == nil || $0.name == queue } }
-            let live = { (views: [QueueInfo]) in views.reduce(0) { $0 + $1.live } }
-            let before = try await views()
-            if timeout == .zero || live(before) == 0 {
-                return try JoinResponse(done: live(before) == 0, queue: queue, queues: before).response(from: request, context: context)
+            // Timeout 0 looks once; otherwise the engine's join looks first itself.
+            if timeout == .zero {
+                let now = try await views()
+                return try JoinResponse(done: now.allSatisfy { $0.live == 0 }, queue: queue, queues: now).response(from: request, context: context)
             }
             let outcome = try await environment.longRequests.during {
                 try await race(context.channel, timeout: timeout) { try await storeCall { try await engine.join(queue: queue) } }
@@ -72,7 +72,7 @@ enum LongRoutes {
             let job = try await JobRoutes.job(id, in: store)
             let path = (stream == "out" ? job.stdoutPath : job.stderrPath)
                 ?? "\(environment.logDirectory)/\(id).\(stream)"
-            let ended = await ConnectionWatch.ended(on: context.channel)
+            let ended = ConnectionWatch.ended(on: context.channel)
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; charset=utf-8"
             headers[.cacheControl] = "no-store"
@@ -94,7 +94,7 @@ enum LongRoutes {
         router.get("v1/events") { request, context -> Response in
             let queue = try request.uri.queryParameters["queue"].map { try JobRoutes.queueName(String($0)) }
             let events = await engine.events()
-            let ended = await ConnectionWatch.ended(on: context.channel)
+            let ended = ConnectionWatch.ended(on: context.channel)
             var headers = HTTPFields()
             headers[.contentType] = "text/event-stream"
             headers[.cacheControl] = "no-store"
@@ -137,7 +137,7 @@ enum LongRoutes {
     static func race<T: Sendable>(
         _ channel: any Channel, timeout: Duration?, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> Outcome<T> {
-        let ended = await ConnectionWatch.ended(on: channel)
+        let ended = ConnectionWatch.ended(on: channel)
         return try await withThrowingTaskGroup(of: Outcome<T>.self) { group in
             group.addTask { .done(try await body()) }
             if let timeout {
