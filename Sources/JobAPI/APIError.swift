@@ -61,7 +61,7 @@ struct ErrorShapeMiddleware<Context: RequestContext>: RouterMiddleware {
             throw APIError(error.status, code: code, message: error.body ?? "\(request.method) \(request.uri.path): \(error.status.reasonPhrase)")
         } catch {
             context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
-            throw APIError(.internalServerError, code: "internal_error", message: "the daemon failed to answer: \(error)")
+            throw APIError.internal("the daemon failed to answer: \(error)")
         }
     }
 }

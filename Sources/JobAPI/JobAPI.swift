@@ -100,7 +100,7 @@ public enum JobAPI {
                     return  // a long request whose client went away: nobody to answer
                 } catch {
                     // ErrorShapeMiddleware answers everything else; this is a last resort.
-                    response = try APIError(.internalServerError, code: "internal_error", message: "\(error)")
+                    response = try APIError.internal("\(error)")
                         .response(from: request, context: context)
                 }
                 response.headers[.server] = "jobqd"
@@ -122,11 +122,14 @@ extension PruneResponse: ResponseEncodable {}
 extension Job: ResponseEncodable {}
 
 extension QueueInfo {
+    /// Every state with a count of 0.
+    static let noJobs = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, 0) })
+
     /// The queues the engine runs and the queues with jobs in the store, by name.
     static func all(_ environment: JobAPI.Environment) async throws -> [QueueInfo] {
         let counts = try await storeCall { try await environment.store.counts() }
         let runtime = await environment.engine.queueStatus()
-        let empty = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, 0) })
+        let empty = noJobs
         var perQueue: [String: [String: Int]] = [:]
         for queue in counts {
             var states = empty
@@ -145,7 +148,7 @@ extension StatusReport {
     /// Counts by state (all queues, and per queue), workers busy and total, version, uptime.
     static func current(_ environment: JobAPI.Environment) async throws -> StatusReport {
         let queues = try await QueueInfo.all(environment)
-        var totals: [String: Int] = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, 0) })
+        var totals = QueueInfo.noJobs
         for queue in queues {
             for (state, count) in queue.states { totals[state, default: 0] += count }
         }

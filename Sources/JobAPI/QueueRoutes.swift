@@ -40,6 +40,6 @@ enum QueueRoutes {
     static func view(_ name: String, _ environment: JobAPI.Environment, mustExist: Bool = false) async throws -> QueueInfo {
         if let queue = try await QueueInfo.all(environment).first(where: { $0.name == name }) { return queue }
         if mustExist { throw APIError(.notFound, code: "not_found", message: "no queue '\(name)': it has no jobs and no workers") }
-        throw APIError(.internalServerError, code: "internal_error", message: "queue '\(name)' vanished")
+        throw APIError.internal("queue '\(name)' vanished")
     }
 }
