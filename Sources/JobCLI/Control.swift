@@ -11,16 +11,11 @@ struct Cancel: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
-    @Argument(help: ArgumentHelp("The jobs.", valueName: "id"))
-    var ids: [String]
-
-    func validate() throws {
-        if ids.isEmpty { throw ValidationError("give at least one job id") }
-    }
+    @OptionGroup var jobs: JobIDArguments
 
     func run() async throws {
         let client = global.client()
-        try await eachJob(try parseIDs(ids), json: output.json, verb: "cancelled") { try await client.cancel($0) }
+        try await eachJob(try jobs.parsed(), json: output.json, verb: "cancelled") { try await client.cancel($0) }
     }
 }
 
@@ -32,6 +27,16 @@ struct Retry: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
+    @OptionGroup var jobs: JobIDArguments
+
+    func run() async throws {
+        let client = global.client()
+        try await eachJob(try jobs.parsed(), json: output.json, verb: "queued again") { try await client.retry($0) }
+    }
+}
+
+/// The job ids that cancel and retry act on: one or more.
+struct JobIDArguments: ParsableArguments {
     @Argument(help: ArgumentHelp("The jobs.", valueName: "id"))
     var ids: [String]
 
@@ -39,9 +44,8 @@ struct Retry: AsyncParsableCommand {
         if ids.isEmpty { throw ValidationError("give at least one job id") }
     }
 
-    func run() async throws {
-        let client = global.client()
-        try await eachJob(try parseIDs(ids), json: output.json, verb: "queued again") { try await client.retry($0) }
+    func parsed() throws -> [JobID] {
+        try parseIDs(ids)
     }
 }
 

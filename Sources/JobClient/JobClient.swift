@@ -265,9 +265,7 @@ extension JobClient {
         public mutating func call<Response: Decodable>(
             _ method: HTTPMethod, _ path: String, body: (some Encodable)? = Optional<Empty>.none, as type: Response.Type
         ) async throws -> Response {
-            let status = try await send(method, path, body: body.map { try JSONEncoder().encode($0) })
-            let data = try await readBody()
-            try Self.check(status, data)
+            let data = try await exchange(method, path, body: body.map { try JSONEncoder().encode($0) })
             return try JSONDecoder().decode(Response.self, from: data)
         }
 
@@ -284,10 +282,16 @@ extension JobClient {
                 }
                 body.append(contentsOf: "]}".utf8)
             }
-            let status = try await send(.POST, "/v1/jobs", body: body)
+            return try JSONDecoder().decode(SubmitResponse.self, from: try await exchange(.POST, "/v1/jobs", body: body))
+        }
+
+        /// Sends a request and reads the whole answer; an error answer throws
+        /// ``JobClientError/refused(status:code:message:)``.
+        mutating func exchange(_ method: HTTPMethod, _ path: String, body: Data?) async throws -> Data {
+            let status = try await send(method, path, body: body)
             let data = try await readBody()
             try Self.check(status, data)
-            return try JSONDecoder().decode(SubmitResponse.self, from: data)
+            return data
         }
 
         /// Sends a request and gives each chunk of a 2xx answer's body to `chunk` as it arrives.
