@@ -192,4 +192,59 @@ struct SocketTests {
         #expect(await DaemonTests().exit(of: process) == 0)
         #expect(FileManager.default.fileExists(atPath: socket), "the activated socket belongs to systemd")
     }
+
+    @Test("systemd-socket-activate holds the socket; the first jobq submit through it starts the real jobqd, which runs the job and says READY=1")
+    func systemdSocketActivate() async throws {
+        let tool = "/usr/bin/systemd-socket-activate"
+        try #require(FileManager.default.isExecutableFile(atPath: tool), "\(tool) is missing (Debian package systemd)")
+        let fixture = try DaemonTests.Fixture()
+        let socket = fixture.directory + "/activate.sock"
+        let marker = fixture.directory + "/ran"
+        // Without --accept it listens, waits for the first connection, then execs jobqd in its own
+        // process (LISTEN_PID is its pid) with only the variables -E names. It is spawned directly,
+        // not through Foundation's Process: Process then lost track of the jobq processes this
+        // test starts next (their waitUntilExit never returned once the child had exec'd jobqd).
+        // Its readiness: "Listening on <path> as 3." on stderr, which goes to a FIFO of the test's.
+        let fifo = try fixture.fifo("socket-activate.stderr")
+        let stderrFD = open(fifo, O_RDWR)
+        defer { close(stderrFD) }
+        let pid = try spawn([
+            tool, "--listen=" + socket, "--fdname=jobq", "-E", "PATH", "-E", "NOTIFY_SOCKET=" + fixture.notify.address,
+            "-E", "JOBQ_LOG_LEVEL=warning", DaemonTests.jobqdPath, "--state-dir", fixture.state,
+            "--socket", fixture.directory + "/unused.sock",
+        ], stderr: stderrFD)
+        fixture.started.withLock { $0.append(pid) }
+        let listening = await DaemonTests().lines(1, from: fifo).first?.hasPrefix("Listening on") ?? false
+        try #require(listening)
+        #expect(!FileManager.default.fileExists(atPath: fixture.state), "jobqd has not started before the first connection")
+
+        let submitted = try await JobqCommandTests.jobq(socket, ["submit", "--", "touch", marker])
+        #expect(submitted.status == 0, "\(submitted.stderr)")
+        #expect(await fixture.awaitNotification("READY=1"))
+        let id = submitted.stdout.trimmingCharacters(in: .newlines)
+        #expect(try await JobqCommandTests.jobq(socket, ["wait", id]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: marker))
+        #expect(!FileManager.default.fileExists(atPath: fixture.directory + "/unused.sock"), "the passed socket is served, none bound")
+        kill(pid, SIGTERM)
+        let status = await onOwnThread {
+            var status: Int32 = 0
+            return waitpid(pid, &status, 0) == pid ? status : -1
+        }
+        #expect(status == 0, "jobqd exits 0 after SIGTERM (wait status \(status))")
+    }
+
+    /// posix_spawn of `argv` (a full path first) with stdin from /dev/null and stderr to `stderr`.
+    func spawn(_ argv: [String], stderr: Int32) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        let arguments = argv.map { strdup($0) } + [nil]
+        defer { arguments.forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, argv[0], &actions, nil, arguments, environ)
+        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EINVAL) }
+        return pid
+    }
 }
