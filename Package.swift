@@ -33,6 +33,7 @@ let package = Package(
         .library(name: "JobClient", targets: ["JobClient"]),
         .executable(name: "jobqd", targets: ["jobqd"]),
         .executable(name: "jobq", targets: ["jobq"]),
+        .executable(name: "jobq-cli", targets: ["jobq-cli"]),
         .executable(name: "StoreCrashProbe", targets: ["StoreCrashProbe"]),
     ],
     dependencies: [
@@ -58,9 +59,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // What jobq's quick submit path shares with the rest, without Foundation: default paths,
+        // the version, job limits, JSON writing, socket error messages.
+        .target(
+            name: "JobBasics",
+            swiftSettings: strictSettings
+        ),
         // The value types every layer shares: jobs, their specs and states (Foundation only).
         .target(
             name: "JobModel",
+            dependencies: ["JobBasics"],
             swiftSettings: strictSettings
         ),
         // The distribution's libsqlite3 and a shim for the calls Swift cannot make.
@@ -127,6 +135,7 @@ let package = Package(
         .target(
             name: "JobAPI",
             dependencies: [
+                "JobBasics",
                 "JobEngine", "JobStore", "JobModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -146,6 +155,7 @@ let package = Package(
         .target(
             name: "JobClient",
             dependencies: [
+                "JobBasics",
                 "JobModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -157,13 +167,22 @@ let package = Package(
         .target(
             name: "JobCLI",
             dependencies: [
+                "JobBasics",
                 "JobClient", "JobModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
         ),
+        // `jobq`: the quick submit path with the C library alone, everything else exec'd to
+        // jobq-cli (start-up time: see Sources/jobq/main.swift).
         .executableTarget(
             name: "jobq",
+            dependencies: ["JobBasics"],
+            swiftSettings: strictSettings
+        ),
+        // The whole `jobq` client (installed in libexec/jobq; `jobq` execs it).
+        .executableTarget(
+            name: "jobq-cli",
             dependencies: ["JobCLI"],
             swiftSettings: strictSettings
         ),
@@ -171,6 +190,7 @@ let package = Package(
         .target(
             name: "JobDaemon",
             dependencies: [
+                "JobBasics",
                 "JobEngine", "JobStore", "JobRunner", "JobModel", "SystemdSupport", "JobAPI", "AsyncQueues",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -244,7 +264,7 @@ let package = Package(
         .testTarget(
             name: "JobDaemonTests",
             dependencies: [
-                "JobDaemon", "JobStore", "JobModel", "JobClient", "jobqd", "jobq", "JobQueueTesting",
+                "JobDaemon", "JobBasics", "JobStore", "JobModel", "JobClient", "jobqd", "jobq", "jobq-cli", "JobQueueTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

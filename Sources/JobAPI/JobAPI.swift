@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdCore
+import JobBasics
 import JobEngine
 import JobModel
 import JobStore

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import JobBasics
 import JobEngine
 import JobModel
 import JobStore

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JobBasics
 import JobClient
 import JobModel
 
@@ -119,11 +120,7 @@ struct GlobalOptions: ParsableArguments {
     /// The socket to use: the flag, `$JOBQ_SOCKET`, the daemon's default for this user, or the
     /// system daemon's when the user's does not exist.
     func socketPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        if let socket { return socket }
-        if let socket = environment["JOBQ_SOCKET"], !socket.isEmpty { return socket }
-        let own = DefaultPaths.socket(environment: environment, uid: getuid())
-        if access(own, F_OK) != 0, access(DefaultPaths.systemSocket, F_OK) == 0 { return DefaultPaths.systemSocket }
-        return own
+        socket ?? DefaultPaths.clientSocket(environment: environment, uid: getuid())
     }
 
     func client() -> JobClient {

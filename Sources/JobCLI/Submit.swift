@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JobBasics
 import JobClient
 import JobModel
 

@@ -1,4 +1,5 @@
 import Foundation
+import JobBasics
 import JobModel
 import NIOCore
 import NIOHTTP1
@@ -16,7 +17,7 @@ public enum JobClientError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unreachable(let socket, let reason):
-            "cannot reach jobqd at \(socket): \(reason)"
+            SocketErrors.unreachable(socket: socket, reason: reason)
         case .refused(_, let code, let message):
             "\(message) (\(code))"
         case .badResponse(let message):
@@ -72,12 +73,7 @@ public struct JobClient: Sendable {
 
     static func explain(_ error: any Error) -> String {
         if let error = error as? IOError {
-            switch error.errnoCode {
-            case ENOENT: return "no such socket (is jobqd running? start it with `jobqd`, or `systemctl start jobqd`)"
-            case ECONNREFUSED: return "connection refused (the socket is left over from a daemon that stopped; start jobqd again)"
-            case EACCES: return "permission denied (the socket is for the daemon's user and its group; ask to be added to the group)"
-            default: return String(cString: strerror(error.errnoCode))
-            }
+            return SocketErrors.reason(errno: error.errnoCode)
         }
         if let error = error as? ChannelError, case .eof = error { return "the daemon closed the connection" }
         return "\(error)"

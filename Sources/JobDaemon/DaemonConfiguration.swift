@@ -1,4 +1,5 @@
 import Foundation
+import JobBasics
 import JobModel
 import JobStore
 import Logging

@@ -1,4 +1,5 @@
 import Foundation
+import JobBasics
 
 /// What to run: an argument vector passed straight to exec, or a shell command line, only when
 /// the submitter asks for a shell.
@@ -90,18 +91,8 @@ public struct JobSpec: Hashable, Sendable, Codable {
 
     // MARK: Validation
 
-    /// Limits that ``validate()`` enforces.
-    public enum Limits {
-        public static let argumentCount = 4096
-        public static let commandBytes = 256 * 1024
-        public static let environmentCount = 1024
-        public static let priority = -1_000_000...1_000_000
-        public static let queueName = 64
-        public static let labelBytes = 256
-        public static let idempotencyKeyBytes = 256
-        public static let dependencies = 1000
-        public static let timeout: Duration = .seconds(365 * 24 * 3600)
-    }
+    /// The bounds `validate()` checks (shared with `jobq`'s quick submit path).
+    public typealias Limits = JobLimits
 
     /// Throws the first problem found, naming the field and what it must be. A spec that passes
     /// can be stored and run.
@@ -178,18 +169,7 @@ public struct JobSpec: Hashable, Sendable, Codable {
     /// Whether `name` can name a queue: 1 to 64 of `A-Z a-z 0-9 . _ -`, not starting with `.`
     /// or `-` (so that it is safe in paths, URLs and command lines).
     public static func isValidQueueName(_ name: String) -> Bool {
-        guard (1...Limits.queueName).contains(name.utf8.count),
-            let first = name.utf8.first, first != UInt8(ascii: "."), first != UInt8(ascii: "-")
-        else { return false }
-        return name.utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
-                true
-            default:
-                false
-            }
-        }
+        JobLimits.isValidQueueName(name)
     }
 
     // MARK: Codable

@@ -1,5 +1,17 @@
-// The `jobq` executable: everything is in JobCLI.
-import Foundation
-import JobCLI
+// The `jobq` executable. `jobq submit [-q QUEUE] [-p N] [--shell] -- COMMAND...`, the call
+// scripts make in loops, is done here with nothing but the C library: no Foundation, SwiftNIO or
+// argument parser to load, so that a submit costs about what starting a C program costs. Every
+// other command line (other options, help, every other command) is handed to `jobq-cli`, the
+// whole client, by exec: its parsing, messages and exit codes are the reference, and the quick
+// path takes only what it can check exactly as `jobq-cli` would.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
-exit(await Jobq.run(Array(CommandLine.arguments.dropFirst())))
+let arguments = Array(CommandLine.arguments.dropFirst())
+if let submit = QuickSubmit(arguments: arguments) {
+    exit(submit.run())
+}
+FullClient.exec(arguments)

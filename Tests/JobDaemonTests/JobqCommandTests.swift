@@ -1,7 +1,9 @@
 import Foundation
+import JobBasics
 import JobClient
 import JobModel
 import JobQueueTesting
+import JobStore
 import Testing
 
 /// The real `jobq` against the real `jobqd` on a temporary socket and state directory.
@@ -97,6 +99,77 @@ struct JobqCommandTests {
         #expect(run.stderr.contains("start it with `jobqd`"))
         let fromEnvironment = try await Self.jobq(missing, ["--help"], environment: ["JOBQ_SOCKET": missing])
         #expect(fromEnvironment.status == 0)
+    }
+
+    @Test("jobq's quick submit path (C library only) stores what jobq-cli stores, and fails as it does")
+    func quickSubmitMatchesFullClient() async throws {
+        try await Self.withDaemon { fixture, socket in
+            // --retries 0 changes nothing in the spec but is not taken by the quick path: jobq-cli submits.
+            let quick = try await Self.jobq(socket, ["submit", "-q", "qa", "--priority=5", "--", "printf", "%s;$(x)\n", "a b"])
+            let full = try await Self.jobq(socket, ["submit", "--retries", "0", "-q", "qa", "--priority=5", "--", "printf", "%s;$(x)\n", "a b"])
+            let quickShell = try await Self.jobq(socket, ["submit", "--shell", "--", "echo", "one;", "echo", "two"])
+            let fullShell = try await Self.jobq(socket, ["submit", "--retries", "0", "--shell", "--", "echo", "one;", "echo", "two"])
+            for run in [quick, full, quickShell, fullShell] {
+                run.expectSuccess()
+                #expect(JobID(run.stdout.trimmingCharacters(in: .newlines)) != nil && run.stdout.hasSuffix("\n"))
+            }
+            // The stored specs, read beside the running daemon (WAL lets a reader in).
+            let store = try await fixture.open()
+            var specs: [JobSpec] = []
+            for run in [quick, full, quickShell, fullShell] {
+                if let id = JobID(run.stdout.trimmingCharacters(in: .newlines)), let job = try await store.job(id) {
+                    specs.append(job.spec)
+                }
+            }
+            await store.close()
+            try #require(specs.count == 4)
+            #expect(specs[0] == specs[1])
+            #expect(specs[0].command == .argv(["printf", "%s;$(x)\n", "a b"]) && specs[0].queue == "qa" && specs[0].priority == 5)
+            #expect(specs[2] == specs[3])
+            #expect(specs[2].command == .shell("echo one; echo two"))
+
+            let missing = fixture.directory + "/missing.sock"
+            let quickMissing = try await Self.jobq(missing, ["submit", "--", "true"])
+            let fullMissing = try await Self.jobq(missing, ["submit", "--retries", "0", "--", "true"])
+            #expect(quickMissing.status == 3 && fullMissing.status == 3)
+            #expect(quickMissing.stderr == fullMissing.stderr)
+            // What jobq-cli refuses (a bad queue name) reaches it, for its usage message and exit 2.
+            #expect(try await Self.jobq(socket, ["submit", "-q", "-bad", "--", "true"]).status == 2)
+        }
+    }
+
+    @Test("The quick submit path reads a refusal (Content-Length or chunked) like jobq-cli: its message and code, exit 4")
+    func quickSubmitRefused() async throws {
+        let directory = try makeTemporaryDirectory("jobq-refusal")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A one-connection stand-in for the daemon that refuses with a canned answer.
+        let server = #"""
+            import socket, sys
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen(1)
+            print("ready", flush=True)
+            c, _ = s.accept(); c.recv(65536)
+            body = b'{"error":{"code":"shutting_down","message":"jobqd is stopping: \\"later\\"\\u00e9"}}'
+            if sys.argv[2] == "chunked":
+                c.sendall(b"HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          + b"%x\r\n" % 10 + body[:10] + b"\r\n" + b"%x\r\n" % (len(body) - 10) + body[10:] + b"\r\n0\r\n\r\n")
+            else:
+                c.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            c.close()
+            """#
+        for encoding in ["length", "chunked"] {
+            let socket = directory + "/\(encoding).sock"
+            let process = Process()
+            process.executableURL = URL(filePath: "/usr/bin/env")
+            process.arguments = ["python3", "-c", server, socket, encoding]
+            let ready = Pipe()
+            process.standardOutput = ready
+            try process.run()
+            _ = await onOwnThread { ready.fileHandleForReading.availableData }
+            let run = try await Self.jobq(socket, ["submit", "--", "true"])
+            #expect(run.status == 4)
+            #expect(run.stderr == "jobq: jobqd is stopping: \"later\"\u{e9} (shutting_down)\n")
+            #expect(await DaemonTests().exit(of: process) == 0)
+        }
     }
 
     @Test("--json: list gives an array of jobs with the stable fields; show, status and submit parse")

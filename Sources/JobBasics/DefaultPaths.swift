@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Where the daemon keeps its state and its socket when nothing says otherwise; `jobq` looks
 /// for the socket in the same place.
 public enum DefaultPaths {
@@ -35,4 +41,15 @@ public enum DefaultPaths {
 /// daemon's.
 public enum JobqVersion {
     public static let current = "0.2.0"
+}
+
+extension DefaultPaths {
+    /// The socket `jobq` talks to without `--socket`: `$JOBQ_SOCKET`, else the daemon's default
+    /// for this user, or the system daemon's when the user's does not exist and that one does.
+    public static func clientSocket(environment: [String: String], uid: UInt32) -> String {
+        if let socket = environment["JOBQ_SOCKET"], !socket.isEmpty { return socket }
+        let own = socket(environment: environment, uid: uid)
+        if access(own, F_OK) != 0, access(systemSocket, F_OK) == 0 { return systemSocket }
+        return own
+    }
 }
