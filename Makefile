@@ -3,14 +3,42 @@
 #   make run     install missing system packages, build, start jobqd in the foreground (Ctrl-C drains)
 #   make test    install missing system packages, build, run the whole test suite
 #   make bench   run the benchmarks (see Benchmarks/README.md)
+#   make install build in release mode and install binaries, systemd units, man pages and shell
+#                completions under PREFIX (/usr/local), below DESTDIR when set; make uninstall
 
 SWIFT ?= swift
 # Debian packages the build needs (libsqlite3-dev is for the durable job store), and those the
 # tests drive the daemon with (curl, the sqlite3 shell, script(1) from util-linux, python3).
 APT_PACKAGES := libsqlite3-dev pkg-config
-TEST_PACKAGES := curl sqlite3 util-linux python3
+TEST_PACKAGES := curl sqlite3 util-linux python3 systemd man-db
 
-.PHONY: all deps build run test test-tsan test-benchmarks bench clean
+# make install: where things go. The unit files name $(BINDIR)/jobqd; DESTDIR only prefixes the
+# files written, for packaging and for the tests (scripts/install-check.sh).
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR := $(PREFIX)/bin
+MANDIR := $(PREFIX)/share/man
+# systemd, systemd-sysusers and systemd-tmpfiles look in /usr/local/lib/... as well as /usr/lib/...
+SYSTEMDDIR := $(PREFIX)/lib/systemd
+SYSUSERSDIR := $(PREFIX)/lib/sysusers.d
+TMPFILESDIR := $(PREFIX)/lib/tmpfiles.d
+BASHCOMPDIR := $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR := $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR := $(PREFIX)/share/fish/vendor_completions.d
+# Release binaries with the Swift runtime and Foundation linked in: they need only glibc,
+# libstdc++ and libsqlite3 at run time, so they run on a machine without a Swift toolchain.
+RELEASE := -c release --static-swift-stdlib
+# Generated man pages and completion scripts.
+GENERATED := .build/generated
+# What make install writes, relative to DESTDIR (make uninstall removes exactly these).
+LIBEXECDIR := $(PREFIX)/libexec/jobq
+INSTALLED := $(BINDIR)/jobq $(LIBEXECDIR)/jobq-cli $(BINDIR)/jobqd $(MANDIR)/man1/jobq.1 $(MANDIR)/man8/jobqd.8 \
+	$(SYSTEMDDIR)/system/jobqd.service $(SYSTEMDDIR)/system/jobqd.socket \
+	$(SYSTEMDDIR)/user/jobqd.service $(SYSTEMDDIR)/user/jobqd.socket \
+	$(SYSUSERSDIR)/jobq.conf $(TMPFILESDIR)/jobq.conf \
+	$(BASHCOMPDIR)/jobq $(ZSHCOMPDIR)/_jobq $(FISHCOMPDIR)/jobq.fish
+
+.PHONY: all deps build run test test-tsan test-benchmarks test-install bench clean release man completions install uninstall
 
 all: build
 
@@ -36,9 +64,17 @@ build: deps
 run: build
 	$(SWIFT) run jobqd
 
-# The benchmark check runs first so that the test runner's summary is the last thing printed.
+# The benchmark check runs first so that the test runner's summary is the last thing printed
+# before the install and systemd checks (which print their own N passed, N failed).
 test: build test-benchmarks
 	$(SWIFT) test
+	$(MAKE) --no-print-directory test-install
+
+# make install into temporary directories and the unit files checked (scripts/install-check.sh),
+# then the units under a real systemd booted in a container (scripts/systemd-e2e.sh).
+test-install:
+	scripts/install-check.sh
+	scripts/systemd-e2e.sh
 
 # The test suite under ThreadSanitizer (a separate build folder; not part of CI's run).
 # tsan-suppressions.txt says which reports are known false positives, and why.
@@ -63,11 +99,59 @@ bench: deps
 	$(SWIFT) build -c release --package-path Benchmarks --product store-bench
 	Benchmarks/.build/release/store-bench
 	Benchmarks/engine-vs-tsp.sh
-	$(SWIFT) build -c release --product jobqd
-	$(SWIFT) build -c release --product jobq --static-swift-stdlib
+	$(MAKE) --no-print-directory release
 	$(SWIFT) build -c release --package-path Benchmarks --product api-bench
 	Benchmarks/.build/release/api-bench --jobqd .build/release/jobqd --jobs 100000 --clients 32
 	python3 Benchmarks/cli-vs-tsp.py --jobs 2000
+
+release: deps
+	$(SWIFT) build $(RELEASE) --product jobqd
+	$(SWIFT) build $(RELEASE) --product jobq
+	$(SWIFT) build $(RELEASE) --product jobq-cli
+
+# jobq(1) and jobqd(8) from the argument parser's definitions, by its generate-manual plugin
+# (run on the debug build, whose help text is the release build's). The blank lines of the help
+# texts' paragraphs become mdoc paragraph breaks (.Pp), which man renders without warnings.
+man: deps
+	$(SWIFT) build --product jobq-cli
+	$(SWIFT) build --product jobqd
+	$(SWIFT) package plugin generate-manual --configuration debug --section 1 --date $(MANDATE)
+	mkdir -p $(GENERATED)
+	sed 's/^$$/.Pp/' .build/plugins/GenerateManual/outputs/jobq-cli/jobq.1 > $(GENERATED)/jobq.1
+	$(SWIFT) package plugin generate-manual --configuration debug --section 8 --date $(MANDATE)
+	sed 's/^$$/.Pp/' .build/plugins/GenerateManual/outputs/jobqd/jobqd.8 > $(GENERATED)/jobqd.8
+
+# The date printed in the man pages: the last commit's, so that the pages do not change daily.
+MANDATE = $(shell git log -1 --format=%cs 2>/dev/null || date +%F)
+
+completions: release
+	mkdir -p $(GENERATED)
+	.build/release/jobq-cli --generate-completion-script bash > $(GENERATED)/jobq.bash
+	.build/release/jobq-cli --generate-completion-script zsh > $(GENERATED)/_jobq
+	.build/release/jobq-cli --generate-completion-script fish > $(GENERATED)/jobq.fish
+
+install: release man completions
+	install -Dm755 .build/release/jobq $(DESTDIR)$(BINDIR)/jobq
+	install -Dm755 .build/release/jobq-cli $(DESTDIR)$(LIBEXECDIR)/jobq-cli
+	install -Dm755 .build/release/jobqd $(DESTDIR)$(BINDIR)/jobqd
+	install -Dm644 $(GENERATED)/jobq.1 $(DESTDIR)$(MANDIR)/man1/jobq.1
+	install -Dm644 $(GENERATED)/jobqd.8 $(DESTDIR)$(MANDIR)/man8/jobqd.8
+	for unit in jobqd.service jobqd.socket user/jobqd.service user/jobqd.socket; do \
+		case $$unit in user/*) dir=user ;; *) dir=system ;; esac; \
+		mkdir -p $(DESTDIR)$(SYSTEMDDIR)/$$dir && \
+		sed 's|/usr/local/bin/jobqd|$(BINDIR)/jobqd|' systemd/$$unit > $(DESTDIR)$(SYSTEMDDIR)/$$dir/$${unit#user/} && \
+		chmod 644 $(DESTDIR)$(SYSTEMDDIR)/$$dir/$${unit#user/} || exit 1; \
+	done
+	install -Dm644 systemd/sysusers.d/jobq.conf $(DESTDIR)$(SYSUSERSDIR)/jobq.conf
+	install -Dm644 systemd/tmpfiles.d/jobq.conf $(DESTDIR)$(TMPFILESDIR)/jobq.conf
+	install -Dm644 $(GENERATED)/jobq.bash $(DESTDIR)$(BASHCOMPDIR)/jobq
+	install -Dm644 $(GENERATED)/_jobq $(DESTDIR)$(ZSHCOMPDIR)/_jobq
+	install -Dm644 $(GENERATED)/jobq.fish $(DESTDIR)$(FISHCOMPDIR)/jobq.fish
+
+# Removes what make install wrote; the jobq account, /var/lib/jobq and its jobs stay.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true
 
 clean:
 	rm -rf .build Benchmarks/.build

@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# jobq under a real systemd. No systemd runs on the build machines, so one boots in a container:
+# a Debian bookworm root (debootstrap, cached in $JOBQ_E2E_CACHE, default /var/cache/jobq-e2e)
+# copied afresh for each run, booted with systemd-nspawn and driven from outside with nsenter.
+# `make install DESTDIR=<root>` puts the release binaries (Swift runtime linked in) and the units
+# in it; the README's operator commands are then run inside, as written, and the script checks
+# socket activation, STATUS=, the hardening, restarts after SIGKILL and after a watchdog timeout,
+# the drain at `systemctl stop`, and a power-off and boot with jobs queued.
+#
+# Never boot a systemd as PID 1 on the machine's own root (its tmpfiles clean-up empties /tmp):
+# only inside its own root, as here. Prints "N passed, N failed"; skips, saying why, only where
+# it cannot run (not root, no nspawn and no way to install it).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+
+passed=0
+failed=0
+skip() {
+    echo "systemd-e2e: skipped: $*"
+    echo "systemd-e2e: 0 passed, 0 failed (skipped)"
+    exit 0
+}
+ok() { passed=$((passed + 1)); echo "ok    $*"; }
+bad() { failed=$((failed + 1)); echo "FAIL  $*"; }
+# expect NAME ACTUAL WANTED
+expect() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', wanted '$3'"; fi; }
+
+[ "$(id -u)" = 0 ] || skip "needs root (debootstrap, systemd-nspawn, nsenter)"
+missing=""
+command -v debootstrap >/dev/null || missing+=" debootstrap"
+command -v systemd-nspawn >/dev/null || missing+=" systemd-container"
+command -v nsenter >/dev/null || missing+=" util-linux"
+command -v sqlite3 >/dev/null || missing+=" sqlite3"
+if [ -n "$missing" ]; then
+    if command -v apt-get >/dev/null; then
+        echo "installing:$missing"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null ||
+            skip "cannot install$missing"
+    else
+        skip "missing$missing and no apt-get"
+    fi
+fi
+
+cache=${JOBQ_E2E_CACHE:-/var/cache/jobq-e2e}
+base=$cache/bookworm
+mkdir -p "$cache"
+if [ ! -x "$base/lib/systemd/systemd" ]; then
+    echo "debootstrap of a bookworm root into $base (once; about 2 minutes)"
+    rm -rf "$base.tmp"
+    if ! debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,libsqlite3-0 bookworm "$base.tmp" \
+        >"$cache/debootstrap.log" 2>&1; then
+        tail -20 "$cache/debootstrap.log"
+        echo "systemd-e2e: 0 passed, 1 failed (debootstrap)"
+        exit 1
+    fi
+    mv "$base.tmp" "$base"
+fi
+
+work=$(mktemp -d "$cache/run.XXXXXX")
+root=$work/root
+nspawn=""
+init=""
+
+# The container's systemd: a process named systemd, PID 1 in its own namespace, whose ancestors
+# include our systemd-nspawn.
+find_init() {
+    local pid parent
+    for pid in $(pgrep -x systemd); do
+        grep -qE '^NSpid:\s+[0-9]+\s+1$' "/proc/$pid/status" 2>/dev/null || continue
+        parent=$pid
+        while [ -n "$parent" ] && [ "$parent" -gt 1 ]; do
+            parent=$(awk '/^PPid:/ { print $2 }' "/proc/$parent/status" 2>/dev/null)
+            if [ "$parent" = "$nspawn" ]; then
+                echo "$pid"
+                return 0
+            fi
+        done
+    done
+    return 1
+}
+
+# inside COMMAND...: runs a command inside the container, as root, with a clean environment.
+inside() {
+    nsenter -t "$init" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"
+}
+
+# until SECONDS COMMAND...: runs the command every 0.2 s until it succeeds or SECONDS pass.
+# systemd has no way to wait for a unit property; this is the test's only polling.
+until_true() {
+    local deadline=$((SECONDS + $1))
+    shift
+    while ! "$@" >/dev/null 2>&1; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.2
+    done
+}
+
+boot() {
+    systemd-nspawn -q -D "$root" --boot --private-network --register=no --keep-unit --console=pipe \
+        </dev/null >>"$work/console.log" 2>&1 &
+    nspawn=$!
+    init=""
+    local deadline=$((SECONDS + 60))
+    while [ -z "$init" ]; do
+        init=$(find_init) || init=""
+        if [ -z "$init" ]; then
+            if [ "$SECONDS" -ge "$deadline" ] || ! kill -0 "$nspawn" 2>/dev/null; then return 1; fi
+            sleep 0.2
+        fi
+    done
+    local state
+    state=$(timeout 120 nsenter -t "$init" -a systemctl is-system-running --wait 2>/dev/null)
+    echo "$state"
+}
+
+poweroff() {
+    [ -n "$nspawn" ] || return 0
+    if kill -0 "$nspawn" 2>/dev/null; then
+        [ -n "$init" ] && nsenter -t "$init" -a systemctl poweroff >/dev/null 2>&1
+        local deadline=$((SECONDS + 60))
+        while kill -0 "$nspawn" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+        kill -KILL "$nspawn" 2>/dev/null
+    fi
+    wait "$nspawn" 2>/dev/null
+    nspawn=""
+    init=""
+}
+
+cleanup() {
+    poweroff
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+summary() {
+    echo "systemd-e2e: $passed passed, $failed failed"
+    [ "$failed" = 0 ]
+    exit
+}
+
+# On a failure, the container's view of the daemon helps.
+journal() {
+    [ -n "$init" ] && inside journalctl --no-pager -n 40 -u jobqd.service -u jobqd.socket | sed 's/^/      /'
+}
+
+echo "copying the root to $root"
+cp -a "$base" "$root"
+echo "make install DESTDIR=$root"
+if ! make --no-print-directory -C "$repo" install DESTDIR="$root" >"$work/make.log" 2>&1; then
+    tail -30 "$work/make.log"
+    bad "make install DESTDIR=$root"
+    summary
+fi
+
+state=$(boot) || { bad "the container boots"; tail -30 "$work/console.log"; summary; }
+expect "the container's systemd reaches running" "$state" "running"
+[ "$state" = running ] || { inside systemctl --failed --no-pager; summary; }
+
+# The README's operator section, followed literally (make install ran above, from outside,
+# because the container has no Swift toolchain).
+readme_ok=1
+while IFS= read -r line; do
+    line=${line#sudo }
+    case "$line" in "" | "#"* | "make install"*) continue ;; esac
+    if inside sh -c "$line" >"$work/out" 2>&1; then
+        echo "      # $line"
+    else
+        readme_ok=0
+        bad "README operator command: $line"
+        sed 's/^/      /' "$work/out"
+    fi
+done < <(sed -n '/^<!-- operator-commands -->$/,/^<!-- \/operator-commands -->$/p' "$repo/README.md" | sed -n '/^```/,/^```/p' | grep -v '^```')
+[ "$readme_ok" = 1 ] && ok "the README's operator commands run inside the container"
+expect "jobqd.socket is enabled" "$(inside systemctl is-enabled jobqd.socket)" "enabled"
+expect "jobqd.socket is active" "$(inside systemctl is-active jobqd.socket)" "active"
+expect "jobqd.service waits for the first connection" "$(inside systemctl is-active jobqd.service)" "inactive"
+expect "the socket: root:jobq 0660 in /run/jobq, jobq:jobq 0750" \
+    "$(inside stat -c '%U:%G %a' /run/jobq/jobq.sock /run/jobq | tr '\n' ' ')" "root:jobq 660 jobq:jobq 750 "
+
+# The first submit starts jobqd through socket activation; the job shows the hardening it runs under.
+cat >"$root/usr/local/lib/hardening-probe" <<'PROBE'
+#!/bin/sh
+id -un
+grep -E '^(NoNewPrivs|CapBnd|CapEff):' /proc/self/status
+touch /usr/local/lib/x 2>/dev/null && echo "/usr writable" || echo "/usr read-only"
+touch /etc/x 2>/dev/null && echo "/etc writable" || echo "/etc read-only"
+touch /var/lib/jobq/probe && echo "/var/lib/jobq writable"
+bash -c 'exec 3<>/dev/tcp/127.0.0.1/9' 2>&1 | grep -q "Address family not supported" && echo "AF_INET refused" || echo "AF_INET allowed"
+test -e /proc/1/status && echo "pid 1 visible" || echo "pid 1 hidden"
+echo "umask $(umask)"
+PROBE
+chmod 755 "$root/usr/local/lib/hardening-probe"
+probe=$(inside jobq submit -- /usr/local/lib/hardening-probe)
+expect "the first jobq submit is answered (socket activation)" "$?" "0"
+expect "jobqd.service is active after the first connection" "$(inside systemctl is-active jobqd.service)" "active"
+inside jobq wait --timeout 30s "$probe" >/dev/null
+expect "the probe job succeeds" "$?" "0"
+expected_probe="jobq
+NoNewPrivs:	1
+CapBnd:	0000000000000000
+CapEff:	0000000000000000
+/usr read-only
+/etc read-only
+/var/lib/jobq writable
+AF_INET refused
+pid 1 hidden
+umask 0077"
+actual_probe=$(inside jobq logs "$probe" | grep -v -E '^Cap(Inh|Prm|Amb):')
+expect "the job runs as jobq with the unit's hardening in force" "$actual_probe" "$expected_probe"
+
+status=$(inside systemctl show -p StatusText --value jobqd)
+if [[ "$status" =~ ^[0-9]+\ running,\ [0-9]+\ queued ]]; then ok "StatusText shows jobqd's STATUS= line: $status"; else bad "StatusText: '$status'"; fi
+
+# SIGKILL to the whole service: systemd restarts it; every acknowledged job is still there and runs.
+ids=$(for i in $(seq 1 40); do echo "sleep 0.1"; done | inside jobq submit --stdin)
+count=$(echo "$ids" | grep -c .)
+expect "40 jobs acknowledged before the SIGKILL" "$count" "40"
+restarts=$(inside systemctl show -p NRestarts --value jobqd)
+inside systemctl kill -s KILL jobqd
+restarted() { [ "$(inside systemctl show -p NRestarts --value jobqd)" -gt "$restarts" ] && [ "$(inside systemctl is-active jobqd)" = active ]; }
+if until_true 30 restarted; then ok "systemctl kill -s KILL jobqd: systemd restarts it"; else bad "no restart after SIGKILL"; journal; fi
+# shellcheck disable=SC2086
+inside jobq wait --timeout 60s $ids >/dev/null
+expect "all 40 acknowledged jobs are found after the restart and succeed" "$?" "0"
+
+# SIGSTOP: the watchdog pings stop; after WatchdogSec systemd aborts jobqd and restarts it.
+restarts=$(inside systemctl show -p NRestarts --value jobqd)
+inside systemctl kill -s STOP --kill-whom=main jobqd
+if until_true 90 restarted; then
+    ok "systemctl kill -s STOP jobqd: the watchdog fires, NRestarts $restarts -> $(inside systemctl show -p NRestarts --value jobqd)"
+else
+    bad "no watchdog restart after SIGSTOP"
+    journal
+fi
+if inside journalctl --no-pager -u jobqd.service | grep -q "Watchdog timeout"; then ok "the journal records the watchdog timeout"; else bad "no 'Watchdog timeout' in the journal"; fi
+
+# systemctl stop with a running job: jobqd drains within TimeoutStopSec and requeues the job.
+long=$(inside jobq submit -- sh -c 'if [ -e /var/lib/jobq/ran-once ]; then echo second run; else touch /var/lib/jobq/ran-once; exec sleep 300; fi')
+deps=$(for i in 1 2 3; do inside jobq submit --after "$long" -- echo "after $i"; done)
+running() { inside jobq show --json "$long" | grep -q '"state" *: *"running"'; }
+until_true 30 running || bad "the long job never started"
+start=$SECONDS
+inside systemctl stop jobqd.socket jobqd.service
+elapsed=$((SECONDS - start))
+if [ "$elapsed" -lt 45 ]; then ok "systemctl stop drains in ${elapsed}s (TimeoutStopSec=45s)"; else bad "stop took ${elapsed}s"; fi
+expect "the stop ends cleanly (Result=success, exit status 0)" \
+    "$(inside systemctl show -p Result --value jobqd) $(inside systemctl show -p ExecMainStatus --value jobqd)" "success 0"
+db=$root/var/lib/jobq/jobs.db
+expect "the running job is back in queued" "$(sqlite3 "$db" "SELECT state FROM jobs WHERE id = $long")" "queued"
+expect "its three dependants are still blocked" "$(sqlite3 "$db" "SELECT count(*) FROM jobs WHERE state = 'blocked'")" "3"
+
+# Power off and boot again: the socket is enabled, the queued jobs are still there and run.
+poweroff
+state=$(boot) || { bad "the container boots a second time"; summary; }
+expect "the second boot reaches running" "$state" "running"
+expect "jobqd.socket is active after the boot" "$(inside systemctl is-active jobqd.socket)" "active"
+# shellcheck disable=SC2086
+inside jobq wait --timeout 60s "$long" $deps >/dev/null
+expect "after the boot, the requeued job and its dependants run and succeed" "$?" "0"
+expect "the requeued job ran again" "$(inside jobq logs "$long")" "second run"
+expect "its dependants ran after it" "$(for id in $deps; do inside jobq logs "$id"; done | tr '\n' ' ')" "after 1 after 2 after 3 "
+
+summary
