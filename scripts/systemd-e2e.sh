@@ -97,12 +97,15 @@ until_true() {
     done
 }
 
+# boot: starts the container and sets nspawn, init and state (what is-system-running says once
+# the boot is done). Not run in a subshell: the caller needs those variables.
 boot() {
     systemd-nspawn -q -D "$root" --boot --private-network --register=no --keep-unit --console=pipe \
         </dev/null >>"$work/console.log" 2>&1 &
     nspawn=$!
     init=""
-    local deadline=$((SECONDS + 60))
+    state=""
+    local deadline=$((SECONDS + 120))
     while [ -z "$init" ]; do
         init=$(find_init) || init=""
         if [ -z "$init" ]; then
@@ -110,9 +113,15 @@ boot() {
             sleep 0.2
         fi
     done
-    local state
-    state=$(timeout 120 nsenter -t "$init" -a systemctl is-system-running --wait 2>/dev/null)
-    echo "$state"
+    # Until its manager's bus is up, systemctl prints nothing; then --wait blocks until the boot
+    # is done and prints running (or degraded).
+    while [ -z "$state" ]; do
+        state=$(nsenter -t "$init" -a systemctl is-system-running --wait 2>/dev/null)
+        if [ -z "$state" ]; then
+            if [ "$SECONDS" -ge "$deadline" ] || ! kill -0 "$nspawn" 2>/dev/null; then return 1; fi
+            sleep 0.2
+        fi
+    done
 }
 
 poweroff() {
@@ -121,7 +130,10 @@ poweroff() {
         [ -n "$init" ] && nsenter -t "$init" -a systemctl poweroff >/dev/null 2>&1
         local deadline=$((SECONDS + 60))
         while kill -0 "$nspawn" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
-        kill -KILL "$nspawn" 2>/dev/null
+        if kill -0 "$nspawn" 2>/dev/null; then
+            [ -n "$init" ] && kill -KILL "$init" 2>/dev/null
+            kill -KILL "$nspawn" 2>/dev/null
+        fi
     fi
     wait "$nspawn" 2>/dev/null
     nspawn=""
@@ -130,7 +142,12 @@ poweroff() {
 
 cleanup() {
     poweroff
-    rm -rf "$work"
+    # Never remove a root a container might still run in.
+    if [ -n "$(pgrep -f "systemd-nspawn -q -D $root ")" ]; then
+        echo "systemd-e2e: a container still runs in $root; left in place"
+    else
+        rm -rf "$work"
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -155,7 +172,7 @@ if ! make --no-print-directory -C "$repo" install DESTDIR="$root" >"$work/make.l
     summary
 fi
 
-state=$(boot) || { bad "the container boots"; tail -30 "$work/console.log"; summary; }
+boot || { bad "the container boots"; tail -30 "$work/console.log"; summary; }
 expect "the container's systemd reaches running" "$state" "running"
 [ "$state" = running ] || { inside systemctl --failed --no-pager; summary; }
 
@@ -199,9 +216,9 @@ expect "jobqd.service is active after the first connection" "$(inside systemctl 
 inside jobq wait --timeout 30s "$probe" >/dev/null
 expect "the probe job succeeds" "$?" "0"
 expected_probe="jobq
-NoNewPrivs:	1
-CapBnd:	0000000000000000
 CapEff:	0000000000000000
+CapBnd:	0000000000000000
+NoNewPrivs:	1
 /usr read-only
 /etc read-only
 /var/lib/jobq writable
@@ -254,7 +271,7 @@ expect "its three dependants are still blocked" "$(sqlite3 "$db" "SELECT count(*
 
 # Power off and boot again: the socket is enabled, the queued jobs are still there and run.
 poweroff
-state=$(boot) || { bad "the container boots a second time"; summary; }
+boot || { bad "the container boots a second time"; tail -30 "$work/console.log"; summary; }
 expect "the second boot reaches running" "$state" "running"
 expect "jobqd.socket is active after the boot" "$(inside systemctl is-active jobqd.socket)" "active"
 # shellcheck disable=SC2086
