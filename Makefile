@@ -28,6 +28,9 @@ FISHCOMPDIR := $(PREFIX)/share/fish/vendor_completions.d
 # Release binaries with the Swift runtime and Foundation linked in: they need only glibc,
 # libstdc++ and libsqlite3 at run time, so they run on a machine without a Swift toolchain.
 RELEASE := -c release --static-swift-stdlib
+# jobq itself (the quick submit path, no Foundation) as a static executable: it starts in about
+# 1.3 ms instead of 3.5 ms. Its own build folder, because the flag applies to every module built.
+STATIC_JOBQ := .build/static-jobq
 # Generated man pages and completion scripts.
 GENERATED := .build/generated
 # What make install writes, relative to DESTDIR (make uninstall removes exactly these).
@@ -102,11 +105,11 @@ bench: deps
 	$(MAKE) --no-print-directory release
 	$(SWIFT) build -c release --package-path Benchmarks --product api-bench
 	Benchmarks/.build/release/api-bench --jobqd .build/release/jobqd --jobs 100000 --clients 32
-	python3 Benchmarks/cli-vs-tsp.py --jobs 2000
+	python3 Benchmarks/cli-vs-tsp.py --jobs 2000 --jobq $(STATIC_JOBQ)/release/jobq
 
 release: deps
 	$(SWIFT) build $(RELEASE) --product jobqd
-	$(SWIFT) build $(RELEASE) --product jobq
+	$(SWIFT) build -c release --product jobq --scratch-path $(STATIC_JOBQ) -Xswiftc -static-executable
 	$(SWIFT) build $(RELEASE) --product jobq-cli
 
 # jobq(1) and jobqd(8) from the argument parser's definitions, by its generate-manual plugin
@@ -131,7 +134,7 @@ completions: release
 	.build/release/jobq-cli --generate-completion-script fish > $(GENERATED)/jobq.fish
 
 install: release man completions
-	install -Dm755 .build/release/jobq $(DESTDIR)$(BINDIR)/jobq
+	install -Dm755 $(STATIC_JOBQ)/release/jobq $(DESTDIR)$(BINDIR)/jobq
 	install -Dm755 .build/release/jobq-cli $(DESTDIR)$(LIBEXECDIR)/jobq-cli
 	install -Dm755 .build/release/jobqd $(DESTDIR)$(BINDIR)/jobqd
 	install -Dm644 $(GENERATED)/jobq.1 $(DESTDIR)$(MANDIR)/man1/jobq.1

@@ -14,8 +14,9 @@ import argparse, os, shutil, socket, subprocess, sys, tempfile, time
 parser = argparse.ArgumentParser()
 parser.add_argument("--jobs", type=int, default=2000)
 parser.add_argument("--bin", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".build", "release"))
+parser.add_argument("--jobq", help="the jobq to measure (default: DIR/jobq; make bench gives the static executable make install installs)")
 args = parser.parse_args()
-jobq, jobqd = os.path.join(args.bin, "jobq"), os.path.join(args.bin, "jobqd")
+jobq, jobqd = args.jobq or os.path.join(args.bin, "jobq"), os.path.join(args.bin, "jobqd")
 if shutil.which("tsp") is None:
     subprocess.run(["apt-get", "install", "-y", "-qq", "task-spooler"], check=True, stdout=subprocess.DEVNULL,
                    env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})

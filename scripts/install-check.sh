@@ -59,8 +59,11 @@ modes() {
 }
 check "binaries 0755, other files 0644" modes
 
+static_jobq() { ldd "$dest/usr/local/bin/jobq" 2>&1 | grep -q "not a dynamic executable"; }
+check "jobq is a static executable (its quick submit path starts like a C program)" static_jobq
+
 static_runtime() {
-    ! ldd "$dest/usr/local/bin/jobq" "$dest/usr/local/libexec/jobq/jobq-cli" "$dest/usr/local/bin/jobqd" | grep -E 'libswift|libFoundation|libdispatch|libBlocksRuntime'
+    ! ldd "$dest/usr/local/libexec/jobq/jobq-cli" "$dest/usr/local/bin/jobqd" | grep -E 'libswift|libFoundation|libdispatch|libBlocksRuntime'
 }
 check "the binaries carry the Swift runtime (no libswift*, libFoundation, libdispatch needed)" static_runtime
 

@@ -67,30 +67,54 @@ enum HTTPExchange {
         }
     }
 
-    /// The whole response once `bytes` holds it; nil while more is needed.
+    /// The whole response once `bytes` holds it; nil while more is needed. Byte-wise and
+    /// without generic String algorithms, whose runtime metadata lookups cost more than the
+    /// parsing at a process's start.
     static func parse(_ bytes: [UInt8]) -> Result<Response, Problem>? {
-        let separator: [UInt8] = [13, 10, 13, 10]
-        guard let headerEnd = firstIndex(of: separator, in: bytes[...]) else { return nil }
-        let head = String(decoding: bytes[..<headerEnd], as: UTF8.self)
-        let lines = head.split(separator: "\r\n", omittingEmptySubsequences: false)
-        let statusParts = lines.first?.split(separator: " ") ?? []
-        guard statusParts.count >= 2, statusParts[0].hasPrefix("HTTP/1."), let status = Int(statusParts[1]) else {
+        guard let headerEnd = firstIndex(of: [13, 10, 13, 10], in: bytes[...]) else { return nil }
+        var lines: [ArraySlice<UInt8>] = []
+        var lineStart = 0
+        while lineStart < headerEnd {
+            let lineEnd = firstIndex(of: [13, 10], in: bytes[lineStart..<headerEnd]) ?? headerEnd
+            lines.append(bytes[lineStart..<lineEnd])
+            lineStart = lineEnd + 2
+        }
+        // "HTTP/1.x NNN reason"
+        guard let statusLine = lines.first, statusLine.count >= 12,
+            statusLine.starts(with: Array("HTTP/1.".utf8)),
+            let status = decimal(statusLine.dropFirst(9).prefix(3))
+        else {
             return .failure(.badResponse("not an HTTP/1.1 status line"))
         }
         var contentLength: Int?
         var chunked = false
         for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let name = line[..<colon].lowercased()
-            let value = line[line.index(after: colon)...].trimmingSpaces()
-            if name == "content-length" { contentLength = Int(value) }
-            if name == "transfer-encoding", value.lowercased().contains("chunked") { chunked = true }
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
+            let name = line[..<colon].map { $0 | 0x20 }  // ASCII lower case
+            var value = line[(colon + 1)...]
+            while value.first == UInt8(ascii: " ") || value.first == 9 { value = value.dropFirst() }
+            while value.last == UInt8(ascii: " ") || value.last == 9 { value = value.dropLast() }
+            if name == Array("content-length".utf8) { contentLength = decimal(value) }
+            if name == Array("transfer-encoding".utf8), firstIndex(of: Array("chunked".utf8), in: ArraySlice(value.map { $0 | 0x20 })) != nil {
+                chunked = true
+            }
         }
-        let bodyStart = headerEnd + separator.count
+        let bodyStart = headerEnd + 4
         if chunked { return dechunk(bytes[bodyStart...]).map { .success(Response(status: status, body: $0)) } }
         guard let length = contentLength else { return .failure(.badResponse("an answer without Content-Length")) }
         guard bytes.count - bodyStart >= length else { return nil }
         return .success(Response(status: status, body: Array(bytes[bodyStart..<(bodyStart + length)])))
+    }
+
+    /// A decimal number of ASCII digits, nil for anything else.
+    static func decimal(_ digits: ArraySlice<UInt8>) -> Int? {
+        guard !digits.isEmpty, digits.count < 19 else { return nil }
+        var value = 0
+        for digit in digits {
+            guard digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(digit - UInt8(ascii: "0"))
+        }
+        return value
     }
 
     /// A chunked body, once its last chunk has arrived.
@@ -99,8 +123,9 @@ enum HTTPExchange {
         var position = bytes.startIndex
         while true {
             guard let lineEnd = firstIndex(of: [13, 10], in: bytes[position...]) else { return nil }
-            let sizeText = String(decoding: bytes[position..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
-            guard let size = Int(sizeText.trimmingSpaces(), radix: 16) else { return nil }
+            var sizeText = bytes[position..<lineEnd]
+            if let semicolon = sizeText.firstIndex(of: UInt8(ascii: ";")) { sizeText = sizeText[..<semicolon] }
+            guard let size = Int(String(decoding: sizeText, as: UTF8.self), radix: 16) else { return nil }
             let dataStart = lineEnd + 2
             if size == 0 { return body }
             guard bytes.endIndex - dataStart >= size + 2 else { return nil }
@@ -117,12 +142,6 @@ enum HTTPExchange {
             index += 1
         }
         return nil
-    }
-}
-
-extension StringProtocol {
-    func trimmingSpaces() -> String {
-        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
     }
 }
 

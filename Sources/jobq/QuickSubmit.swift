@@ -93,7 +93,7 @@ struct QuickSubmit {
         json.beginObject()
         if !shell {
             json.key("argv")
-            json.array(command) { $0.string($1) }
+            json.stringArray(command)
         }
         json.key("cwd")
         json.string(cwd)
@@ -125,7 +125,8 @@ struct QuickSubmit {
             return 3
         case .success(let response):
             if (200..<300).contains(response.status), let id = JSONScan.integer(after: "\"id\":", in: response.body) {
-                print(id)
+                let line = Array("\(id)\n".utf8)
+                _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
                 return 0
             }
             if let code = JSONScan.string(after: "\"code\":", in: response.body),
