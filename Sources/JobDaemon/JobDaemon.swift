@@ -120,7 +120,9 @@ public enum JobDaemon {
         } catch {
             if activated == nil { unlink(configuration.socketPath) }
             await store.close()
-            throw DaemonError(description: "stopped on an error: \(error)", exitCode: 1)
+            // The store's errors (a database locked past the busy timeout at start-up, a disk
+            // that fails) are the database's: 74, as when it cannot be opened.
+            throw DaemonError(description: "stopped on an error: \(error)", exitCode: error is JobStoreError ? 74 : 1)
         }
         if activated == nil { unlink(configuration.socketPath) }
         await store.close()

@@ -145,6 +145,40 @@ struct DaemonTests {
         #expect(await exit(of: first) == 0)
     }
 
+    @Test("A database another process holds locked past the busy timeout at start-up: exit 74, saying so; nothing changed")
+    func lockedDatabaseAtStart() async throws {
+        let fixture = try Fixture()
+        let ids = try await fixture.insert([JobSpec(argv: ["true"])])
+        // sqlite3 takes the write lock, says so, and keeps it until its input ends.
+        let holder = Process()
+        holder.executableURL = URL(filePath: "/usr/bin/env")
+        holder.arguments = ["sqlite3", fixture.state + "/jobs.db"]
+        let input = Pipe()
+        let output = Pipe()
+        holder.standardInput = input
+        holder.standardOutput = output
+        try holder.run()
+        input.fileHandleForWriting.write(Data("BEGIN IMMEDIATE;\nSELECT 'locked';\n".utf8))
+        let locked = await onOwnThread { String(decoding: output.fileHandleForReading.availableData, as: UTF8.self) }
+        try #require(locked == "locked\n")
+
+        let daemon = Process()
+        daemon.executableURL = URL(filePath: Self.jobqdPath)
+        daemon.arguments = ["--state-dir", fixture.state, "--socket", fixture.socketPath]
+        let errors = Pipe()
+        daemon.standardError = errors
+        try daemon.run()
+        let message = await onOwnThread { String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+        #expect(await exit(of: daemon) == 74)
+        #expect(message.contains("database is locked"))
+        try input.fileHandleForWriting.close()
+        #expect(await exit(of: holder) == 0)
+
+        let store = try await fixture.open()
+        #expect(try await store.job(ids[0])?.state == .queued)
+        await store.close()
+    }
+
     /// `curl --unix-socket` against the daemon: the HTTP status and the body.
     func curl(_ socket: String, _ path: String, post body: String? = nil) async throws -> (Int, String) {
         let process = Process()
