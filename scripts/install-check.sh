@@ -59,7 +59,13 @@ modes() {
 }
 check "binaries 0755, other files 0644" modes
 
-static_jobq() { ldd "$dest/usr/local/bin/jobq" 2>&1 | grep -q "not a dynamic executable"; }
+# (ldd exits 1 for a static executable: its words are checked, not its status.)
+static_jobq() {
+    local words
+    words=$(ldd "$dest/usr/local/bin/jobq" 2>&1)
+    echo "$words"
+    [[ "$words" == *"not a dynamic executable"* || "$words" == *"statically linked"* ]]
+}
 check "jobq is a static executable (its quick submit path starts like a C program)" static_jobq
 
 static_runtime() {
