@@ -88,3 +88,48 @@ public struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// Another process holding a database's write lock: the `sqlite3` shell inside
+/// `BEGIN IMMEDIATE`, as an operator or a backup tool would. `take` returns once the shell has
+/// the lock (it prints `locked` then); `release` rolls back and waits for the shell to exit.
+public final class SQLiteWriteLock: Sendable {
+    private let process: Process
+    private let input: FileHandle
+
+    private init(process: Process, input: FileHandle) {
+        self.process = process
+        self.input = input
+    }
+
+    /// Starts `sqlite3 path`, takes the write lock; nil when the shell did not say it has it.
+    public static func take(_ path: String) async throws -> SQLiteWriteLock? {
+        let process = Process()
+        process.executableURL = URL(filePath: "/usr/bin/env")
+        process.arguments = ["sqlite3", path]
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        input.fileHandleForWriting.write(Data("BEGIN IMMEDIATE;\nSELECT 'locked';\n".utf8))
+        let reader = output.fileHandleForReading
+        let answer = await onOwnThread { String(decoding: reader.availableData, as: UTF8.self) }
+        let lock = SQLiteWriteLock(process: process, input: input.fileHandleForWriting)
+        guard answer == "locked\n" else {
+            _ = await lock.release()
+            return nil
+        }
+        return lock
+    }
+
+    /// Rolls back, ends the shell and returns its exit status.
+    public func release() async -> Int32 {
+        input.write(Data("ROLLBACK;\n.quit\n".utf8))
+        try? input.close()
+        let process = process
+        return await onOwnThread {
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+    }
+}

@@ -157,23 +157,11 @@ struct JobRouteTests {
         try await withAPI(busyTimeout: .milliseconds(50)) { client, fixture in
             let before = try await submit(client, #"{"argv":["true"]}"#)
             // Another process (sqlite3 by hand, a backup tool) holds the write lock.
-            let sqlite = Process()
-            sqlite.executableURL = URL(filePath: "/usr/bin/sqlite3")
-            sqlite.arguments = [fixture.directory + "/jobs.db"]
-            let input = Pipe()
-            let output = Pipe()
-            sqlite.standardInput = input
-            sqlite.standardOutput = output
-            try sqlite.run()
-            input.fileHandleForWriting.write(Data("BEGIN IMMEDIATE;\nSELECT 'locked';\n".utf8))
-            let reader = output.fileHandleForReading
-            #expect(String(decoding: await onOwnThread { reader.availableData }, as: UTF8.self) == "locked\n")
+            let lock = try #require(try await SQLiteWriteLock.take(fixture.directory + "/jobs.db"))
             try expectError(try await send(client, .post, "/v1/jobs", json: #"{"argv":["true"]}"#),
                             HTTPResponse.Status(code: 507), "storage_error")
             #expect(try await allJobs(client).map(\.id) == [before.id])
-            input.fileHandleForWriting.write(Data("ROLLBACK;\n.quit\n".utf8))
-            try input.fileHandleForWriting.close()
-            await onOwnThread { sqlite.waitUntilExit() }
+            #expect(await lock.release() == 0)
             let after = try await send(client, .post, "/v1/jobs", json: #"{"argv":["true"]}"#)
             #expect(after.status == .created)
         }

@@ -149,18 +149,7 @@ struct DaemonTests {
     func lockedDatabaseAtStart() async throws {
         let fixture = try Fixture()
         let ids = try await fixture.insert([JobSpec(argv: ["true"])])
-        // sqlite3 takes the write lock, says so, and keeps it until its input ends.
-        let holder = Process()
-        holder.executableURL = URL(filePath: "/usr/bin/env")
-        holder.arguments = ["sqlite3", fixture.state + "/jobs.db"]
-        let input = Pipe()
-        let output = Pipe()
-        holder.standardInput = input
-        holder.standardOutput = output
-        try holder.run()
-        input.fileHandleForWriting.write(Data("BEGIN IMMEDIATE;\nSELECT 'locked';\n".utf8))
-        let locked = await onOwnThread { String(decoding: output.fileHandleForReading.availableData, as: UTF8.self) }
-        try #require(locked == "locked\n")
+        let lock = try #require(try await SQLiteWriteLock.take(fixture.state + "/jobs.db"))
 
         let daemon = Process()
         daemon.executableURL = URL(filePath: Self.jobqdPath)
@@ -171,8 +160,7 @@ struct DaemonTests {
         let message = await onOwnThread { String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
         #expect(await exit(of: daemon) == 74)
         #expect(message.contains("database is locked"))
-        try input.fileHandleForWriting.close()
-        #expect(await exit(of: holder) == 0)
+        #expect(await lock.release() == 0)
 
         let store = try await fixture.open()
         #expect(try await store.job(ids[0])?.state == .queued)
