@@ -53,7 +53,8 @@ public enum JobDaemon {
             configuration: ProcessExecutorConfiguration(
                 logDirectory: configuration.logDirectory, workingDirectory: state,
                 outputLimit: configuration.outputLimit, killGrace: configuration.killGrace,
-                environment: ProcessExecutorConfiguration.jobEnvironment(from: environment)),
+                environment: ProcessExecutorConfiguration.jobEnvironment(from: environment),
+                stateDirectory: state),
             logger: logger)
         let engine = JobEngine(
             store: store, executor: executor,

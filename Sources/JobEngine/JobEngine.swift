@@ -86,8 +86,11 @@ public actor JobEngine: Service {
     public func run() async throws {
         let recovered = try await store.recoverInterruptedJobs()
         if !recovered.isEmpty {
+            // Their processes outlive a daemon killed with SIGKILL (outside systemd, which
+            // empties the service's cgroup): stop them, so that two copies never run at once.
+            let stopped = await executor.stopLeftovers(of: recovered)
             logger.warning("jobs left running by a stopped daemon were requeued (they run again)",
-                           metadata: ["jobs": "\(recovered.map(\.rawValue))"])
+                           metadata: ["jobs": "\(recovered.map(\.rawValue))", "processes_stopped": "\(stopped)"])
         }
         let stored = try await store.counts().map(\.queue)
         for name in Set(configuration.concurrency.keys).union(stored).sorted() { startQueue(name) }

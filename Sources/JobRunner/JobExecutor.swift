@@ -10,4 +10,13 @@ public protocol JobExecutor: Sendable {
     /// grace period, then SIGKILL to the group; the result is then ``JobOutcome/cancelled(signal:)``
     /// (or ``JobOutcome/timedOut(after:signal:)`` when the timeout came first).
     func run(_ job: Job) async -> JobOutcome
+
+    /// Stops the processes a previous daemon's run of `jobs` left running (it was killed while
+    /// they ran, and they are about to run again); returns how many it stopped.
+    func stopLeftovers(of jobs: [JobID]) async -> Int
+}
+
+extension JobExecutor {
+    /// Nothing is left behind by an executor that spawns nothing.
+    public func stopLeftovers(of jobs: [JobID]) async -> Int { 0 }
 }

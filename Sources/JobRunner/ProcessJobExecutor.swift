@@ -19,6 +19,10 @@ public struct ProcessExecutorConfiguration: Sendable {
     /// The environment every job starts from (its own `env` is laid over it), without
     /// systemd's variables.
     public var environment: [String: String]
+    /// The daemon's state directory, given to every job as `JOBQ_STATE_DIR`: with
+    /// `JOBQ_JOB_ID` it marks the job's processes, so that those left behind (a daemon the job
+    /// forked, a crashed jobqd's jobs) can be found and stopped. Nil: no mark, no search.
+    public var stateDirectory: String?
 
     /// Variables systemd gives the daemon that must not reach jobs: they describe the daemon's
     /// own sockets, watchdog and invocation.
@@ -40,8 +44,10 @@ public struct ProcessExecutorConfiguration: Sendable {
         outputLimit: Int = 64 << 20,
         killGrace: Duration = .seconds(10),
         environment: [String: String] = ProcessExecutorConfiguration.jobEnvironment(
-            from: ProcessInfo.processInfo.environment)
+            from: ProcessInfo.processInfo.environment),
+        stateDirectory: String? = nil
     ) {
+        self.stateDirectory = stateDirectory
         self.logDirectory = logDirectory
         self.workingDirectory = workingDirectory
         self.outputLimit = outputLimit
@@ -75,6 +81,13 @@ public struct ProcessJobExecutor: JobExecutor {
         case interrupted
         case timedOut
         case timerStopped
+    }
+
+    /// SIGKILLs the processes still carrying the mark of `jobs` (a killed daemon's jobs, before
+    /// they run again); returns how many. Nothing without a ``ProcessExecutorConfiguration/stateDirectory``.
+    public func stopLeftovers(of jobs: [JobID]) async -> Int {
+        guard let stateDirectory = configuration.stateDirectory, !jobs.isEmpty else { return 0 }
+        return JobProcesses.kill(jobs: Set(jobs.map(\.rawValue)), stateDirectory: stateDirectory)
     }
 
     public func run(_ job: Job) async -> JobOutcome {
@@ -111,6 +124,7 @@ public struct ProcessJobExecutor: JobExecutor {
         variables["JOBQ_JOB_ID"] = String(job.id.rawValue)
         variables["JOBQ_QUEUE"] = job.spec.queue
         variables["JOBQ_ATTEMPT"] = String(job.attempts)
+        if let stateDirectory = configuration.stateDirectory { variables["JOBQ_STATE_DIR"] = stateDirectory }
         var keyed: [Environment.Key: String] = [:]
         for (name, value) in variables {
             if let key = Environment.Key(rawValue: name) { keyed[key] = value }
@@ -175,12 +189,20 @@ public struct ProcessJobExecutor: JobExecutor {
             return (.interrupted, timedOut)
         }
 
-        if timedOut || Task.isCancelled {
-            // The teardown stops waiting once the group's leader has exited; a grandchild that
-            // outlived the leader's SIGTERM (it ignores it, or is still handling it) must not
-            // survive a stopped job: SIGKILL whatever is left of the group.
-            let pid = leader.value.load(ordering: .acquiring)
-            if pid > 0 { _ = kill(-pid, SIGKILL) }
+        // No process outlives its job. The leader has exited (and the teardown of a stopped job
+        // stops waiting once it has); a background child, a grandchild that ignored SIGTERM, or
+        // one still handling it must not survive: SIGKILL whatever is left of the group, then
+        // whatever left the group (`setsid`) but still carries the job's mark.
+        let pid = leader.value.load(ordering: .acquiring)
+        if pid > 0 {
+            _ = kill(-pid, SIGKILL)
+            if let stateDirectory = configuration.stateDirectory {
+                let killed = JobProcesses.kill(jobs: [job.id.rawValue], stateDirectory: stateDirectory)
+                if killed > 0 {
+                    logger.notice("killed processes the job left outside its process group",
+                                  metadata: ["job": "\(job.id)", "queue": "\(job.spec.queue)", "processes": "\(killed)"])
+                }
+            }
         }
 
         let outcome: JobOutcome

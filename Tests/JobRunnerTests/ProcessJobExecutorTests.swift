@@ -12,9 +12,10 @@ func job(_ command: Command, id: JobID = 1, cwd: String? = nil, env: [String: St
 }
 
 func executor(_ directory: String, outputLimit: Int = 1 << 20, killGrace: Duration = .seconds(5),
-              environment: [String: String]? = nil) -> ProcessJobExecutor {
+              environment: [String: String]? = nil, stateDirectory: String? = nil) -> ProcessJobExecutor {
     var configuration = ProcessExecutorConfiguration(
-        logDirectory: directory, workingDirectory: directory, outputLimit: outputLimit, killGrace: killGrace)
+        logDirectory: directory, workingDirectory: directory, outputLimit: outputLimit, killGrace: killGrace,
+        stateDirectory: stateDirectory)
     if let environment { configuration.environment = environment }
     return ProcessJobExecutor(configuration: configuration)
 }
@@ -208,6 +209,24 @@ struct ProcessJobExecutorTests {
             #expect(await runner.run(job(.shell("echo second"), id: 9)) == .exited(code: 0))
             #expect(contents(directory + "/9.out") == "second\n")
             #expect(!FileManager.default.fileExists(atPath: directory + "/9.err"))
+        }
+    }
+
+    @Test("A job's background child and the daemon it forked (setsid) do not outlive the job", .timeLimit(.minutes(1)))
+    func leftoversAreStopped() async throws {
+        try await withTemporaryDirectory("jobq-runner") { directory in
+            let child = try DeathWatch(directory + "/child")
+            let daemon = try DeathWatch(directory + "/daemon")
+            // Both hold their FIFO's write end until they die; the leader exits at once.
+            let outcome = await executor(directory, stateDirectory: directory).run(job(.shell("""
+                sleep 300 3> \(directory)/child &
+                setsid sleep 300 3> \(directory)/daemon > /dev/null 2>&1 < /dev/null &
+                echo started
+                """), id: 6))
+            #expect(outcome == .exited(code: 0))
+            #expect(contents(directory + "/6.out") == "started\n")
+            await child.awaitDeath()
+            await daemon.awaitDeath()
         }
     }
 

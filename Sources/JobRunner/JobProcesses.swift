@@ -1,0 +1,85 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Finding and stopping the processes a job left behind.
+///
+/// Every job starts with `JOBQ_STATE_DIR` (its daemon's state directory) and `JOBQ_JOB_ID` in
+/// its environment, and its descendants inherit them, also those that left the job's process
+/// group with `setsid` (a daemon it forked). The daemon uses that mark twice:
+/// - when a job's leader exits, whatever still carries the mark is killed, so that no process
+///   outlives its job's teardown (the job's process group is killed first, which is most cases);
+/// - at start-up, the processes of the jobs a killed daemon left running are killed before
+///   those jobs run again, so that two copies of one job never run at once.
+/// A process that clears its environment and leaves the group escapes both; under systemd the
+/// service's cgroup still ends it when the service stops.
+enum JobProcesses {
+    /// The ids of processes (other than this one) whose environment holds
+    /// `JOBQ_STATE_DIR=stateDirectory` and `JOBQ_JOB_ID=` one of `jobs`.
+    ///
+    /// The candidates are the processes of this daemon's cgroup (under systemd: the daemon and
+    /// its jobs, a short list), or every process when the cgroup cannot be read. A process whose
+    /// environment cannot be read (another user's, when not root) is not ours.
+    static func find(jobs: Set<Int64>, stateDirectory: String) -> [pid_t] {
+        guard !jobs.isEmpty else { return [] }
+        let mark = Array("JOBQ_STATE_DIR=\(stateDirectory)".utf8)
+        let idPrefix = Array("JOBQ_JOB_ID=".utf8)
+        let me = getpid()
+        var found: [pid_t] = []
+        for pid in candidates() where pid != me {
+            guard let environment = readEnvironment(pid) else { continue }
+            var marked = false
+            var job: Int64?
+            for entry in environment.split(separator: 0, omittingEmptySubsequences: true) {
+                if entry.elementsEqual(mark) {
+                    marked = true
+                } else if entry.starts(with: idPrefix) {
+                    job = Int64(String(decoding: entry.dropFirst(idPrefix.count), as: UTF8.self))
+                }
+            }
+            if marked, let job, jobs.contains(job) { found.append(pid) }
+        }
+        return found
+    }
+
+    /// SIGKILLs the processes of `jobs` (see ``find(jobs:stateDirectory:)``); returns how many.
+    @discardableResult
+    static func kill(jobs: Set<Int64>, stateDirectory: String) -> Int {
+        let pids = find(jobs: jobs, stateDirectory: stateDirectory)
+        for pid in pids { _ = Glibc.kill(pid, SIGKILL) }
+        return pids.count
+    }
+
+    /// This process's cgroup v2 member list when it is readable, else every pid in /proc.
+    private static func candidates() -> [pid_t] {
+        if let cgroup = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8),
+           let line = cgroup.split(separator: "\n").first(where: { $0.hasPrefix("0::") }) {
+            let path = line.dropFirst(3)
+            // The root cgroup's list is every process: as good as /proc, and a container's
+            // root may not list its processes at all.
+            if path != "/", let procs = try? String(contentsOfFile: "/sys/fs/cgroup\(path)/cgroup.procs", encoding: .utf8) {
+                let pids = procs.split(separator: "\n").compactMap { pid_t($0) }
+                if !pids.isEmpty { return pids }
+            }
+        }
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        return entries.compactMap { pid_t($0) }
+    }
+
+    /// `/proc/PID/environ`, or nil when it cannot be read.
+    private static func readEnvironment(_ pid: pid_t) -> [UInt8]? {
+        let fd = open("/proc/\(pid)/environ", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            bytes.append(contentsOf: buffer[0..<count])
+            if bytes.count > 1 << 20 { break }
+        }
+        return bytes
+    }
+}
