@@ -249,19 +249,36 @@ private final class LeaderPID: Sendable {
 }
 
 /// A job's output file, created (mode 0600) when the first byte arrives; owned by one copy.
+///
+/// Job output shares the disk with the store: it stops being written while the disk's free
+/// space is below a reserve (a tenth of the filesystem, at most 64 MiB, checked at creation and
+/// every MiB), so that a job's output cannot fill the disk the store needs to record the job's
+/// end and take new submits.
 private struct LazyOutputFile: ~Copyable {
     let path: String
     private var descriptor: FileDescriptor?
-    private var failed = false
+    private(set) var stopped: String?
+    private var untilCheck = 0
+
+    static let checkEvery = 1 << 20
+    static let maxReserve: UInt64 = 64 << 20
 
     init(path: String) { self.path = path }
 
     deinit { try? descriptor?.close() }
 
-    /// Appends bytes, creating the file first. An error (a full disk) drops the rest of the
-    /// output, never the job.
+    /// Appends bytes, creating the file first. A full disk, or free space below the reserve,
+    /// drops the rest of the output, never the job.
     mutating func write(_ bytes: UnsafeRawBufferPointer) {
-        if failed { return }
+        if stopped != nil { return }
+        if untilCheck <= 0 {
+            untilCheck = Self.checkEvery
+            if let free = Self.freeBelowReserve(path) {
+                stopped = "less than \(free >> 20) MiB free on the disk"
+                return
+            }
+        }
+        untilCheck -= bytes.count
         do {
             if descriptor == nil {
                 descriptor = try FileDescriptor.open(
@@ -269,31 +286,46 @@ private struct LazyOutputFile: ~Copyable {
             }
             _ = try descriptor?.writeAll(bytes)
         } catch {
-            failed = true
+            stopped = "\(error)"
         }
+    }
+
+    /// Writes the last line, past any stop: it is short, and says why output is missing.
+    mutating func writeNote(_ text: String) {
+        guard let descriptor else { return }
+        _ = try? Array(text.utf8).withUnsafeBytes { try descriptor.writeAll($0) }
+    }
+
+    /// The reserve (in bytes) when the free space of `path`'s filesystem is below it.
+    private static func freeBelowReserve(_ path: String) -> UInt64? {
+        var info = statvfs()
+        guard statvfs((path as NSString).deletingLastPathComponent, &info) == 0 else { return nil }
+        let total = UInt64(info.f_blocks) * UInt64(info.f_frsize)
+        let free = UInt64(info.f_bavail) * UInt64(info.f_frsize)
+        let reserve = min(maxReserve, total / 10)
+        return free < reserve ? reserve : nil
     }
 }
 
 /// Copies a stream into the file at `path` (created on the first byte), keeping at most `limit`
 /// bytes; reads (and drops) the rest, so that the job never blocks on a full pipe, and says at
-/// the end of the file how much it dropped.
+/// the end of the file how much it dropped, and why when the disk was the reason.
 private func copy(_ stream: SubprocessOutputSequence, to path: String, limit: Int) async throws {
     var file = LazyOutputFile(path: path)
     var written = 0
     var dropped = 0
     for try await buffer in stream {
-        let keep = min(buffer.count, max(0, limit - written))
+        let keep = file.stopped == nil ? min(buffer.count, max(0, limit - written)) : 0
         if keep > 0 {
             buffer.withUnsafeBytes { bytes in
                 file.write(UnsafeRawBufferPointer(rebasing: bytes[0..<keep]))
             }
-            written += keep
+            if file.stopped == nil { written += keep }
         }
-        dropped += buffer.count - keep
+        dropped += buffer.count - (file.stopped == nil ? keep : 0)
     }
     if dropped > 0 {
-        Array("\n[jobq: output truncated after \(written) bytes; \(dropped) more bytes dropped]\n".utf8).withUnsafeBytes {
-            file.write($0)
-        }
+        let reason = file.stopped.map { " (\($0))" } ?? ""
+        file.writeNote("\n[jobq: output truncated after \(written) bytes\(reason); \(dropped) more bytes dropped]\n")
     }
 }

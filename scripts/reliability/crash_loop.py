@@ -24,7 +24,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import Client, Results, Workdir, all_jobs, install_signal_exit, join, sqlite  # noqa: E402
+from lib import run, Client, Workdir, all_jobs, join, integrity  # noqa: E402
 
 
 def parse_time(text):
@@ -84,7 +84,7 @@ class Submitter(threading.Thread):
         client.close()
 
 
-def main():
+def main(results):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cycles", type=int, default=50, help="kill -9 and restart this many times")
     parser.add_argument("--submitters", type=int, default=6, help="concurrent connections submitting")
@@ -93,8 +93,6 @@ def main():
     options = parser.parse_args()
     seed = options.seed if options.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
-    install_signal_exit()
-    results = Results("crash-loop")
     print(f"crash loop: {options.cycles} cycles, {options.submitters} submitters, seed {seed}", flush=True)
 
     with Workdir("crash") as work:
@@ -203,10 +201,9 @@ def main():
         results.check("no two runs of one job overlapped (a killed daemon's job is stopped before its rerun)",
                       not overlaps, f"{len(overlaps)}: {overlaps[:5]}")
         results.check("the daemon stopped cleanly at the end", exit_status == 0, f"exit {exit_status}")
-        integrity = sqlite(os.path.join(daemon.state_dir, "jobq.db"), "PRAGMA integrity_check;")
-        results.check("PRAGMA integrity_check", integrity == ["ok"], f"{integrity[:3]}")
-    return results.summary()
+        check = integrity(daemon.state_dir)
+        results.check("PRAGMA integrity_check", check == ["ok"], f"{check[:3]}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run("crash-loop", main)

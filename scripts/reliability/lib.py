@@ -196,6 +196,14 @@ def sqlite(db, sql):
     return [line for line in out.split("\n") if line]
 
 
+def integrity(state_dir):
+    """PRAGMA integrity_check of the store (the daemon stopped): ["ok"] when sound."""
+    db = os.path.join(state_dir, "jobs.db")
+    if not os.path.exists(db):
+        return [f"no database at {db}"]
+    return sqlite(db, "PRAGMA integrity_check;")
+
+
 class Workdir:
     """A temporary directory removed on exit, whatever happens (daemons in it are killed first)."""
 
@@ -258,6 +266,20 @@ def wait_jobs(client, ids, timeout=120):
     if status != 200:
         raise RuntimeError(f"wait answered {status}: {body}")
     return {job["id"]: job for job in body["jobs"]}
+
+
+def run(name, body):
+    """Runs `body(results)` and exits with its summary; an exception is a failed check (with its
+    traceback), never a missing summary line."""
+    install_signal_exit()
+    results = Results(name)
+    try:
+        body(results)
+    except Exception as error:  # noqa: BLE001: reported as a failure, then the summary
+        import traceback
+        traceback.print_exc()
+        results.check("the run completed", False, repr(error))
+    sys.exit(results.summary())
 
 
 def install_signal_exit():
