@@ -122,6 +122,8 @@ struct APIServer: Service {
                             }
                         }
                     }
+                } catch is CancellationError {
+                    // The service group is stopping (another service failed): nothing to report.
                 } catch {
                     logger.error("the API stopped accepting connections", metadata: ["error": "\(error)"])
                 }

@@ -49,6 +49,8 @@ public enum JobStoreError: Error, Hashable, Sendable, CustomStringConvertible {
         case let .conflict(id, reason): "job \(id): \(reason)"
         case let .storage(error) where error.isDiskFull:
             "the database's disk is full, nothing was written: \(error.message)"
+        case let .storage(error) where error.isBusy:
+            "the database is locked by another process (longer than the busy timeout), nothing was written: \(error)"
         case let .storage(error): "the database failed, nothing was written: \(error)"
         case let .migration(error): error.description
         case let .notADatabase(path, error): "\(path) is not a jobq database: \(error.message)"
