@@ -43,7 +43,8 @@ class Results:
     def check(self, what, ok, detail=""):
         if ok:
             self.passed += 1
-            print(f"  ok    {what}" + (f" ({detail})" if detail else ""), flush=True)
+            short = detail if len(detail) <= 100 else detail[:97] + "..."
+            print(f"  ok    {what}" + (f" ({short})" if short else ""), flush=True)
         else:
             self.failed += 1
             print(f"  FAIL  {what}" + (f": {detail}" if detail else ""), flush=True)
