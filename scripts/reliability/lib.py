@@ -111,6 +111,7 @@ class Daemon:
         self.env = dict(env or {})
         self.log_path = os.path.join(workdir, log_name)
         self.process = None
+        self.notify = None
         self.starts = 0
 
     def command(self):
@@ -122,6 +123,9 @@ class Daemon:
         self.starts += 1
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify.bind(notify_path)
+        # Kept until the daemon ends: its STATUS= lines keep coming after READY=1 (and are dropped).
+        self._close_notify()
+        self.notify = (notify, notify_path)
         env = dict(os.environ)
         env.update({"NOTIFY_SOCKET": notify_path, "JOBQ_LOG_LEVEL": "warning"})
         env.update(self.env)
@@ -143,15 +147,27 @@ class Daemon:
                         return self.process.pid
                 elif self.process.poll() is not None:
                     raise RuntimeError(f"jobqd exited with {self.process.returncode} before READY=1; log: {self.log_tail()}")
+        except BaseException:
+            self._close_notify()
+            raise
         finally:
             log.close()
-            notify.close()
-            os.unlink(notify_path)
+
+    def _close_notify(self):
+        if self.notify:
+            sock, path = self.notify
+            self.notify = None
+            sock.close()
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
 
     def kill9(self):
         if self.process and self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait()
+        self._close_notify()
 
     def stop(self, timeout=60):
         """SIGTERM (drain) and wait; returns the exit status."""
@@ -163,6 +179,7 @@ class Daemon:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.kill9()
+        self._close_notify()
         return self.process.returncode
 
     def log_tail(self, lines=20):
