@@ -71,7 +71,10 @@ enum JobRoutes {
             guard body.olderThanSeconds.isFinite, body.olderThanSeconds >= 0 else {
                 throw APIError.invalid("older_than_seconds: must be a number of seconds, 0 or more")
             }
-            let cutoff = Timestamp(millisecondsSinceEpoch: Timestamp.now().millisecondsSinceEpoch - Int64(body.olderThanSeconds * 1000))
+            // An age past the epoch (1e300 s is a valid number) prunes nothing; Int64 would trap.
+            let now = Timestamp.now().millisecondsSinceEpoch
+            let age = min(body.olderThanSeconds * 1000, Double(now))
+            let cutoff = Timestamp(millisecondsSinceEpoch: now - Int64(age))
             let count = try await storeCall {
                 try await store.prune(finishedBefore: cutoff) { batch in
                     for job in batch {

@@ -145,6 +145,9 @@ struct JobRouteTests {
             try expectError(try await send(client, .post, "/v1/prune", json: #"{}"#), .badRequest, "invalid_request")
             let kept = try decode(PruneResponse.self, try await send(client, .post, "/v1/prune", json: #"{"older_than_seconds":3600}"#))
             #expect(kept.pruned == 0)
+            // An age older than the epoch prunes nothing (it trapped the daemon: found by schemathesis).
+            let ancient = try decode(PruneResponse.self, try await send(client, .post, "/v1/prune", json: #"{"older_than_seconds":1e300}"#))
+            #expect(ancient.pruned == 0)
             let pruned = try decode(PruneResponse.self, try await send(client, .post, "/v1/prune", json: #"{"older_than_seconds":0}"#))
             #expect(pruned.pruned == 1)
             #expect(!FileManager.default.fileExists(atPath: path))

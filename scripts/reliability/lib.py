@@ -123,6 +123,7 @@ class Daemon:
         self.starts += 1
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify.bind(notify_path)
+        os.chmod(notify_path, 0o666)  # a daemon started as another user (schemathesis_run.py) sends too
         # Kept until the daemon ends: its STATUS= lines keep coming after READY=1 (and are dropped).
         self._close_notify()
         self.notify = (notify, notify_path)
