@@ -9,11 +9,14 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     public var status: HTTPResponse.Status
     public var code: String
     public var message: String
+    /// The methods a route takes, sent as `Allow` with a 405 (RFC 9110 §15.5.6).
+    public var allow: [String]
 
-    public init(_ status: HTTPResponse.Status, code: String, message: String) {
+    public init(_ status: HTTPResponse.Status, code: String, message: String, allow: [String] = []) {
         self.status = status
         self.code = code
         self.message = message
+        self.allow = allow
     }
 
     /// 400 `invalid_request`, with the field and the rule in `message`.
@@ -30,6 +33,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         let body = try JSONEncoder().encode(ErrorResponse(code: code, message: message))
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
+        if !allow.isEmpty { headers[.allow] = allow.joined(separator: ", ") }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
@@ -49,7 +53,8 @@ struct ErrorShapeMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as HTTPError {
             if error.status == .notFound, let allowed = JobAPI.methods(forPath: request.uri.path), !allowed.isEmpty {
                 throw APIError(.methodNotAllowed, code: "method_not_allowed",
-                               message: "\(request.method) \(request.uri.path): use \(allowed.joined(separator: " or "))")
+                               message: "\(request.method) \(request.uri.path): use \(allowed.joined(separator: " or "))",
+                               allow: allowed)
             }
             let code = switch error.status {
             case .notFound: "not_found"

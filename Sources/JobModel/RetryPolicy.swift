@@ -96,7 +96,9 @@ public struct RetryPolicy: Hashable, Sendable, Codable {
         let defaults = RetryPolicy(maxAttempts: 1)
         maxAttempts = try container.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? defaults.maxAttempts
         initialBackoff = try container.decodeSecondsIfPresent(forKey: .initialBackoff) ?? defaults.initialBackoff
-        maxBackoff = try container.decodeSecondsIfPresent(forKey: .maxBackoff) ?? defaults.maxBackoff
+        // Absent: the default cap, or the first wait when that is longer (a backoff_seconds of
+        // 600 alone is not refused for being above a cap nobody asked for).
+        maxBackoff = try container.decodeSecondsIfPresent(forKey: .maxBackoff) ?? max(defaults.maxBackoff, initialBackoff)
         multiplier = try container.decodeIfPresent(Double.self, forKey: .multiplier) ?? defaults.multiplier
         jitter = try container.decodeIfPresent(Double.self, forKey: .jitter) ?? defaults.jitter
     }

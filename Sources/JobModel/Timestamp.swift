@@ -49,15 +49,67 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
         date.formatted(Self.format)
     }
 
-    /// Parses RFC 3339 (`2026-11-25T14:26:29.123Z`, `2026-11-25T14:26:29Z`, `…+01:00`).
+    /// Parses RFC 3339 §5.6 (`2026-11-25T14:26:29.123Z`, `2026-11-25T14:26:29Z`, `…+01:00`):
+    /// any year from 0000 to 9999, any offset to ±23:59, `t` and `z` in either case, a leap
+    /// second (`:60`) read as the last millisecond of its minute, the fraction truncated to
+    /// milliseconds. Written by hand: Foundation's ISO 8601 style refused valid times (offsets
+    /// past ±18 h, early years), which schemathesis found.
     public init?(rfc3339 text: String) {
-        if let date = try? Date(text, strategy: Self.format) {
-            self.init(date)
-        } else if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) {
-            self.init(date)
+        let b = Array(text.utf8)
+        guard b.count >= 20 else { return nil }
+        func number(_ start: Int, _ count: Int) -> Int? {
+            var value = 0
+            for i in start..<(start + count) {
+                guard i < b.count, b[i] >= UInt8(ascii: "0"), b[i] <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int(b[i] - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        guard let year = number(0, 4), b[4] == UInt8(ascii: "-"), let month = number(5, 2), b[7] == UInt8(ascii: "-"),
+              let day = number(8, 2), b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t"),
+              let hour = number(11, 2), b[13] == UInt8(ascii: ":"), let minute = number(14, 2),
+              b[16] == UInt8(ascii: ":"), let second = number(17, 2),
+              (1...12).contains(month), hour < 24, minute < 60, second <= 60
+        else { return nil }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard day >= 1, day <= monthDays[month - 1] else { return nil }
+        var i = 19
+        var milliseconds = 0
+        if b[i] == UInt8(ascii: ".") {
+            i += 1
+            var digits = 0
+            while i < b.count, b[i] >= UInt8(ascii: "0"), b[i] <= UInt8(ascii: "9") {
+                if digits < 3 { milliseconds = milliseconds * 10 + Int(b[i] - UInt8(ascii: "0")) }
+                digits += 1
+                i += 1
+            }
+            guard digits > 0 else { return nil }
+            for _ in digits..<max(digits, 3) { milliseconds *= 10 }
+        }
+        guard i < b.count else { return nil }
+        var offsetMinutes = 0
+        if b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") {
+            i += 1
+        } else if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
+            guard let hours = number(i + 1, 2), i + 3 < b.count, b[i + 3] == UInt8(ascii: ":"),
+                  let minutes = number(i + 4, 2), hours < 24, minutes < 60 else { return nil }
+            offsetMinutes = (hours * 60 + minutes) * (b[i] == UInt8(ascii: "-") ? -1 : 1)
+            i += 6
         } else {
             return nil
         }
+        guard i == b.count else { return nil }
+        // Days from 1970-01-01 to the civil date (Howard Hinnant's days_from_civil).
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        let (wholeSecond, fraction) = second == 60 ? (59, 999) : (second, milliseconds)
+        let seconds = ((days * 24 + hour) * 60 + minute) * 60 + wholeSecond - offsetMinutes * 60
+        self.init(millisecondsSinceEpoch: Int64(seconds) * 1000 + Int64(fraction))
     }
 
     public init(from decoder: any Decoder) throws {

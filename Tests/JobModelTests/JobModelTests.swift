@@ -136,6 +136,15 @@ struct JobModelTests {
         #expect(Timestamp(rfc3339: "2026-11-26T03:00:00.250+01:00") == t)
         #expect(Timestamp(rfc3339: "2026-11-26T02:00:00Z") == Timestamp(millisecondsSinceEpoch: 1_795_658_400_000))
         #expect(Timestamp(rfc3339: "yesterday") == nil)
+        // Every RFC 3339 time (schemathesis generated these and the daemon refused them).
+        #expect(Timestamp(rfc3339: "0272-02-04T03:03:25+22:02") == Timestamp(millisecondsSinceEpoch: -53_580_855_515_000))
+        #expect(Timestamp(rfc3339: "1970-01-01t00:00:00.5z") == Timestamp(millisecondsSinceEpoch: 500))
+        #expect(Timestamp(rfc3339: "2016-12-31T23:59:60Z") == Timestamp(millisecondsSinceEpoch: 1_483_228_799_999))
+        #expect(Timestamp(rfc3339: "2024-02-29T12:00:00.123456-01:30") == Timestamp(millisecondsSinceEpoch: 1_709_213_400_123))
+        for bad in ["2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-26T24:00:00Z", "2026-11-26T02:00:00",
+                    "2026-11-26T02:00:00+24:00", "2026-11-26T02:00:00.Z", "2026-11-26 02:00:00Z", "2026-11-26T02:00:00Zx"] {
+            #expect(Timestamp(rfc3339: bad) == nil, "\(bad)")
+        }
         #expect(t.advanced(by: .seconds(2)).millisecondsSinceEpoch == 1_795_658_402_250)
         #expect(t.duration(to: t.advanced(by: .milliseconds(5))) == .milliseconds(5))
         let job = Job(id: 7, spec: JobSpec(argv: ["true"]), state: .queued, createdAt: t, updatedAt: t)

@@ -128,7 +128,8 @@ def main(results):
                    PYTHONPATH=os.path.dirname(HOOKS) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         out = subprocess.run(arguments, capture_output=True, text=True, env=env, cwd=work.path)
         report = out.stdout + out.stderr
-        tail = "\n".join(report.strip().split("\n")[-60:])
+        lines = report.strip().split("\n")
+        tail = "\n".join(lines if out.returncode != 0 else lines[-25:])  # all of it when it failed
         print("  schemathesis said:\n" + "\n".join("    " + line for line in tail.split("\n")), flush=True)
         print(f"  {relay.requests} requests went through the relay", flush=True)
         results.check("schemathesis found no failure (no 5xx, every response matches docs/openapi.yaml)",
