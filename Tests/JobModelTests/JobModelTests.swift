@@ -53,6 +53,10 @@ struct JobModelTests {
         #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "timeout_seconds": -1}"#) }
         #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "run_at": "tomorrow"}"#) }
         #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "retry": {"attempts": 2}}"#) }
+        // A first wait longer than the default cap raises the cap rather than being refused.
+        let patient = try decode(JobSpec.self, #"{"argv": ["x"], "retry": {"max_attempts": 2, "backoff_seconds": 600}}"#)
+        #expect(patient.retry.maxBackoff == .seconds(600))
+        #expect(throws: Never.self) { try patient.validate() }
         do {
             _ = try decode(JobSpec.self, #"{"argv": ["x"], "prority": 1}"#)
         } catch {
