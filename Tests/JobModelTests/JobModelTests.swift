@@ -45,7 +45,7 @@ struct JobModelTests {
     }
 
     @Test("Unknown and contradictory fields are refused with the field's name")
-    func strictDecoding() {
+    func strictDecoding() throws {
         #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "prority": 1}"#) }
         #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "shell": "x"}"#) }
         #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"queue": "q"}"#) }
