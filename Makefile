@@ -3,14 +3,16 @@
 #   make run     install missing system packages, build, start jobqd in the foreground (Ctrl-C drains)
 #   make test    install missing system packages, build, run the whole test suite
 #   make bench   run the benchmarks (see Benchmarks/README.md)
+#   make reliability  the long reliability runs (crash loop, power cut, fuzzing...; docs/reliability.md)
 #   make install build in release mode and install binaries, systemd units, man pages and shell
 #                completions under PREFIX (/usr/local), below DESTDIR when set; make uninstall
 
 SWIFT ?= swift
 # Debian packages the build needs (libsqlite3-dev is for the durable job store), and those the
-# tests drive the daemon with (curl, the sqlite3 shell, script(1) from util-linux, python3).
+# tests drive the daemon with (curl, the sqlite3 shell, script(1) from util-linux, python3 and
+# its venv for schemathesis, mkfs.ext4 and useradd for the reliability scripts).
 APT_PACKAGES := libsqlite3-dev pkg-config
-TEST_PACKAGES := curl sqlite3 util-linux python3 systemd man-db
+TEST_PACKAGES := curl sqlite3 util-linux python3 python3-venv e2fsprogs passwd systemd man-db
 
 # make install: where things go. The unit files name $(BINDIR)/jobqd; DESTDIR only prefixes the
 # files written, for packaging and for the tests (scripts/install-check.sh).
@@ -41,7 +43,7 @@ INSTALLED := $(BINDIR)/jobq $(LIBEXECDIR)/jobq-cli $(BINDIR)/jobqd $(MANDIR)/man
 	$(SYSUSERSDIR)/jobq.conf $(TMPFILESDIR)/jobq.conf \
 	$(BASHCOMPDIR)/jobq $(ZSHCOMPDIR)/_jobq $(FISHCOMPDIR)/jobq.fish
 
-.PHONY: all deps build run test test-tsan test-benchmarks test-install bench clean release man completions install uninstall
+.PHONY: all deps build run test test-tsan test-benchmarks test-install reliability bench clean release man completions install uninstall
 
 all: build
 
@@ -49,7 +51,7 @@ all: build
 # otherwise says which are missing and goes on: the build then says what it lacks.
 deps:
 	@missing=""; \
-	for p in $(APT_PACKAGES) $(if $(filter test test-tsan,$(MAKECMDGOALS)),$(TEST_PACKAGES)); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in $(APT_PACKAGES) $(if $(filter test test-tsan reliability,$(MAKECMDGOALS)),$(TEST_PACKAGES)); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing:$$missing"; \
@@ -71,7 +73,15 @@ run: build
 # before the install and systemd checks (which print their own N passed, N failed).
 test: build test-benchmarks
 	$(SWIFT) test
+	scripts/reliability/run.sh --quick
 	$(MAKE) --no-print-directory test-install
+
+# The long variants of the reliability suite on release binaries (docs/reliability.md).
+reliability: deps
+	$(SWIFT) build $(RELEASE) --product jobqd
+	$(SWIFT) build $(RELEASE) --product jobq
+	$(SWIFT) build $(RELEASE) --product jobq-cli
+	JOBQ_BIN_DIR=$$($(SWIFT) build $(RELEASE) --show-bin-path) scripts/reliability/run.sh
 
 # make install into temporary directories and the unit files checked (scripts/install-check.sh),
 # then the units under a real systemd booted in a container (scripts/systemd-e2e.sh).

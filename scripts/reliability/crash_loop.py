@@ -46,7 +46,7 @@ class Submitter(threading.Thread):
         self.errors = 0
 
     def spec(self, key):
-        script = ('echo "start $JOBQ_JOB_ID $JOBQ_ATTEMPT $(date +%s.%N)" >> "$0"; sleep 0.2; '
+        script = ('echo "start $JOBQ_JOB_ID $JOBQ_ATTEMPT $(date +%s.%N)" >> "$0"; sleep 0.05; '
                   'echo "end $JOBQ_JOB_ID $JOBQ_ATTEMPT $(date +%s.%N)" >> "$0"')
         spec = {"argv": ["sh", "-c", script, self.runs], "queue": "gated" if self.gated else "free"}
         if self.gated:
@@ -89,7 +89,7 @@ def main(results):
     parser.add_argument("--cycles", type=int, default=50, help="kill -9 and restart this many times")
     parser.add_argument("--submitters", type=int, default=6, help="concurrent connections submitting")
     parser.add_argument("--seed", type=int, default=None, help="random seed (printed)")
-    parser.add_argument("--workers", type=int, default=4, help="jobs run at once")
+    parser.add_argument("--workers", type=int, default=8, help="jobs run at once in each queue")
     options = parser.parse_args()
     seed = options.seed if options.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)

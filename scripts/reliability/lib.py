@@ -7,6 +7,7 @@ directories, mounts, users) on the way out, also when a check fails or it is int
 """
 
 import http.client
+import itertools
 import json
 import os
 import select
@@ -100,6 +101,9 @@ class Client:
             self.conn = None
 
 
+_notify_numbers = itertools.count()
+
+
 class Daemon:
     """The real jobqd: `start()` returns once it sent READY=1; `kill9()`, `stop()` end it."""
 
@@ -119,7 +123,7 @@ class Daemon:
                 "--socket", self.socket] + self.args
 
     def start(self, timeout=60, expect_ready=True):
-        notify_path = os.path.join(self.workdir, f"notify.{os.getpid()}.{self.starts}")
+        notify_path = os.path.join(self.workdir, f"notify.{os.getpid()}.{next(_notify_numbers)}")
         self.starts += 1
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify.bind(notify_path)
@@ -179,6 +183,7 @@ class Daemon:
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
+                print(f"  jobqd did not stop within {timeout} s of SIGTERM; its log ends:\n{self.log_tail()}", flush=True)
                 self.kill9()
         self._close_notify()
         return self.process.returncode

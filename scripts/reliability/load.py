@@ -5,7 +5,7 @@ each send a request a second on a keep-alive connection (healthz, status, a list
 submit one time in ten). Meanwhile a well-behaved client, in a process of its own, sends
 GET /healthz every 10 ms on a new connection and measures the answer's latency.
 
-- its p99 stays under 50 ms (--p99-ms);
+- its p99 stays under 50 ms (--p99-ms; 0 reports it without a bound);
 - every submit is answered 201, every other request 200;
 - every connection stays open (none refused: the limit is 4096) and the daemon is up at the end.
 
@@ -147,7 +147,7 @@ def main(results):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--seconds", type=int, default=30)
-    parser.add_argument("--p99-ms", type=float, default=50.0)
+    parser.add_argument("--p99-ms", type=float, default=50.0, help="the healthz p99 bound (0: report only)")
     options = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, options.connections + 1024)), hard))
@@ -167,8 +167,11 @@ def main(results):
               f"{options.seconds} s: {stats['reads']} reads, {stats['submits']} submits; probe: "
               f"{len(latencies)} healthz, p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {max(latencies):.2f} ms", flush=True)
         results.check("every connection was accepted", stats["open"] == options.connections, f"{stats['open']}")
-        results.check(f"the well-behaved client's healthz p99 is under {options.p99_ms:g} ms",
-                      p99 < options.p99_ms, f"p99 {p99:.2f} ms")
+        if options.p99_ms > 0:
+            results.check(f"the well-behaved client's healthz p99 is under {options.p99_ms:g} ms",
+                          p99 < options.p99_ms, f"p99 {p99:.2f} ms")
+        else:
+            print("  (--p99-ms 0: the latency is reported, not checked)", flush=True)
         results.check("every healthz of the well-behaved client answered 200", measured["failures"] == 0,
                       f"{measured['failures']} failed")
         results.check("every submit answered 201 and every read 200", not stats["bad"] and stats["submits"] > 0,
