@@ -21,13 +21,20 @@ enum JobProcesses {
     /// The candidates are the processes of this daemon's cgroup (under systemd: the daemon and
     /// its jobs, a short list), or every process when the cgroup cannot be read. A process whose
     /// environment cannot be read (another user's, when not root) is not ours.
-    static func find(jobs: Set<Int64>, stateDirectory: String) -> [pid_t] {
+    ///
+    /// `since`: the job's leader, when the search is for one job's processes. Its descendants
+    /// were created after it, so their pids are above it (pids grow until they wrap past
+    /// pid_max: when the last pid handed out is below the leader's, everything is searched).
+    /// That keeps the search to the few processes started since the job, not the whole machine.
+    static func find(jobs: Set<Int64>, stateDirectory: String, since leader: pid_t? = nil) -> [pid_t] {
         guard !jobs.isEmpty else { return [] }
+        var floor: pid_t = 0
+        if let leader, let last = lastPID(), last >= leader { floor = leader }
         let mark = Array("JOBQ_STATE_DIR=\(stateDirectory)".utf8)
         let idPrefix = Array("JOBQ_JOB_ID=".utf8)
         let me = getpid()
         var found: [pid_t] = []
-        for pid in candidates() where pid != me {
+        for pid in candidates() where pid != me && pid > floor {
             guard let environment = readEnvironment(pid) else { continue }
             var marked = false
             var job: Int64?
@@ -45,8 +52,8 @@ enum JobProcesses {
 
     /// SIGKILLs the processes of `jobs` (see ``find(jobs:stateDirectory:)``); returns how many.
     @discardableResult
-    static func kill(jobs: Set<Int64>, stateDirectory: String) -> Int {
-        let pids = find(jobs: jobs, stateDirectory: stateDirectory)
+    static func kill(jobs: Set<Int64>, stateDirectory: String, since leader: pid_t? = nil) -> Int {
+        let pids = find(jobs: jobs, stateDirectory: stateDirectory, since: leader)
         for pid in pids { _ = Glibc.kill(pid, SIGKILL) }
         return pids.count
     }
@@ -65,6 +72,13 @@ enum JobProcesses {
         }
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
         return entries.compactMap { pid_t($0) }
+    }
+
+    /// The pid the kernel handed out last (the last field of /proc/loadavg).
+    private static func lastPID() -> pid_t? {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8),
+              let last = text.split(whereSeparator: { $0 == " " || $0 == "\n" }).last else { return nil }
+        return pid_t(last)
     }
 
     /// `/proc/PID/environ`, or nil when it cannot be read.

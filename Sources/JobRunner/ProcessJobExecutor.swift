@@ -197,7 +197,7 @@ public struct ProcessJobExecutor: JobExecutor {
         if pid > 0 {
             _ = kill(-pid, SIGKILL)
             if let stateDirectory = configuration.stateDirectory {
-                let killed = JobProcesses.kill(jobs: [job.id.rawValue], stateDirectory: stateDirectory)
+                let killed = JobProcesses.kill(jobs: [job.id.rawValue], stateDirectory: stateDirectory, since: pid)
                 if killed > 0 {
                     logger.notice("killed processes the job left outside its process group",
                                   metadata: ["job": "\(job.id)", "queue": "\(job.spec.queue)", "processes": "\(killed)"])

@@ -58,8 +58,9 @@ public struct SystemdNotifier: Sendable {
     /// Whether there is anybody to notify.
     public var isEnabled: Bool { address != nil }
 
-    /// Sends the fields as one datagram. Does nothing (and returns `false`) when there is no
-    /// notify socket.
+    /// Sends the fields as one datagram, without waiting: when the receiver's queue is full the
+    /// datagram is refused (`EAGAIN`), never waited for. Does nothing (and returns `false`)
+    /// when there is no notify socket.
     @discardableResult
     public func notify(_ fields: [Field]) throws(SystemdNotifyError) -> Bool {
         guard let address, !fields.isEmpty else { return false }
@@ -86,7 +87,10 @@ public struct SystemdNotifier: Sendable {
         let sent = message.utf8CString.withUnsafeBufferPointer { bytes in
             withUnsafePointer(to: &socketAddress) { pointer in
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
-                    sendto(fd, bytes.baseAddress, bytes.count - 1, Int32(MSG_NOSIGNAL), generic, length)
+                    // Never blocks: a receiver that stopped reading (its queue holds 10
+                    // datagrams) gets EAGAIN instead of a daemon stuck in sendto, unable to stop
+                    // (the reliability crash loop found that).
+                    sendto(fd, bytes.baseAddress, bytes.count - 1, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), generic, length)
                 }
             }
         }

@@ -55,6 +55,20 @@ struct SystemdSupportTests {
         }
     }
 
+    @Test("A receiver that stopped reading makes a notification fail at once (EAGAIN), never wait", .timeLimit(.minutes(1)))
+    func fullReceiver() throws {
+        // The listener never reads: its queue fills (net.unix.max_dgram_qlen, 10 by default)
+        // and a blocking sendto would wait forever (a daemon stuck there could not stop).
+        let listener = try NotifyListener(abstract: false)
+        let notifier = SystemdNotifier(address: listener.address)
+        var refused: SystemdNotifyError?
+        for _ in 0..<1000 where refused == nil {
+            do { try notifier.notify([.status("filling the queue")]) } catch { refused = error }
+        }
+        let error = try #require(refused)
+        #expect(error.errno == EAGAIN)
+    }
+
     @Test("The service: READY=1 only once ready, watchdog pings while healthy, STOPPING=1 at shutdown")
     func service() async throws {
         let listener = try NotifyListener()

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 
@@ -104,6 +105,14 @@ class Client:
 _notify_numbers = itertools.count()
 
 
+def _drain(sock):
+    try:
+        while sock.recv(4096):
+            pass
+    except OSError:
+        pass  # closed when the daemon ended
+
+
 class Daemon:
     """The real jobqd: `start()` returns once it sent READY=1; `kill9()`, `stop()` end it."""
 
@@ -128,7 +137,7 @@ class Daemon:
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify.bind(notify_path)
         os.chmod(notify_path, 0o666)  # a daemon started as another user (schemathesis_run.py) sends too
-        # Kept until the daemon ends: its STATUS= lines keep coming after READY=1 (and are dropped).
+        # Kept until the daemon ends: its STATUS= lines keep coming after READY=1.
         self._close_notify()
         self.notify = (notify, notify_path)
         env = dict(os.environ)
@@ -149,6 +158,8 @@ class Daemon:
                 if readable:
                     message = notify.recv(4096).decode(errors="replace")
                     if "READY=1" in message.split("\n"):
+                        # the STATUS= lines that follow are read and dropped, as systemd would
+                        threading.Thread(target=_drain, args=(notify,), daemon=True).start()
                         return self.process.pid
                 elif self.process.poll() is not None:
                     raise RuntimeError(f"jobqd exited with {self.process.returncode} before READY=1; log: {self.log_tail()}")
@@ -184,6 +195,11 @@ class Daemon:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 print(f"  jobqd did not stop within {timeout} s of SIGTERM; its log ends:\n{self.log_tail()}", flush=True)
+                if os.environ.get("JOBQ_HANG_BACKTRACE"):
+                    out = subprocess.run(["gdb", "-p", str(self.process.pid), "-batch", "-ex", "thread apply all bt"],
+                                         capture_output=True, text=True)
+                    with open(os.environ["JOBQ_HANG_BACKTRACE"], "w") as f:
+                        f.write(out.stdout + out.stderr)
                 self.kill9()
         self._close_notify()
         return self.process.returncode
