@@ -173,6 +173,10 @@ class Daemon:
         if self.notify:
             sock, path = self.notify
             self.notify = None
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the drain thread's recv
+            except OSError:
+                pass
             sock.close()
             try:
                 os.unlink(path)

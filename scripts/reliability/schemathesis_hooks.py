@@ -34,7 +34,7 @@ def _spec_rules(spec):
         argv[0] = "true"
     env = spec.get("env")
     if isinstance(env, dict):
-        for name in [n for n in env if n == "" or "=" in n]:
+        for name in [n for n in env if n == "" or "=" in n or "\x00" in n]:
             del env[name]
     retry = spec.get("retry")
     if isinstance(retry, dict):
