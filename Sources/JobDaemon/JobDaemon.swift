@@ -143,11 +143,9 @@ struct StateDirectoryLock {
         guard fd >= 0 else {
             throw DaemonError(description: "cannot open \(path): \(String(cString: strerror(errno)))", exitCode: 73)
         }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        guard Self.lock(fd) == 0 else {
             let code = errno
-            var buffer = [UInt8](repeating: 0, count: 32)
-            let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
-            let owner = String(decoding: buffer.prefix(max(0, count)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let owner = Self.owner(fd)
             close(fd)
             if code == EWOULDBLOCK {
                 throw DaemonError(
@@ -165,5 +163,32 @@ struct StateDirectoryLock {
     func release() {
         flock(fd, LOCK_UN)
         close(fd)
+    }
+
+    /// The pid the lock file names, as written.
+    private static func owner(_ fd: Int32) -> String {
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        return String(decoding: buffer.prefix(max(0, count)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// `flock(LOCK_EX | LOCK_NB)`, except when the owner named in the file is dead: then the
+    /// lock is held by one of its children caught between fork and exec when it was killed
+    /// (the descriptor is close-on-exec, so the exec releases it within moments; the crash loop
+    /// of scripts/reliability met it once in a few hundred kills). That case is retried for up
+    /// to 2 s, 10 ms apart; a live owner is another daemon, refused at once.
+    private static func lock(_ fd: Int32) -> Int32 {
+        var tries = 0
+        while true {
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return 0 }
+            let code = errno
+            guard code == EWOULDBLOCK, tries < 200, let pid = pid_t(owner(fd)), pid > 0,
+                  kill(pid, 0) == -1, errno == ESRCH else {
+                errno = code
+                return -1
+            }
+            tries += 1
+            usleep(10_000)
+        }
     }
 }

@@ -95,10 +95,13 @@ public struct RetryPolicy: Hashable, Sendable, Codable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let defaults = RetryPolicy(maxAttempts: 1)
         maxAttempts = try container.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? defaults.maxAttempts
-        initialBackoff = try container.decodeSecondsIfPresent(forKey: .initialBackoff) ?? defaults.initialBackoff
-        // Absent: the default cap, or the first wait when that is longer (a backoff_seconds of
-        // 600 alone is not refused for being above a cap nobody asked for).
-        maxBackoff = try container.decodeSecondsIfPresent(forKey: .maxBackoff) ?? max(defaults.maxBackoff, initialBackoff)
+        // One of the two given alone moves the other's default out of its way: a backoff_seconds
+        // of 600 raises the default cap (300), a max_backoff_seconds of 0.1 lowers the default
+        // first wait (1), rather than being refused for a bound nobody asked for.
+        let initial = try container.decodeSecondsIfPresent(forKey: .initialBackoff)
+        let cap = try container.decodeSecondsIfPresent(forKey: .maxBackoff)
+        initialBackoff = initial ?? min(defaults.initialBackoff, cap ?? defaults.initialBackoff)
+        maxBackoff = cap ?? max(defaults.maxBackoff, initialBackoff)
         multiplier = try container.decodeIfPresent(Double.self, forKey: .multiplier) ?? defaults.multiplier
         jitter = try container.decodeIfPresent(Double.self, forKey: .jitter) ?? defaults.jitter
     }

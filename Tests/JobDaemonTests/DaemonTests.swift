@@ -127,6 +127,53 @@ struct DaemonTests {
         await store.close()
     }
 
+    @Test("A lock left to a child of a dead daemon (caught between fork and exec) is waited for, not refused", .timeLimit(.minutes(1)))
+    func lockHeldByDeadOwnersChild() async throws {
+        let fixture = try Fixture()
+        try FileManager.default.createDirectory(atPath: fixture.state, withIntermediateDirectories: true)
+        let lockPath = fixture.state + "/jobqd.lock"
+        // The owner the file names is dead: a process that has exited and been reaped.
+        let dead = Process()
+        dead.executableURL = URL(filePath: "/bin/true")
+        try dead.run()
+        _ = await exit(of: dead)
+        try "\(dead.processIdentifier)\n".write(toFile: lockPath, atomically: false, encoding: .utf8)
+        // The lock's holder: flock(1) keeps it while cat reads its input, until we close that.
+        let holder = Process()
+        holder.executableURL = URL(filePath: "/usr/bin/flock")
+        holder.arguments = ["--exclusive", lockPath, "cat"]
+        let input = Pipe()
+        let locked = Pipe()
+        holder.standardInput = input
+        holder.standardOutput = locked
+        try holder.run()
+        // cat echoes a line once flock holds the lock: the holder's own readiness signal.
+        input.fileHandleForWriting.write(Data("locked\n".utf8))
+        let echoed = await onOwnThread { locked.fileHandleForReading.availableData }
+        #expect(String(decoding: echoed, as: UTF8.self) == "locked\n")
+
+        let daemon = try fixture.start()
+        // Once jobqd has the lock file open it has met the held lock (it opens, then locks):
+        // without the wait for a dead owner's child it would exit 75 right there.
+        let pid = daemon.processIdentifier
+        let opened = await onOwnThread { () -> Bool in
+            while kill(pid, 0) == 0 {
+                let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+                if fds.contains(where: { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)"))?.hasSuffix("/jobqd.lock") == true }) {
+                    return true
+                }
+                usleep(1000)
+            }
+            return false
+        }
+        #expect(opened)
+        try input.fileHandleForWriting.close()  // the holder exits: the lock is free
+        #expect(await fixture.awaitNotification("READY=1"), "a dead owner's lock is waited for")
+        daemon.terminate()
+        #expect(await exit(of: daemon) == 0)
+        _ = await exit(of: holder)
+    }
+
     @Test("A second jobqd on the same state directory exits at once, saying who holds it")
     func secondDaemonRefused() async throws {
         let fixture = try Fixture()

@@ -53,10 +53,14 @@ struct JobModelTests {
         #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "timeout_seconds": -1}"#) }
         #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "run_at": "tomorrow"}"#) }
         #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "retry": {"attempts": 2}}"#) }
-        // A first wait longer than the default cap raises the cap rather than being refused.
+        // A first wait above the default cap raises the cap, a cap below the default first wait
+        // lowers it, rather than being refused (schemathesis sent both).
         let patient = try decode(JobSpec.self, #"{"argv": ["x"], "retry": {"max_attempts": 2, "backoff_seconds": 600}}"#)
         #expect(patient.retry.maxBackoff == .seconds(600))
         #expect(throws: Never.self) { try patient.validate() }
+        let eager = try decode(JobSpec.self, #"{"argv": ["x"], "retry": {"max_attempts": 2, "max_backoff_seconds": 0.1}}"#)
+        #expect(eager.retry.initialBackoff == .milliseconds(100))
+        #expect(throws: Never.self) { try eager.validate() }
         do {
             _ = try decode(JobSpec.self, #"{"argv": ["x"], "prority": 1}"#)
         } catch {

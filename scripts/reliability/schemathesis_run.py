@@ -118,7 +118,10 @@ def main(results):
         arguments = [binary, "run", os.path.join(ROOT, "docs", "openapi.yaml"), "--url", f"http://127.0.0.1:{relay.port}",
                      "--phases", "examples,coverage,fuzzing,stateful", "--checks", "all",
                      "--exclude-checks", "ignored_auth,use_after_free,ensure_resource_availability",
-                     "--max-time", str(options.max_time), "--request-timeout", "30", "--workers", "2",
+                     "--max-time", str(options.max_time), "--request-timeout", "30",
+                     # one worker: with two, hypothesis's lambda descriptions hit a CPython 3.11 race
+                     # (SystemError: AST constructor recursion depth mismatch) in a 300 s run
+                     "--workers", "1",
                      "--suppress-health-check", "all", "--no-color",
                      # an endless stream by design (its route tests cover it)
                      "--exclude-path", "/v1/events"]
