@@ -9,15 +9,26 @@ struct AnyCodingKey: CodingKey {
 }
 
 /// Throws when the object being decoded has a key outside `known`: a misspelt field
-/// (`"prority"`) is an error, not silently ignored.
-func rejectUnknownKeys(_ decoder: any Decoder, known: [String]) throws {
+/// (`"prority"`) is an error, not silently ignored; and when a field is `null`.
+func rejectUnknownOrNullFields(_ decoder: any Decoder, known: [String]) throws {
     let container = try decoder.container(keyedBy: AnyCodingKey.self)
     let known = Set(known)
-    if let unknown = container.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+    let keys = container.allKeys.sorted { $0.stringValue < $1.stringValue }
+    if let unknown = keys.map(\.stringValue).first(where: { !known.contains($0) }) {
         throw DecodingError.dataCorrupted(
             DecodingError.Context(
                 codingPath: decoder.codingPath + [AnyCodingKey(stringValue: unknown)],
                 debugDescription: "unknown field '\(unknown)'; known fields: \(known.sorted().joined(separator: ", "))"
+            )
+        )
+    }
+    // A field is a value or absent: `null` would otherwise read as absent for optional fields
+    // only, and mean nothing clear (docs/openapi.yaml declares none of them nullable).
+    if let null = try keys.first(where: { try container.decodeNil(forKey: $0) }) {
+        throw DecodingError.dataCorrupted(
+            DecodingError.Context(
+                codingPath: decoder.codingPath + [null],
+                debugDescription: "null is not a value for '\(null.stringValue)': give one, or leave the field out"
             )
         )
     }

@@ -85,7 +85,7 @@ struct FastJSONReader {
         if !take(UInt8(ascii: "}")) {
             repeat {
                 guard let key = string(), seen.insert(key).inserted, take(UInt8(ascii: ":")) else { return nil }
-                if takeNull() { continue }
+                if takeNull() { return nil }  // null is refused: JSONDecoder says so
                 switch key {
                 case "argv":
                     guard let value = stringArray() else { return nil }

@@ -185,7 +185,7 @@ public struct JobSpec: Hashable, Sendable, Codable {
     }
 
     public init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue))
+        try rejectUnknownOrNullFields(decoder, known: CodingKeys.allCases.map(\.rawValue))
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let argv = try container.decodeIfPresent([String].self, forKey: .argv)
         let shell = try container.decodeIfPresent(String.self, forKey: .shell)

@@ -53,6 +53,10 @@ struct JobModelTests {
         #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "timeout_seconds": -1}"#) }
         #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "run_at": "tomorrow"}"#) }
         #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "retry": {"attempts": 2}}"#) }
+        // null is not a value (schemathesis: "retry": null was stored as if absent).
+        #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "retry": null}"#) }
+        #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "cwd": null}"#) }
+        #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "retry": {"max_attempts": null}}"#) }
         // A first wait above the default cap raises the cap, a cap below the default first wait
         // lowers it, rather than being refused (schemathesis sent both).
         let patient = try decode(JobSpec.self, #"{"argv": ["x"], "retry": {"max_attempts": 2, "backoff_seconds": 600}}"#)
