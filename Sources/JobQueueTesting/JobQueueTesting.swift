@@ -89,32 +89,46 @@ public struct SplitMix64: RandomNumberGenerator {
     }
 }
 
-/// Another process holding a database's write lock: the `sqlite3` shell inside
-/// `BEGIN IMMEDIATE`, as an operator or a backup tool would. `take` returns once the shell has
-/// the lock (it prints `locked` then); `release` rolls back and waits for the shell to exit.
-public final class SQLiteWriteLock: Sendable {
+/// Another process holding a lock until released: `take` returns once the holder says it has
+/// the lock (a line it prints), `release` lets go and waits for the holder to exit.
+public final class HeldLock: Sendable {
     private let process: Process
     private let input: FileHandle
+    private let farewell: String
 
-    private init(process: Process, input: FileHandle) {
+    private init(process: Process, input: FileHandle, farewell: String) {
         self.process = process
         self.input = input
+        self.farewell = farewell
     }
 
-    /// Starts `sqlite3 path`, takes the write lock; nil when the shell did not say it has it.
-    public static func take(_ path: String) async throws -> SQLiteWriteLock? {
+    /// The `sqlite3` shell inside `BEGIN IMMEDIATE` on the database at `path`, as an operator or
+    /// a backup tool would hold it; nil when the shell did not say it has the lock.
+    public static func sqliteWrite(_ path: String) async throws -> HeldLock? {
+        try await take(["sqlite3", path], request: "BEGIN IMMEDIATE;\nSELECT 'locked';\n",
+                       farewell: "ROLLBACK;\n.quit\n")
+    }
+
+    /// `flock --exclusive path cat`: util-linux's flock holds the file's lock while cat echoes
+    /// its input; nil when the echo did not come.
+    public static func flock(_ path: String) async throws -> HeldLock? {
+        try await take(["flock", "--exclusive", path, "cat"], request: "locked\n", farewell: "")
+    }
+
+    /// Starts `arguments` (through env), writes `request`, and expects `locked` back.
+    private static func take(_ arguments: [String], request: String, farewell: String) async throws -> HeldLock? {
         let process = Process()
         process.executableURL = URL(filePath: "/usr/bin/env")
-        process.arguments = ["sqlite3", path]
+        process.arguments = arguments
         let input = Pipe()
         let output = Pipe()
         process.standardInput = input
         process.standardOutput = output
         try process.run()
-        input.fileHandleForWriting.write(Data("BEGIN IMMEDIATE;\nSELECT 'locked';\n".utf8))
+        input.fileHandleForWriting.write(Data(request.utf8))
         let reader = output.fileHandleForReading
         let answer = await onOwnThread { String(decoding: reader.availableData, as: UTF8.self) }
-        let lock = SQLiteWriteLock(process: process, input: input.fileHandleForWriting)
+        let lock = HeldLock(process: process, input: input.fileHandleForWriting, farewell: farewell)
         guard answer == "locked\n" else {
             _ = await lock.release()
             return nil
@@ -122,9 +136,9 @@ public final class SQLiteWriteLock: Sendable {
         return lock
     }
 
-    /// Rolls back, ends the shell and returns its exit status.
+    /// Lets go (rolls back, for the shell), ends the holder and returns its exit status.
     public func release() async -> Int32 {
-        input.write(Data("ROLLBACK;\n.quit\n".utf8))
+        if !farewell.isEmpty { input.write(Data(farewell.utf8)) }
         try? input.close()
         let process = process
         return await onOwnThread {

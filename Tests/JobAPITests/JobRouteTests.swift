@@ -160,7 +160,7 @@ struct JobRouteTests {
         try await withAPI(busyTimeout: .milliseconds(50)) { client, fixture in
             let before = try await submit(client, #"{"argv":["true"]}"#)
             // Another process (sqlite3 by hand, a backup tool) holds the write lock.
-            let lock = try #require(try await SQLiteWriteLock.take(fixture.directory + "/jobs.db"))
+            let lock = try #require(try await HeldLock.sqliteWrite(fixture.directory + "/jobs.db"))
             try expectError(try await send(client, .post, "/v1/jobs", json: #"{"argv":["true"]}"#),
                             HTTPResponse.Status(code: 507), "storage_error")
             #expect(try await allJobs(client).map(\.id) == [before.id])

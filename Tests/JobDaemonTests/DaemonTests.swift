@@ -138,19 +138,8 @@ struct DaemonTests {
         try dead.run()
         _ = await exit(of: dead)
         try "\(dead.processIdentifier)\n".write(toFile: lockPath, atomically: false, encoding: .utf8)
-        // The lock's holder: flock(1) keeps it while cat reads its input, until we close that.
-        let holder = Process()
-        holder.executableURL = URL(filePath: "/usr/bin/flock")
-        holder.arguments = ["--exclusive", lockPath, "cat"]
-        let input = Pipe()
-        let locked = Pipe()
-        holder.standardInput = input
-        holder.standardOutput = locked
-        try holder.run()
-        // cat echoes a line once flock holds the lock: the holder's own readiness signal.
-        input.fileHandleForWriting.write(Data("locked\n".utf8))
-        let echoed = await onOwnThread { locked.fileHandleForReading.availableData }
-        #expect(String(decoding: echoed, as: UTF8.self) == "locked\n")
+        // The lock's holder, ready once it says so.
+        let holder = try #require(try await HeldLock.flock(lockPath))
 
         let daemon = try fixture.start()
         // Once jobqd has the lock file open it has met the held lock (it opens, then locks):
@@ -167,11 +156,10 @@ struct DaemonTests {
             return false
         }
         #expect(opened)
-        try input.fileHandleForWriting.close()  // the holder exits: the lock is free
+        #expect(await holder.release() == 0)  // the holder exits: the lock is free
         #expect(await fixture.awaitNotification("READY=1"), "a dead owner's lock is waited for")
         daemon.terminate()
         #expect(await exit(of: daemon) == 0)
-        _ = await exit(of: holder)
     }
 
     @Test("A second jobqd on the same state directory exits at once, saying who holds it")
@@ -196,7 +184,7 @@ struct DaemonTests {
     func lockedDatabaseAtStart() async throws {
         let fixture = try Fixture()
         let ids = try await fixture.insert([JobSpec(argv: ["true"])])
-        let lock = try #require(try await SQLiteWriteLock.take(fixture.state + "/jobs.db"))
+        let lock = try #require(try await HeldLock.sqliteWrite(fixture.state + "/jobs.db"))
 
         let daemon = Process()
         daemon.executableURL = URL(filePath: Self.jobqdPath)
