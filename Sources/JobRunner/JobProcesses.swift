@@ -60,19 +60,23 @@ enum JobProcesses {
 
     /// This process's cgroup v2 member list when it is readable, else every pid in /proc.
     private static func candidates() -> [pid_t] {
-        if let cgroup = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8),
-           let line = cgroup.split(separator: "\n").first(where: { $0.hasPrefix("0::") }) {
-            let path = line.dropFirst(3)
-            // The root cgroup's list is every process: as good as /proc, and a container's
-            // root may not list its processes at all.
-            if path != "/", let procs = try? String(contentsOfFile: "/sys/fs/cgroup\(path)/cgroup.procs", encoding: .utf8) {
-                let pids = procs.split(separator: "\n").compactMap { pid_t($0) }
-                if !pids.isEmpty { return pids }
-            }
+        if let cgroupProcs, let procs = try? String(contentsOfFile: cgroupProcs, encoding: .utf8) {
+            let pids = procs.split(separator: "\n").compactMap { pid_t($0) }
+            if !pids.isEmpty { return pids }
         }
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
         return entries.compactMap { pid_t($0) }
     }
+
+    /// The `cgroup.procs` file of this process's cgroup v2, found once (the daemon does not
+    /// move); nil in the root cgroup, whose list is every process (as good as /proc, and a
+    /// container's root may not list its processes at all).
+    private static let cgroupProcs: String? = {
+        guard let cgroup = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8),
+              let line = cgroup.split(separator: "\n").first(where: { $0.hasPrefix("0::") }) else { return nil }
+        let path = line.dropFirst(3)
+        return path == "/" ? nil : "/sys/fs/cgroup\(path)/cgroup.procs"
+    }()
 
     /// The pid the kernel handed out last (the last field of /proc/loadavg).
     private static func lastPID() -> pid_t? {
