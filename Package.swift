@@ -104,7 +104,7 @@ let package = Package(
         .target(
             name: "JobRunner",
             dependencies: [
-                "JobModel",
+                "JobBasics", "JobModel",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
@@ -221,7 +221,7 @@ let package = Package(
         ),
         .testTarget(
             name: "JobModelTests",
-            dependencies: ["JobModel", "JobQueueTesting"],
+            dependencies: ["JobBasics", "JobModel", "JobQueueTesting"],
             swiftSettings: strictSettings
         ),
         // A child process for the crash-durability test: inserts jobs and prints each

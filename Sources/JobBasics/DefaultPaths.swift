@@ -14,7 +14,7 @@ public enum DefaultPaths {
             return String(systemd)
         } else if uid == 0 {
             return "/var/lib/jobq"
-        } else if let xdg = environment["XDG_STATE_HOME"], xdg.hasPrefix("/") {
+        } else if let xdg = environment["XDG_STATE_HOME"], xdg.startsWithByte(UInt8(ascii: "/")) {
             return xdg + "/jobq"
         }
         return (environment["HOME"] ?? "/tmp") + "/.local/state/jobq"
@@ -27,7 +27,7 @@ public enum DefaultPaths {
             return String(systemd) + "/jobq.sock"
         } else if uid == 0 {
             return systemSocket
-        } else if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/") {
+        } else if let runtime = environment["XDG_RUNTIME_DIR"], runtime.startsWithByte(UInt8(ascii: "/")) {
             return runtime + "/jobq/jobq.sock"
         }
         return stateDirectory(environment: environment, uid: uid) + "/jobq.sock"

@@ -89,10 +89,10 @@ struct Submit: AsyncParsableCommand {
         template.idempotencyKey = key
         template.label = label
         for pair in env {
-            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+            guard let (name, value) = pair.splitAtFirstByte(UInt8(ascii: "=")), !name.isEmpty else {
                 throw ValidationError("--env: '\(pair)' is not name=value")
             }
-            template.env[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+            template.env[name] = value
         }
         let commands: [Command]
         if stdin {

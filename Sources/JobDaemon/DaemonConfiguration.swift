@@ -74,10 +74,10 @@ public struct DaemonConfiguration: Hashable, Sendable {
         }
         switch key {
         case "state_dir":
-            guard value.hasPrefix("/") else { throw fail("must be an absolute path") }
+            guard value.startsWithByte(UInt8(ascii: "/")) else { throw fail("must be an absolute path") }
             stateDirectory = value
         case "socket":
-            guard value.hasPrefix("/"), value.utf8.count < 108 else { throw fail("must be an absolute path of at most 107 bytes") }
+            guard value.startsWithByte(UInt8(ascii: "/")), value.utf8.count < 108 else { throw fail("must be an absolute path of at most 107 bytes") }
             socketPath = value
         case "socket_group":
             guard !value.isEmpty, value.utf8.count <= 32 else { throw fail("must be a group name or number") }
@@ -125,11 +125,11 @@ public struct DaemonConfiguration: Hashable, Sendable {
             let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
-            guard let equals = trimmed.firstIndex(of: "=") else {
+            guard let (rawKey, rawValue) = trimmed.splitAtFirstByte(UInt8(ascii: "=")) else {
                 throw Problem(description: "\(path):\(number + 1): expected 'key = value', found '\(trimmed)'")
             }
-            let key = trimmed[..<equals].trimmingCharacters(in: .whitespaces)
-            var value = trimmed[trimmed.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            let key = rawKey.trimmingCharacters(in: .whitespaces)
+            var value = rawValue.trimmingCharacters(in: .whitespaces)
             if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
             try set(key, value, source: "\(path):\(number + 1)")
         }

@@ -121,14 +121,14 @@ public struct JobSpec: Hashable, Sendable, Codable {
             if line.utf8.contains(0) { throw .invalidField("shell", "must not contain NUL bytes") }
         }
         if let cwd {
-            guard cwd.hasPrefix("/") else { throw .invalidField("cwd", "must be an absolute path") }
+            guard cwd.startsWithByte(UInt8(ascii: "/")) else { throw .invalidField("cwd", "must be an absolute path") }
             if cwd.utf8.contains(0) { throw .invalidField("cwd", "must not contain NUL bytes") }
         }
         guard env.count <= Limits.environmentCount else {
             throw .invalidField("env", "has more than \(Limits.environmentCount) variables")
         }
         for (name, value) in env {
-            guard !name.isEmpty, !name.contains("="), !name.utf8.contains(0) else {
+            guard !name.isEmpty, !name.containsByte(UInt8(ascii: "=")), !name.utf8.contains(0) else {
                 throw .invalidField("env", "variable name '\(name)' must be non-empty, without '=' or NUL")
             }
             if value.utf8.contains(0) { throw .invalidField("env", "value of \(name) must not contain NUL bytes") }

@@ -1,4 +1,5 @@
 import Foundation
+import JobBasics
 import JobModel
 import Logging
 import Subprocess
@@ -113,7 +114,7 @@ public struct ProcessJobExecutor: JobExecutor {
         switch job.spec.command {
         case .argv(let argv):
             let program = argv.first ?? ""
-            executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
+            executable = program.containsByte(UInt8(ascii: "/")) ? .path(FilePath(program)) : .name(program)
             arguments = Arguments(Array(argv.dropFirst()))
         case .shell(let line):
             executable = .path("/bin/sh")

@@ -33,7 +33,7 @@ public struct SystemdEnvironment: Hashable, Sendable {
 
     public init(environment: [String: String], pid: Int32) {
         let notify = environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
-        notifySocket = notify.flatMap { $0.hasPrefix("/") || $0.hasPrefix("@") ? $0 : nil }
+        notifySocket = notify.flatMap { $0.utf8.first == UInt8(ascii: "/") || $0.utf8.first == UInt8(ascii: "@") ? $0 : nil }
 
         if let usec = environment["WATCHDOG_USEC"].flatMap(UInt64.init), usec > 0,
             environment["WATCHDOG_PID"].map({ Int32($0) == pid }) ?? true

@@ -32,9 +32,9 @@ struct QuickSubmit {
             }
             var name = argument
             var inline: String?
-            if argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") {
-                name = String(argument[..<equals])
-                inline = String(argument[argument.index(after: equals)...])
+            if argument.hasPrefix("--"), let (before, after) = argument.splitAtFirstByte(UInt8(ascii: "=")) {
+                name = before
+                inline = after
             }
             switch name {
             case "-q", "--queue":
@@ -84,7 +84,7 @@ struct QuickSubmit {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buffer, buffer.count) != nil else { return nil }
         let path = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return path.hasPrefix("/") ? path : nil
+        return path.startsWithByte(UInt8(ascii: "/")) ? path : nil
     }
 
     /// The request body: the same JSON `jobq-cli` sends for this spec (sorted keys).
@@ -145,8 +145,8 @@ struct QuickSubmit {
         var entry = environ
         while let pointer = entry.pointee {
             let text = String(cString: pointer)
-            if let equals = text.firstIndex(of: "=") {
-                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            if let (name, value) = text.splitAtFirstByte(UInt8(ascii: "=")) {
+                result[name] = value
             }
             entry += 1
         }

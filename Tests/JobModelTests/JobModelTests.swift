@@ -1,4 +1,5 @@
 import Foundation
+import JobBasics
 import JobModel
 import Testing
 
@@ -79,6 +80,9 @@ struct JobModelTests {
         (JobSpec(command: .shell("  ")), "shell"),
         (JobSpec(command: .argv(["x"]), cwd: "relative"), "cwd"),
         (JobSpec(command: .argv(["x"]), env: ["A=B": "c"]), "env"),
+        // "=" followed by a combining mark is one Character, not "=": the bytes still hold '='
+        (JobSpec(command: .argv(["x"]), env: ["A=\u{301}": "c"]), "env"),
+        (JobSpec(command: .argv(["x"]), cwd: "\u{301}/srv"), "cwd"),
         (JobSpec(command: .argv(["x"]), queue: ""), "queue"),
         (JobSpec(command: .argv(["x"]), queue: "-x"), "queue"),
         (JobSpec(command: .argv(["x"]), queue: "a/b"), "queue"),
@@ -100,6 +104,23 @@ struct JobModelTests {
         } catch {
             #expect(error.field == field)
         }
+    }
+
+    @Test("Paths and names are judged by their bytes, not by grapheme clusters (schemathesis found it)")
+    func byteLevelRules() throws {
+        // "/" then an emoji modifier is one Character, so String.hasPrefix("/") said no,
+        // and the absolute path "/\u{1F3FB}d" was refused
+        for cwd in ["/\u{1F3FB}d", "/\u{301}", "/srv"] {
+            try JobSpec(command: .argv(["x"]), cwd: cwd).validate()
+        }
+        let decoded = try decode(JobSpec.self, #"{"argv": ["x"], "cwd": "/\ud83c\udffbd"}"#)
+        #expect(decoded.cwd == "/\u{1F3FB}d")
+        try decoded.validate()
+        #expect("A=\u{301}b".splitAtFirstByte(UInt8(ascii: "="))! == ("A", "\u{301}b"))
+        #expect("=x".splitAtFirstByte(UInt8(ascii: "="))! == ("", "x"))
+        #expect("no equals".splitAtFirstByte(UInt8(ascii: "=")) == nil)
+        #expect("/\u{1F3FB}".startsWithByte(UInt8(ascii: "/")))
+        #expect(!"/\u{1F3FB}".hasPrefix("/"))  // why: the standard library's view
     }
 
     @Test("Queue names: safe in paths and URLs")
