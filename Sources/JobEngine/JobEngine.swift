@@ -49,6 +49,9 @@ public actor JobEngine: Service {
     var draining = false
     /// Jobs cancelled by a user while claimed or running: their worker must not record an outcome.
     var cancelledByUser: Set<JobID> = []
+    /// Jobs whose run has ended and whose outcome is not recorded yet. A cancel that lands then
+    /// has nothing to stop: the record finds the job cancelled in the store and leaves it so.
+    var recording: Set<JobID> = []
     private let commands: AsyncStream<Command>
     private let commandSink: AsyncStream<Command>.Continuation
     /// Resolved when the last worker has exited during a drain.
@@ -239,7 +242,7 @@ public actor JobEngine: Service {
     public func cancel(_ id: JobID, reason: String = "cancelled") async throws(JobStoreError) -> CancelledJob {
         let cancelled = try await store.cancel(id, reason: reason)
         let name = cancelled.job.spec.queue
-        if cancelled.previousState == .running {
+        if cancelled.previousState == .running, !recording.contains(id) {
             cancelledByUser.insert(id)
             if let stop = queues[name]?.running[id] {
                 stop.yield()
@@ -503,11 +506,13 @@ public actor JobEngine: Service {
             return result ?? .cancelled(signal: nil)
         }
         queues[name]?.running[job.id] = nil
+        recording.insert(job.id)
         return outcome
     }
 
     private func record(_ outcome: JobOutcome, of job: Job, in name: String) async {
         let metadata: Logger.Metadata = ["job": "\(job.id)", "queue": "\(name)", "outcome": "\(outcome)"]
+        defer { recording.remove(job.id) }
         if cancelledByUser.remove(job.id) != nil {
             logger.info("job cancelled while running", metadata: metadata)
             return  // the store recorded the cancel; waiters were resolved by cancel()
@@ -548,6 +553,10 @@ public actor JobEngine: Service {
             await terminal([job.id] + finished.failedDependents)
             await publishFinished(finished.failedDependents)
             logger.info("job failed", metadata: metadata)
+        } catch JobStoreError.illegalTransition(_, from: .cancelled, to: _) {
+            // A user cancelled the job after its run had ended, before its outcome was recorded:
+            // the cancel committed first, and the job stays cancelled.
+            logger.info("job cancelled while its outcome was being recorded", metadata: metadata)
         } catch {
             logger.error("cannot record a job's outcome; it stays running until the next start requeues it",
                          metadata: metadata.merging(["error": "\(error)"]) { $1 })

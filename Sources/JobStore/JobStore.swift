@@ -151,6 +151,26 @@ public final class JobStore: Sendable {
     /// Returns once at least `count` writes wait for the next transaction (tests).
     func untilPendingWrites(_ count: Int) async { await writer.untilPending(count) }
 
+    /// Tests: holds the writer inside a transaction, runs `body` (which starts writes), lets the writer
+    /// go once `count` writes wait behind it, so that they commit as one group, and returns
+    /// `body`'s result. A readiness signal, not a sleep.
+    func withWriterHeld<T: Sendable>(
+        untilPending count: Int, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let (entered, enteredContinuation) = AsyncStream<Void>.makeStream()
+        let gate = DispatchSemaphore(value: 0)
+        async let held: Void = write { _ throws(JobStoreError) in
+            enteredContinuation.yield()
+            gate.wait()
+        }
+        for await _ in entered { break }
+        async let result = body()
+        await untilPendingWrites(count)
+        gate.signal()
+        try await held
+        return try await result
+    }
+
     // MARK: Plumbing
 
     /// Runs `body` in the next group-commit transaction and returns once it has committed.

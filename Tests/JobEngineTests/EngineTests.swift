@@ -1,11 +1,11 @@
 import AsyncQueues
 import Foundation
 import Logging
-import JobEngine
+@testable import JobEngine
 import JobModel
 import JobQueueTesting
 import JobRunner
-import JobStore
+@testable import JobStore
 import ServiceLifecycleTestKit
 import Testing
 
@@ -129,6 +129,33 @@ struct EngineTests {
             // The queue goes on with the next job.
             let next = try await engine.submit([spec("ok")])[0].job.id
             #expect(try await engine.wait(for: [next])[0].state == .succeeded)
+        }
+    }
+
+    @Test("A cancel that commits after the run ended but before its outcome: the job stays cancelled, and a retry runs it (schemathesis found it)")
+    func cancelBetweenRunAndRecord() async throws {
+        try await withEngine { engine, store, fake, _ in
+            let id = try await engine.submit([spec("block")])[0].job.id
+            await fake.state.untilStarted(1)
+            // The writer is held: the cancel's write waits, the run ends, the outcome's write
+            // waits behind it; both then commit in that order.
+            let cancelled = try await store.withWriterHeld(untilPending: 2) {
+                async let cancelled = engine.cancel(id, reason: "cancelled by test")
+                await store.untilPendingWrites(1)
+                await fake.release(id)
+                return try await cancelled
+            }
+            #expect(cancelled.previousState == .running)
+            #expect(try await engine.wait(for: [id])[0].state == .cancelled)
+            // Before the fix the cancel marked the finished run as one to skip, so a retry's run
+            // was skipped and the job stayed running.
+            try #require(await engine.cancelledByUser.isEmpty)
+            _ = try await engine.retry(id)
+            await fake.state.untilStarted(2)
+            await fake.release(id)
+            let job = try await engine.wait(for: [id])[0]
+            #expect(job.state == .succeeded)
+            #expect(await engine.recording.isEmpty)
         }
     }
 
