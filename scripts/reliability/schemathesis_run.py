@@ -89,6 +89,19 @@ class Relay(threading.Thread):
         await asyncio.gather(pipe(client_reader, upstream_writer, True), pipe(upstream_reader, client_writer, False))
 
 
+def failure_section(lines):
+    """The lines of schemathesis's FAILURES section, without blank ones (empty when absent)."""
+    section, inside = [], False
+    for line in lines:
+        if re.match(r"^=+ (FAILURES|ERRORS) =+$", line.strip()):
+            inside = True
+        elif re.match(r"^=+ [A-Z ]+ =+$", line.strip()):
+            inside = False
+        if inside and line.strip():
+            section.append(line)
+    return section
+
+
 def main(results):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-time", type=int, default=120, help="schemathesis's time budget (s)")
@@ -126,7 +139,7 @@ def main(results):
                      # an endless stream by design (its route tests cover it)
                      "--exclude-path", "/v1/events"]
         if options.seed is not None:
-            arguments += ["--generation-seed", str(options.seed)]
+            arguments += ["--seed", str(options.seed)]
         env = dict(os.environ, SCHEMATHESIS_HOOKS="schemathesis_hooks",
                    PYTHONPATH=os.path.dirname(HOOKS) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         out = subprocess.run(arguments, capture_output=True, text=True, env=env, cwd=work.path)
@@ -134,6 +147,12 @@ def main(results):
         lines = report.strip().split("\n")
         tail = "\n".join(lines if out.returncode != 0 else lines[-25:])  # all of it when it failed
         print("  schemathesis said:\n" + "\n".join("    " + line for line in tail.split("\n")), flush=True)
+        if out.returncode != 0:
+            # CI shows the end of the output: the failures again, after schemathesis's summary
+            failures = failure_section(lines)
+            if failures:
+                print("  the failures again (with the curl that reproduces each):\n"
+                      + "\n".join("    " + line for line in failures), flush=True)
         print(f"  {relay.requests} requests went through the relay", flush=True)
         results.check("schemathesis found no failure (no 5xx, every response matches docs/openapi.yaml)",
                       out.returncode == 0, f"exit {out.returncode}")
