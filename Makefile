@@ -3,6 +3,7 @@
 #   make run     install missing system packages, build, start jobqd in the foreground (Ctrl-C drains)
 #   make test    install missing system packages, build, run the whole test suite
 #   make bench   run the benchmarks (see Benchmarks/README.md)
+#   make bench-peers  jobq beside task-spooler, nq, batch and beanstalkd (docs/performance.md)
 #   make reliability  the long reliability runs (crash loop, power cut, fuzzing...; docs/reliability.md)
 #   make install build in release mode and install binaries, systemd units, man pages and shell
 #                completions under PREFIX (/usr/local), below DESTDIR when set; make uninstall
@@ -43,7 +44,7 @@ INSTALLED := $(BINDIR)/jobq $(LIBEXECDIR)/jobq-cli $(BINDIR)/jobqd $(MANDIR)/man
 	$(SYSUSERSDIR)/jobq.conf $(TMPFILESDIR)/jobq.conf \
 	$(BASHCOMPDIR)/jobq $(ZSHCOMPDIR)/_jobq $(FISHCOMPDIR)/jobq.fish
 
-.PHONY: all deps build run test test-tsan test-benchmarks test-install reliability bench clean release man completions install uninstall
+.PHONY: all deps build run test test-tsan test-benchmarks test-install reliability bench bench-peers clean release man completions install uninstall
 
 all: build
 
@@ -75,6 +76,7 @@ test: build test-benchmarks
 	$(SWIFT) test
 	scripts/reliability/run.sh --quick
 	$(MAKE) --no-print-directory test-install
+	Benchmarks/peers/run.sh --quick
 
 # The long variants of the reliability suite on release binaries (docs/reliability.md).
 reliability: deps
@@ -116,6 +118,10 @@ bench: deps
 	$(SWIFT) build -c release --package-path Benchmarks --product api-bench
 	Benchmarks/.build/release/api-bench --jobqd .build/release/jobqd --jobs 100000 --clients 32
 	python3 Benchmarks/cli-vs-tsp.py --jobs 2000 --jobq $(STATIC_JOBQ)/release/jobq
+
+# jobq beside its peers, in one run (installs them when missing): the table of docs/performance.md.
+bench-peers: deps
+	Benchmarks/peers/run.sh
 
 release: deps
 	$(SWIFT) build $(RELEASE) --product jobqd
