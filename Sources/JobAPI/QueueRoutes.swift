@@ -14,13 +14,13 @@ enum QueueRoutes {
         router.post("v1/queues/:name/pause") { request, context -> QueueInfo in
             let queue = try name(context)
             try await JobRoutes.authorizeAdministration(request, context, environment, "pausing a queue")
-            await engine.pause(queue)
+            try await engine.pause(queue)
             return try await view(queue, environment)
         }
         router.post("v1/queues/:name/resume") { request, context -> QueueInfo in
             let queue = try name(context)
             try await JobRoutes.authorizeAdministration(request, context, environment, "resuming a queue")
-            await engine.resume(queue)
+            try await engine.resume(queue)
             return try await view(queue, environment)
         }
         router.put("v1/queues/:name/concurrency") { request, context -> QueueInfo in

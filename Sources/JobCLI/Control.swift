@@ -72,7 +72,7 @@ func eachJob(_ ids: [JobID], json: Bool, verb: String, _ action: (JobID) async t
 struct Pause: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Stop starting jobs of a queue; running ones go on.",
-        discussion: "For the daemon's user and root.")
+        discussion: "For the daemon's user and root. The queue stays paused across daemon restarts, until jobq resume.")
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
@@ -108,7 +108,8 @@ struct Workers: AsyncParsableCommand {
         abstract: "Show or set how many jobs of a queue run at once.",
         discussion: """
             jobq workers: every queue. jobq workers QUEUE: that queue. jobq workers QUEUE N: set it \
-            (1 to 1024; for the daemon's user and root). Fewer workers take effect as running jobs finish.
+            (1 to 1024; for the daemon's user and root). Fewer workers take effect as running jobs finish. \
+            The number lasts until the daemon stops; set it in the configuration to keep it (docs/operations.md).
             """)
 
     @OptionGroup var global: GlobalOptions

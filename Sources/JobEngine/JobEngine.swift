@@ -96,7 +96,13 @@ public actor JobEngine: Service {
                            metadata: ["jobs": "\(recovered.map(\.rawValue))", "processes_stopped": "\(stopped)"])
         }
         let stored = try await store.counts().map(\.queue)
-        for name in Set(configuration.concurrency.keys).union(stored).sorted() { startQueue(name) }
+        // Paused before the last stop: paused before the first claim of this run.
+        let paused = try await store.pausedQueues()
+        for name in Set(configuration.concurrency.keys).union(stored).union(paused).sorted() { startQueue(name) }
+        for name in paused {
+            queues[name]?.paused = true
+            logger.info("queue paused since before the start", metadata: ["queue": "\(name)"])
+        }
         started = true
         for waiter in startWaiters { try? await waiter.putNowait(()) }
         startWaiters.removeAll()
@@ -171,16 +177,19 @@ public actor JobEngine: Service {
     }
 
     /// Stops claiming from a queue; jobs already claimed but not started go back to `queued`.
-    /// Running jobs go on.
-    public func pause(_ name: String) async {
+    /// Running jobs go on. The pause is recorded in the store first (it lasts across restarts);
+    /// when that fails, nothing changes and the error is thrown.
+    public func pause(_ name: String) async throws(JobStoreError) {
+        try await store.setPaused(name, true)
         startQueue(name)
         queues[name]?.paused = true
         await replaceQueue(name)
         logger.info("queue paused", metadata: ["queue": "\(name)"])
     }
 
-    /// Claims from the queue again.
-    public func resume(_ name: String) async {
+    /// Claims from the queue again (recorded in the store first, like ``pause(_:)``).
+    public func resume(_ name: String) async throws(JobStoreError) {
+        try await store.setPaused(name, false)
         startQueue(name)
         queues[name]?.paused = false
         await wake(name)

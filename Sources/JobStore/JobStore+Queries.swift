@@ -105,6 +105,17 @@ extension JobStore {
         }
     }
 
+    /// The queues recorded as paused (``setPaused(_:_:)``), sorted by name.
+    public func pausedQueues() async throws(JobStoreError) -> [String] {
+        try await read { context throws(JobStoreError) in
+            try context.withStatement("SELECT queue FROM paused_queues ORDER BY queue") { statement throws(SQLiteError) in
+                var queues: [String] = []
+                while try statement.step() { queues.append(statement.text(0)) }
+                return queues
+            }
+        }
+    }
+
     /// The earliest `run_at` after `instant` among the queue's queued jobs: when the
     /// dispatcher's timer should fire next (`nil`: no delayed job). One index seek.
     public func nextRunAt(queue: String, after instant: Timestamp) async throws(JobStoreError) -> Timestamp? {

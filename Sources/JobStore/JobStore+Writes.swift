@@ -258,6 +258,29 @@ extension JobStore {
         }
     }
 
+    // MARK: Queues
+
+    /// Records that the queue is paused (`true`) or not (`false`), durably: the engine reads
+    /// it back at start-up, so that a paused queue stays paused across a restart.
+    public func setPaused(_ queue: String, _ paused: Bool) async throws(JobStoreError) {
+        try await write { context throws(JobStoreError) in
+            if paused {
+                try context.withStatement("""
+                    INSERT INTO paused_queues (queue, paused_at) VALUES (?1, ?2) ON CONFLICT (queue) DO NOTHING
+                    """) { statement throws(SQLiteError) in
+                    try statement.bind(1, queue)
+                    try statement.bind(2, context.clock().millisecondsSinceEpoch)
+                    _ = try statement.step()
+                }
+            } else {
+                try context.withStatement("DELETE FROM paused_queues WHERE queue = ?1") { statement throws(SQLiteError) in
+                    try statement.bind(1, queue)
+                    _ = try statement.step()
+                }
+            }
+        }
+    }
+
     // MARK: Recovery and pruning
 
     /// At start-up: jobs left `running` by a daemon that died go back to `queued` (at least

@@ -30,13 +30,34 @@ struct EngineTests {
     @Test("Priorities: among ready jobs the highest runs first")
     func priorities() async throws {
         try await withEngine { engine, _, fake, _ in
-            await engine.pause("default")
+            try await engine.pause("default")
             let low = try await engine.submit([spec("ok", priority: -5)])[0].job.id
             let mid = try await engine.submit([spec("ok")])[0].job.id
             let high = try await engine.submit([spec("ok", priority: 9)])[0].job.id
-            await engine.resume("default")
+            try await engine.resume("default")
             try await engine.join()
             #expect(await fake.state.started == [high, mid, low])
+        }
+    }
+
+    @Test("A queue paused before a restart starts paused: its jobs wait for resume")
+    func pauseLastsAcrossRestarts() async throws {
+        // The first engine's pause, as the store keeps it for the next start
+        try await withEngine(prepare: { store in try await store.setPaused("default", true) }) { engine, store, fake, _ in
+            try await engine.untilStarted()
+            #expect(await engine.queueStatus().first { $0.name == "default" }?.paused == true)
+            let id = try await engine.submit([spec("ok")])[0].job.id
+            try await engine.pause("default")  // pausing again is harmless
+            #expect(try await store.job(id)?.state == .queued)
+            #expect(await fake.state.started.isEmpty)
+            try await engine.resume("default")
+            #expect(try await engine.wait(for: [id])[0].state == .succeeded)
+            #expect(try await store.pausedQueues() == [])
+        }
+        // And pause() records it for the next start.
+        try await withEngine { engine, store, _, _ in
+            try await engine.pause("nightly")
+            #expect(try await store.pausedQueues() == ["nightly"])
         }
     }
 
@@ -220,13 +241,13 @@ struct EngineTests {
         try await withEngine { engine, _, fake, _ in
             let running = try await engine.submit([spec("block")])[0].job.id
             await fake.state.untilStarted(1)
-            await engine.pause("default")
+            try await engine.pause("default")
             let held = try await engine.submit([spec("ok")])[0].job.id
             await fake.release(running)
             #expect(try await engine.wait(for: [running])[0].state == .succeeded)
             #expect(await engine.queueStatus().first?.paused == true)
             #expect(await fake.state.started == [running])
-            await engine.resume("default")
+            try await engine.resume("default")
             #expect(try await engine.wait(for: [held])[0].state == .succeeded)
         }
     }

@@ -94,6 +94,25 @@ struct GroupCommitTests {
         }
     }
 
+    @Test("A queue's pause is recorded durably: it is there after reopening, and resume removes it")
+    func pausedQueuesAreDurable() async throws {
+        try await withTemporaryDirectory { directory in
+            let configuration = StoreConfiguration(path: directory + "/jobs.db", logDirectory: directory)
+            let store = try await JobStore.openQuietly(configuration)
+            #expect(try await store.pausedQueues() == [])
+            try await store.setPaused("nightly", true)
+            try await store.setPaused("build", true)
+            try await store.setPaused("build", true)  // again: no change, no error
+            try await store.setPaused("other", false)  // never paused: nothing to remove
+            await store.close()
+            let reopened = try await JobStore.openQuietly(configuration)
+            #expect(try await reopened.pausedQueues() == ["build", "nightly"])
+            try await reopened.setPaused("build", false)
+            #expect(try await reopened.pausedQueues() == ["nightly"])
+            await reopened.close()
+        }
+    }
+
     @Test("A closed store refuses writes and reads with .closed")
     func closedStore() async throws {
         try await withTemporaryDirectory { directory in
