@@ -211,7 +211,10 @@ func describe(_ error: DecodingError) -> String {
     }
     switch error {
     case .dataCorrupted(let context): return "\(path(context)): \(context.debugDescription)"
-    case .keyNotFound(let key, let context): return "\(path(context)): missing '\(key.stringValue)' (\(context.debugDescription))"
+    case .keyNotFound(let key, let context):
+        // Foundation's own text ("No value associated with key CodingKeys(...)") says nothing more
+        let detail = context.debugDescription.hasPrefix("No value associated with key") ? "" : " (\(context.debugDescription))"
+        return "\(path(context)): missing '\(key.stringValue)'\(detail)"
     case .typeMismatch(let type, let context): return "\(path(context)): expected \(type)"
     case .valueNotFound(let type, let context): return "\(path(context)): expected \(type), found null"
     @unknown default: return "invalid JSON"

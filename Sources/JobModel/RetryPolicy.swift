@@ -94,7 +94,9 @@ public struct RetryPolicy: Hashable, Sendable, Codable {
         try rejectUnknownOrNullFields(decoder, known: CodingKeys.allCases.map(\.rawValue))
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let defaults = RetryPolicy(maxAttempts: 1)
-        maxAttempts = try container.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? defaults.maxAttempts
+        // Required, as docs/openapi.yaml says: a retry policy without it would default to one
+        // attempt, that is no retry at all, which is surely not what its sender meant.
+        maxAttempts = try container.decode(Int.self, forKey: .maxAttempts)
         // One of the two given alone moves the other's default out of its way: a backoff_seconds
         // of 600 raises the default cap (300), a max_backoff_seconds of 0.1 lowers the default
         // first wait (1), rather than being refused for a bound nobody asked for.

@@ -58,6 +58,7 @@ struct JobRouteTests {
         ("unknown queue characters", #"{"argv":["true"],"queue":"a b/c"}"#),
         ("negative timeout", #"{"argv":["true"],"timeout_seconds":-1}"#),
         ("unknown field", #"{"argv":["true"],"colour":"red"}"#),
+        ("retry without max_attempts", #"{"argv":["true"],"retry":{"backoff_seconds":5}}"#),
         ("empty batch", #"{"jobs":[]}"#),
         ("batch with one bad spec", #"{"jobs":[{"argv":["true"]},{"argv":[]}]}"#),
         ("over the body limit", #"{"argv":["\#(String(repeating: "x", count: 5000))"]}"#),
@@ -71,6 +72,15 @@ struct JobRouteTests {
                 try expectError(response, .badRequest, "invalid_request")
             }
             #expect(try await allJobs(client).isEmpty, "\(name) changed the store")
+        }
+    }
+
+    @Test("A missing field is named plainly, without Foundation's coding-key dump")
+    func missingFieldMessage() async throws {
+        try await withAPI { client, _ in
+            let response = try await send(client, .post, "/v1/jobs", json: #"{"argv":["true"],"retry":{"backoff_seconds":5}}"#)
+            try expectError(response, .badRequest, "invalid_request")
+            #expect(try decode(ErrorResponse.self, response).error.message == "retry: missing 'max_attempts'")
         }
     }
 

@@ -58,6 +58,9 @@ struct JobModelTests {
         #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "retry": null}"#) }
         #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "cwd": null}"#) }
         #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "retry": {"max_attempts": null}}"#) }
+        // max_attempts is required in a retry policy, as docs/openapi.yaml says (schemathesis:
+        // a policy without it was stored as one attempt, no retry).
+        #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "retry": {"backoff_seconds": 5}}"#) }
         // A first wait above the default cap raises the cap, a cap below the default first wait
         // lowers it, rather than being refused (schemathesis sent both).
         let patient = try decode(JobSpec.self, #"{"argv": ["x"], "retry": {"max_attempts": 2, "backoff_seconds": 600}}"#)

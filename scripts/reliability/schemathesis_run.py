@@ -10,7 +10,7 @@ behind a small TCP-to-Unix-socket relay, since schemathesis speaks TCP.
 
 Needs python3-venv; installs schemathesis 4 into /var/cache/jobq-reliability/venv once.
 
-    scripts/reliability/schemathesis_run.py [--max-time 120] [--min-requests 2000]
+    scripts/reliability/schemathesis_run.py [--max-time 120 | --max-examples N] [--min-requests 2000]
 """
 
 import argparse
@@ -104,7 +104,10 @@ def failure_section(lines):
 
 def main(results):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--max-time", type=int, default=120, help="schemathesis's time budget (s)")
+    parser.add_argument("--max-time", type=int, default=None,
+                        help="schemathesis's time budget (s): fuzzing and stateful tests repeat until it is spent")
+    parser.add_argument("--max-examples", type=int, default=None,
+                        help="test cases per operation and phase instead: a run of a fixed size, however busy the machine")
     parser.add_argument("--min-requests", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=None)
     options = parser.parse_args()
@@ -131,13 +134,17 @@ def main(results):
         arguments = [binary, "run", os.path.join(ROOT, "docs", "openapi.yaml"), "--url", f"http://127.0.0.1:{relay.port}",
                      "--phases", "examples,coverage,fuzzing,stateful", "--checks", "all",
                      "--exclude-checks", "ignored_auth,use_after_free,ensure_resource_availability",
-                     "--max-time", str(options.max_time), "--request-timeout", "30",
+                     "--request-timeout", "30",
                      # one worker: with two, hypothesis's lambda descriptions hit a CPython 3.11 race
                      # (SystemError: AST constructor recursion depth mismatch) in a 300 s run
                      "--workers", "1",
                      "--suppress-health-check", "all", "--no-color",
                      # an endless stream by design (its route tests cover it)
                      "--exclude-path", "/v1/events"]
+        if options.max_time is not None or options.max_examples is None:
+            arguments += ["--max-time", str(options.max_time or 120)]
+        if options.max_examples is not None:
+            arguments += ["--max-examples", str(options.max_examples)]
         if options.seed is not None:
             arguments += ["--seed", str(options.seed)]
         env = dict(os.environ, SCHEMATHESIS_HOOKS="schemathesis_hooks",
