@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 SCENARIOS = ["machine", "cli", "api", "e2e", "memory"]
@@ -176,7 +177,20 @@ class Jobqd:
             env={**os.environ, "NOTIFY_SOCKET": notify_path}, stdin=subprocess.DEVNULL)
         while b"READY=1" not in self.notify.recv(4096).split(b"\n"):
             pass
-        return time.perf_counter() - started
+        ready = time.perf_counter() - started
+        # what it sends later (STATUS=, STOPPING=1) is read and dropped, so that it never
+        # finds the socket full
+        notify = self.notify
+        notify.settimeout(None)
+
+        def drain():
+            try:
+                while notify.recv(4096):
+                    pass
+            except OSError:
+                pass  # closed by stop()
+        threading.Thread(target=drain, daemon=True).start()
+        return ready
 
     def stop(self):
         if self.process and self.process.poll() is None:
@@ -184,6 +198,10 @@ class Jobqd:
             self.process.wait(120)
         self.process = None
         if self.notify:
+            try:
+                self.notify.shutdown(socket.SHUT_RDWR)  # wakes the drain thread's recv
+            except OSError:
+                pass
             self.notify.close()
             self.notify = None
 
@@ -236,12 +254,18 @@ class Beanstalkd:
         self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
         while True:
             # beanstalkd has no readiness signal, and it listens before it replays its binlog:
-            # the first answer to `stats` is when it serves
+            # its first answer is when it serves
             try:
                 probe = socket.create_connection(("127.0.0.1", self.port))
                 try:
-                    probe.sendall(b"stats\r\n")
-                    if probe.recv(64).startswith(b"OK"):
+                    probe.sendall(b"use default\r\n")  # the whole answer is one short line
+                    answer = b""
+                    while not answer.endswith(b"\r\n"):
+                        chunk = probe.recv(64)
+                        if not chunk:
+                            break
+                        answer += chunk
+                    if answer == b"USING default\r\n":
                         break
                 finally:
                     probe.close()
