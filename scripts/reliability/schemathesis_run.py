@@ -28,6 +28,7 @@ from lib import run, Client, Workdir, integrity  # noqa: E402
 VENV = os.environ.get("JOBQ_RELIABILITY_VENV", "/var/cache/jobq-reliability/venv")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemathesis_hooks.py")
+CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemathesis.toml")
 
 
 def schemathesis():
@@ -131,7 +132,7 @@ def main(results):
         relay.start()
         relay.ready.wait(10)
 
-        arguments = [binary, "run", os.path.join(ROOT, "docs", "openapi.yaml"), "--url", f"http://127.0.0.1:{relay.port}",
+        arguments = [binary, "--config-file", CONFIG, "run", os.path.join(ROOT, "docs", "openapi.yaml"), "--url", f"http://127.0.0.1:{relay.port}",
                      "--phases", "examples,coverage,fuzzing,stateful", "--checks", "all",
                      "--exclude-checks", "ignored_auth,use_after_free,ensure_resource_availability",
                      "--request-timeout", "30",
