@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import JobEngine
 import JobModel
+import JobStore
 
 /// `GET /metrics`: Prometheus text format 0.0.4.
 enum Metrics {
@@ -52,6 +53,13 @@ enum Metrics {
             out += "jobq_job_duration_seconds_sum{queue=\"\(queue)\"} \(histogram.sum)\n"
             out += "jobq_job_duration_seconds_count{queue=\"\(queue)\"} \(histogram.count)\n"
         }
+        let store = environment.store.statistics
+        family("jobq_store_transactions_total", "counter", "Write transactions committed (or attempted) by the store since the daemon started.")
+        out += "jobq_store_transactions_total \(store.transactions)\n"
+        family("jobq_store_writes_total", "counter", "Writes (a submit, a claim, a finish...) run in those transactions; writes / transactions is the mean group-commit size.")
+        out += "jobq_store_writes_total \(store.operations)\n"
+        family("jobq_store_largest_group", "gauge", "The most writes committed in one transaction since the daemon started.")
+        out += "jobq_store_largest_group \(store.largestGroup)\n"
         family("jobq_api_long_requests", "gauge", "Requests held open now: wait, join, log follow, events.")
         out += "jobq_api_long_requests \(environment.longRequests.current)\n"
         family("jobq_uptime_seconds", "gauge", "Seconds since the daemon started.")

@@ -123,6 +123,15 @@ struct LongRouteTests {
                 #expect(text.contains(line + "\n"), "missing \(line)")
             }
             #expect(text.contains("# TYPE jobq_job_duration_seconds histogram"))
+            // Group commit: 2 inserts, at least 1 claim and 2 finishes, in at least 1 transaction.
+            func value(_ name: String) -> Int? {
+                text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ")[1]) }
+            }
+            let transactions = try #require(value("jobq_store_transactions_total"))
+            let writes = try #require(value("jobq_store_writes_total"))
+            let largest = try #require(value("jobq_store_largest_group"))
+            #expect(transactions >= 1 && writes >= 5 && writes >= transactions)
+            #expect(largest >= 1 && largest <= writes)
         }
     }
 }
