@@ -27,6 +27,47 @@ struct InsertTests {
         }
     }
 
+    @Test("A large batch mixing plain, keyed and dependent specs is stored in order, each job as returned",
+          arguments: [1, 63, 64, 65, 200])
+    func mixedBatchesKeepOrder(plainRun: Int) async throws {
+        try await withStore { store, clock async throws in
+            let first = try await store.insert([spec("before")])[0].job
+            var specs: [JobSpec] = []
+            for index in 0..<plainRun {
+                var plain = spec("plain-\(index)", queue: index % 3 == 0 ? "q3" : "default", priority: index % 5)
+                plain.label = index % 2 == 0 ? "even" : nil
+                plain.submitterUID = UInt32(index)
+                plain.retry = RetryPolicy(maxAttempts: 1 + index % 4)
+                if index % 7 == 0 { plain.runAt = Timestamp(millisecondsSinceEpoch: clock.now.millisecondsSinceEpoch + 60_000) }
+                specs.append(plain)
+            }
+            var keyed = spec("keyed")
+            keyed.idempotencyKey = "k"
+            var dependent = spec("dependent")
+            dependent.after = [first.id]
+            // plain run, a keyed spec, the same key again, a dependent one, another plain run
+            specs += [keyed, keyed, dependent] + specs.prefix(plainRun)
+            let submitted = try await store.insert(specs)
+            #expect(submitted.count == specs.count)
+            #expect(submitted.map(\.created) == Array(repeating: true, count: plainRun) + [true, false, true]
+                + Array(repeating: true, count: plainRun))
+            // Ids follow the specs: consecutive after `first`, the repeated key naming the keyed job.
+            let createdIDs = submitted.filter(\.created).map(\.job.id.rawValue)
+            #expect(createdIDs == Array((first.id.rawValue + 1)...(first.id.rawValue + Int64(createdIDs.count))))
+            #expect(submitted[plainRun + 1].job.id == submitted[plainRun].job.id)
+            for (index, item) in submitted.enumerated() where item.created {
+                #expect(item.job.spec == specs[index])
+                let stored = try await store.existing(item.job.id)
+                #expect(stored == item.job, "job \(item.job.id), spec \(index)")
+            }
+            #expect(submitted[plainRun + 2].job.state == .blocked)
+            let counts = Dictionary(uniqueKeysWithValues: try await store.counts().map { ($0.queue, $0.counts) })
+            let plainInQ3 = (0..<plainRun).filter { $0 % 3 == 0 }.count * 2
+            #expect(counts["q3"] == [.queued: plainInQ3])
+            #expect(counts["default"] == [.queued: 1 + (2 * plainRun - plainInQ3) + 1, .blocked: 1])
+        }
+    }
+
     @Test("The database file is private to the daemon's user, in WAL mode with synchronous=FULL")
     func fileModeAndPragmas() async throws {
         try await withStore { store, _ async throws in
