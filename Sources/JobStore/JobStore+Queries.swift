@@ -107,13 +107,7 @@ extension JobStore {
 
     /// The queues recorded as paused (``setPaused(_:_:)``), sorted by name.
     public func pausedQueues() async throws(JobStoreError) -> [String] {
-        try await read { context throws(JobStoreError) in
-            try context.withStatement("SELECT queue FROM paused_queues ORDER BY queue") { statement throws(SQLiteError) in
-                var queues: [String] = []
-                while try statement.step() { queues.append(statement.text(0)) }
-                return queues
-            }
-        }
+        try await texts("SELECT queue FROM paused_queues ORDER BY queue")
     }
 
     /// The earliest `run_at` after `instant` among the queue's queued jobs: when the
@@ -149,11 +143,16 @@ extension JobStore {
 
     /// `PRAGMA integrity_check`: `["ok"]` for a sound database, otherwise what is wrong.
     public func integrityCheck() async throws(JobStoreError) -> [String] {
+        try await texts("PRAGMA integrity_check")
+    }
+
+    /// The first column of every row `sql` returns, as text.
+    private func texts(_ sql: String) async throws(JobStoreError) -> [String] {
         try await read { context throws(JobStoreError) in
-            try context.withStatement("PRAGMA integrity_check") { statement throws(SQLiteError) in
-                var lines: [String] = []
-                while try statement.step() { lines.append(statement.text(0)) }
-                return lines
+            try context.withStatement(sql) { statement throws(SQLiteError) in
+                var texts: [String] = []
+                while try statement.step() { texts.append(statement.text(0)) }
+                return texts
             }
         }
     }
