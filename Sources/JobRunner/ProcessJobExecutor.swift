@@ -109,19 +109,25 @@ public struct ProcessJobExecutor: JobExecutor {
         unlink(outPath)
         unlink(errPath)
 
+        var variables = configuration.environment
+        variables.merge(job.spec.env) { _, job in job }
         let executable: Executable
         let arguments: Arguments
         switch job.spec.command {
         case .argv(let argv):
             let program = argv.first ?? ""
-            executable = program.containsByte(UInt8(ascii: "/")) ? .path(FilePath(program)) : .name(program)
+            if program.containsByte(UInt8(ascii: "/")) {
+                executable = .path(FilePath(program))
+            } else if let found = Self.find(program, onSearchPath: variables["PATH"]) {
+                executable = .path(FilePath(found))
+            } else {
+                executable = .name(program)  // swift-subprocess searches, and reports it not found
+            }
             arguments = Arguments(Array(argv.dropFirst()))
         case .shell(let line):
             executable = .path("/bin/sh")
             arguments = ["-c", line]
         }
-        var variables = configuration.environment
-        variables.merge(job.spec.env) { _, job in job }
         variables["JOBQ_JOB_ID"] = String(job.id.rawValue)
         variables["JOBQ_QUEUE"] = job.spec.queue
         variables["JOBQ_ATTEMPT"] = String(job.attempts)
@@ -227,6 +233,26 @@ public struct ProcessJobExecutor: JobExecutor {
         }
         logger.debug("job ran", metadata: ["job": "\(job.id)", "queue": "\(job.spec.queue)", "outcome": "\(outcome)"])
         return outcome
+    }
+
+    /// The first `directory/name` on `searchPath` that is an executable regular file, looked
+    /// up in the directories swift-subprocess would search (the absolute entries of the job's
+    /// PATH); nil when none is, or when there is no PATH.
+    ///
+    /// Given a bare name, swift-subprocess spawns once per PATH entry until one does not fail
+    /// with ENOENT: a fork and a failed exec for each directory before the right one (`true`,
+    /// in the 8th directory of this machine's PATH, took 2.5 times as long to run as
+    /// `/bin/sh -c true`). A `stat` and an `access` per directory are what `execvp` does too.
+    static func find(_ name: String, onSearchPath searchPath: String?) -> String? {
+        guard let searchPath, !name.isEmpty else { return nil }
+        for directory in searchPath.split(separator: ":", omittingEmptySubsequences: true)
+        where directory.utf8.first == UInt8(ascii: "/") {
+            let candidate = directory.utf8.last == UInt8(ascii: "/") ? "\(directory)\(name)" : "\(directory)/\(name)"
+            var info = stat()
+            guard stat(candidate, &info) == 0, info.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 else { continue }
+            return candidate
+        }
+        return nil
     }
 
     /// A sentence for a command that could not start.

@@ -1,7 +1,7 @@
 import Foundation
 import JobModel
 import JobQueueTesting
-import JobRunner
+@testable import JobRunner
 import Testing
 
 func job(_ command: Command, id: JobID = 1, cwd: String? = nil, env: [String: String] = [:], timeout: Duration? = nil) -> Job {
@@ -164,6 +164,43 @@ struct ProcessJobExecutorTests {
     @Test("Cancelling the run stops the job's whole group and reports a cancellation")
     func cancellation() async throws {
         #expect(try await stopJob(timeout: nil) == .cancelled(signal: SIGTERM))
+    }
+
+    @Test("A bare program name runs the first executable file of that name on the job's PATH, as execvp finds it")
+    func searchPath() async throws {
+        try await withTemporaryDirectory("jobq-runner") { directory in
+            let manager = FileManager.default
+            func script(_ path: String, printing text: String, mode: Int) throws {
+                try "#!/bin/sh\necho \(text)\n".write(toFile: path, atomically: false, encoding: .utf8)
+                try manager.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+            }
+            // In search order: a relative entry (skipped, as swift-subprocess skips it), a directory
+            // named like the program, a file without the execute bit, then two real candidates.
+            try manager.createDirectory(atPath: directory + "/relative", withIntermediateDirectories: true)
+            try script(directory + "/relative/tool", printing: "relative", mode: 0o755)
+            for name in ["d1/tool", "d2", "d3", "d4"] {
+                try manager.createDirectory(atPath: directory + "/" + name, withIntermediateDirectories: true)
+            }
+            try script(directory + "/d2/tool", printing: "d2", mode: 0o644)
+            try script(directory + "/d3/tool", printing: "d3", mode: 0o755)
+            try script(directory + "/d4/tool", printing: "d4", mode: 0o755)
+            let path = "relative::\(directory)/d1:\(directory)/d2/:\(directory)/d3:\(directory)/d4"
+            // Resolved in the daemon, so that the job is spawned once (not once per directory).
+            #expect(ProcessJobExecutor.find("tool", onSearchPath: path) == directory + "/d3/tool")
+            #expect(ProcessJobExecutor.find("no-such-tool-jobq", onSearchPath: path) == nil)
+            #expect(ProcessJobExecutor.find("tool", onSearchPath: nil) == nil)
+            let runner = executor(directory, environment: ["PATH": path])
+            let ran = await runner.run(job(.argv(["tool", "x"]), id: 7))
+            #expect(ran == .exited(code: 0))
+            #expect(contents(directory + "/7.out") == "d3\n")
+            // Not on the PATH at all: the same spawn failure as before, naming the program.
+            let missing = await runner.run(job(.argv(["no-such-tool-jobq"]), id: 8))
+            guard case .spawnFailed(_, let message) = missing else {
+                Issue.record("expected a spawn failure, got \(missing)")
+                return
+            }
+            #expect(message.contains("no-such-tool-jobq"))
+        }
     }
 
     @Test("Spawn errors: a missing program, a missing working directory, an unwritable log directory")
