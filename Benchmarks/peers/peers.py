@@ -323,7 +323,15 @@ def _api_client(target, clients_barrier, jobs, batch, results):
     """One client process: connects, waits at the barrier, submits `jobs` jobs."""
     try:
         kind, address = target
-        if kind == "jobq":
+        if kind == "jobq-healthz":
+            # the same requests' HTTP path without the store: what bounds a single request
+            connection = JobqConnection(address)
+            clients_barrier.wait()
+            for _ in range(jobs):
+                status, answer = connection.request("GET", "/healthz")
+                if status != 200:
+                    raise RuntimeError(f"jobqd answered {status}: {answer[:200]!r}")
+        elif kind == "jobq":
             connection = JobqConnection(address)
             body = jobq_batch_body(batch) if batch > 1 else JOB
             clients_barrier.wait()
@@ -498,6 +506,8 @@ class Bench:
             for peer in peers.values():
                 peer.start()
             targets = {"jobq": ("jobq", daemon.socket)}
+            if batch == 1:
+                targets["jobq /healthz"] = ("jobq-healthz", daemon.socket)
             targets.update({name: ("beanstalkd", ("127.0.0.1", peer.port)) for name, peer in peers.items()})
             rates = {name: [] for name in targets}
             per_round = max(clients * batch, jobs // rounds)
@@ -662,6 +672,9 @@ class Bench:
         for row in r.get("api", []):
             shape = f"{row['clients']} client{'s' if row['clients'] > 1 else ''}, " + \
                 ("single" if row["batch"] == 1 else f"batches of {row['batch']:,}")
+            if "jobq /healthz" in row:
+                add(f"| bound: jobqd `GET /healthz` (HTTP alone: no store, no fsync), {shape} | "
+                    f"{row['jobq /healthz']:,.0f} /s | | | bounds single requests |")
             for peer, target in (("beanstalkd", "≥ 1.0x"), ("beanstalkd -f0", "≥ 5x")):
                 add(f"| durable API submit, {shape} ({row['jobs_per_tool']:,} jobs) vs `{peer}` | "
                     f"{row['jobq']:,.0f} /s | {row[peer]:,.0f} /s | {row['jobq'] / row[peer]:.2f}x | {target} |")
