@@ -12,6 +12,8 @@ Run through Benchmarks/peers/run.sh, which installs the peers and builds jobq fi
            and with `-b -f0` (fsync before each answer). beanstalkd's single puts go through
            greenstalk; it has no batch command, so its batched rows pipeline the puts (all the
            commands of a batch sent before the answers are read), jobq's send {"jobs": [...]}.
+           The single rows also time GET /healthz from the same clients (jobq's HTTP path
+           alone, no store): the bound of a single request.
   e2e      N `true` jobs with 2 workers, from the first submit to the last finish: jobq (one
            `jobq submit --stdin` batch, and one `jobq submit` per job) vs tsp with 2 slots
            (one `tsp` per job) vs nq (one `nq` per job; nq runs one job at a time).
