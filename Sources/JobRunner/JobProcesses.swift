@@ -25,16 +25,23 @@ enum JobProcesses {
     /// `since`: the job's leader, when the search is for one job's processes. Its descendants
     /// were created after it, so their pids are above it (pids grow until they wrap past
     /// pid_max: when the last pid handed out is below the leader's, everything is searched).
-    /// That keeps the search to the few processes started since the job, not the whole machine.
+    /// That keeps the search to the few processes started since the job, not the whole machine:
+    /// when no more than ``probeLimit`` pids were handed out since the leader, each is looked up
+    /// in /proc directly instead of listing /proc (which costs the kernel a lookup of every
+    /// process of the machine).
     static func find(jobs: Set<Int64>, stateDirectory: String, since leader: pid_t? = nil) -> [pid_t] {
         guard !jobs.isEmpty else { return [] }
         var floor: pid_t = 0
-        if let leader, let last = lastPID(), last >= leader { floor = leader }
+        var last: pid_t?
+        if let leader, let lastPID = lastPID(), lastPID >= leader {
+            floor = leader
+            last = lastPID
+        }
         let mark = Array("JOBQ_STATE_DIR=\(stateDirectory)".utf8)
         let idPrefix = Array("JOBQ_JOB_ID=".utf8)
         let me = getpid()
         var found: [pid_t] = []
-        for pid in candidates() where pid != me && pid > floor {
+        for pid in candidates(above: floor, through: last) where pid != me {
             guard let environment = readEnvironment(pid) else { continue }
             var marked = false
             var job: Int64?
@@ -45,7 +52,9 @@ enum JobProcesses {
                     job = Int64(String(decoding: entry.dropFirst(idPrefix.count), as: UTF8.self))
                 }
             }
-            if marked, let job, jobs.contains(job) { found.append(pid) }
+            // A pid probed directly may be a thread's id, whose /proc entry shows its process's
+            // environment: only the process itself (its thread group's leader) counts.
+            if marked, let job, jobs.contains(job), isProcess(pid) { found.append(pid) }
         }
         return found
     }
@@ -58,14 +67,32 @@ enum JobProcesses {
         return pids.count
     }
 
-    /// This process's cgroup v2 member list when it is readable, else every pid in /proc.
-    private static func candidates() -> [pid_t] {
+    /// The most pids probed one by one (see ``find(jobs:stateDirectory:since:)``); a longer
+    /// range lists /proc instead.
+    static let probeLimit: pid_t = 256
+
+    /// The pids above `floor` to search: this process's cgroup v2 member list when it is
+    /// readable; else, when `last` (the last pid handed out) is at most ``probeLimit`` above
+    /// `floor`, every pid of that range (whether it exists or not: looking one up is cheap);
+    /// else every pid in /proc.
+    static func candidates(above floor: pid_t, through last: pid_t?) -> [pid_t] {
         if let cgroupProcs, let procs = try? String(contentsOfFile: cgroupProcs, encoding: .utf8) {
             let pids = procs.split(separator: "\n").compactMap { pid_t($0) }
-            if !pids.isEmpty { return pids }
+            if !pids.isEmpty { return pids.filter { $0 > floor } }
         }
+        if let last, last > floor, last - floor <= probeLimit {
+            return Array((floor + 1)...last)
+        }
+        if let last, last <= floor { return [] }
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-        return entries.compactMap { pid_t($0) }
+        return entries.compactMap { pid_t($0) }.filter { $0 > floor }
+    }
+
+    /// Whether `pid` is a process (the leader of its thread group), not another thread's id.
+    private static func isProcess(_ pid: pid_t) -> Bool {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Tgid:") }) else { return false }
+        return pid_t(line.dropFirst("Tgid:".count).trimmingCharacters(in: .whitespaces)) == pid
     }
 
     /// The `cgroup.procs` file of this process's cgroup v2, found once (the daemon does not

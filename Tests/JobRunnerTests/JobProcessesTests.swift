@@ -1,0 +1,87 @@
+import Foundation
+import JobQueueTesting
+@testable import JobRunner
+import Testing
+
+@Suite("JobProcesses: finding the processes a job left behind")
+struct JobProcessesTests {
+    /// A process started with a job's mark (`JOBQ_STATE_DIR`, `JOBQ_JOB_ID`) in its environment,
+    /// returned once it wrote its first line (its own word that it runs), then killed by `stop`.
+    final class Marked: Sendable {
+        let process: Process
+        var pid: pid_t { process.processIdentifier }
+
+        init(_ arguments: [String], job: Int64?, stateDirectory: String) async throws {
+            let process = Process()
+            process.executableURL = URL(filePath: "/usr/bin/env")
+            process.arguments = arguments
+            var environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+            if let job {
+                environment["JOBQ_STATE_DIR"] = stateDirectory
+                environment["JOBQ_JOB_ID"] = String(job)
+            }
+            process.environment = environment
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            self.process = process
+            let handle = output.fileHandleForReading
+            let line = await onOwnThread { () -> String in
+                var bytes: [UInt8] = []
+                while let chunk = try? handle.read(upToCount: 1), let byte = chunk.first, byte != UInt8(ascii: "\n") {
+                    bytes.append(byte)
+                }
+                return String(decoding: bytes, as: UTF8.self)
+            }
+            #expect(line == "ready")
+        }
+
+        func stop() async {
+            kill(pid, SIGKILL)
+            let process = self.process
+            await onOwnThread { process.waitUntilExit() }
+        }
+    }
+
+    /// A python3 that starts 4 more threads (whose ids are pids the search may probe), says
+    /// ready and sleeps.
+    static let threaded = ["python3", "-c", """
+        import sys, threading, time
+        for _ in range(4): threading.Thread(target=time.sleep, args=(300,), daemon=True).start()
+        print("ready", flush=True); time.sleep(300)
+        """]
+    static let single = ["sh", "-c", "echo ready; exec sleep 300"]
+
+    @Test("The processes started since a job's leader are found by their mark, each process once (not once per thread), by a probe of the pids since the leader as by a listing of /proc")
+    func findSinceLeader() async throws {
+        try await withTemporaryDirectory("jobq-procs") { directory in
+            // The leader: any process started before the others; its pid is the floor.
+            let leader = Process()
+            leader.executableURL = URL(filePath: "/bin/true")
+            try leader.run()
+            await onOwnThread { leader.waitUntilExit() }
+            let threaded = try await Marked(Self.threaded, job: 77, stateDirectory: directory)
+            let other = try await Marked(Self.single, job: 78, stateDirectory: directory)
+            let unmarked = try await Marked(Self.single, job: nil, stateDirectory: directory)
+            let elsewhere = try await Marked(Self.single, job: 77, stateDirectory: directory + "/other")
+
+            let since = JobProcesses.find(jobs: [77], stateDirectory: directory, since: leader.processIdentifier)
+            #expect(since == [threaded.pid])
+            #expect(JobProcesses.find(jobs: [77], stateDirectory: directory) == [threaded.pid])
+            #expect(Set(JobProcesses.find(jobs: [77, 78], stateDirectory: directory, since: leader.processIdentifier))
+                    == [threaded.pid, other.pid])
+            // With the floor above it (the last process started), the marked process is not searched.
+            #expect(JobProcesses.find(jobs: [77], stateDirectory: directory, since: elsewhere.pid).isEmpty)
+
+            // The probed range is every pid after the floor up to the last one handed out.
+            let floor = leader.processIdentifier
+            #expect(JobProcesses.candidates(above: floor, through: floor + 3) == [floor + 1, floor + 2, floor + 3])
+            #expect(JobProcesses.candidates(above: floor, through: floor).isEmpty)
+            let listed = JobProcesses.candidates(above: floor, through: floor + JobProcesses.probeLimit + 1)
+            #expect(listed.contains(threaded.pid) && !listed.contains(floor) && listed.allSatisfy { $0 > floor },
+                    "beyond the probe limit, /proc is listed")
+
+            for process in [threaded, other, unmarked, elsewhere] { await process.stop() }
+        }
+    }
+}
