@@ -44,9 +44,34 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
         lhs.millisecondsSinceEpoch < rhs.millisecondsSinceEpoch
     }
 
-    /// RFC 3339 in UTC with milliseconds.
+    /// RFC 3339 in UTC with milliseconds, computed from the integer milliseconds (a `Date`'s
+    /// floating-point seconds, formatted, lost a millisecond for some values: 929 ms read back
+    /// as 928). Years outside 0000–9999 are written with as many digits as they need.
     public var description: String {
-        date.formatted(Self.format)
+        let dayLength: Int64 = 86_400_000
+        var days = millisecondsSinceEpoch / dayLength
+        var time = millisecondsSinceEpoch % dayLength
+        if time < 0 {
+            time += dayLength
+            days -= 1
+        }
+        // The proleptic Gregorian date of a day count (H. Hinnant's days_from_civil, inverted).
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func padded(_ value: Int64, _ width: Int) -> String {
+            let digits = String(value.magnitude)
+            return (value < 0 ? "-" : "") + String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return padded(year, 4) + "-" + padded(month, 2) + "-" + padded(day, 2) + "T"
+            + padded(time / 3_600_000, 2) + ":" + padded(time / 60_000 % 60, 2) + ":" + padded(time / 1000 % 60, 2)
+            + "." + padded(time % 1000, 3) + "Z"
     }
 
     /// Parses RFC 3339 §5.6 (`2026-11-25T14:26:29.123Z`, `2026-11-25T14:26:29Z`, `…+01:00`):
@@ -128,8 +153,6 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
         var container = encoder.singleValueContainer()
         try container.encode(description)
     }
-
-    private static let format = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 }
 
 extension Duration {

@@ -1,6 +1,7 @@
 import Foundation
 import JobBasics
 import JobModel
+import JobQueueTesting
 import Testing
 
 @Suite("JobModel")
@@ -180,6 +181,18 @@ struct JobModelTests {
         for bad in ["2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-26T24:00:00Z", "2026-11-26T02:00:00",
                     "2026-11-26T02:00:00+24:00", "2026-11-26T02:00:00.Z", "2026-11-26 02:00:00Z", "2026-11-26T02:00:00Zx"] {
             #expect(Timestamp(rfc3339: bad) == nil, "\(bad)")
+        }
+        // Written exactly: every millisecond reads back as itself (a Date's formatter wrote
+        // 2083-04-24T04:21:00.929Z as .928), before and after 1970, leap days included.
+        #expect(Timestamp(millisecondsSinceEpoch: 3_575_766_060_929).description == "2083-04-24T04:21:00.929Z")
+        #expect(Timestamp(millisecondsSinceEpoch: -1).description == "1969-12-31T23:59:59.999Z")
+        #expect(Timestamp(millisecondsSinceEpoch: -53_580_855_515_000).description == "0272-02-03T05:01:25.000Z")
+        #expect(Timestamp(millisecondsSinceEpoch: 1_709_164_800_000).description == "2024-02-29T00:00:00.000Z")
+        #expect(Timestamp(millisecondsSinceEpoch: 253_402_300_799_999).description == "9999-12-31T23:59:59.999Z")
+        var generator = SplitMix64(seed: 0x74696D65)
+        for _ in 0..<20_000 {
+            let moment = Timestamp(millisecondsSinceEpoch: Int64.random(in: -62_167_219_200_000...253_402_300_799_999, using: &generator))
+            #expect(Timestamp(rfc3339: moment.description) == moment, "\(moment.millisecondsSinceEpoch)")
         }
         #expect(t.advanced(by: .seconds(2)).millisecondsSinceEpoch == 1_795_658_402_250)
         #expect(t.duration(to: t.advanced(by: .milliseconds(5))) == .milliseconds(5))
