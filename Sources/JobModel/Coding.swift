@@ -1,3 +1,5 @@
+import Foundation
+
 /// Helpers for the strict JSON the API accepts.
 
 /// A coding key for any name, to list what an object holds.
@@ -35,13 +37,18 @@ func rejectUnknownOrNullFields(_ decoder: any Decoder, known: [String]) throws {
 }
 
 extension KeyedDecodingContainer {
-    /// A duration given in seconds (integer or fractional); must be finite and not negative.
+    /// A duration given in seconds (integer or fractional); must not be negative. Counted in
+    /// whole milliseconds, from the number's digits (JSONDecoder reads a `Decimal` exactly; a
+    /// `Double` made 8338.755 s into 8,338,754 ms).
     func decodeSecondsIfPresent(forKey key: Key) throws -> Duration? {
-        guard let seconds = try decodeIfPresent(Double.self, forKey: key) else { return nil }
-        guard seconds.isFinite, seconds >= 0, seconds < 1e12 else {
+        guard let seconds = try decodeIfPresent(Decimal.self, forKey: key) else { return nil }
+        guard seconds.isFinite, seconds >= 0, seconds < 1_000_000_000_000 else {
             throw DecodingError.dataCorruptedError(
                 forKey: key, in: self, debugDescription: "must be a number of seconds, 0 or more")
         }
-        return .milliseconds(Int64((seconds * 1000).rounded(.down)))
+        var thousandfold = seconds * 1000
+        var milliseconds = Decimal()
+        NSDecimalRound(&milliseconds, &thousandfold, 0, .down)
+        return .milliseconds(NSDecimalNumber(decimal: milliseconds).int64Value)
     }
 }

@@ -13,6 +13,17 @@ extension JobSpec {
             return reader.submitBody()
         }
     }
+
+    /// One spec (as the store keeps it, `compactJSON`), or `nil` when `JSONDecoder` must decide.
+    public static func fastDecode(_ bytes: some Collection<UInt8>) -> JobSpec? {
+        let array = Array(bytes)
+        return array.withUnsafeBufferPointer { buffer in
+            var reader = FastJSONReader(bytes: buffer)
+            guard let spec = reader.spec() else { return nil }
+            reader.skipSpace()
+            return reader.atEnd ? spec : nil
+        }
+    }
 }
 
 struct FastJSONReader {
@@ -109,8 +120,8 @@ struct FastJSONReader {
                     guard let text = string(), let time = Timestamp(rfc3339: text) else { return nil }
                     spec.runAt = time
                 case "timeout_seconds":
-                    guard let seconds = number(), seconds.isFinite, seconds >= 0, seconds < 1e12 else { return nil }
-                    spec.timeout = .milliseconds(Int64((seconds * 1000).rounded(.down)))
+                    guard let milliseconds = wholeMilliseconds() else { return nil }
+                    spec.timeout = .milliseconds(milliseconds)
                 case "after":
                     guard take(UInt8(ascii: "[")) else { return nil }
                     var ids: [JobID] = []
@@ -231,6 +242,37 @@ struct FastJSONReader {
         // JSON has no leading zeros.
         if index - digits > 1, bytes[digits] == UInt8(ascii: "0") { return nil }
         return Int64(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self))
+    }
+
+    /// A plain decimal number of seconds (`12`, `8338.755`, `0.0005`; no sign, no exponent, below
+    /// 10^12) as whole milliseconds, read from its digits: exact, as JSONDecoder's `Decimal` is
+    /// (a `Double` made 8338.755 s into 8,338,754 ms). Anything else is left to JSONDecoder.
+    mutating func wholeMilliseconds() -> Int64? {
+        skipSpace()
+        let isDigit = { (byte: UInt8) in (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+        var whole: Int64 = 0
+        let start = index
+        while index < bytes.count, isDigit(bytes[index]) {
+            whole = whole * 10 + Int64(bytes[index] - UInt8(ascii: "0"))
+            index += 1
+            if index - start > 12 { return nil }
+        }
+        guard index > start, index - start == 1 || bytes[start] != UInt8(ascii: "0") else { return nil }
+        var fraction: Int64 = 0
+        var fractionDigits = 0
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            while index < bytes.count, isDigit(bytes[index]) {
+                if fractionDigits < 3 { fraction = fraction * 10 + Int64(bytes[index] - UInt8(ascii: "0")) }
+                fractionDigits += 1
+                index += 1
+            }
+            guard fractionDigits > 0 else { return nil }
+        }
+        if index < bytes.count, [UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[index]) { return nil }
+        for _ in min(fractionDigits, 3)..<3 { fraction *= 10 }
+        guard whole < 1_000_000_000_000 else { return nil }
+        return whole * 1000 + fraction
     }
 
     /// A JSON number as a Double.

@@ -16,8 +16,11 @@ extension StoreContext {
             throw .storage(SQLiteError(extendedCode: SQLITE_CORRUPT, message: "job \(id) has an unknown state '\(row.text(1))'"))
         }
         let spec: JobSpec
+        let specJSON = row.data(2)
         do {
-            spec = try decoder.decode(JobSpec.self, from: row.data(2))
+            // The fast reader takes the specs it is sure of (plain ones, without a retry policy);
+            // JSONDecoder the rest.
+            spec = try JobSpec.fastDecode(specJSON) ?? decoder.decode(JobSpec.self, from: specJSON)
         } catch {
             throw .storage(SQLiteError(extendedCode: SQLITE_CORRUPT, message: "job \(id) has an unreadable spec: \(error)"))
         }

@@ -33,7 +33,8 @@ struct FastJSONTests {
         #"{"jobs":[{"argv":["a"]},{"shell":"b","priority":3}]}"#,
         #"{"jobs":[]}"#,
         #"{"argv":["x"],"timeout_seconds":0.0005}"#,
-        #"{"argv":["x"],"timeout_seconds":1e3}"#,
+        #"{"argv":["x"],"timeout_seconds":8338.755,"priority":0}"#,
+        #"{"argv":["x"],"timeout_seconds":640.0179999}"#,
     ])
     func agrees(_ text: String) throws {
         let fast = try #require(Self.fast(text), "the fast path declined")
@@ -52,6 +53,8 @@ struct FastJSONTests {
         #"{"argv":["x"],"priority":01}"#,
         #"{"argv":["x"],"timeout_seconds":-1}"#,
         #"{"argv":["x"],"timeout_seconds":.5}"#,
+        #"{"argv":["x"],"timeout_seconds":1e3}"#,
+        #"{"argv":["x"],"timeout_seconds":01.5}"#,
         #"{"argv":["x"],"run_at":"tomorrow"}"#,
         #"{"argv":["x"],"submitter_uid":-1}"#,
         #"{"argv":["x"]} trailing"#,
@@ -63,9 +66,10 @@ struct FastJSONTests {
     ])
     func declines(_ text: String) {
         #expect(Self.fast(text) == nil)
+        if !text.contains("jobs") { #expect(JobSpec.fastDecode(Array(text.utf8)) == nil) }
     }
 
-    @Test("Random specs written by compactJSON and by JSONEncoder decode alike on both paths")
+    @Test("Random specs written by compactJSON and by JSONEncoder decode alike on both paths, and fastDecode reads compactJSON back to the same spec")
     func randomSpecs() throws {
         var generator = SplitMix64(seed: 0x6A6F6271)
         let alphabet = Array("abcXYZ019 ;$()'\"\\/\n\t\u{7F}é中🙂-_.")
@@ -85,6 +89,8 @@ struct FastJSONTests {
             if Bool.random(using: &generator) { spec.after = [JobID(Int64.random(in: 1...1_000_000, using: &generator))] }
             if Bool.random(using: &generator) { spec.label = text() }
             if Bool.random(using: &generator) { spec.idempotencyKey = text() }
+            // What the store reads back: the spec it wrote, without a retry policy.
+            #expect(JobSpec.fastDecode(Array(spec.compactJSON.utf8)) == spec, "\(spec.compactJSON)")
             for body in [spec.compactJSON, String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)] {
                 let slow = try #require(Self.slow(body), "JSONDecoder refused \(body)")
                 if let fast = Self.fast(body) {
