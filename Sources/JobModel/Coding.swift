@@ -41,11 +41,16 @@ extension KeyedDecodingContainer {
     /// whole milliseconds, from the number's digits (JSONDecoder reads a `Decimal` exactly; a
     /// `Double` made 8338.755 s into 8,338,754 ms).
     func decodeSecondsIfPresent(forKey key: Key) throws -> Duration? {
-        guard let seconds = try decodeIfPresent(Decimal.self, forKey: key) else { return nil }
-        guard seconds.isFinite, seconds >= 0, seconds < 1_000_000_000_000 else {
-            throw DecodingError.dataCorruptedError(
-                forKey: key, in: self, debugDescription: "must be a number of seconds, 0 or more")
+        let outOfRange = DecodingError.dataCorruptedError(
+            forKey: key, in: self, debugDescription: "must be a number of seconds, 0 or more")
+        guard let seconds = try? decodeIfPresent(Decimal.self, forKey: key) else {
+            // Absent, not a number, or a number beyond a Decimal's exponents (about 10^±128; JSON
+            // allows 5e-324): a Double decides, with its own error for what is not a number.
+            guard let approximate = try decodeIfPresent(Double.self, forKey: key) else { return nil }
+            guard approximate.isFinite, approximate >= 0, approximate < 1e12 else { throw outOfRange }
+            return .milliseconds(Int64((approximate * 1000).rounded(.down)))
         }
+        guard seconds.isFinite, seconds >= 0, seconds < 1_000_000_000_000 else { throw outOfRange }
         var thousandfold = seconds * 1000
         var milliseconds = Decimal()
         NSDecimalRound(&milliseconds, &thousandfold, 0, .down)

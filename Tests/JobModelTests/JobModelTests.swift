@@ -62,6 +62,15 @@ struct JobModelTests {
         // max_attempts is required in a retry policy, as docs/openapi.yaml says (schemathesis:
         // a policy without it was stored as one attempt, no retry).
         #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "retry": {"backoff_seconds": 5}}"#) }
+        // Seconds are counted from their digits (8338.755 s was 8,338,754 ms through a Double);
+        // a number beyond a Decimal's exponents is still a number (schemathesis sent 5e-324,
+        // which a Decimal decode refused as "not valid JSON").
+        #expect(try decode(JobSpec.self, #"{"argv": ["x"], "timeout_seconds": 8338.755}"#).timeout == .milliseconds(8_338_755))
+        #expect(try decode(JobSpec.self, #"{"argv": ["x"], "timeout_seconds": 1.5e3}"#).timeout == .seconds(1500))
+        let tiny = try decode(JobSpec.self, #"{"argv": ["x"], "retry": {"max_attempts": 2, "backoff_seconds": 4.9406564584124654e-324}}"#)
+        #expect(tiny.retry.initialBackoff == .zero)
+        #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "timeout_seconds": 1.7976931348623157e308}"#) }
+        #expect(throws: DecodingError.self) { try decode(JobSpec.self, #"{"argv": ["x"], "timeout_seconds": "5"}"#) }
         // A first wait above the default cap raises the cap, a cap below the default first wait
         // lowers it, rather than being refused (schemathesis sent both).
         let patient = try decode(JobSpec.self, #"{"argv": ["x"], "retry": {"max_attempts": 2, "backoff_seconds": 600}}"#)
