@@ -7,22 +7,12 @@
 extension JobSpec {
     /// The specs of a submit body, or `nil` when `JSONDecoder` must decide.
     public static func fastDecodeSubmit(_ bytes: some Collection<UInt8>) -> [JobSpec]? {
-        let array = Array(bytes)
-        return array.withUnsafeBufferPointer { buffer in
-            var reader = FastJSONReader(bytes: buffer)
-            return reader.submitBody()
-        }
+        FastJSONReader.read(bytes) { $0.submitBody() }
     }
 
     /// One spec (as the store keeps it, `compactJSON`), or `nil` when `JSONDecoder` must decide.
     public static func fastDecode(_ bytes: some Collection<UInt8>) -> JobSpec? {
-        let array = Array(bytes)
-        return array.withUnsafeBufferPointer { buffer in
-            var reader = FastJSONReader(bytes: buffer)
-            guard let spec = reader.spec() else { return nil }
-            reader.skipSpace()
-            return reader.atEnd ? spec : nil
-        }
+        FastJSONReader.read(bytes) { $0.spec() }
     }
 }
 
@@ -32,6 +22,19 @@ struct FastJSONReader {
 
     init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
+    }
+
+    /// What `body` reads from `bytes`, provided that only white space follows it; read in place
+    /// when the bytes are contiguous (a `Data`, a request body), else from a copy.
+    static func read<T>(_ bytes: some Collection<UInt8>, _ body: (inout FastJSONReader) -> T?) -> T? {
+        func whole(_ buffer: UnsafeBufferPointer<UInt8>) -> T? {
+            var reader = FastJSONReader(bytes: buffer)
+            guard let value = body(&reader) else { return nil }
+            reader.skipSpace()
+            return reader.atEnd ? value : nil
+        }
+        if let value = bytes.withContiguousStorageIfAvailable(whole) { return value }
+        return Array(bytes).withUnsafeBufferPointer(whole)
     }
 
     var atEnd: Bool { index >= bytes.count }
@@ -62,7 +65,7 @@ struct FastJSONReader {
         return true
     }
 
-    /// `{"jobs":[…]}` or one spec, then the end of the text.
+    /// `{"jobs":[…]}` or one spec.
     mutating func submitBody() -> [JobSpec]? {
         let start = index
         guard take(UInt8(ascii: "{")) else { return nil }
@@ -83,8 +86,7 @@ struct FastJSONReader {
             guard let spec = spec() else { return nil }
             specs = [spec]
         }
-        skipSpace()
-        return atEnd ? specs : nil
+        return specs
     }
 
     mutating func spec() -> JobSpec? {
