@@ -80,10 +80,9 @@ enum JobProcesses {
             let pids = procs.split(separator: "\n").compactMap { pid_t($0) }
             if !pids.isEmpty { return pids.filter { $0 > floor } }
         }
-        if let last, last > floor, last - floor <= probeLimit {
-            return Array((floor + 1)...last)
+        if let last, last - floor <= probeLimit {
+            return Array(stride(from: floor + 1, through: last, by: 1))
         }
-        if let last, last <= floor { return [] }
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
         return entries.compactMap { pid_t($0) }.filter { $0 > floor }
     }
