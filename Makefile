@@ -104,6 +104,7 @@ test-benchmarks:
 	$(SWIFT) build -c release --package-path Benchmarks --product engine-bench
 	$(SWIFT) build -c release --package-path Benchmarks --product api-bench
 	Benchmarks/.build/release/queue-throughput --items 20000 --runs 1 --table
+	Benchmarks/.build/release/queue-throughput --items 20000 --runs 1 --table --executor single
 	Benchmarks/.build/release/store-bench --quick
 	Benchmarks/.build/release/engine-bench --jobs 200
 	Benchmarks/.build/release/api-bench --jobqd .build/debug/jobqd --jobs 2000 --clients 4 --batch 100

@@ -6,10 +6,13 @@ C consumer tasks get until the queue is shut down once every producer is done; t
 received are counted and must equal N. Configurations: 1/1 and 4/4 tasks, maxsize unbounded,
 1 and 100.
 
-The Swift side is the `queue-throughput` tool of this package (built in release mode if
-needed). It reports AsyncQueue used from ordinary tasks ("AsyncQueue") and with producers and
-consumers isolated to the queue ("AsyncQueue/iso"): the latter is asyncio's model, every
-coroutine on one event loop, so the ratio is computed against it and shown for both.
+The Swift side is the `queue-throughput` tool of this package, built in release mode with the
+Swift runtime linked in (`--static-swift-stdlib`, as `make release` builds jobq's binaries). It
+reports AsyncQueue used from ordinary tasks ("AsyncQueue") and with producers and consumers
+isolated to the queue ("AsyncQueue/iso"). It runs twice: with `--executor single`, where the
+process's default executor is one thread, as asyncio runs every coroutine on one event loop
+(asyncio's model, the ratios that compare like with like), then on Swift's global pool (all
+cores).
 
     python3 Benchmarks/compare_asyncio.py [--items N] [--runs R] [--python PATH]
 
@@ -102,11 +105,13 @@ def main():
         return
 
     python = find_python313(args.python)
-    subprocess.run(["swift", "build", "-c", "release", "--product", "queue-throughput"], cwd=HERE, check=True,
-                   stdout=subprocess.DEVNULL)
-    tool = os.path.join(HERE, ".build", "release", "queue-throughput")
+    scratch = os.path.join(HERE, ".build-static")
+    subprocess.run(["swift", "build", "-c", "release", "--product", "queue-throughput", "--static-swift-stdlib",
+                    "--scratch-path", scratch], cwd=HERE, check=True, stdout=subprocess.DEVNULL)
+    tool = os.path.join(scratch, "release", "queue-throughput")
     print(f"# {args.items} items per run, median of {args.runs} runs; Swift first, then {python}", flush=True)
-    swift = json_lines([tool, "--items", str(args.items), "--runs", str(args.runs)])
+    swift = {executor: json_lines([tool, "--items", str(args.items), "--runs", str(args.runs), "--executor", executor])
+             for executor in ("single", "pool")}
     py = json_lines([python, os.path.abspath(__file__), "--asyncio-worker", "--items", str(args.items),
                      "--runs", str(args.runs)])
 
@@ -117,15 +122,18 @@ def main():
         return None
 
     names = ["AsyncQueue/iso", "AsyncQueue", "AsyncStream", "AsyncChannel", "PlainActor"]
-    header = f"{'configuration':<22}{'asyncio.Queue':>15}" + "".join(f"{n:>16}" for n in names) + f"{'iso/asyncio':>13}{'tasks/asyncio':>15}"
-    print(header)
-    for producers, consumers, maxsize in CONFIGURATIONS:
-        label = f"{producers}p/{consumers}c maxsize={maxsize if maxsize else 'unb.'}"
-        base = rate(py, "asyncio.Queue", producers, maxsize)
-        cells = [rate(swift, n, producers, maxsize) for n in names]
-        line = f"{label:<22}{base:>15,}" + "".join(f"{c:>16,}" if c else f"{'-':>16}" for c in cells)
-        line += f"{cells[0] / base:>12.1f}x{cells[1] / base:>14.1f}x"
-        print(line)
+    for executor, title in (("single", "Swift on one thread (--executor single), as asyncio runs"),
+                            ("pool", "Swift on its global pool (--executor pool, all cores)")):
+        print(f"\n## {title}")
+        print(f"{'configuration':<22}{'asyncio.Queue':>15}" + "".join(f"{n:>16}" for n in names)
+              + f"{'iso/asyncio':>13}{'tasks/asyncio':>15}")
+        for producers, consumers, maxsize in CONFIGURATIONS:
+            label = f"{producers}p/{consumers}c maxsize={maxsize if maxsize else 'unb.'}"
+            base = rate(py, "asyncio.Queue", producers, maxsize)
+            cells = [rate(swift[executor], n, producers, maxsize) for n in names]
+            line = f"{label:<22}{base:>15,}" + "".join(f"{c:>16,}" if c else f"{'-':>16}" for c in cells)
+            line += f"{cells[0] / base:>12.1f}x{cells[1] / base:>14.1f}x"
+            print(line)
 
 
 if __name__ == "__main__":
