@@ -60,9 +60,9 @@ async def _run_asyncio(producers, consumers, maxsize, items):
         raise SystemExit(f"asyncio delivered {received} of {items} items")
 
 
-def asyncio_worker(items, runs):
+def asyncio_worker(items, runs, configurations):
     """Runs inside Python 3.13: prints one JSON line per configuration (median items/s)."""
-    for producers, consumers, maxsize in CONFIGURATIONS:
+    for producers, consumers, maxsize in configurations:
         asyncio.run(_run_asyncio(producers, consumers, maxsize, min(items, 10_000)))  # warm-up
         rates = []
         for _ in range(runs):
@@ -95,13 +95,18 @@ def json_lines(command):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=1_000_000, help="items moved per run (default 1000000)")
-    parser.add_argument("--runs", type=int, default=5, help="timed runs per configuration; the median is used (default 5)")
+    parser.add_argument("--runs", type=int, default=5,
+                        help="rounds per configuration; each round times one run of every side (default 5)")
     parser.add_argument("--python", help="a Python 3.13 interpreter for the asyncio side")
     parser.add_argument("--asyncio-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.asyncio_worker:
-        asyncio_worker(args.items, args.runs)
+        configurations = CONFIGURATIONS
+        if args.config:
+            configurations = [tuple(int(field) for field in args.config.split("/"))]
+        asyncio_worker(args.items, args.runs, configurations)
         return
 
     python = find_python313(args.python)
@@ -109,17 +114,31 @@ def main():
     subprocess.run(["swift", "build", "-c", "release", "--product", "queue-throughput", "--static-swift-stdlib",
                     "--scratch-path", scratch], cwd=HERE, check=True, stdout=subprocess.DEVNULL)
     tool = os.path.join(scratch, "release", "queue-throughput")
-    print(f"# {args.items} items per run, median of {args.runs} runs; Swift first, then {python}", flush=True)
-    swift = {executor: json_lines([tool, "--items", str(args.items), "--runs", str(args.runs), "--executor", executor])
-             for executor in ("single", "pool")}
-    py = json_lines([python, os.path.abspath(__file__), "--asyncio-worker", "--items", str(args.items),
-                     "--runs", str(args.runs)])
+    print(f"# {args.items} items per run, {args.runs} alternating rounds per configuration, medians; "
+          f"asyncio on {python}", flush=True)
 
-    def rate(rows, name, producers, maxsize):
-        for row in rows:
-            if row["implementation"] == name and row["producers"] == producers and row["maxsize"] == maxsize:
-                return row["items_per_second"]
-        return None
+    # The sides take turns, one timed run each per round (after its own warm-up), in an order
+    # reversed every other round, so that the machine's drift from minute to minute falls on
+    # every side alike; each side's figure is the median of its rounds.
+    sides = [("single", lambda config: [tool, "--items", str(args.items), "--runs", "1", "--executor", "single",
+                                        "--config", config]),
+             ("pool", lambda config: [tool, "--items", str(args.items), "--runs", "1", "--executor", "pool",
+                                      "--config", config]),
+             ("asyncio", lambda config: [python, os.path.abspath(__file__), "--asyncio-worker", "--items",
+                                         str(args.items), "--runs", "1", "--config", config])]
+    samples = {}  # (side, implementation, producers, maxsize) -> [items/s]
+    for producers, consumers, maxsize in CONFIGURATIONS:
+        config = f"{producers}/{consumers}/{maxsize}"
+        for round_index in range(args.runs):
+            for side, command in (sides if round_index % 2 == 0 else list(reversed(sides))):
+                for row in json_lines(command(config)):
+                    key = (side, row["implementation"], row["producers"], row["maxsize"])
+                    samples.setdefault(key, []).append(row["items_per_second"])
+        print(f"# {config} done", file=sys.stderr, flush=True)
+
+    def rate(side, name, producers, maxsize):
+        values = samples.get((side, name, producers, maxsize))
+        return int(statistics.median(values)) if values else None
 
     names = ["AsyncQueue/iso", "AsyncQueue", "AsyncStream", "AsyncChannel", "PlainActor"]
     for executor, title in (("single", "Swift on one thread (--executor single), as asyncio runs"),
@@ -129,12 +148,11 @@ def main():
               + f"{'iso/asyncio':>13}{'tasks/asyncio':>15}")
         for producers, consumers, maxsize in CONFIGURATIONS:
             label = f"{producers}p/{consumers}c maxsize={maxsize if maxsize else 'unb.'}"
-            base = rate(py, "asyncio.Queue", producers, maxsize)
-            cells = [rate(swift[executor], n, producers, maxsize) for n in names]
+            base = rate("asyncio", "asyncio.Queue", producers, maxsize)
+            cells = [rate(executor, n, producers, maxsize) for n in names]
             line = f"{label:<22}{base:>15,}" + "".join(f"{c:>16,}" if c else f"{'-':>16}" for c in cells)
             line += f"{cells[0] / base:>12.1f}x{cells[1] / base:>14.1f}x"
             print(line)
-
 
 if __name__ == "__main__":
     main()

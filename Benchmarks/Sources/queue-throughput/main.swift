@@ -1,7 +1,7 @@
 // queue-throughput: moves items through each queue implementation in each configuration and
 // prints the median items/s, one JSON object per line (or a table with --table).
 //
-//   swift run -c release queue-throughput [--items N] [--runs R] [--table]
+//   swift run -c release queue-throughput [--items N] [--runs R] [--table] [--config P/C/M] [--executor pool|single]
 //
 // compare_asyncio.py runs this and CPython's asyncio.Queue on the same workload.
 
@@ -18,6 +18,7 @@ var runs = 5
 var table = false
 var executorName = "pool"
 var filter: String?
+var only: (producers: Int, consumers: Int, maxsize: Int)?
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
@@ -26,12 +27,21 @@ while let argument = arguments.popFirst() {
     case "--table": table = true
     case "--executor": executorName = arguments.popFirst() ?? executorName
     case "--filter": filter = arguments.popFirst()
+    case "--config":
+        let fields = (arguments.popFirst() ?? "").split(separator: "/").compactMap { Int($0) }
+        guard fields.count == 3 else {
+            print("queue-throughput: --config takes PRODUCERS/CONSUMERS/MAXSIZE, e.g. 4/4/1 (maxsize 0: unbounded)")
+            exit(2)
+        }
+        only = (fields[0], fields[1], fields[2])
     case "--help", "-h":
-        print("usage: queue-throughput [--items N] [--runs R] [--table]")
+        print("usage: queue-throughput [--items N] [--runs R] [--table] [--filter S] [--config P/C/M] [--executor pool|single]")
         print("  --items N  items moved per run (default 1000000)")
         print("  --runs R   timed runs per configuration, after one warm-up; the median is printed (default 5)")
         print("  --table    print a table instead of JSON lines")
         print("  --filter S run only the rows whose name (\"AsyncQueue/iso 1p/1c maxsize=1\") contains S")
+        print("  --config P/C/M  run only the configuration with P producers, C consumers and maxsize M")
+        print("             (0: unbounded), e.g. 4/4/1")
         print("  --executor pool|single")
         print("             pool: tasks run on Swift's global concurrent executor (all cores; default)")
         print("             single: the process's default executor is one thread, as asyncio's event loop is:")
@@ -66,6 +76,7 @@ default:
 
 let clock = ContinuousClock()
 for configuration in QueueConfiguration.all {
+    if let only, (configuration.producers, configuration.consumers, configuration.maxsize) != only { continue }
     for implementation in QueueImplementation.allCases where implementation.supports(configuration) {
         if let filter, !"\(implementation.rawValue) \(configuration)".contains(filter) { continue }
         _ = try await implementation.run(configuration, items: min(items, 10_000))  // warm-up
