@@ -58,12 +58,17 @@ public final actor AsyncQueue<Element: Sendable> {
     // - within the actor, no access overlaps another to the same property: the only `inout`
     //   accesses are `storage.push/pop` (which touch nothing else of the actor) and
     //   `withLine(_:_:)`, whose bodies use only the deque passed in; `notifyObservers`
-    //   mutates `observers` while reading the three waiter deques, distinct properties.
+    //   mutates `observers` while reading the three waiter deques, distinct properties;
+    //   `spareWaiters` is touched only by single `popLast`/`append` calls.
     // Any new code that passes one of these properties `inout` must keep that rule.
     @exclusivity(unchecked) @usableFromInline var storage: QueueStorage<Element>
     @exclusivity(unchecked) @usableFromInline var getters = Deque<Waiter>()
     @exclusivity(unchecked) @usableFromInline var putters = Deque<Waiter>()
     @exclusivity(unchecked) @usableFromInline var joiners = Deque<Waiter>()
+    /// Waiters whose wait has ended, kept for the next waits (a queue at maxsize 1 suspends
+    /// about twice per item): at most ``maxSpareWaiters``.
+    @exclusivity(unchecked) @usableFromInline var spareWaiters: [Waiter] = []
+    @usableFromInline static var maxSpareWaiters: Int { 16 }
     @exclusivity(unchecked) @usableFromInline var _unfinishedTasks = 0
     @exclusivity(unchecked) @usableFromInline var _isShutDown = false
     /// Tasks waiting, in ``untilWaiting(getters:putters:joiners:)``, for given numbers of
@@ -302,7 +307,7 @@ public final actor AsyncQueue<Element: Sendable> {
     /// the line (if a wake-up pass has not already removed it) and `CancellationError` is thrown.
     @inlinable func waitInLine(_ line: Line) async throws {
         try Task.checkCancellation()
-        let waiter = Waiter()
+        let waiter = spareWaiters.popLast() ?? Waiter()
         withLine(line) { $0.append(waiter) }
         if !observers.isEmpty { notifyObservers() }
         do {
@@ -313,9 +318,21 @@ public final actor AsyncQueue<Element: Sendable> {
                     waiters.remove(at: index)
                 }
             }
+            recycle(waiter)
             if !observers.isEmpty { notifyObservers() }
             throw error
         }
+        recycle(waiter)
+    }
+
+    /// Keeps a waiter whose wait has ended for a later wait. By then nothing else can reach
+    /// it: a wake-up pass removes a waiter from its line before waking it, a cancelled one has
+    /// just been removed, and the task's cancellation handler was removed when `wait` returned
+    /// (the runtime runs handlers and removes them under the same lock).
+    @inlinable func recycle(_ waiter: Waiter) {
+        guard spareWaiters.count < Self.maxSpareWaiters else { return }
+        waiter.reset()
+        spareWaiters.append(waiter)
     }
 
     /// Wakes the oldest waiter of `line` that is still waiting (asyncio's `_wakeup_next`),

@@ -4,9 +4,9 @@ import Synchronization
 /// `_putters` and `Event._waiters` lists.
 ///
 /// The queue (an actor) wakes waiters; cancellation arrives on whatever thread cancels the
-/// task, synchronously, and cannot enter the actor. The small lock-protected state machine
-/// below decides which of the two came first, so that each continuation is resumed exactly
-/// once and a woken waiter is never also treated as cancelled (or the reverse):
+/// task, synchronously, and cannot enter the actor. The small atomic state machine below
+/// decides which of the two came first, so that each continuation is resumed exactly once and
+/// a woken waiter is never also treated as cancelled (or the reverse):
 ///
 /// ```
 /// registered ──install──▶ suspended ──wake──▶ woken      (resumed normally)
@@ -14,18 +14,32 @@ import Synchronization
 ///     ├──cancel──▶ cancelled   (cancelled before it suspended: install resumes at once)
 ///     └──wake────▶ woken       (woken before it suspended: install resumes at once)
 /// ```
+///
+/// Each arrow is one compare-exchange, so exactly one party makes each transition. The queue
+/// keeps a few spare waiters and reuses them (``reset()``) once a wait has ended.
 @usableFromInline
-final class Waiter: Sendable {
-    private enum State {
-        case registered
-        case suspended(UnsafeContinuation<Void, any Error>)
-        case woken
-        case cancelled
-    }
+final class Waiter: @unchecked Sendable {
+    // @unchecked Sendable: `continuation` is the only non-atomic state. It is written only by
+    // `wait`, on the queue's executor, before the compare-exchange that publishes `suspended`
+    // (releasing), and read only by the one party whose compare-exchange then moves the state
+    // from `suspended` (acquiring), once: every later exchange finds `woken` or `cancelled`.
+    // `reset()` runs only after the wait has ended, when no wake-up pass and no cancellation
+    // handler can reach this waiter any more (see `AsyncQueue.recycle`).
+    private static let registered: UInt8 = 0
+    private static let suspended: UInt8 = 1
+    private static let woken: UInt8 = 2
+    private static let cancelled: UInt8 = 3
 
-    private let state = Mutex<State>(.registered)
+    private let state = Atomic<UInt8>(Waiter.registered)
+    private var continuation: UnsafeContinuation<Void, any Error>?
 
     @usableFromInline init() {}
+
+    /// Makes a waiter whose wait has ended ready to wait again.
+    @usableFromInline func reset() {
+        continuation = nil
+        state.store(Waiter.registered, ordering: .releasing)
+    }
 
     /// Suspends until ``wake()`` or until the current task is cancelled.
     ///
@@ -36,37 +50,20 @@ final class Waiter: Sendable {
     @usableFromInline func wait(isolation: isolated (any Actor)) async throws {
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation(isolation: isolation) { (continuation: UnsafeContinuation<Void, any Error>) in
-                let outcome: State? = state.withLock { state in
-                    switch state {
-                    case .registered:
-                        state = .suspended(continuation)
-                        return nil
-                    case .woken, .cancelled:
-                        return state
-                    case .suspended:
-                        preconditionFailure("a waiter suspends only once")
-                    }
-                }
-                switch outcome {
-                case nil: break
-                case .cancelled?: continuation.resume(throwing: CancellationError())
-                default: continuation.resume()
+                self.continuation = continuation
+                let (installed, found) = state.compareExchange(
+                    expected: Waiter.registered, desired: Waiter.suspended, ordering: .acquiringAndReleasing)
+                if installed { return }
+                self.continuation = nil
+                precondition(found != Waiter.suspended, "a waiter suspends only once")
+                if found == Waiter.cancelled {
+                    continuation.resume(throwing: CancellationError())
+                } else {
+                    continuation.resume()
                 }
             }
         } onCancel: {
-            let continuation: UnsafeContinuation<Void, any Error>? = state.withLock { state in
-                switch state {
-                case .registered:
-                    state = .cancelled
-                    return nil
-                case .suspended(let continuation):
-                    state = .cancelled
-                    return continuation
-                case .woken, .cancelled:
-                    return nil
-                }
-            }
-            continuation?.resume(throwing: CancellationError())
+            settle(as: Waiter.cancelled).continuation?.resume(throwing: CancellationError())
         }
     }
 
@@ -75,19 +72,27 @@ final class Waiter: Sendable {
     /// - Returns: `true` when this call woke it (asyncio's `not waiter.done()` followed by
     ///   `set_result`), `false` when it was cancelled or woken before.
     @usableFromInline func wake() -> Bool {
-        let (woke, continuation): (Bool, UnsafeContinuation<Void, any Error>?) = state.withLock { state in
-            switch state {
-            case .registered:
-                state = .woken
-                return (true, nil)
-            case .suspended(let continuation):
-                state = .woken
-                return (true, continuation)
-            case .woken, .cancelled:
-                return (false, nil)
-            }
-        }
+        let (settled, continuation) = settle(as: Waiter.woken)
         continuation?.resume()
-        return woke
+        return settled
+    }
+
+    /// Moves the state from `registered` or `suspended` to `final`. Returns whether this call
+    /// made the move, and the continuation to resume when the waiter had suspended.
+    private func settle(as final: UInt8) -> (settled: Bool, continuation: UnsafeContinuation<Void, any Error>?) {
+        var expected = Waiter.suspended
+        while true {
+            let (exchanged, found) = state.compareExchange(
+                expected: expected, desired: final, ordering: .acquiringAndReleasing)
+            if exchanged { return (true, expected == Waiter.suspended ? takeContinuation() : nil) }
+            guard found == Waiter.registered || found == Waiter.suspended else { return (false, nil) }
+            expected = found
+        }
+    }
+
+    private func takeContinuation() -> UnsafeContinuation<Void, any Error> {
+        guard let continuation else { preconditionFailure("a suspended waiter holds its continuation") }
+        self.continuation = nil
+        return continuation
     }
 }
