@@ -9,10 +9,12 @@ received are counted and must equal N. Configurations: 1/1 and 4/4 tasks, maxsiz
 The Swift side is the `queue-throughput` tool of this package, built in release mode with the
 Swift runtime linked in (`--static-swift-stdlib`, as `make release` builds jobq's binaries). It
 reports AsyncQueue used from ordinary tasks ("AsyncQueue") and with producers and consumers
-isolated to the queue ("AsyncQueue/iso"). It runs twice: with `--executor single`, where the
-process's default executor is one thread, as asyncio runs every coroutine on one event loop
-(asyncio's model, the ratios that compare like with like), then on Swift's global pool (all
-cores).
+isolated to the queue ("AsyncQueue/iso"), with `--executor single`, where the process's
+default executor is one thread, as asyncio runs every coroutine on one event loop (asyncio's
+model, the ratios that compare like with like), and with `--executor pool`, on Swift's global
+pool (all cores). For each configuration the two Swift runs and asyncio take turns, one timed
+run each per round, in an order reversed every other round; each figure is the median of its
+rounds.
 
     python3 Benchmarks/compare_asyncio.py [--items N] [--runs R] [--python PATH]
 
@@ -120,12 +122,11 @@ def main():
     # The sides take turns, one timed run each per round (after its own warm-up), in an order
     # reversed every other round, so that the machine's drift from minute to minute falls on
     # every side alike; each side's figure is the median of its rounds.
-    sides = [("single", lambda config: [tool, "--items", str(args.items), "--runs", "1", "--executor", "single",
-                                        "--config", config]),
-             ("pool", lambda config: [tool, "--items", str(args.items), "--runs", "1", "--executor", "pool",
-                                      "--config", config]),
-             ("asyncio", lambda config: [python, os.path.abspath(__file__), "--asyncio-worker", "--items",
-                                         str(args.items), "--runs", "1", "--config", config])]
+    sides = [(executor, lambda config, executor=executor: [tool, "--items", str(args.items), "--runs", "1",
+                                                            "--executor", executor, "--config", config])
+             for executor in ("single", "pool")]
+    sides.append(("asyncio", lambda config: [python, os.path.abspath(__file__), "--asyncio-worker", "--items",
+                                             str(args.items), "--runs", "1", "--config", config]))
     samples = {}  # (side, implementation, producers, maxsize) -> [items/s]
     for producers, consumers, maxsize in CONFIGURATIONS:
         config = f"{producers}/{consumers}/{maxsize}"

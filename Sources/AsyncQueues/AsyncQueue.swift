@@ -308,6 +308,7 @@ public final actor AsyncQueue<Element: Sendable> {
     @inlinable func waitInLine(_ line: Line) async throws {
         try Task.checkCancellation()
         let waiter = spareWaiters.popLast() ?? Waiter()
+        defer { recycle(waiter) }
         withLine(line) { $0.append(waiter) }
         if !observers.isEmpty { notifyObservers() }
         do {
@@ -318,11 +319,9 @@ public final actor AsyncQueue<Element: Sendable> {
                     waiters.remove(at: index)
                 }
             }
-            recycle(waiter)
             if !observers.isEmpty { notifyObservers() }
             throw error
         }
-        recycle(waiter)
     }
 
     /// Keeps a waiter whose wait has ended for a later wait. By then nothing else can reach

@@ -35,9 +35,9 @@ final class Waiter: @unchecked Sendable {
 
     @usableFromInline init() {}
 
-    /// Makes a waiter whose wait has ended ready to wait again.
+    /// Makes a waiter whose wait has ended ready to wait again. Its `continuation` is already
+    /// `nil`: whoever resumed it took it.
     @usableFromInline func reset() {
-        continuation = nil
         state.store(Waiter.registered, ordering: .releasing)
     }
 

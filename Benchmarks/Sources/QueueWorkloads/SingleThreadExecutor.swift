@@ -14,7 +14,7 @@ import Synchronization
 public final class SingleThreadExecutor: TaskExecutor, @unchecked Sendable {
     // @unchecked Sendable: `local` is only touched on the executor's thread (`enqueue` checks
     // `loopThread`, which that thread sets before it runs any job and nothing else sets);
-    // `remote`, `idle` and `stopped` only while `condition` is locked.
+    // `remote` and `idle` only while `condition` is locked.
     //
     // @exclusivity(unchecked) on the two queues: the runtime's dynamic exclusivity checks
     // (swift_beginAccess/endAccess) were ~3.5 % of the samples. Accesses never overlap: each
@@ -25,7 +25,6 @@ public final class SingleThreadExecutor: TaskExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     @exclusivity(unchecked) private var remote = Deque<UnownedJob>()
     private var idle = false
-    private var stopped = false
 
     public init(name: String = "single-thread-executor") {
         let thread = Thread { [unowned self] in self.runLoop() }
@@ -45,16 +44,9 @@ public final class SingleThreadExecutor: TaskExecutor, @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Stops the thread once the jobs enqueued so far have run.
-    public func shutdown() {
-        condition.lock()
-        stopped = true
-        condition.signal()
-        condition.unlock()
-    }
-
     /// Runs the local jobs in order (including those they enqueue), then takes every job
-    /// enqueued from other threads at once; sleeps when both are empty.
+    /// enqueued from other threads at once; sleeps when both are empty. It never stops: the
+    /// executor serves the whole process.
     private func runLoop() {
         loopThread.store(pthread_self(), ordering: .relaxed)
         let executor = asUnownedTaskExecutor()
@@ -63,14 +55,10 @@ public final class SingleThreadExecutor: TaskExecutor, @unchecked Sendable {
                 job.runSynchronously(on: executor)
             }
             condition.lock()
-            while remote.isEmpty && !stopped {
+            while remote.isEmpty {
                 idle = true
                 condition.wait()
                 idle = false
-            }
-            if remote.isEmpty {
-                condition.unlock()
-                return
             }
             swap(&local, &remote)
             condition.unlock()
