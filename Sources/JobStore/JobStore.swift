@@ -204,11 +204,11 @@ public final class JobStore: Sendable {
                 let result = self.reader.withLock { context -> Result<T, JobStoreError> in
                     guard let context else { return .failure(.closed) }
                     do throws(SQLiteError) {
-                        try context.connection.execute("BEGIN")
+                        try context.connection.run("BEGIN")
                     } catch {
                         return .failure(.storage(error))
                     }
-                    defer { try? context.connection.execute("COMMIT") }
+                    defer { try? context.connection.run("COMMIT") }
                     return Result { () throws(JobStoreError) -> T in try body(context) }
                 }
                 continuation.resume(returning: result)

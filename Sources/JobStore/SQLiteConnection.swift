@@ -49,6 +49,13 @@ final class SQLiteConnection {
         guard rc == SQLITE_OK else { throw error(rc, sql: sql) }
     }
 
+    /// Runs one statement that binds nothing, from the statement cache: for the transaction
+    /// control a write or a read runs every time (`BEGIN IMMEDIATE`, `SAVEPOINT write`,
+    /// `RELEASE write`, `COMMIT`…), which `execute` would parse again on each call.
+    func run(_ sql: String) throws(SQLiteError) {
+        try withStatement(sql) { statement throws(SQLiteError) in try statement.run() }
+    }
+
     /// The first column of the first row of a query with no parameters, as text.
     func pragmaText(_ sql: String) throws(SQLiteError) -> String? {
         try withStatement(sql) { statement throws(SQLiteError) in

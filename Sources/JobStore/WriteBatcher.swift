@@ -131,7 +131,7 @@ final class WriteBatcher: Sendable {
     private func commit(_ batch: [WriteOperation], in context: StoreContext) {
         let connection = context.connection
         do {
-            try connection.execute("BEGIN IMMEDIATE")
+            try connection.run("BEGIN IMMEDIATE")
         } catch {
             logger.error("cannot begin a write transaction", metadata: ["error": "\(error)"])
             for operation in batch { operation.reject(.storage(error)) }
@@ -144,7 +144,7 @@ final class WriteBatcher: Sendable {
         var abort: JobStoreError?
         for (index, operation) in batch.enumerated() {
             do {
-                if useSavepoints { try connection.execute("SAVEPOINT write") }
+                if useSavepoints { try connection.run("SAVEPOINT write") }
                 let result = operation.apply(context)
                 applied.append(result)
                 if connection.isAutocommit {
@@ -158,8 +158,8 @@ final class WriteBatcher: Sendable {
                     break
                 }
                 if useSavepoints {
-                    if !result.succeeded { try connection.execute("ROLLBACK TO write") }
-                    try connection.execute("RELEASE write")
+                    if !result.succeeded { try connection.run("ROLLBACK TO write") }
+                    try connection.run("RELEASE write")
                 }
             } catch {
                 abort = .storage(error)
@@ -175,7 +175,7 @@ final class WriteBatcher: Sendable {
         }
         if abort == nil {
             do {
-                try connection.execute("COMMIT")
+                try connection.run("COMMIT")
             } catch {
                 abort = .storage(error)
             }
