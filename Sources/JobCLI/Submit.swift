@@ -17,7 +17,9 @@ struct Submit: AsyncParsableCommand {
             id=$(jobq submit -- make test) works.
 
             --stdin submits one shell command per input line (empty lines skipped) as one \
-            all-or-nothing batch and prints one id per line.
+            all-or-nothing batch and prints one id per line. The batch is one request, at most the \
+            daemon's body limit (1 MiB: some 20,000 short commands); split a longer input \
+            (split -l) and submit each part.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -123,7 +125,16 @@ struct Submit: AsyncParsableCommand {
     func run() async throws {
         let specs = try specs()
         let client = global.client()
-        let submitted = try await client.submit(specs)
+        let submitted: SubmitResponse
+        do {
+            submitted = try await client.submit(specs)
+        } catch JobClientError.refused(let status, "payload_too_large", let message) where stdin {
+            // The batch is atomic, so jobq does not split it; say how to.
+            throw JobClientError.refused(
+                status: status, code: "payload_too_large",
+                message: "\(message): --stdin sends its \(specs.count) commands as one atomic request; "
+                    + "submit them in smaller parts (for example `split -l 5000` and one `jobq submit --stdin` per part)")
+        }
         let ids = submitted.jobs.map(\.id)
         if !wait {
             if output.json {

@@ -216,6 +216,23 @@ struct JobqCommandTests {
         }
     }
 
+    @Test("--stdin over the daemon's body limit is refused whole (exit 4), says how to split it, and stores nothing")
+    func stdinOverTheBodyLimit() async throws {
+        try await Self.withDaemon { _, socket in
+            // 40,000 lines of ~40 bytes: over 1 MiB however each spec is encoded.
+            let lines = String(repeating: "echo a line of moderate length here\n", count: 40_000)
+            let run = try await Self.jobq(socket, ["submit", "--stdin"], stdin: lines)
+            #expect(run.status == 4)
+            #expect(run.stdout.isEmpty)
+            #expect(run.stderr.contains("payload_too_large"))
+            #expect(run.stderr.contains("40000 commands"))
+            #expect(run.stderr.contains("split -l"))
+            let list = try await Self.jobq(socket, ["list", "--json"])
+            #expect(list.status == 0)
+            #expect((try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [Any])?.isEmpty == true)
+        }
+    }
+
     @Test("An argv command is never given to a shell: ; $() quotes and newlines reach the program unchanged")
     func argvIsNotInterpreted() async throws {
         try await Self.withDaemon { _, socket in
