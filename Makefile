@@ -108,6 +108,7 @@ test-benchmarks:
 	Benchmarks/.build/release/store-bench --quick
 	Benchmarks/.build/release/engine-bench --jobs 200
 	Benchmarks/.build/release/api-bench --jobqd .build/debug/jobqd --jobs 2000 --clients 4 --batch 100
+	Benchmarks/api-load.sh --rounds 1 --seconds 1 .build/debug
 
 bench: deps
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark

@@ -8,8 +8,10 @@
 #
 # BIN: folders with jobqd and jobq (default .build/release); with several, their rounds
 # alternate (order reversed every other round), for an A/B of two builds in one run. Each
-# measurement starts a fresh jobqd (durability full, its queue paused, state under /var/tmp).
+# measurement starts a fresh jobqd (durability full, its queue paused, state under /var/tmp),
+# and after the submits checks that the store holds every acknowledged job.
 set -euo pipefail
+shopt -s inherit_errexit  # a failed check inside measure() stops the run
 cd "$(dirname "$0")/.."
 ROUNDS=3
 SECONDS_EACH=5
@@ -29,7 +31,8 @@ done
 LOAD=Benchmarks/.build-httpload/httpload
 mkdir -p "$(dirname "$LOAD")"
 if [ ! -x "$LOAD" ] || [ Benchmarks/httpload.c -nt "$LOAD" ]; then
-    cc -O2 -Wall -Wextra -Werror -o "$LOAD" Benchmarks/httpload.c
+    CC=$(command -v cc || command -v gcc || command -v clang) || { echo "api-load: no C compiler (cc, gcc or clang)" >&2; exit 2; }
+    "$CC" -O2 -Wall -Wextra -Werror -o "$LOAD" Benchmarks/httpload.c
 fi
 WORK=$(mktemp -d /var/tmp/jobq-api-load.XXXXXX)
 DAEMON=
@@ -54,9 +57,17 @@ measure() {  # bin connections path [body]
         out=$("$LOAD" "$state/sock" "$connections" "$SECONDS_EACH" "$path")
     fi
     t1=$(cut -d' ' -f14,15 "/proc/$DAEMON/stat")
+    count=$(echo "$out" | sed -n 's/.*(\([0-9]*\) in .*/\1/p')
+    if [ -n "$body" ]; then
+        # Every acknowledged submit is stored; requests still in flight at the end may be too.
+        "$bin/jobq" --socket "$state/sock" status --json | python3 -c "
+import json, sys
+queued = json.load(sys.stdin)['states']['queued']
+if not $count <= queued <= $count + $connections:
+    sys.exit(f'api-load: {queued} jobs stored after $count acknowledged submits')"
+    fi
     kill "$DAEMON"; wait "$DAEMON" || true; DAEMON=
     rm -rf "$state"
-    count=$(echo "$out" | sed -n 's/.*(\([0-9]*\) in .*/\1/p')
     python3 -c "import sys; t0=sum(map(int,'$t0'.split())); t1=sum(map(int,'$t1'.split())); \
 print(f\"{float('$out'.split()[0]):.0f} {(t1 - t0) * 1e6 / $(getconf CLK_TCK) / $count:.1f}\")"
 }
