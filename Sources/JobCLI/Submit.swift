@@ -18,8 +18,8 @@ struct Submit: AsyncParsableCommand {
 
             --stdin submits one shell command per input line (empty lines skipped) as one \
             all-or-nothing batch and prints one id per line. The batch is one request, at most the \
-            daemon's body limit (1 MiB: some 20,000 short commands); split a longer input \
-            (split -l) and submit each part.
+            daemon's body limit (max_body_bytes, 1 MiB by default: some 20,000 short commands); \
+            split a longer input (split -l) and submit each part, or raise the limit.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -133,7 +133,8 @@ struct Submit: AsyncParsableCommand {
             throw JobClientError.refused(
                 status: status, code: "payload_too_large",
                 message: "\(message): --stdin sends its \(specs.count) commands as one atomic request; "
-                    + "submit them in smaller parts (for example `split -l 5000` and one `jobq submit --stdin` per part)")
+                    + "submit them in smaller parts (for example `split -l 5000` and one `jobq submit --stdin` per part), "
+                    + "or raise jobqd's max_body_bytes")
         }
         let ids = submitted.jobs.map(\.id)
         if !wait {

@@ -17,6 +17,9 @@ public struct DaemonConfiguration: Hashable, Sendable {
     public var socketGroup: String? = nil
     /// Connections the API serves at once.
     public var maxConnections: Int = 4096
+    /// The largest API request body accepted (`payload_too_large` above it): it bounds one
+    /// batch of submits, which is read whole before it is stored.
+    public var maxBodyBytes: Int = 1 << 20
     /// Workers of a queue that has no concurrency of its own.
     public var workers: Int
     /// Workers per named queue (`queue.NAME.concurrency = N` in the config file).
@@ -56,6 +59,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
     /// The keys a config file and the environment may set, with their `JOBQ_` variable.
     static let keys: [(key: String, variable: String)] = [
         ("state_dir", "JOBQ_STATE_DIR"), ("socket", "JOBQ_SOCKET"), ("socket_group", "JOBQ_SOCKET_GROUP"), ("max_connections", "JOBQ_MAX_CONNECTIONS"),
+        ("max_body_bytes", "JOBQ_MAX_BODY_BYTES"),
         ("workers", "JOBQ_WORKERS"), ("durability", "JOBQ_DURABILITY"),
         ("drain_grace_seconds", "JOBQ_DRAIN_GRACE_SECONDS"), ("kill_grace_seconds", "JOBQ_KILL_GRACE_SECONDS"),
         ("output_limit_bytes", "JOBQ_OUTPUT_LIMIT_BYTES"), ("log_level", "JOBQ_LOG_LEVEL"),
@@ -85,6 +89,11 @@ public struct DaemonConfiguration: Hashable, Sendable {
         case "max_connections":
             guard let count = Int(value), (1...65_536).contains(count) else { throw fail("must be a whole number from 1 to 65536") }
             maxConnections = count
+        case "max_body_bytes":
+            guard let bytes = Int(value), (4096...(256 << 20)).contains(bytes) else {
+                throw fail("must be a whole number of bytes from 4096 to 268435456 (256 MiB)")
+            }
+            maxBodyBytes = bytes
         case "workers":
             guard let count = Int(value), (1...1024).contains(count) else { throw fail("must be a whole number from 1 to 1024") }
             workers = count

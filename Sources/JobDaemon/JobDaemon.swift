@@ -90,7 +90,7 @@ public enum JobDaemon {
         let api = JobAPI.service(
             JobAPI.Environment(
                 engine: engine, store: store, logDirectory: configuration.logDirectory,
-                limits: APILimits(maxConnections: configuration.maxConnections)),
+                limits: APILimits(maxBodyBytes: configuration.maxBodyBytes, maxConnections: configuration.maxConnections)),
             listener: listener,
             onListening: {
                 if activated == nil { try SocketFile.setOwnership(socketPath, group: socketGroup) }

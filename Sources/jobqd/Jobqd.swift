@@ -11,11 +11,12 @@ struct Jobqd: AsyncParsableCommand {
         discussion: """
             Every option can also come from the environment (JOBQ_STATE_DIR, JOBQ_SOCKET, JOBQ_WORKERS, \
             JOBQ_DURABILITY, JOBQ_DRAIN_GRACE_SECONDS, JOBQ_KILL_GRACE_SECONDS, \
-            JOBQ_OUTPUT_LIMIT_BYTES, JOBQ_LOG_LEVEL, JOBQ_SOCKET_GROUP, JOBQ_MAX_CONNECTIONS, JOBQ_CONFIG) or a \
-            config file of `key = value` lines (state_dir, socket, socket_group, max_connections, workers, \
+            JOBQ_OUTPUT_LIMIT_BYTES, JOBQ_LOG_LEVEL, JOBQ_SOCKET_GROUP, JOBQ_MAX_CONNECTIONS, JOBQ_MAX_BODY_BYTES, JOBQ_CONFIG) or a \
+            config file of `key = value` lines (state_dir, socket, socket_group, max_connections, max_body_bytes, workers, \
             durability, drain_grace_seconds, kill_grace_seconds, output_limit_bytes, log_level, \
             queue.NAME.concurrency). socket_group gives the socket (mode 0660) to a group whose members may \
-            submit. A socket passed by socket activation (LISTEN_FDS) is served instead of --socket. The command \
+            submit. max_body_bytes (default 1048576) bounds an API request's body, so one batch of \
+            submits (jobq submit --stdin). A socket passed by socket activation (LISTEN_FDS) is served instead of --socket. The command \
             line overrides the environment, which overrides the file. Under systemd, \
             STATE_DIRECTORY and RUNTIME_DIRECTORY give the default state directory and socket, and the daemon speaks the \
             sd_notify protocol (READY=1 once the socket accepts connections, STATUS=, WATCHDOG=1, STOPPING=1). SIGTERM and SIGINT \

@@ -49,6 +49,9 @@ struct ConfigurationTests {
         #expect(configuration.logLevel == .debug)
         try configuration.set("workers", "7", source: "--workers")
         #expect(configuration.workers == 7)
+        #expect(configuration.maxBodyBytes == 1 << 20)
+        try configuration.apply(environment: ["JOBQ_MAX_BODY_BYTES": "4194304"])
+        #expect(configuration.maxBodyBytes == 4 << 20)
         #expect(configuration.databasePath == "/srv/jobq/jobs.db")
     }
 
@@ -63,6 +66,10 @@ struct ConfigurationTests {
         #expect(throws: DaemonConfiguration.Problem.self) { try configuration.set("durability", "sometimes", source: "f:1") }
         #expect(throws: DaemonConfiguration.Problem.self) { try configuration.set("log_level", "loud", source: "f:1") }
         #expect(throws: DaemonConfiguration.Problem.self) { try configuration.apply(environment: ["JOBQ_DRAIN_GRACE_SECONDS": "-1"]) }
+        #expect(throws: DaemonConfiguration.Problem(description: "f:1: max_body_bytes = 1000: must be a whole number of bytes from 4096 to 268435456 (256 MiB)")) {
+            try configuration.set("max_body_bytes", "1000", source: "f:1")
+        }
+        #expect(throws: DaemonConfiguration.Problem.self) { try configuration.apply(environment: ["JOBQ_MAX_BODY_BYTES": "1GiB"]) }
         #expect(configuration == before)
         let file = NSTemporaryDirectory() + "/jobqd-bad-\(getpid()).conf"
         try "workers = 2\nwrokers = 3\n".write(toFile: file, atomically: true, encoding: .utf8)

@@ -227,10 +227,29 @@ struct JobqCommandTests {
             #expect(run.stderr.contains("payload_too_large"))
             #expect(run.stderr.contains("40000 commands"))
             #expect(run.stderr.contains("split -l"))
+            #expect(run.stderr.contains("max_body_bytes"))
             let list = try await Self.jobq(socket, ["list", "--json"])
             #expect(list.status == 0)
             #expect((try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [Any])?.isEmpty == true)
         }
+    }
+
+    @Test("max_body_bytes raises the limit: the same 40,000 lines are stored as one batch")
+    func raisedBodyLimit() async throws {
+        let fixture = try DaemonTests.Fixture()
+        let config = fixture.directory + "/jobqd.conf"
+        try "max_body_bytes = 16777216\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let daemon = try fixture.start(["--config", config])
+        #expect(await fixture.awaitNotification("READY=1"))
+        #expect(try await Self.jobq(fixture.socketPath, ["pause"]).status == 0)
+        let lines = String(repeating: "echo a line of moderate length here\n", count: 40_000)
+        let run = try await Self.jobq(fixture.socketPath, ["submit", "--stdin"], stdin: lines)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.split(separator: "\n").count == 40_000)
+        let status = try await Self.jobq(fixture.socketPath, ["status", "--json"])
+        #expect(((try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["states"] as? [String: Int])?["queued"] == 40_000)
+        daemon.terminate()
+        #expect(await DaemonTests().exit(of: daemon) == 0)
     }
 
     @Test("An argv command is never given to a shell: ; $() quotes and newlines reach the program unchanged")
