@@ -48,6 +48,9 @@ measure() {  # bin connections path [body]
     state=$(mktemp -d "$WORK/d.XXXXXX")
     "$bin/jobqd" --state-dir "$state/state" --socket "$state/sock" --log-level warning >"$state/log" 2>&1 &
     DAEMON=$!
+    # measure() runs in a command substitution's subshell: a failed check or load ends that
+    # subshell, whose own trap stops this daemon (the script's cleanup cannot see its pid).
+    trap '[ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null' EXIT
     for _ in $(seq 200); do [ -S "$state/sock" ] && break; sleep 0.025; done
     "$bin/jobq" --socket "$state/sock" pause >/dev/null
     t0=$(cut -d' ' -f14,15 "/proc/$DAEMON/stat")
