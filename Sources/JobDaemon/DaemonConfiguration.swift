@@ -1,4 +1,5 @@
 import Foundation
+import JobAPI
 import JobBasics
 import JobModel
 import JobStore
@@ -15,11 +16,11 @@ public struct DaemonConfiguration: Hashable, Sendable {
     /// The group that owns the socket (mode 0660): its members may submit. `nil` keeps the
     /// daemon's group.
     public var socketGroup: String? = nil
-    /// Connections the API serves at once.
-    public var maxConnections: Int = 4096
+    /// Connections the API serves at once (default: the API's own).
+    public var maxConnections: Int = APILimits().maxConnections
     /// The largest API request body accepted (`payload_too_large` above it): it bounds one
-    /// batch of submits, which is read whole before it is stored.
-    public var maxBodyBytes: Int = 1 << 20
+    /// batch of submits, which is read whole before it is stored (default: the API's own).
+    public var maxBodyBytes: Int = APILimits().maxBodyBytes
     /// Workers of a queue that has no concurrency of its own.
     public var workers: Int
     /// Workers per named queue (`queue.NAME.concurrency = N` in the config file).

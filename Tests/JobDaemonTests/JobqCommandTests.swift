@@ -44,10 +44,18 @@ struct JobqCommandTests {
                    stderr: String(decoding: err, as: UTF8.self))
     }
 
-    /// A started daemon and its socket.
-    static func withDaemon(_ body: (DaemonTests.Fixture, String) async throws -> Void) async throws {
+    /// A started daemon and its socket; `config`, when given, is its config file's text.
+    static func withDaemon(
+        config: String? = nil, _ body: (DaemonTests.Fixture, String) async throws -> Void
+    ) async throws {
         let fixture = try DaemonTests.Fixture()
-        let daemon = try fixture.start()
+        var arguments: [String] = []
+        if let config {
+            let path = fixture.directory + "/jobqd.conf"
+            try config.write(toFile: path, atomically: true, encoding: .utf8)
+            arguments = ["--config", path]
+        }
+        let daemon = try fixture.start(arguments)
         #expect(await fixture.awaitNotification("READY=1"))
         try await body(fixture, fixture.socketPath)
         daemon.terminate()
@@ -216,12 +224,13 @@ struct JobqCommandTests {
         }
     }
 
+    /// 40,000 lines of ~40 bytes: over 1 MiB however each spec is encoded.
+    static let overOneMiB = String(repeating: "echo a line of moderate length here\n", count: 40_000)
+
     @Test("--stdin over the daemon's body limit is refused whole (exit 4), says how to split it, and stores nothing")
     func stdinOverTheBodyLimit() async throws {
         try await Self.withDaemon { _, socket in
-            // 40,000 lines of ~40 bytes: over 1 MiB however each spec is encoded.
-            let lines = String(repeating: "echo a line of moderate length here\n", count: 40_000)
-            let run = try await Self.jobq(socket, ["submit", "--stdin"], stdin: lines)
+            let run = try await Self.jobq(socket, ["submit", "--stdin"], stdin: Self.overOneMiB)
             #expect(run.status == 4)
             #expect(run.stdout.isEmpty)
             #expect(run.stderr.contains("payload_too_large"))
@@ -236,20 +245,14 @@ struct JobqCommandTests {
 
     @Test("max_body_bytes raises the limit: the same 40,000 lines are stored as one batch")
     func raisedBodyLimit() async throws {
-        let fixture = try DaemonTests.Fixture()
-        let config = fixture.directory + "/jobqd.conf"
-        try "max_body_bytes = 16777216\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let daemon = try fixture.start(["--config", config])
-        #expect(await fixture.awaitNotification("READY=1"))
-        #expect(try await Self.jobq(fixture.socketPath, ["pause"]).status == 0)
-        let lines = String(repeating: "echo a line of moderate length here\n", count: 40_000)
-        let run = try await Self.jobq(fixture.socketPath, ["submit", "--stdin"], stdin: lines)
-        #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.stdout.split(separator: "\n").count == 40_000)
-        let status = try await Self.jobq(fixture.socketPath, ["status", "--json"])
-        #expect(((try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["states"] as? [String: Int])?["queued"] == 40_000)
-        daemon.terminate()
-        #expect(await DaemonTests().exit(of: daemon) == 0)
+        try await Self.withDaemon(config: "max_body_bytes = 16777216\n") { _, socket in
+            #expect(try await Self.jobq(socket, ["pause"]).status == 0)
+            let run = try await Self.jobq(socket, ["submit", "--stdin"], stdin: Self.overOneMiB)
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stdout.split(separator: "\n").count == 40_000)
+            let status = try await Self.jobq(socket, ["status", "--json"])
+            #expect(((try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["states"] as? [String: Int])?["queued"] == 40_000)
+        }
     }
 
     @Test("An argv command is never given to a shell: ; $() quotes and newlines reach the program unchanged")

@@ -84,21 +84,16 @@ struct SocketTests {
 
     @Test("Past max_connections, new connections are closed at once; those already served go on")
     func connectionLimit() async throws {
-        let fixture = try DaemonTests.Fixture()
-        let config = fixture.directory + "/jobqd.conf"
-        try "max_connections = 2\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let daemon = try fixture.start(["--config", config])
-        #expect(await fixture.awaitNotification("READY=1"))
-        let first = try RawConnection(fixture.socketPath)
-        let second = try RawConnection(fixture.socketPath)
-        let third = try RawConnection(fixture.socketPath)
-        #expect(await third.readToEnd() == "", "the third connection is closed without an answer")
-        first.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        #expect(await first.readToEnd().hasPrefix("HTTP/1.1 200"))
-        second.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        #expect(await second.readToEnd().hasPrefix("HTTP/1.1 200"))
-        daemon.terminate()
-        #expect(await DaemonTests().exit(of: daemon) == 0)
+        try await JobqCommandTests.withDaemon(config: "max_connections = 2\n") { _, socket in
+            let first = try RawConnection(socket)
+            let second = try RawConnection(socket)
+            let third = try RawConnection(socket)
+            #expect(await third.readToEnd() == "", "the third connection is closed without an answer")
+            first.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            #expect(await first.readToEnd().hasPrefix("HTTP/1.1 200"))
+            second.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            #expect(await second.readToEnd().hasPrefix("HTTP/1.1 200"))
+        }
     }
 
     @Test("A client that sends half a request and stalls holds nothing: others are served meanwhile")
