@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # jobqd's HTTP path and single durable submits under a client that costs almost nothing
-# (httpload.c: one C thread, poll(), kept-alive connections), so that jobqd's own cost shows:
-# requests/s and jobqd's CPU per request. peers.py's rows use Python clients, which spend about
+# (httpload.c: one C thread, poll(), kept-alive connections, or a new connection per request as
+# one `jobq` command per request makes), so that jobqd's own cost shows: requests/s and jobqd's
+# CPU per request. peers.py's rows use Python clients, which spend about
 # as much CPU per request as jobqd, on the same two cores.
 #
 #   Benchmarks/api-load.sh [--rounds N] [--seconds S] [BIN...]
@@ -43,8 +44,9 @@ cleanup() {
 trap cleanup EXIT
 
 # One measurement: prints "<req/s> <us of jobqd CPU per request>".
-measure() {  # bin connections path [body]
-    local bin=$1 connections=$2 path=$3 body=${4:-} state out t0 t1 count
+measure() {  # bin connections keep|new path [body]
+    local bin=$1 connections=$2 mode=$3 path=$4 body=${5:-} state out t0 t1 count flags=()
+    [ "$mode" = new ] && flags=(--new-connections)
     state=$(mktemp -d "$WORK/d.XXXXXX")
     "$bin/jobqd" --state-dir "$state/state" --socket "$state/sock" --log-level warning >"$state/log" 2>&1 &
     DAEMON=$!
@@ -55,9 +57,9 @@ measure() {  # bin connections path [body]
     "$bin/jobq" --socket "$state/sock" pause >/dev/null
     t0=$(cut -d' ' -f14,15 "/proc/$DAEMON/stat")
     if [ -n "$body" ]; then
-        out=$("$LOAD" "$state/sock" "$connections" "$SECONDS_EACH" "$path" "$body")
+        out=$("$LOAD" "${flags[@]}" "$state/sock" "$connections" "$SECONDS_EACH" "$path" "$body")
     else
-        out=$("$LOAD" "$state/sock" "$connections" "$SECONDS_EACH" "$path")
+        out=$("$LOAD" "${flags[@]}" "$state/sock" "$connections" "$SECONDS_EACH" "$path")
     fi
     t1=$(cut -d' ' -f14,15 "/proc/$DAEMON/stat")
     count=$(echo "$out" | sed -n 's/.*(\([0-9]*\) in .*/\1/p')
@@ -75,7 +77,8 @@ if not $count <= queued <= $count + $connections:
 print(f\"{float('$out'.split()[0]):.0f} {(t1 - t0) * 1e6 / $(getconf CLK_TCK) / $count:.1f}\")"
 }
 
-SCENARIOS=("1 /healthz" "32 /healthz" "1 /v1/jobs" "32 /v1/jobs")
+# connections, kept alive or new per request, path
+SCENARIOS=("1 keep /healthz" "32 keep /healthz" "1 keep /v1/jobs" "32 keep /v1/jobs" "1 new /healthz" "1 new /v1/jobs")
 declare -A RESULTS
 for round in $(seq "$ROUNDS"); do
     order=("${BINS[@]}")
@@ -83,11 +86,11 @@ for round in $(seq "$ROUNDS"); do
         order=(); for ((i = ${#BINS[@]} - 1; i >= 0; i--)); do order+=("${BINS[$i]}"); done
     fi
     for scenario in "${SCENARIOS[@]}"; do
-        read -r connections path <<<"$scenario"
+        read -r connections mode path <<<"$scenario"
         for bin in "${order[@]}"; do
             body=; [ "$path" = /v1/jobs ] && body='{"argv":["true"]}'
-            result=$(measure "$bin" "$connections" "$path" "$body")
-            echo "round $round, $bin, $connections connection(s) $path: $result (req/s, us of jobqd CPU per request)" >&2
+            result=$(measure "$bin" "$connections" "$mode" "$path" "$body")
+            echo "round $round, $bin, $connections connection(s) ($mode) $path: $result (req/s, us of jobqd CPU per request)" >&2
             RESULTS["$bin|$scenario"]+="$result;"
         done
     done
@@ -97,8 +100,9 @@ echo "| build | request | connections | req/s (median of $ROUNDS) | jobqd CPU pe
 echo "|---|---|---:|---:|---:|---|"
 for bin in "${BINS[@]}"; do
     for scenario in "${SCENARIOS[@]}"; do
-        read -r connections path <<<"$scenario"
+        read -r connections mode path <<<"$scenario"
         what=$([ "$path" = /v1/jobs ] && echo 'POST /v1/jobs `{"argv":["true"]}` (durable)' || echo "GET $path")
+        [ "$mode" = new ] && connections="$connections, a new one per request"
         python3 - "$bin" "$what" "$connections" "${RESULTS["$bin|$scenario"]}" <<'PY'
 import statistics, sys
 bin, what, connections, raw = sys.argv[1:]

@@ -2,9 +2,11 @@
 // thread with poll(), so that the client spends a few microseconds per request and the daemon's
 // own cost shows (peers.py's Python clients spend ~100 us each, on the same two cores).
 //
-//   httpload SOCKET CONNECTIONS SECONDS PATH [JSON-BODY]
+//   httpload [--new-connections] SOCKET CONNECTIONS SECONDS PATH [JSON-BODY]
 //
 // GET PATH without a body, POST PATH with it. Each connection keeps one request in flight.
+// With --new-connections, each request goes on a new connection, closed once its answer is
+// read, as one `jobq` command per request does.
 // Prints "<rate> req/s (<count> in <seconds>s, <n> not 2xx)". Exits 1 if a connection fails
 // or closes, or if a response does not fit one read (this tool is for small answers only).
 // Built and run by Benchmarks/api-load.sh.
@@ -49,9 +51,29 @@ static long content_length(const char *head, size_t length) {
     return -1;
 }
 
+// A new connection to the socket, or -1 (errno set).
+static int connect_to(const char *socket_path) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    strcpy(address.sun_path, socket_path);
+    if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
 int main(int argc, char **argv) {
+    int new_connections = argc > 1 && strcmp(argv[1], "--new-connections") == 0;
+    if (new_connections) {
+        argv++;
+        argc--;
+    }
     if (argc < 5 || argc > 6) {
-        fprintf(stderr, "usage: httpload SOCKET CONNECTIONS SECONDS PATH [JSON-BODY]\n");
+        fprintf(stderr, "usage: httpload [--new-connections] SOCKET CONNECTIONS SECONDS PATH [JSON-BODY]\n");
         return 2;
     }
     const char *socket_path = argv[1];
@@ -76,10 +98,8 @@ int main(int argc, char **argv) {
     struct pollfd *polls = calloc((size_t)connections, sizeof *polls);
     if (!polls) return 1;
     for (int i = 0; i < connections; i++) {
-        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-        struct sockaddr_un address = {.sun_family = AF_UNIX};
-        strcpy(address.sun_path, socket_path);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
+        int fd = connect_to(socket_path);
+        if (fd < 0) {
             fprintf(stderr, "httpload: cannot connect to %s: %s\n", socket_path, strerror(errno));
             return 1;
         }
@@ -116,6 +136,14 @@ int main(int argc, char **argv) {
             }
             if (n < 12 || memcmp(buffer, "HTTP/1.1 2", 10) != 0) not_ok++;
             done++;
+            if (new_connections) {
+                close(polls[i].fd);
+                polls[i].fd = connect_to(socket_path);
+                if (polls[i].fd < 0) {
+                    fprintf(stderr, "httpload: cannot connect to %s: %s\n", socket_path, strerror(errno));
+                    return 1;
+                }
+            }
             if (send_all(polls[i].fd, request, (size_t)request_length) != 0) {
                 perror("httpload: write");
                 return 1;
