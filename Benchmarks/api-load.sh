@@ -2,8 +2,8 @@
 # jobqd's HTTP path and single durable submits under a client that costs almost nothing
 # (httpload.c: one C thread, poll(), kept-alive connections, or a new connection per request as
 # one `jobq` command per request makes), so that jobqd's own cost shows: requests/s and jobqd's
-# CPU per request. peers.py's rows use Python clients, which spend about
-# as much CPU per request as jobqd, on the same two cores.
+# CPU per request. peers.py's rows use Python clients, which spend about as much CPU per
+# request as jobqd, on the same two cores.
 #
 #   Benchmarks/api-load.sh [--rounds N] [--seconds S] [BIN...]
 #
@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) ROUNDS=$2; shift 2 ;;
         --seconds) SECONDS_EACH=$2; shift 2 ;;
-        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) BINS+=("$1"); shift ;;
     esac
 done
