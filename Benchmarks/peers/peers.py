@@ -156,6 +156,11 @@ class JobqConnection:
         self.sock.close()
 
 
+# Daemons started and not yet stopped: Bench.close() stops them, so that a scenario that fails
+# (a peer missing, a check failed) leaves no daemon behind holding the caller's output.
+RUNNING = set()
+
+
 class Jobqd:
     def __init__(self, binary, work, workers=2):
         self.binary, self.work, self.workers = binary, work, workers
@@ -173,6 +178,7 @@ class Jobqd:
         self.notify.bind(notify_path)
         self.notify.settimeout(120)
         started = time.perf_counter()
+        RUNNING.add(self)
         self.process = subprocess.Popen(
             [self.binary, "--state-dir", self.state, "--socket", self.socket, "--workers", str(self.workers),
              "--durability", "full", "--log-level", "warning"],
@@ -199,6 +205,7 @@ class Jobqd:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(120)
         self.process = None
+        RUNNING.discard(self)
         if self.notify:
             try:
                 self.notify.shutdown(socket.SHUT_RDWR)  # wakes the drain thread's recv
@@ -253,6 +260,7 @@ class Beanstalkd:
         if self.fsync is not None:
             argv += ["-f", str(self.fsync)]
         started = time.perf_counter()
+        RUNNING.add(self)
         self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
         while True:
             # beanstalkd has no readiness signal, and it listens before it replays its binlog:
@@ -282,6 +290,7 @@ class Beanstalkd:
             self.process.terminate()
             self.process.wait(60)
         self.process = None
+        RUNNING.discard(self)
 
     def ready_jobs(self):
         connection = socket.create_connection(("127.0.0.1", self.port))
@@ -399,6 +408,8 @@ class Bench:
         self.root = tempfile.mkdtemp(prefix="jobq-peers-", dir=options.workdir)
 
     def close(self):
+        for daemon in list(RUNNING):
+            daemon.stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def fresh(self, name):
