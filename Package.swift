@@ -257,6 +257,7 @@ let package = Package(
             name: "SystemdSupportTests",
             dependencies: [
                 "SystemdSupport", "JobQueueTesting",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings

@@ -42,9 +42,10 @@ public struct SystemdNotifyService: Service {
     }
 
     public func run() async throws {
+        var outage = Outage()
         let ready: Void? = try await cancelWhenGracefulShutdown { try await waitUntilReady() }
         if ready != nil {
-            send([.ready, .status(await status()), .mainPID(getpid())])
+            send([.ready, .status(await status()), .mainPID(getpid())], &outage)
             // Ping at half the watchdog interval (as sd_watchdog_enabled advises); refresh the
             // status line at least every statusInterval.
             let tick = watchdogInterval.map { min($0 / 2, statusInterval) } ?? statusInterval
@@ -63,17 +64,34 @@ public struct SystemdNotifyService: Service {
                         logger.warning("health check failed: no watchdog ping")
                     }
                 }
-                send(fields)
+                send(fields, &outage)
             }
         }
-        send([.stopping, .status("stopping: draining running jobs")])
+        send([.stopping, .status("stopping: draining running jobs")], &outage)
     }
 
-    private func send(_ fields: [SystemdNotifier.Field]) {
+    /// Whether notifications are failing: the first failure of an outage is a warning, the
+    /// ones after it (one per tick while it lasts) are debug messages, and the first
+    /// notification that goes through again says so, with how many were lost.
+    private struct Outage {
+        var failures = 0
+    }
+
+    private func send(_ fields: [SystemdNotifier.Field], _ outage: inout Outage) {
         do {
             try notifier.notify(fields)
+            if outage.failures > 0 {
+                logger.notice("notifying systemd again", metadata: ["failed_notifications": "\(outage.failures)"])
+                outage.failures = 0
+            }
         } catch {
-            logger.warning("cannot notify systemd", metadata: ["error": "\(error)"])
+            outage.failures += 1
+            if outage.failures == 1 {
+                logger.warning("cannot notify systemd; until a notification goes through, further failures are logged at debug level",
+                               metadata: ["error": "\(error)"])
+            } else {
+                logger.debug("cannot notify systemd", metadata: ["error": "\(error)", "failed_notifications": "\(outage.failures)"])
+            }
         }
     }
 }

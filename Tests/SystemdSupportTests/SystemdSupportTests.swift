@@ -1,5 +1,6 @@
 import Foundation
 import JobQueueTesting
+import Logging
 import ServiceLifecycle
 import ServiceLifecycleTestKit
 import SystemdSupport
@@ -116,5 +117,107 @@ struct SystemdSupportTests {
                 try await group.waitForAll()
             }
         }
+    }
+
+    @Test("While notifications fail: one warning, then debug messages; the first one through again says how many were lost")
+    func outage() async throws {
+        try await withTemporaryDirectory("jobq-notify-outage") { directory in
+            // Nobody listens at the path at first: every notification fails (ENOENT).
+            let path = directory + "/notify.sock"
+            let logs = LogRecorder()
+            let service = SystemdNotifyService(
+                notifier: SystemdNotifier(address: path),
+                watchdogInterval: nil,
+                statusInterval: .milliseconds(5),
+                waitUntilReady: {},
+                status: { "idle" },
+                isHealthy: { true },
+                logger: Logger(label: "test") { _ in RecordingLogHandler(recorder: logs) })
+            try await testGracefulShutdown { trigger in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await service.run() }
+                    await logs.wait { $0.count >= 4 }  // READY=1 and three status lines lost
+                    let listener = try NotifyListener(path: path)
+                    #expect(await listener.receive() == "STATUS=idle\n")
+                    await logs.wait { $0.contains { $0.message == "notifying systemd again" } }
+                    trigger.triggerGracefulShutdown()
+                    try await group.waitForAll()
+                    withExtendedLifetime(listener) {}
+                }
+            }
+            let records = logs.records
+            let failures = records.filter { $0.message.hasPrefix("cannot notify systemd") }
+            #expect(failures.count >= 4)
+            #expect(failures.first?.level == .warning)
+            #expect(failures.dropFirst().allSatisfy { $0.level == .debug })
+            let again = try #require(records.first { $0.message == "notifying systemd again" })
+            #expect(again.level == .notice)
+            #expect(again.metadata["failed_notifications"] == .string("\(failures.count)"))
+            #expect(failures.allSatisfy { $0.index < again.index })
+        }
+    }
+}
+
+/// Log records, with a way to wait until they satisfy a condition.
+final class LogRecorder: Sendable {
+    struct Record: Sendable, Equatable {
+        let index: Int
+        let level: Logger.Level
+        let message: String
+        let metadata: Logger.Metadata
+    }
+
+    private struct State {
+        var records: [Record] = []
+        var waiters: [(condition: @Sendable ([Record]) -> Bool, continuation: CheckedContinuation<Void, Never>)] = []
+    }
+
+    // Safe to share: every access to `state` holds `lock`. NSLock (a pthread mutex), which
+    // ThreadSanitizer sees, rather than Synchronization.Mutex, which it does not on Linux.
+    nonisolated(unsafe) private var state = State()
+    private let lock = NSLock()
+
+    var records: [Record] { lock.withLock { state.records } }
+
+    func append(level: Logger.Level, message: String, metadata: Logger.Metadata) {
+        let ready: [CheckedContinuation<Void, Never>] = lock.withLock {
+            state.records.append(Record(index: state.records.count, level: level, message: message, metadata: metadata))
+            var ready: [CheckedContinuation<Void, Never>] = []
+            let records = state.records
+            state.waiters.removeAll { waiter in
+                guard waiter.condition(records) else { return false }
+                ready.append(waiter.continuation)
+                return true
+            }
+            return ready
+        }
+        for continuation in ready { continuation.resume() }
+    }
+
+    func wait(until condition: @escaping @Sendable ([Record]) -> Bool) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let satisfied = lock.withLock {
+                if condition(state.records) { return true }
+                state.waiters.append((condition, continuation))
+                return false
+            }
+            if satisfied { continuation.resume() }
+        }
+    }
+}
+
+struct RecordingLogHandler: LogHandler {
+    let recorder: LogRecorder
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        recorder.append(level: event.level, message: event.message.description,
+                        metadata: metadata.merging(event.metadata ?? [:]) { $1 })
     }
 }
