@@ -158,7 +158,8 @@ struct SystemdSupportTests {
     }
 }
 
-/// Log records, with a way to wait until they satisfy a condition.
+/// Log records, with a way to wait until they satisfy a condition (or the waiting task is
+/// cancelled, as at the suite's time limit: a test whose records never come fails, not hangs).
 final class LogRecorder: Sendable {
     struct Record: Sendable, Equatable {
         let index: Int
@@ -169,7 +170,8 @@ final class LogRecorder: Sendable {
 
     private struct State {
         var records: [Record] = []
-        var waiters: [(condition: @Sendable ([Record]) -> Bool, continuation: CheckedContinuation<Void, Never>)] = []
+        var waiters: [Int: (condition: @Sendable ([Record]) -> Bool, continuation: CheckedContinuation<Void, Never>)] = [:]
+        var nextWaiter = 0
     }
 
     // Safe to share: every access to `state` holds `lock`. NSLock (a pthread mutex), which
@@ -182,26 +184,33 @@ final class LogRecorder: Sendable {
     func append(level: Logger.Level, message: String, metadata: Logger.Metadata) {
         let ready: [CheckedContinuation<Void, Never>] = lock.withLock {
             state.records.append(Record(index: state.records.count, level: level, message: message, metadata: metadata))
-            var ready: [CheckedContinuation<Void, Never>] = []
             let records = state.records
-            state.waiters.removeAll { waiter in
-                guard waiter.condition(records) else { return false }
-                ready.append(waiter.continuation)
-                return true
-            }
-            return ready
+            let satisfied = state.waiters.filter { $0.value.condition(records) }
+            for key in satisfied.keys { state.waiters[key] = nil }
+            return satisfied.values.map(\.continuation)
         }
         for continuation in ready { continuation.resume() }
     }
 
     func wait(until condition: @escaping @Sendable ([Record]) -> Bool) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let satisfied = lock.withLock {
-                if condition(state.records) { return true }
-                state.waiters.append((condition, continuation))
-                return false
+        let key = lock.withLock {
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = lock.withLock {
+                    // Checked under the lock that onCancel takes: a cancellation either finds
+                    // the waiter registered or is seen here.
+                    if condition(state.records) || Task.isCancelled { return true }
+                    state.waiters[key] = (condition, continuation)
+                    return false
+                }
+                if now { continuation.resume() }
             }
-            if satisfied { continuation.resume() }
+        } onCancel: {
+            let waiter = lock.withLock { state.waiters.removeValue(forKey: key) }
+            waiter?.continuation.resume()
         }
     }
 }
