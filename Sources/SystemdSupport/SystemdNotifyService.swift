@@ -42,10 +42,10 @@ public struct SystemdNotifyService: Service {
     }
 
     public func run() async throws {
-        var outage = Outage()
+        var failures = 0  // notifications lost in the current outage
         let ready: Void? = try await cancelWhenGracefulShutdown { try await waitUntilReady() }
         if ready != nil {
-            send([.ready, .status(await status()), .mainPID(getpid())], &outage)
+            send([.ready, .status(await status()), .mainPID(getpid())], &failures)
             // Ping at half the watchdog interval (as sd_watchdog_enabled advises); refresh the
             // status line at least every statusInterval.
             let tick = watchdogInterval.map { min($0 / 2, statusInterval) } ?? statusInterval
@@ -64,33 +64,30 @@ public struct SystemdNotifyService: Service {
                         logger.warning("health check failed: no watchdog ping")
                     }
                 }
-                send(fields, &outage)
+                send(fields, &failures)
             }
         }
-        send([.stopping, .status("stopping: draining running jobs")], &outage)
+        send([.stopping, .status("stopping: draining running jobs")], &failures)
     }
 
-    /// Whether notifications are failing: the first failure of an outage is a warning, the
-    /// ones after it (one per tick while it lasts) are debug messages, and the first
-    /// notification that goes through again says so, with how many were lost.
-    private struct Outage {
-        var failures = 0
-    }
-
-    private func send(_ fields: [SystemdNotifier.Field], _ outage: inout Outage) {
+    /// Sends `fields`, counting in `failures` the notifications lost since the last that went
+    /// through: the first failure of an outage is a warning, the ones after it (one per tick
+    /// while it lasts) are debug messages, and the first notification that goes through again
+    /// says so, with how many were lost.
+    private func send(_ fields: [SystemdNotifier.Field], _ failures: inout Int) {
         do {
             try notifier.notify(fields)
-            if outage.failures > 0 {
-                logger.notice("notifying systemd again", metadata: ["failed_notifications": "\(outage.failures)"])
-                outage.failures = 0
+            if failures > 0 {
+                logger.notice("notifying systemd again", metadata: ["failed_notifications": "\(failures)"])
+                failures = 0
             }
         } catch {
-            outage.failures += 1
-            if outage.failures == 1 {
+            failures += 1
+            if failures == 1 {
                 logger.warning("cannot notify systemd; until a notification goes through, further failures are logged at debug level",
                                metadata: ["error": "\(error)"])
             } else {
-                logger.debug("cannot notify systemd", metadata: ["error": "\(error)", "failed_notifications": "\(outage.failures)"])
+                logger.debug("cannot notify systemd", metadata: ["error": "\(error)", "failed_notifications": "\(failures)"])
             }
         }
     }

@@ -161,7 +161,7 @@ struct SystemdSupportTests {
 /// Log records, with a way to wait until they satisfy a condition (or the waiting task is
 /// cancelled, as at the suite's time limit: a test whose records never come fails, not hangs).
 final class LogRecorder: Sendable {
-    struct Record: Sendable, Equatable {
+    struct Record: Sendable {
         let index: Int
         let level: Logger.Level
         let message: String
