@@ -39,7 +39,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
-        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -99,13 +98,15 @@ let package = Package(
             swiftSettings: strictSettings,
             plugins: ["EmbedMigrationsPlugin"]
         ),
+        // posix_spawn with glibc's extensions, pidfds, epoll and eventfd: what JobRunner's
+        // launcher needs and Swift's Glibc module does not export.
+        .target(name: "CJobSpawn"),
         // Runs one job's command: a new session, output to capped log files, timeout and
         // cancellation that tear down the whole process group. The only module that spawns.
         .target(
             name: "JobRunner",
             dependencies: [
-                "JobBasics", "JobModel",
-                .product(name: "Subprocess", package: "swift-subprocess"),
+                "JobBasics", "JobModel", "CJobSpawn",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],

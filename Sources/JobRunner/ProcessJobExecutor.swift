@@ -2,7 +2,6 @@ import Foundation
 import JobBasics
 import JobModel
 import Logging
-import Subprocess
 import Synchronization
 import SystemPackage
 
@@ -57,31 +56,26 @@ public struct ProcessExecutorConfiguration: Sendable {
     }
 }
 
-/// Runs jobs as real processes with swift-subprocess.
+/// Runs jobs as real processes, started and watched by the ``ProcessLauncher``.
 ///
 /// Each job gets a new session (so a new process group, led by the job, detached from any
-/// terminal), its argv exec'd directly or `/bin/sh -c` only for a shell job, its cwd, the
+/// terminal), its argv exec'd directly (a bare program name searched on the job's PATH, as
+/// `execvp` does; `argv[0]` as given) or `/bin/sh -c` only for a shell job, its cwd, the
 /// configured environment with its own `env` and `JOBQ_JOB_ID`, `JOBQ_QUEUE`, `JOBQ_ATTEMPT`
 /// added, no standard input, and its standard output and error copied into two files, each
 /// capped at ``ProcessExecutorConfiguration/outputLimit``. A timeout or a cancellation sends
 /// SIGTERM to the whole group, waits the grace period, then sends SIGKILL to the group, so no
-/// grandchild survives.
+/// grandchild survives; when the leader exits, whatever is left of its group is SIGKILLed.
 public struct ProcessJobExecutor: JobExecutor {
     public let configuration: ProcessExecutorConfiguration
     private let logger: Logger
+    /// `configuration.environment` as `NAME=value` entries, without jobq's own marks.
+    private let baseEnvironment: [String]
 
     public init(configuration: ProcessExecutorConfiguration, logger: Logger = Logger(label: "jobq.runner")) {
         self.configuration = configuration
         self.logger = logger
-    }
-
-    /// How the subprocess part of a run ended.
-    private enum RunEnd: Sendable {
-        case finished(TerminationStatus)
-        case failedToStart(SubprocessError)
-        case interrupted
-        case timedOut
-        case timerStopped
+        baseEnvironment = configuration.environment.filter { !Self.markNames.contains($0.key) }.map { "\($0.key)=\($0.value)" }
     }
 
     /// SIGKILLs the processes still carrying the mark of `jobs` (a killed daemon's jobs, before
@@ -109,140 +103,97 @@ public struct ProcessJobExecutor: JobExecutor {
         unlink(outPath)
         unlink(errPath)
 
-        var variables = configuration.environment
-        variables.merge(job.spec.env) { _, job in job }
-        let executable: Executable
-        let arguments: Arguments
+        let variables = environment(of: job)
+        let path: String
+        let arguments: [String]
         switch job.spec.command {
         case .argv(let argv):
             let program = argv.first ?? ""
             if program.containsByte(UInt8(ascii: "/")) {
-                executable = .path(FilePath(program))
-            } else if let found = Self.find(program, onSearchPath: variables["PATH"]) {
-                executable = .path(FilePath(found))
+                path = program
+            } else if let found = Self.find(program, onSearchPath: variables.searchPath ?? Self.defaultSearchPath) {
+                path = found
             } else {
-                executable = .name(program)  // swift-subprocess searches, and reports it not found
+                return .spawnFailed(errno: ENOENT, message: "no executable '\(program)' found on the job's PATH")
             }
-            arguments = Arguments(Array(argv.dropFirst()))
+            arguments = argv
         case .shell(let line):
-            executable = .path("/bin/sh")
-            arguments = ["-c", line]
+            path = "/bin/sh"
+            arguments = ["/bin/sh", "-c", line]
         }
-        variables["JOBQ_JOB_ID"] = String(job.id.rawValue)
-        variables["JOBQ_QUEUE"] = job.spec.queue
-        variables["JOBQ_ATTEMPT"] = String(job.attempts)
-        if let stateDirectory = configuration.stateDirectory { variables["JOBQ_STATE_DIR"] = stateDirectory }
-        var keyed: [Environment.Key: String] = [:]
-        for (name, value) in variables {
-            if let key = Environment.Key(rawValue: name) { keyed[key] = value }
-        }
-        let environment = Environment.custom(keyed)
-        let workingDirectory = FilePath(job.spec.cwd ?? configuration.workingDirectory)
-
-        var options = PlatformOptions()
-        options.createSession = true
-        // The implicit last step is SIGKILL, to the group as the step before it.
-        options.teardownSequence = [
-            .gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: configuration.killGrace)
-        ]
-        let platformOptions = options
-        let limit = configuration.outputLimit
+        let workingDirectory = job.spec.cwd ?? configuration.workingDirectory
         let timeout = job.spec.timeout
+        let report = await ProcessLauncher.shared.run(LaunchRequest(
+            path: path, arguments: arguments, environment: variables.entries, workingDirectory: workingDirectory,
+            stdoutPath: outPath, stderrPath: errPath, outputLimit: configuration.outputLimit,
+            timeout: timeout, killGrace: configuration.killGrace))
 
-        let leader = LeaderPID()
-        let (end, timedOut) = await withTaskGroup(of: RunEnd.self) { group -> (RunEnd, Bool) in
-            group.addTask {
-                do {
-                    let result = try await Subprocess.run(
-                        executable, arguments: arguments, environment: environment,
-                        workingDirectory: workingDirectory, platformOptions: platformOptions,
-                        input: .none, output: .sequence, error: .sequence
-                    ) { execution in
-                        leader.value.store(execution.processIdentifier.value, ordering: .releasing)
-                        async let out: Void = copy(execution.standardOutput, to: outPath, limit: limit)
-                        async let err: Void = copy(execution.standardError, to: errPath, limit: limit)
-                        _ = try await (out, err)
-                    }
-                    return .finished(result.terminationStatus)
-                } catch let error as SubprocessError {
-                    return .failedToStart(error)
-                } catch {
-                    return .interrupted
-                }
-            }
-            if let timeout {
-                group.addTask {
-                    do {
-                        try await Task.sleep(for: timeout)
-                        return .timedOut
-                    } catch {
-                        return .timerStopped
-                    }
-                }
-            }
-            var timedOut = false
-            while let next = await group.next() {
-                switch next {
-                case .timedOut:
-                    timedOut = true
-                    group.cancelAll()  // tears the run down; its result comes next
-                case .timerStopped:
-                    continue
-                case .finished, .failedToStart, .interrupted:
-                    group.cancelAll()  // stops the timer
-                    return (next, timedOut)
-                }
-            }
-            return (.interrupted, timedOut)
-        }
-
-        // No process outlives its job. The leader has exited (and the teardown of a stopped job
-        // stops waiting once it has); a background child, a grandchild that ignored SIGTERM, or
-        // one still handling it must not survive: SIGKILL whatever is left of the group, then
-        // whatever left the group (`setsid`) but still carries the job's mark.
-        let pid = leader.value.load(ordering: .acquiring)
-        if pid > 0 {
-            _ = kill(-pid, SIGKILL)
-            if let stateDirectory = configuration.stateDirectory {
-                let killed = JobProcesses.kill(jobs: [job.id.rawValue], stateDirectory: stateDirectory, since: pid)
-                if killed > 0 {
-                    logger.notice("killed processes the job left outside its process group",
-                                  metadata: ["job": "\(job.id)", "queue": "\(job.spec.queue)", "processes": "\(killed)"])
-                }
+        // No process outlives its job: the launcher SIGKILLed the leader's process group when the
+        // leader exited; what left the group (`setsid`) but still carries the job's mark goes too.
+        if report.pid > 0, let stateDirectory = configuration.stateDirectory {
+            let killed = JobProcesses.kill(jobs: [job.id.rawValue], stateDirectory: stateDirectory, since: report.pid)
+            if killed > 0 {
+                logger.notice("killed processes the job left outside its process group",
+                              metadata: ["job": "\(job.id)", "queue": "\(job.spec.queue)", "processes": "\(killed)"])
             }
         }
 
         let outcome: JobOutcome
-        switch end {
-        case .finished(let status):
-            let signal: Int32? = if case .signaled(let number) = status { number } else { nil }
-            if timedOut, let timeout {
+        let signal: Int32? = if case .signaled(let number) = report.end { number } else { nil }
+        switch report.end {
+        case .exited, .signaled:
+            if report.timedOut, let timeout {
                 outcome = .timedOut(after: timeout, signal: signal)
             } else if Task.isCancelled {
                 outcome = .cancelled(signal: signal)
+            } else if case .exited(let code) = report.end {
+                outcome = .exited(code: code)
             } else {
-                switch status {
-                case .exited(let code): outcome = .exited(code: code)
-                case .signaled(let number): outcome = .signaled(signal: number)
-                }
+                outcome = .signaled(signal: signal ?? 0)
             }
-        case .failedToStart(let error):
-            outcome = .spawnFailed(errno: error.underlyingError?.rawValue, message: Self.describe(error, job: job))
-        case .interrupted, .timedOut, .timerStopped:
-            if timedOut, let timeout { outcome = .timedOut(after: timeout, signal: nil) } else { outcome = .cancelled(signal: nil) }
+        case .notStarted:
+            outcome = .cancelled(signal: nil)
+        case .spawnFailed(let code, let inWorkingDirectory):
+            let reason = String(cString: strerror(code))
+            if inWorkingDirectory {
+                outcome = .spawnFailed(errno: code, message: "cannot change to the working directory '\(workingDirectory)': \(reason)")
+            } else {
+                outcome = .spawnFailed(errno: code, message: "cannot run '\(path)': \(reason)")
+            }
         }
         logger.debug("job ran", metadata: ["job": "\(job.id)", "queue": "\(job.spec.queue)", "outcome": "\(outcome)"])
         return outcome
     }
 
+    /// glibc's `execvp` search path when there is no PATH.
+    static let defaultSearchPath = "/bin:/usr/bin"
+
+    /// The job's environment as `NAME=value` entries, and its PATH.
+    private func environment(of job: Job) -> (entries: [String], searchPath: String?) {
+        var marks = [
+            "JOBQ_JOB_ID=\(job.id.rawValue)", "JOBQ_QUEUE=\(job.spec.queue)", "JOBQ_ATTEMPT=\(job.attempts)",
+        ]
+        if let stateDirectory = configuration.stateDirectory { marks.append("JOBQ_STATE_DIR=\(stateDirectory)") }
+        if job.spec.env.isEmpty {
+            return (baseEnvironment + marks, configuration.environment["PATH"])
+        }
+        var variables = configuration.environment
+        variables.merge(job.spec.env) { _, job in job }
+        for name in Self.markNames { variables[name] = nil }
+        return (variables.map { "\($0.key)=\($0.value)" } + marks, variables["PATH"])
+    }
+
+    /// The variables every job gets from jobq, which no other source may set.
+    static let markNames: Set<String> = ["JOBQ_JOB_ID", "JOBQ_QUEUE", "JOBQ_ATTEMPT", "JOBQ_STATE_DIR"]
+
     /// The first `directory/name` on `searchPath` that is an executable regular file, looked
-    /// up in the directories swift-subprocess would search (the absolute entries of the job's
-    /// PATH); nil when none is, or when there is no PATH.
+    /// up in the absolute entries of the job's PATH (relative entries would depend on the
+    /// daemon's own directory); nil when none is, or when there is no PATH.
     ///
-    /// Given a bare name, swift-subprocess spawns once per PATH entry until one does not fail
-    /// with ENOENT: a fork and a failed exec for each directory before the right one (`true`,
-    /// in the 8th directory of this machine's PATH, took 2.5 times as long to run as
-    /// `/bin/sh -c true`). A `stat` and an `access` per directory are what `execvp` does too.
+    /// Searched here, so that a job is spawned once: spawning once per PATH entry until one
+    /// does not fail with ENOENT, as swift-subprocess did, cost a fork and a failed exec for each
+    /// directory before the right one. A `stat` and an `access` per directory are what `execvp`
+    /// does too.
     static func find(_ name: String, onSearchPath searchPath: String?) -> String? {
         guard let searchPath, !name.isEmpty else { return nil }
         for directory in searchPath.split(separator: ":", omittingEmptySubsequences: true)
@@ -253,106 +204,5 @@ public struct ProcessJobExecutor: JobExecutor {
             return candidate
         }
         return nil
-    }
-
-    /// A sentence for a command that could not start.
-    static func describe(_ error: SubprocessError, job: Job) -> String {
-        let errnoText = error.underlyingError.map { ": \($0)" } ?? ""
-        switch error.code {
-        case .executableNotFound:
-            if case .argv(let argv) = job.spec.command { return "no executable '\(argv.first ?? "")' found\(errnoText)" }
-            return "no executable found\(errnoText)"
-        case .failedToChangeWorkingDirectory:
-            return "cannot change to the working directory '\(job.spec.cwd ?? "")'\(errnoText)"
-        default:
-            return "\(error)"
-        }
-    }
-}
-
-/// The job's process id, which is also its process group's id (it leads a new session).
-private final class LeaderPID: Sendable {
-    let value = Atomic<pid_t>(0)
-}
-
-/// A job's output file, created (mode 0600) when the first byte arrives; owned by one copy.
-///
-/// Job output shares the disk with the store: it stops being written while the disk's free
-/// space is below a reserve (a tenth of the filesystem, at most 64 MiB, checked at creation and
-/// every MiB), so that a job's output cannot fill the disk the store needs to record the job's
-/// end and take new submits.
-private struct LazyOutputFile: ~Copyable {
-    let path: String
-    private var descriptor: FileDescriptor?
-    private(set) var stopped: String?
-    private var untilCheck = 0
-
-    static let checkEvery = 1 << 20
-    static let maxReserve: UInt64 = 64 << 20
-
-    init(path: String) { self.path = path }
-
-    deinit { try? descriptor?.close() }
-
-    /// Appends bytes, creating the file first. A full disk, or free space below the reserve,
-    /// drops the rest of the output, never the job.
-    mutating func write(_ bytes: UnsafeRawBufferPointer) {
-        if stopped != nil { return }
-        if untilCheck <= 0 {
-            untilCheck = Self.checkEvery
-            if let free = Self.freeBelowReserve(path) {
-                stopped = "less than \(free >> 20) MiB free on the disk"
-                return
-            }
-        }
-        untilCheck -= bytes.count
-        do {
-            if descriptor == nil {
-                descriptor = try FileDescriptor.open(
-                    FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
-            }
-            _ = try descriptor?.writeAll(bytes)
-        } catch {
-            stopped = "\(error)"
-        }
-    }
-
-    /// Writes the last line, past any stop: it is short, and says why output is missing.
-    mutating func writeNote(_ text: String) {
-        guard let descriptor else { return }
-        _ = try? Array(text.utf8).withUnsafeBytes { try descriptor.writeAll($0) }
-    }
-
-    /// The reserve (in bytes) when the free space of `path`'s filesystem is below it.
-    private static func freeBelowReserve(_ path: String) -> UInt64? {
-        var info = statvfs()
-        guard statvfs((path as NSString).deletingLastPathComponent, &info) == 0 else { return nil }
-        let total = UInt64(info.f_blocks) * UInt64(info.f_frsize)
-        let free = UInt64(info.f_bavail) * UInt64(info.f_frsize)
-        let reserve = min(maxReserve, total / 10)
-        return free < reserve ? reserve : nil
-    }
-}
-
-/// Copies a stream into the file at `path` (created on the first byte), keeping at most `limit`
-/// bytes; reads (and drops) the rest, so that the job never blocks on a full pipe, and says at
-/// the end of the file how much it dropped, and why when the disk was the reason.
-private func copy(_ stream: SubprocessOutputSequence, to path: String, limit: Int) async throws {
-    var file = LazyOutputFile(path: path)
-    var written = 0
-    var dropped = 0
-    for try await buffer in stream {
-        let keep = file.stopped == nil ? min(buffer.count, max(0, limit - written)) : 0
-        if keep > 0 {
-            buffer.withUnsafeBytes { bytes in
-                file.write(UnsafeRawBufferPointer(rebasing: bytes[0..<keep]))
-            }
-            if file.stopped == nil { written += keep }
-        }
-        dropped += buffer.count - (file.stopped == nil ? keep : 0)
-    }
-    if dropped > 0 {
-        let reason = file.stopped.map { " (\($0))" } ?? ""
-        file.writeNote("\n[jobq: output truncated after \(written) bytes\(reason); \(dropped) more bytes dropped]\n")
     }
 }

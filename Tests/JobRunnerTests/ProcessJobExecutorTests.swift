@@ -277,4 +277,74 @@ struct ProcessJobExecutorTests {
             #expect(text.hasPrefix(String(repeating: "x", count: 1000) + "\n[jobq: output truncated after 1000 bytes; 299000 more bytes dropped]"))
         }
     }
+
+    @Test("argv[0] reaches the program as the job gave it, not as the search resolved it")
+    func argvZero() async throws {
+        try await withTemporaryDirectory("jobq-runner") { directory in
+            let outcome = await executor(directory).run(job(.argv(["sh", "-c", "tr '\\0' ' ' < /proc/$$/cmdline"]), id: 3))
+            #expect(outcome == .exited(code: 0))
+            #expect(contents(directory + "/3.out").hasPrefix("sh -c "))
+        }
+    }
+
+    @Test("A run cancelled before its process starts starts nothing and reports a cancellation")
+    func cancelledBeforeStart() async throws {
+        try await withTemporaryDirectory("jobq-runner") { directory in
+            let runner = executor(directory)
+            let marker = directory + "/ran"
+            let outcome = await withTaskGroup(of: JobOutcome.self) { group in
+                group.addTask {
+                    withUnsafeCurrentTask { $0?.cancel() }
+                    return await runner.run(job(.shell("touch \(marker)"), id: 4))
+                }
+                return await group.next()!
+            }
+            #expect(outcome == .cancelled(signal: nil))
+            #expect(!FileManager.default.fileExists(atPath: marker))
+        }
+    }
+
+    @Test("Many jobs at once, some closing their output early and running on while others start: each ends with its own status and output")
+    func manyAtOnce() async throws {
+        try await withTemporaryDirectory("jobq-runner") { directory in
+            let runner = executor(directory)
+            let count = 120
+            let outcomes = await withTaskGroup(of: (Int, JobOutcome).self) { group in
+                for index in 0..<count {
+                    // Every third job closes both streams at once and exits later, after the
+                    // jobs started meanwhile have taken the descriptor numbers it gave back.
+                    let line = index % 3 == 0
+                        ? "echo early \(index); exec >&- 2>&-; sleep 0.05; exit \(index % 7)"
+                        : "echo out \(index); echo err \(index) >&2; exit \(index % 7)"
+                    group.addTask { (index, await runner.run(job(.shell(line), id: JobID(Int64(index + 1))))) }
+                }
+                var outcomes: [Int: JobOutcome] = [:]
+                for await (index, outcome) in group { outcomes[index] = outcome }
+                return outcomes
+            }
+            for index in 0..<count {
+                #expect(outcomes[index] == .exited(code: Int32(index % 7)), "job \(index)")
+                let out = contents(directory + "/\(index + 1).out")
+                #expect(out == (index % 3 == 0 ? "early \(index)\n" : "out \(index)\n"), "job \(index)")
+                if index % 3 != 0 { #expect(contents(directory + "/\(index + 1).err") == "err \(index)\n") }
+            }
+        }
+    }
+
+    @Test("The launcher's registry forgets only what still names a finished process: a descriptor number it gave back may belong to a newer one")
+    func registryKeepsReusedNumbers() {
+        final class Entry {}
+        var registry = WatchRegistry<Entry>()
+        let first = Entry(), second = Entry()
+        registry.add(first, token: 1, descriptors: [10, 11, 12])
+        registry.closed(11)  // the first process's stdout reached end of file; 11 is free again
+        registry.add(second, token: 2, descriptors: [11, 13, 14])
+        registry.forget(first, token: 1, descriptors: [10, 11, 12])
+        #expect(registry[11] === second)
+        #expect(registry[13] === second)
+        #expect(registry[10] == nil && registry[12] == nil)
+        #expect(registry[token: 1] == nil && registry[token: 2] === second)
+        registry.forget(second, token: 2, descriptors: [11, 13, 14])
+        #expect(registry.descriptorCount == 0)
+    }
 }

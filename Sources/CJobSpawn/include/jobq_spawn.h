@@ -1,0 +1,47 @@
+// The few Linux calls JobRunner's process launcher needs that Swift's Glibc module does not
+// export: posix_spawn with glibc's extensions (new session, chdir, closefrom), pidfds, epoll
+// and eventfd.
+#ifndef JOBQ_SPAWN_H
+#define JOBQ_SPAWN_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/epoll.h>
+
+/// Starts `path` with `argv` and `envp` through glibc's posix_spawn (a vfork-style clone: the
+/// daemon's page tables are not copied) as the leader of a new session, in `cwd` (NULL: the
+/// daemon's), with stdin from /dev/null, stdout and stderr on the given descriptors, no other
+/// descriptor, every signal at its default disposition and none blocked.
+/// Returns 0 and sets `*pid`, or an errno value.
+int jobq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+               const char *cwd, int stdout_fd, int stderr_fd);
+
+/// A pipe for a child's output: both ends close-on-exec, the read end (`fds[0]`) non-blocking.
+/// 0, or -1 with errno set.
+int jobq_output_pipe(int fds[2]);
+
+/// pidfd_open(2): a descriptor that becomes readable when `pid` exits; -1 with errno set.
+int jobq_pidfd_open(pid_t pid);
+
+/// Reaps the process of `pidfd` if it has exited (waitid(P_PIDFD, WEXITED | WNOHANG)).
+/// Returns 1 with `*exited` = 1 and `*value` = the exit code, or `*exited` = 0 and `*value` =
+/// the signal that ended it; 0 when it has not exited yet; -1 with errno set on error.
+int jobq_pidfd_reap(int pidfd, int *exited, int *value);
+
+/// An eventfd (close-on-exec, non-blocking); -1 with errno set.
+int jobq_eventfd(void);
+
+/// epoll_create1(EPOLL_CLOEXEC); -1 with errno set.
+int jobq_epoll_create(void);
+
+/// Adds `fd` for reading (EPOLLIN) with `fd` itself as the event's data; 0 or -1 with errno.
+int jobq_epoll_add(int epoll_fd, int fd);
+
+/// Removes `fd`; 0 or -1 with errno.
+int jobq_epoll_remove(int epoll_fd, int fd);
+
+/// epoll_wait into `fds` (the data of each ready event: its descriptor); the count, or -1 with
+/// errno set.
+int jobq_epoll_wait(int epoll_fd, int *fds, int capacity, int timeout_ms);
+
+#endif

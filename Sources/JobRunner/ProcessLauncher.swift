@@ -1,0 +1,517 @@
+import CJobSpawn
+import Foundation
+import Synchronization
+import SystemPackage
+
+/// What one run asks of the ``ProcessLauncher``.
+struct LaunchRequest: Sendable {
+    /// The program's path (already searched for on the PATH).
+    var path: String
+    /// argv, `argv[0]` first, as the job gave it.
+    var arguments: [String]
+    /// `NAME=value` entries.
+    var environment: [String]
+    var workingDirectory: String
+    var stdoutPath: String
+    var stderrPath: String
+    /// The most bytes kept of each stream.
+    var outputLimit: Int
+    var timeout: Duration?
+    /// Between SIGTERM and SIGKILL when the process is stopped.
+    var killGrace: Duration
+}
+
+/// How a launched process ended.
+struct LaunchReport: Sendable, Equatable {
+    enum End: Sendable, Equatable {
+        /// The run was cancelled before the process was spawned.
+        case notStarted
+        /// The spawn failed with this errno; `inWorkingDirectory` when the working directory
+        /// was the cause (it is not a directory that can be entered).
+        case spawnFailed(errno: Int32, inWorkingDirectory: Bool)
+        case exited(code: Int32)
+        case signaled(Int32)
+    }
+
+    var end: End
+    /// The process's id (and its group's); 0 when it never started.
+    var pid: pid_t = 0
+    /// Whether the request's timeout stopped it.
+    var timedOut = false
+}
+
+/// Starts and watches job processes, all of them from one thread of its own.
+///
+/// swift-subprocess, which jobq used before, forks the whole daemon for each spawn (copying its
+/// page tables), hands the spawn to a thread of its own, the exit to a monitor thread and each
+/// output stream to an I/O thread, each with its own wake-ups: about 0.37 ms of the daemon's
+/// CPU per `true` job (`runner-bench`, 2026-11-28), more than the child's own start. Here one
+/// thread does all of it:
+/// - the spawn is glibc's `posix_spawn` (a vfork-style clone that shares the daemon's memory
+///   until the child execs): a new session, its working directory, stdin from /dev/null,
+///   stdout and stderr on pipes, no other descriptor, default signal dispositions;
+/// - a pidfd per process, the read ends of both pipes and an eventfd for requests wait in one
+///   epoll set; output is copied into the job's files as it arrives;
+/// - when the leader exits, its process group is SIGKILLed while the zombie still holds the
+///   group's id (no process outlives its job), the leader is reaped, what its pipes still hold
+///   is read, and the waiting run is resumed: one wake-up in, one out;
+/// - timeouts and stops: SIGTERM to the group, SIGKILL to the group after the grace period.
+///
+/// Requires Linux 5.4 or later (pidfds that `waitid` accepts).
+final class ProcessLauncher: Sendable {
+    static let shared = ProcessLauncher()
+
+    private enum Command: Sendable {
+        case launch(token: UInt64, LaunchRequest, CheckedContinuation<LaunchReport, Never>)
+        case stop(token: UInt64)
+    }
+
+    /// A run's progress, for its cancellation handler: 0 not yet posted, 1 launch posted,
+    /// 2 cancelled. Changed only under the inbox's lock, so that a stop is always queued after
+    /// its launch.
+    private final class Phase: Sendable {
+        let value = Atomic<Int>(0)
+    }
+
+    private let epollDescriptor: Int32
+    private let wakeDescriptor: Int32
+    /// The errno that kept the launcher from starting (no epoll or eventfd): every launch fails
+    /// with it.
+    private let startError: Int32?
+    private let inbox = Mutex<[Command]>([])
+    private let tokens = Atomic<UInt64>(0)
+
+    private init() {
+        let epoll = jobq_epoll_create()
+        let epollError = epoll < 0 ? errno : 0
+        let wake = jobq_eventfd()
+        let wakeError = wake < 0 ? errno : 0
+        epollDescriptor = epoll
+        wakeDescriptor = wake
+        if epoll < 0 || wake < 0 || jobq_epoll_add(epoll, wake) != 0 {
+            startError = epollError != 0 ? epollError : (wakeError != 0 ? wakeError : errno)
+            return
+        }
+        startError = nil
+        let thread = Thread { [self] in self.serve() }
+        thread.name = "jobq-launcher"
+        thread.start()
+    }
+
+    /// Runs one process to its end. Cancelling the calling task stops it: SIGTERM to its
+    /// process group, SIGKILL to the group after the request's grace period.
+    func run(_ request: LaunchRequest) async -> LaunchReport {
+        if let startError {
+            return LaunchReport(end: .spawnFailed(errno: startError, inWorkingDirectory: false))
+        }
+        let token = tokens.wrappingAdd(1, ordering: .relaxed).newValue
+        let phase = Phase()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let posted = post { inbox in
+                    guard phase.value.compareExchange(expected: 0, desired: 1, ordering: .relaxed).exchanged else { return false }
+                    inbox.append(.launch(token: token, request, continuation))
+                    return true
+                }
+                if !posted { continuation.resume(returning: LaunchReport(end: .notStarted)) }
+            }
+        } onCancel: {
+            _ = post { inbox in
+                guard phase.value.exchange(2, ordering: .relaxed) == 1 else { return false }
+                inbox.append(.stop(token: token))
+                return true
+            }
+        }
+    }
+
+    /// Adds to the inbox under its lock and wakes the thread when something was added.
+    private func post(_ add: (inout [Command]) -> Bool) -> Bool {
+        let added = inbox.withLock { commands in add(&commands) }
+        if added {
+            var one: UInt64 = 1
+            _ = write(wakeDescriptor, &one, MemoryLayout<UInt64>.size)
+        }
+        return added
+    }
+
+    // MARK: The launcher's thread
+
+    /// The thread's loop. Everything below runs only here.
+    private func serve() {
+        var watched = WatchRegistry<Watched>()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        var ready = [Int32](repeating: 0, count: 64)
+        while true {
+            let timeout = Self.millisecondsToNextDeadline(watched.entries)
+            let count = ready.withUnsafeMutableBufferPointer { jobq_epoll_wait(epollDescriptor, $0.baseAddress, 64, timeout) }
+            if count < 0 {
+                precondition(errno == EINTR, "epoll_wait failed: \(Errno(rawValue: errno))")
+                continue
+            }
+            var commandsWaiting = false
+            // Descriptors first, requests last: a descriptor closed in this round is no longer in
+            // the registry, and no new one is registered until every event of the round is
+            // handled, so a stale event never reaches a process that reuses its number.
+            for index in 0..<Int(count) {
+                let descriptor = ready[index]
+                if descriptor == wakeDescriptor {
+                    commandsWaiting = true
+                } else if let process = watched[descriptor] {
+                    if descriptor == process.pidfd {
+                        if finish(process, buffer: buffer) { watched.forget(process, token: process.token, descriptors: process.descriptors) }
+                    } else {
+                        process.read(descriptor, into: buffer, untilEmpty: false, epoll: epollDescriptor) { watched.closed($0) }
+                    }
+                }
+            }
+            let now = Self.monotonicNanoseconds()
+            for process in watched.entries { process.passDeadlines(now: now) }
+            guard commandsWaiting else { continue }
+            var value: UInt64 = 0
+            _ = read(wakeDescriptor, &value, MemoryLayout<UInt64>.size)
+            let commands = inbox.withLock { commands in
+                let taken = commands
+                commands.removeAll(keepingCapacity: true)
+                return taken
+            }
+            for command in commands {
+                switch command {
+                case .launch(let token, let request, let continuation):
+                    switch launch(request, token: token, continuation: continuation) {
+                    case .watching(let process):
+                        watched.add(process, token: token, descriptors: process.descriptors)
+                    case .failed(let report):
+                        continuation.resume(returning: report)
+                    }
+                case .stop(let token):
+                    watched[token: token]?.stop(now: Self.monotonicNanoseconds())
+                }
+            }
+        }
+    }
+
+    /// Spawns the request's process and registers it, or says why it could not start.
+    private func launch(_ request: LaunchRequest, token: UInt64,
+                        continuation: CheckedContinuation<LaunchReport, Never>) -> Launched {
+        var stdoutPipe: [Int32] = [-1, -1]
+        var stderrPipe: [Int32] = [-1, -1]
+        func closeAll() {
+            for descriptor in stdoutPipe + stderrPipe where descriptor >= 0 { close(descriptor) }
+        }
+        func failed(_ code: Int32, inWorkingDirectory: Bool = false) -> Launched {
+            closeAll()
+            return .failed(LaunchReport(end: .spawnFailed(errno: code, inWorkingDirectory: inWorkingDirectory)))
+        }
+        guard jobq_output_pipe(&stdoutPipe) == 0 else { return failed(errno) }
+        guard jobq_output_pipe(&stderrPipe) == 0 else { return failed(errno) }
+        var pid: pid_t = 0
+        let spawned = withCStrings(request.arguments) { argv in
+            withCStrings(request.environment) { envp in
+                jobq_spawn(&pid, request.path, argv, envp, request.workingDirectory, stdoutPipe[1], stderrPipe[1])
+            }
+        }
+        close(stdoutPipe[1])
+        close(stderrPipe[1])
+        stdoutPipe[1] = -1
+        stderrPipe[1] = -1
+        if spawned != 0 {
+            return failed(spawned, inWorkingDirectory: !Self.canEnter(request.workingDirectory))
+        }
+        let pidfd = jobq_pidfd_open(pid)
+        if pidfd < 0 {
+            let code = errno
+            _ = kill(-pid, SIGKILL)
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, 0)
+            return failed(code)
+        }
+        for descriptor in [pidfd, stdoutPipe[0], stderrPipe[0]] where jobq_epoll_add(epollDescriptor, descriptor) != 0 {
+            let code = errno
+            for registered in [pidfd, stdoutPipe[0], stderrPipe[0]] { _ = jobq_epoll_remove(epollDescriptor, registered) }
+            _ = kill(-pid, SIGKILL)
+            var exited: Int32 = 0, value: Int32 = 0
+            var status: Int32 = 0
+            if jobq_pidfd_reap(pidfd, &exited, &value) != 1 { _ = waitpid(pid, &status, 0) }
+            close(pidfd)
+            return failed(code)
+        }
+        let process = Watched(
+            token: token, pid: pid, pidfd: pidfd, continuation: continuation,
+            streams: [
+                OutputStream(descriptor: stdoutPipe[0], sink: OutputSink(path: request.stdoutPath, limit: request.outputLimit)),
+                OutputStream(descriptor: stderrPipe[0], sink: OutputSink(path: request.stderrPath, limit: request.outputLimit)),
+            ],
+            grace: request.killGrace)
+        if let timeout = request.timeout {
+            process.timeoutDeadline = Self.monotonicNanoseconds() &+ Self.nanoseconds(timeout)
+        }
+        return .watching(process)
+    }
+
+    /// Ends a process whose pidfd became readable: SIGKILL to its group (the zombie leader still
+    /// holds the group's id), reap it, read what its pipes hold, close everything, resume its
+    /// run. False when it had not exited after all.
+    private func finish(_ process: Watched, buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        _ = kill(-process.pid, SIGKILL)
+        var exited: Int32 = 0
+        var value: Int32 = 0
+        guard jobq_pidfd_reap(process.pidfd, &exited, &value) == 1 else { return false }
+        for stream in process.streams where stream.isOpen {
+            process.read(stream.descriptor, into: buffer, untilEmpty: true, epoll: epollDescriptor) { _ in }
+            stream.close(epoll: epollDescriptor)
+        }
+        for stream in process.streams { stream.sink.finish() }
+        _ = jobq_epoll_remove(epollDescriptor, process.pidfd)
+        close(process.pidfd)
+        let end: LaunchReport.End = exited != 0 ? .exited(code: value) : .signaled(value)
+        process.continuation.resume(returning: LaunchReport(end: end, pid: process.pid, timedOut: process.timedOut))
+        return true
+    }
+
+    /// Whether `path` is a directory this process may enter (checked after a failed spawn, to
+    /// tell a bad working directory from a bad program).
+    private static func canEnter(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR && access(path, X_OK) == 0
+    }
+
+    private static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+    }
+
+    static func nanoseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        guard seconds >= 0 else { return 0 }
+        return UInt64(clamping: seconds).multipliedReportingOverflow(by: 1_000_000_000).partialValue
+            &+ UInt64(attoseconds / 1_000_000_000)
+    }
+
+    /// epoll_wait's timeout: until the nearest deadline (rounded up), or -1 for none.
+    private static func millisecondsToNextDeadline(_ processes: some Sequence<Watched>) -> Int32 {
+        var nearest: UInt64?
+        for process in processes {
+            for deadline in [process.timeoutDeadline, process.killDeadline].compactMap({ $0 }) {
+                nearest = min(nearest ?? deadline, deadline)
+            }
+        }
+        guard let nearest else { return -1 }
+        let now = monotonicNanoseconds()
+        guard nearest > now else { return 0 }
+        return Int32(clamping: (nearest - now + 999_999) / 1_000_000)
+    }
+}
+
+/// The launcher's running processes, by their token and by each of their descriptors.
+///
+/// Descriptor numbers are reused: a stream closed at its end of file gives its number back
+/// while its process still runs, and the next launch may take it. So forgetting a process
+/// removes only the entries that still name it.
+struct WatchRegistry<Entry: AnyObject> {
+    private var byToken: [UInt64: Entry] = [:]
+    private var byDescriptor: [Int32: Entry] = [:]
+
+    var entries: Dictionary<UInt64, Entry>.Values { byToken.values }
+    var descriptorCount: Int { byDescriptor.count }
+
+    subscript(descriptor: Int32) -> Entry? { byDescriptor[descriptor] }
+    subscript(token token: UInt64) -> Entry? { byToken[token] }
+
+    mutating func add(_ entry: Entry, token: UInt64, descriptors: [Int32]) {
+        byToken[token] = entry
+        for descriptor in descriptors { byDescriptor[descriptor] = entry }
+    }
+
+    /// One of an entry's descriptors was closed.
+    mutating func closed(_ descriptor: Int32) {
+        byDescriptor[descriptor] = nil
+    }
+
+    mutating func forget(_ entry: Entry, token: UInt64, descriptors: [Int32]) {
+        if byToken[token] === entry { byToken[token] = nil }
+        for descriptor in descriptors where byDescriptor[descriptor] === entry {
+            byDescriptor[descriptor] = nil
+        }
+    }
+}
+
+/// What a launch request came to on the launcher's thread.
+private enum Launched {
+    case watching(Watched)
+    case failed(LaunchReport)
+}
+
+/// `body` with `strings` as a NULL-terminated array of C strings.
+private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for pointer in pointers { free(pointer) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// One process the launcher watches; lives on the launcher's thread only.
+private final class Watched {
+    let token: UInt64
+    let pid: pid_t
+    let pidfd: Int32
+    let continuation: CheckedContinuation<LaunchReport, Never>
+    let streams: [OutputStream]
+    let grace: UInt64
+    var timeoutDeadline: UInt64?
+    var killDeadline: UInt64?
+    var timedOut = false
+    var descriptors: [Int32] { [pidfd] + streams.map(\.descriptor) }
+    /// SIGTERM went to the group (a stop or the timeout): a second reason sends nothing more.
+    private var terminating = false
+
+    init(token: UInt64, pid: pid_t, pidfd: Int32, continuation: CheckedContinuation<LaunchReport, Never>,
+         streams: [OutputStream], grace: Duration) {
+        self.token = token
+        self.pid = pid
+        self.pidfd = pidfd
+        self.continuation = continuation
+        self.streams = streams
+        self.grace = ProcessLauncher.nanoseconds(grace)
+    }
+
+    /// A stop: SIGTERM to the group now, SIGKILL after the grace period.
+    func stop(now: UInt64) {
+        guard !terminating else { return }
+        terminating = true
+        _ = kill(-pid, SIGTERM)
+        killDeadline = now &+ grace
+    }
+
+    func passDeadlines(now: UInt64) {
+        if let deadline = timeoutDeadline, deadline <= now {
+            timeoutDeadline = nil
+            timedOut = true
+            stop(now: now)
+        }
+        if let deadline = killDeadline, deadline <= now {
+            killDeadline = nil
+            _ = kill(-pid, SIGKILL)
+        }
+    }
+
+    /// Reads what `descriptor` holds into its stream's file: one read per readiness (epoll
+    /// reports a pipe again while it holds more), or until it is empty. At end of file the
+    /// stream is closed and `closed` is told its descriptor.
+    func read(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, untilEmpty: Bool, epoll: Int32,
+              closed: (Int32) -> Void) {
+        guard let stream = streams.first(where: { $0.descriptor == descriptor && $0.isOpen }) else { return }
+        while true {
+            let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
+            if count > 0 {
+                stream.sink.take(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                if count == buffer.count || untilEmpty { continue }
+                return
+            }
+            if count < 0, errno == EINTR { continue }
+            if count < 0, errno == EAGAIN { return }
+            closed(descriptor)  // end of file, or an error: the stream is over
+            stream.close(epoll: epoll)
+            return
+        }
+    }
+}
+
+/// The read end of one of a process's output pipes.
+private final class OutputStream {
+    let descriptor: Int32
+    let sink: OutputSink
+    private(set) var isOpen = true
+
+    init(descriptor: Int32, sink: OutputSink) {
+        self.descriptor = descriptor
+        self.sink = sink
+    }
+
+    func close(epoll: Int32) {
+        guard isOpen else { return }
+        isOpen = false
+        _ = jobq_epoll_remove(epoll, descriptor)
+        _ = Glibc.close(descriptor)
+    }
+}
+
+/// A job's output file, created (mode 0600) when the first byte arrives, keeping at most
+/// `limit` bytes; the rest is read and dropped (so that the job never blocks on a full pipe),
+/// and a last line says how much, and why when the disk was the reason.
+///
+/// Job output shares the disk with the store: it stops being written while the disk's free
+/// space is below a reserve (a tenth of the filesystem, at most 64 MiB, checked at creation and
+/// every MiB), so that a job's output cannot fill the disk the store needs to record the job's
+/// end and take new submits.
+final class OutputSink {
+    let path: String
+    let limit: Int
+    private var descriptor: FileDescriptor?
+    private var stopped: String?
+    private var untilCheck = 0
+    private var written = 0
+    private var dropped = 0
+
+    static let checkEvery = 1 << 20
+    static let maxReserve: UInt64 = 64 << 20
+
+    init(path: String, limit: Int) {
+        self.path = path
+        self.limit = limit
+    }
+
+    deinit { try? descriptor?.close() }
+
+    /// Keeps what fits under the limit and the disk's reserve, counts the rest as dropped.
+    func take(_ bytes: UnsafeRawBufferPointer) {
+        let keep = stopped == nil ? min(bytes.count, max(0, limit - written)) : 0
+        if keep > 0 { write(UnsafeRawBufferPointer(rebasing: bytes[0..<keep])) }
+        if stopped == nil { written += keep }
+        dropped += bytes.count - (stopped == nil ? keep : 0)
+    }
+
+    /// Writes the note on dropped output, then closes the file.
+    func finish() {
+        if dropped > 0, let descriptor {
+            let reason = stopped.map { " (\($0))" } ?? ""
+            let note = "\n[jobq: output truncated after \(written) bytes\(reason); \(dropped) more bytes dropped]\n"
+            _ = try? Array(note.utf8).withUnsafeBytes { try descriptor.writeAll($0) }
+        }
+        try? descriptor?.close()
+        descriptor = nil
+    }
+
+    /// Appends bytes, creating the file first. A full disk, or free space below the reserve,
+    /// drops the rest of the output, never the job.
+    private func write(_ bytes: UnsafeRawBufferPointer) {
+        if stopped != nil { return }
+        if untilCheck <= 0 {
+            untilCheck = Self.checkEvery
+            if let free = Self.freeBelowReserve(path) {
+                stopped = "less than \(free >> 20) MiB free on the disk"
+                return
+            }
+        }
+        untilCheck -= bytes.count
+        do {
+            if descriptor == nil {
+                descriptor = try FileDescriptor.open(
+                    FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
+            }
+            _ = try descriptor?.writeAll(bytes)
+        } catch {
+            stopped = "\(error)"
+        }
+    }
+
+    /// The reserve (in bytes) when the free space of `path`'s filesystem is below it.
+    private static func freeBelowReserve(_ path: String) -> UInt64? {
+        var info = statvfs()
+        guard statvfs((path as NSString).deletingLastPathComponent, &info) == 0 else { return nil }
+        let total = UInt64(info.f_blocks) * UInt64(info.f_frsize)
+        let free = UInt64(info.f_bavail) * UInt64(info.f_frsize)
+        let reserve = min(maxReserve, total / 10)
+        return free < reserve ? reserve : nil
+    }
+}
