@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -100,4 +101,8 @@ int jobq_epoll_wait(int epoll_fd, int *fds, int capacity, int timeout_ms) {
     int count = epoll_wait(epoll_fd, events, capacity, timeout_ms);
     for (int i = 0; i < count; i++) fds[i] = events[i].data.fd;
     return count;
+}
+
+void jobq_name_thread(const char *name) {
+    prctl(PR_SET_NAME, name, 0, 0, 0);
 }

@@ -93,8 +93,10 @@ final class ProcessLauncher: Sendable {
             return
         }
         startError = nil
-        let thread = Thread { [self] in self.serve() }
-        thread.name = "jobq-launcher"
+        let thread = Thread { [self] in
+            jobq_name_thread("jobq-launcher")
+            self.serve()
+        }
         thread.start()
     }
 

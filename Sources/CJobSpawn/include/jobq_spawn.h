@@ -44,4 +44,7 @@ int jobq_epoll_remove(int epoll_fd, int fd);
 /// errno set.
 int jobq_epoll_wait(int epoll_fd, int *fds, int capacity, int timeout_ms);
 
+/// Names the calling thread (at most 15 bytes show), for top, perf and gdb.
+void jobq_name_thread(const char *name);
+
 #endif
