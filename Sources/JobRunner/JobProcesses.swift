@@ -76,7 +76,7 @@ enum JobProcesses {
     /// `floor`, every pid of that range (whether it exists or not: looking one up is cheap);
     /// else every pid in /proc.
     static func candidates(above floor: pid_t, through last: pid_t?) -> [pid_t] {
-        if let cgroupProcs, let procs = try? String(contentsOfFile: cgroupProcs, encoding: .utf8) {
+        if let cgroupProcs, let procs = readFile(cgroupProcs).map({ String(decoding: $0, as: UTF8.self) }) {
             let pids = procs.split(separator: "\n").compactMap { pid_t($0) }
             if !pids.isEmpty { return pids.filter { $0 > floor } }
         }
@@ -89,7 +89,7 @@ enum JobProcesses {
 
     /// Whether `pid` is a process (the leader of its thread group), not another thread's id.
     private static func isProcess(_ pid: pid_t) -> Bool {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+        guard let status = readFile("/proc/\(pid)/status").map({ String(decoding: $0, as: UTF8.self) }),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Tgid:") }) else { return false }
         return pid_t(line.dropFirst("Tgid:".count).trimmingCharacters(in: .whitespaces)) == pid
     }
@@ -106,14 +106,21 @@ enum JobProcesses {
 
     /// The pid the kernel handed out last (the last field of /proc/loadavg).
     private static func lastPID() -> pid_t? {
-        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8),
+        guard let text = readFile("/proc/loadavg").map({ String(decoding: $0, as: UTF8.self) }),
               let last = text.split(whereSeparator: { $0 == " " || $0 == "\n" }).last else { return nil }
         return pid_t(last)
     }
 
     /// `/proc/PID/environ`, or nil when it cannot be read.
     private static func readEnvironment(_ pid: pid_t) -> [UInt8]? {
-        let fd = open("/proc/\(pid)/environ", O_RDONLY | O_CLOEXEC)
+        readFile("/proc/\(pid)/environ")
+    }
+
+    /// A small file's bytes (read to its end, as /proc files must be: their size says 0), at
+    /// most about 1 MiB; nil when it cannot be opened. Once per job for /proc/loadavg and the
+    /// cgroup's list, so plain reads instead of Foundation's file machinery.
+    private static func readFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var bytes: [UInt8] = []
