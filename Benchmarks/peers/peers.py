@@ -15,7 +15,9 @@ Run through Benchmarks/peers/run.sh, which installs the peers and builds jobq fi
            The single rows also time GET /healthz from the same clients (jobq's HTTP path
            alone, no store): the bound of a single request.
   e2e      N `true` jobs with 2 workers, from the first submit to the last finish: jobq (one
-           `jobq submit --stdin` batch, and one `jobq submit` per job) vs tsp with 2 slots
+           `jobq submit --stdin --split` batch, whose jobs exec `true` as tsp's and nq's do; one
+           `jobq submit --stdin` batch, whose jobs are `/bin/sh -c true`; and one
+           `jobq submit -- true` per job) vs tsp with 2 slots
            (one `tsp` per job) vs nq (one `nq` per job; nq runs one job at a time).
   memory   jobqd's RSS idle, with 100,000 and with 1,000,000 queued jobs (its queue paused),
            and the time from start to READY=1 with them; beanstalkd's beside it.
@@ -559,15 +561,17 @@ class Bench:
         results = {}
         jobq = os.path.join(self.bin, "jobq")
 
-        def jobq_run(per_process):
+        def jobq_run(mode):
             daemon = Jobqd(os.path.join(self.bin, "jobqd"), self.fresh("e2e-jobq"))
             daemon.start()
             env = {**os.environ, "JOBQ_SOCKET": daemon.socket}
             try:
                 started = time.perf_counter()
-                if per_process:
+                if mode == "per process":
                     for _ in range(jobs):
                         run_checked([jobq, "submit", "--", "true"], env)
+                elif mode == "split":
+                    run_checked([jobq, "submit", "--stdin", "--split"], env, lines)
                 else:
                     run_checked([jobq, "submit", "--stdin"], env, lines)
                 run_checked([jobq, "join"], env)
@@ -610,8 +614,9 @@ class Bench:
             elapsed = time.perf_counter() - started
             return jobs / elapsed
 
-        runs = [("jobq --stdin", lambda: jobq_run(False)), ("tsp", tsp_run),
-                ("jobq per process", lambda: jobq_run(True)), ("nq", nq_run)]
+        runs = [("jobq --stdin --split", lambda: jobq_run("split")), ("tsp", tsp_run),
+                ("jobq --stdin", lambda: jobq_run("shell")), ("nq", nq_run),
+                ("jobq per process", lambda: jobq_run("per process"))]
         for name, function in runs:
             results[name] = function()
             self.say(f"e2e {name}: {results[name]:,.0f} jobs/s")
@@ -694,7 +699,7 @@ class Bench:
         if "e2e" in r:
             e = r["e2e"]
             for peer in ("tsp", "nq"):
-                for mode in ("jobq --stdin", "jobq per process"):
+                for mode in ("jobq --stdin --split", "jobq --stdin", "jobq per process"):
                     target = "≥ 1.5x" if peer == "tsp" else ""
                     add(f"| end to end, {e['jobs']:,} `true`, 2 workers: `{mode}` vs `{peer}` | {e[mode]:,.0f} jobs/s | "
                         f"{e[peer]:,.0f} jobs/s | {e[mode] / e[peer]:.2f}x | {target} |")

@@ -17,7 +17,10 @@ struct Submit: AsyncParsableCommand {
             id=$(jobq submit -- make test) works.
 
             --stdin submits one shell command per input line (empty lines skipped) as one \
-            all-or-nothing batch and prints one id per line. The batch is one request, at most the \
+            all-or-nothing batch and prints one id per line; with --split each line is instead a \
+            program and its arguments, separated by blanks, run without a shell (as tsp, nq or \
+            xargs -L1 run them: no quoting, no expansion, no redirection; no /bin/sh per job). \
+            The batch is one request, at most the \
             daemon's body limit (max_body_bytes, 1 MiB by default: some 20,000 short commands); \
             split a longer input (split -l) and submit each part, or raise the limit.
             """)
@@ -51,6 +54,8 @@ struct Submit: AsyncParsableCommand {
     var shell = false
     @Flag(help: "Read one shell command per line from stdin and submit them as one batch.")
     var stdin = false
+    @Flag(help: "With --stdin: split each line at blanks into a program and its arguments, run without a shell.")
+    var split = false
     @Flag(help: "Wait for the job and exit with its exit code (1 when it was cancelled or failed without one; 128+N when killed by signal N).")
     var wait = false
     @Argument(help: ArgumentHelp("The command and its arguments, after -- (so that its options are not taken for jobq's).", valueName: "command"))
@@ -61,6 +66,8 @@ struct Submit: AsyncParsableCommand {
     func validate() throws {
         if stdin, !commandArguments.isEmpty { throw ValidationError("give either --stdin or a command, not both") }
         if !stdin, commandArguments.isEmpty { throw ValidationError("missing the command: jobq submit [options] -- command [args...]") }
+        if split, !stdin { throw ValidationError("--split splits the lines of --stdin: give --stdin too") }
+        if split, shell { throw ValidationError("give either --split (no shell) or --shell, not both") }
         if delay != nil, at != nil { throw ValidationError("give either --delay or --at, not both") }
         if retries < 0 || retries >= RetryPolicy.maxAttemptsLimit {
             throw ValidationError("--retries: must be from 0 to \(RetryPolicy.maxAttemptsLimit - 1)")
@@ -101,7 +108,11 @@ struct Submit: AsyncParsableCommand {
             var lines: [Command] = []
             while let line = readLine(strippingNewline: true) {
                 if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-                lines.append(.shell(line))
+                if split {
+                    lines.append(.argv(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)))
+                } else {
+                    lines.append(.shell(line))
+                }
             }
             guard !lines.isEmpty else { throw ValidationError("--stdin: no command on stdin") }
             commands = lines

@@ -224,6 +224,23 @@ struct JobqCommandTests {
         }
     }
 
+    @Test("--stdin --split runs each line as a program and its arguments, without a shell")
+    func stdinSplit() async throws {
+        try await Self.withDaemon { _, socket in
+            let run = try await Self.jobq(socket, ["submit", "--stdin", "--split"], stdin: "printf %s|  a\t$HOME  '*' \n\nfalse\n")
+            #expect(run.status == 0)
+            let ids = run.stdout.split(separator: "\n").map(String.init)
+            #expect(ids.count == 2)
+            #expect(try await Self.jobq(socket, ["wait"] + ids).status == 1)
+            let shown = try await Self.jobq(socket, ["show", "--json", ids[0]])
+            let job = try #require(try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any])
+            #expect(job["argv"] as? [String] == ["printf", "%s|", "a", "$HOME", "'*'"])
+            #expect(try await Self.jobq(socket, ["logs", ids[0]]).stdout == "a|$HOME|'*'|")
+            #expect(try await Self.jobq(socket, ["submit", "--split", "--", "true"]).status == 2)
+            #expect(try await Self.jobq(socket, ["submit", "--stdin", "--split", "--shell"], stdin: "true\n").status == 2)
+        }
+    }
+
     /// 40,000 lines of ~40 bytes: over 1 MiB however each spec is encoded.
     static let overOneMiB = String(repeating: "echo a line of moderate length here\n", count: 40_000)
 
