@@ -162,7 +162,7 @@ final class ProcessLauncher: Sendable {
                     if descriptor == process.pidfd {
                         if finish(process, buffer: buffer) { watched.forget(process, token: process.token, descriptors: process.descriptors) }
                     } else {
-                        process.read(descriptor, into: buffer, untilEmpty: false, epoll: epollDescriptor) { watched.closed($0) }
+                        process.read(descriptor, into: buffer, reads: 4, drain: false, epoll: epollDescriptor) { watched.closed($0) }
                     }
                 }
             }
@@ -257,9 +257,16 @@ final class ProcessLauncher: Sendable {
         _ = kill(-process.pid, SIGKILL)
         var exited: Int32 = 0
         var value: Int32 = 0
-        guard jobq_pidfd_reap(process.pidfd, &exited, &value) == 1 else { return false }
+        let reaped = jobq_pidfd_reap(process.pidfd, &exited, &value)
+        // -1 (ECHILD) would mean that something else in the daemon reaped a job's process: the
+        // status is gone, and a readable pidfd that can never be reaped would spin this thread.
+        // Nothing in jobqd waits for children but this thread, so it is a bug to stop at.
+        precondition(reaped >= 0, "waitid on the pidfd of job process \(process.pid) failed: \(Errno(rawValue: errno))")
+        guard reaped == 1 else { return false }
         for stream in process.streams where stream.isOpen {
-            process.read(stream.descriptor, into: buffer, untilEmpty: true, epoll: epollDescriptor) { _ in }
+            // What the leader wrote is at most a pipe's capacity (1 MiB at the most, with
+            // F_SETPIPE_SZ); a process outside the group that still writes is not waited for.
+            process.read(stream.descriptor, into: buffer, reads: 16, drain: true, epoll: epollDescriptor) { _ in }
             stream.close(epoll: epollDescriptor)
         }
         for stream in process.streams { stream.sink.finish() }
@@ -397,18 +404,22 @@ private final class Watched {
         }
     }
 
-    /// Reads what `descriptor` holds into its stream's file: one read per readiness (epoll
-    /// reports a pipe again while it holds more), or until it is empty. At end of file the
-    /// stream is closed and `closed` is told its descriptor.
-    func read(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, untilEmpty: Bool, epoll: Int32,
+    /// Reads what `descriptor` holds into its stream's file, at most `reads` buffers: epoll
+    /// reports a pipe again while it holds more, so a job that writes without pause cannot hold
+    /// this thread from the others. Without `drain`, a short read ends the turn (the pipe is
+    /// most likely empty); with it, reading goes on until the pipe is empty. At end of file
+    /// the stream is closed and `closed` is told its descriptor.
+    func read(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, reads: Int, drain: Bool, epoll: Int32,
               closed: (Int32) -> Void) {
         guard let stream = streams.first(where: { $0.descriptor == descriptor && $0.isOpen }) else { return }
-        while true {
+        var left = reads
+        while left > 0 {
             let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
             if count > 0 {
                 stream.sink.take(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-                if count == buffer.count || untilEmpty { continue }
-                return
+                if count < buffer.count, !drain { return }
+                left -= 1
+                continue
             }
             if count < 0, errno == EINTR { continue }
             if count < 0, errno == EAGAIN { return }

@@ -331,6 +331,32 @@ struct ProcessJobExecutorTests {
         }
     }
 
+    @Test("A job that writes without pause does not hold up the others; cancelling it stops it")
+    func prolificWriter() async throws {
+        try await withTemporaryDirectory("jobq-runner") { directory in
+            let runner = executor(directory, outputLimit: 1 << 16)
+            let ready = directory + "/ready"
+            #expect(mkfifo(ready, 0o600) == 0)
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    let writer = job(.shell("echo started > \(ready); exec yes"), id: 1)
+                    #expect(await runner.run(writer) == .cancelled(signal: SIGTERM))
+                }
+                #expect(await awaitLine(fromFIFO: ready) == "started")
+                // The writer writes on while the other jobs start and end.
+                let other = await runner.run(job(.shell("echo second"), id: 2))
+                #expect(other == .exited(code: 0))
+                #expect(contents(directory + "/2.out") == "second\n")
+                for index in 3...20 {
+                    #expect(await runner.run(job(.argv(["true"]), id: JobID(Int64(index)))) == .exited(code: 0))
+                }
+                group.cancelAll()
+            }
+            let written = try FileManager.default.attributesOfItem(atPath: directory + "/1.out")[.size] as? Int
+            #expect((written ?? 0) > 1 << 16)  // the cap, then the note on what was dropped
+        }
+    }
+
     @Test("The launcher's registry forgets only what still names a finished process: a descriptor number it gave back may belong to a newer one")
     func registryKeepsReusedNumbers() {
         final class Entry {}
