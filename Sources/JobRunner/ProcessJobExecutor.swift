@@ -2,7 +2,6 @@ import Foundation
 import JobBasics
 import JobModel
 import Logging
-import Synchronization
 import SystemPackage
 
 /// How ``ProcessJobExecutor`` runs commands.
