@@ -92,6 +92,7 @@ let package = Package(
             name: "JobStore",
             dependencies: [
                 "CSQLite",
+                "JobBasics",
                 "JobModel",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -236,7 +237,7 @@ let package = Package(
         .testTarget(
             name: "JobStoreTests",
             dependencies: [
-                "JobStore", "JobModel", "StoreCrashProbe", "JobQueueTesting", .product(name: "Logging", package: "swift-log"),
+                "JobStore", "JobModel", "JobBasics", "StoreCrashProbe", "JobQueueTesting", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

@@ -1,5 +1,6 @@
 import CJobSpawn
 import Foundation
+import JobBasics
 import Synchronization
 import SystemPackage
 
@@ -78,7 +79,7 @@ final class ProcessLauncher: Sendable {
     /// The errno that kept the launcher from starting (no epoll or eventfd): every launch fails
     /// with it.
     private let startError: Int32?
-    private let inbox = Mutex<[Command]>([])
+    private let inbox = Locked<[Command]>([])
     private let tokens = Atomic<UInt64>(0)
 
     private init() {

@@ -1,5 +1,6 @@
 import CSQLite
 import Dispatch
+import JobBasics
 import Logging
 
 

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import JobBasics
 import JobModel
 import JobQueueTesting
 import Logging

@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// A value guarded by a pthread mutex.
+/// A value guarded by a pthread mutex (the store's writer and reader, the job launcher's inbox).
 ///
 /// Why not `Synchronization.Mutex`: on Linux its lock lives in code ThreadSanitizer does not
 /// see, so every access it guards is reported as a race (an 8-line program that appends to a
@@ -17,11 +17,11 @@ import Darwin
 /// the previous one; the mutex is heap-allocated once and never moves; the initial value is
 /// `sending` (no other reference to it survives `init`), and what `withLock` returns must be
 /// `Sendable`, so a non-Sendable value (a connection) can never leave the lock.
-final class Locked<Value>: @unchecked Sendable {
+public final class Locked<Value>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private var value: Value
 
-    init(_ value: sending Value) {
+    public init(_ value: sending Value) {
         self.value = value
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
@@ -36,7 +36,7 @@ final class Locked<Value>: @unchecked Sendable {
     }
 
     /// Runs `body` with the value, holding the lock.
-    func withLock<Result: Sendable, Failure: Error>(
+    public func withLock<Result: Sendable, Failure: Error>(
         _ body: (inout Value) throws(Failure) -> Result
     ) throws(Failure) -> Result {
         pthread_mutex_lock(mutex)
