@@ -246,7 +246,7 @@ final class ProcessLauncher: Sendable {
             ],
             grace: request.killGrace)
         if let timeout = request.timeout {
-            process.timeoutDeadline = Self.monotonicNanoseconds() &+ Self.nanoseconds(timeout)
+            process.timeoutDeadline = Self.monotonicNanoseconds().saturatingAdd(Self.nanoseconds(timeout))
         }
         return .watching(process)
     }
@@ -291,11 +291,12 @@ final class ProcessLauncher: Sendable {
         return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
     }
 
+    /// A duration in nanoseconds, 0 for a negative one, `UInt64.max` for one too long to count.
     static func nanoseconds(_ duration: Duration) -> UInt64 {
         let (seconds, attoseconds) = duration.components
         guard seconds >= 0 else { return 0 }
-        return UInt64(clamping: seconds).multipliedReportingOverflow(by: 1_000_000_000).partialValue
-            &+ UInt64(attoseconds / 1_000_000_000)
+        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : whole.saturatingAdd(UInt64(attoseconds / 1_000_000_000))
     }
 
     /// epoll_wait's timeout: until the nearest deadline (rounded up), or -1 for none.
@@ -309,7 +310,7 @@ final class ProcessLauncher: Sendable {
         guard let nearest else { return -1 }
         let now = monotonicNanoseconds()
         guard nearest > now else { return 0 }
-        return Int32(clamping: (nearest - now + 999_999) / 1_000_000)
+        return Int32(clamping: (nearest - now).saturatingAdd(999_999) / 1_000_000)
     }
 }
 
@@ -343,6 +344,14 @@ struct WatchRegistry<Entry: AnyObject> {
         for descriptor in descriptors where byDescriptor[descriptor] === entry {
             byDescriptor[descriptor] = nil
         }
+    }
+}
+
+private extension UInt64 {
+    /// `self + other`, or `UInt64.max` when that does not fit: a deadline too far to count.
+    func saturatingAdd(_ other: UInt64) -> UInt64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
     }
 }
 
@@ -390,7 +399,7 @@ private final class Watched {
         guard !terminating else { return }
         terminating = true
         _ = kill(-pid, SIGTERM)
-        killDeadline = now &+ grace
+        killDeadline = now.saturatingAdd(grace)
     }
 
     func passDeadlines(now: UInt64) {

@@ -357,6 +357,14 @@ struct ProcessJobExecutorTests {
         }
     }
 
+    @Test("The launcher's deadlines: durations in nanoseconds, a negative one 0, one too long to count the most there is")
+    func launcherDurations() {
+        #expect(ProcessLauncher.nanoseconds(.milliseconds(1500)) == 1_500_000_000)
+        #expect(ProcessLauncher.nanoseconds(.nanoseconds(7)) == 7)
+        #expect(ProcessLauncher.nanoseconds(.seconds(-3)) == 0)
+        #expect(ProcessLauncher.nanoseconds(.seconds(Int64.max)) == UInt64.max)
+    }
+
     @Test("The launcher's registry forgets only what still names a finished process: a descriptor number it gave back may belong to a newer one")
     func registryKeepsReusedNumbers() {
         final class Entry {}
