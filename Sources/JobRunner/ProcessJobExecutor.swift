@@ -137,19 +137,17 @@ public struct ProcessJobExecutor: JobExecutor {
             }
         }
 
+        /// A run the timeout or a cancellation stopped reports that, with what ended it.
+        func stopped(by signal: Int32?) -> JobOutcome? {
+            if report.timedOut, let timeout { return .timedOut(after: timeout, signal: signal) }
+            return Task.isCancelled ? .cancelled(signal: signal) : nil
+        }
         let outcome: JobOutcome
-        let signal: Int32? = if case .signaled(let number) = report.end { number } else { nil }
         switch report.end {
-        case .exited, .signaled:
-            if report.timedOut, let timeout {
-                outcome = .timedOut(after: timeout, signal: signal)
-            } else if Task.isCancelled {
-                outcome = .cancelled(signal: signal)
-            } else if case .exited(let code) = report.end {
-                outcome = .exited(code: code)
-            } else {
-                outcome = .signaled(signal: signal ?? 0)
-            }
+        case .exited(let code):
+            outcome = stopped(by: nil) ?? .exited(code: code)
+        case .signaled(let signal):
+            outcome = stopped(by: signal) ?? .signaled(signal: signal)
         case .notStarted:
             outcome = .cancelled(signal: nil)
         case .spawnFailed(let code, let inWorkingDirectory):

@@ -23,8 +23,8 @@ struct LaunchRequest: Sendable {
 }
 
 /// How a launched process ended.
-struct LaunchReport: Sendable, Equatable {
-    enum End: Sendable, Equatable {
+struct LaunchReport: Sendable {
+    enum End: Sendable {
         /// The run was cancelled before the process was spawned.
         case notStarted
         /// The spawn failed with this errno; `inWorkingDirectory` when the working directory
@@ -198,11 +198,8 @@ final class ProcessLauncher: Sendable {
                         continuation: CheckedContinuation<LaunchReport, Never>) -> Launched {
         var stdoutPipe: [Int32] = [-1, -1]
         var stderrPipe: [Int32] = [-1, -1]
-        func closeAll() {
-            for descriptor in stdoutPipe + stderrPipe where descriptor >= 0 { close(descriptor) }
-        }
         func failed(_ code: Int32, inWorkingDirectory: Bool = false) -> Launched {
-            closeAll()
+            for descriptor in stdoutPipe + stderrPipe where descriptor >= 0 { close(descriptor) }
             return .failed(LaunchReport(end: .spawnFailed(errno: code, inWorkingDirectory: inWorkingDirectory)))
         }
         guard jobq_output_pipe(&stdoutPipe) == 0 else { return failed(errno) }
@@ -223,18 +220,13 @@ final class ProcessLauncher: Sendable {
         let pidfd = jobq_pidfd_open(pid)
         if pidfd < 0 {
             let code = errno
-            _ = kill(-pid, SIGKILL)
-            var status: Int32 = 0
-            _ = waitpid(pid, &status, 0)
+            Self.killAndReap(pid)
             return failed(code)
         }
         for descriptor in [pidfd, stdoutPipe[0], stderrPipe[0]] where jobq_epoll_add(epollDescriptor, descriptor) != 0 {
             let code = errno
             for registered in [pidfd, stdoutPipe[0], stderrPipe[0]] { _ = jobq_epoll_remove(epollDescriptor, registered) }
-            _ = kill(-pid, SIGKILL)
-            var exited: Int32 = 0, value: Int32 = 0
-            var status: Int32 = 0
-            if jobq_pidfd_reap(pidfd, &exited, &value) != 1 { _ = waitpid(pid, &status, 0) }
+            Self.killAndReap(pid)
             close(pidfd)
             return failed(code)
         }
@@ -278,6 +270,14 @@ final class ProcessLauncher: Sendable {
         return true
     }
 
+    /// Stops a process that was spawned but cannot be watched: SIGKILL to its group, then wait
+    /// for it (at once: nothing survives SIGKILL).
+    private static func killAndReap(_ pid: pid_t) {
+        _ = kill(-pid, SIGKILL)
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, 0)
+    }
+
     /// Whether `path` is a directory this process may enter (checked after a failed spawn, to
     /// tell a bad working directory from a bad program).
     private static func canEnter(_ path: String) -> Bool {
@@ -301,13 +301,7 @@ final class ProcessLauncher: Sendable {
 
     /// epoll_wait's timeout: until the nearest deadline (rounded up), or -1 for none.
     private static func millisecondsToNextDeadline(_ processes: some Sequence<Watched>) -> Int32 {
-        var nearest: UInt64?
-        for process in processes {
-            for deadline in [process.timeoutDeadline, process.killDeadline].compactMap({ $0 }) {
-                nearest = min(nearest ?? deadline, deadline)
-            }
-        }
-        guard let nearest else { return -1 }
+        guard let nearest = processes.lazy.compactMap(\.nextDeadline).min() else { return -1 }
         let now = monotonicNanoseconds()
         guard nearest > now else { return 0 }
         return Int32(clamping: (nearest - now).saturatingAdd(999_999) / 1_000_000)
@@ -381,6 +375,14 @@ private final class Watched {
     var killDeadline: UInt64?
     var timedOut = false
     var descriptors: [Int32] { [pidfd] + streams.map(\.descriptor) }
+    /// The sooner of the timeout and the SIGKILL after a stop, if either is set.
+    var nextDeadline: UInt64? {
+        switch (timeoutDeadline, killDeadline) {
+        case let (timeout?, kill?): min(timeout, kill)
+        case let (deadline?, nil), let (nil, deadline?): deadline
+        case (nil, nil): nil
+        }
+    }
     /// SIGTERM went to the group (a stop or the timeout): a second reason sends nothing more.
     private var terminating = false
 
