@@ -258,7 +258,7 @@ let package = Package(
         .testTarget(
             name: "SystemdSupportTests",
             dependencies: [
-                "SystemdSupport", "JobQueueTesting",
+                "SystemdSupport", "JobQueueTesting", "JobBasics",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],

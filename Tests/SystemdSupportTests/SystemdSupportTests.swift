@@ -1,4 +1,5 @@
 import Foundation
+import JobBasics
 import JobQueueTesting
 import Logging
 import ServiceLifecycle
@@ -174,15 +175,12 @@ final class LogRecorder: Sendable {
         var nextWaiter = 0
     }
 
-    // Safe to share: every access to `state` holds `lock`. NSLock (a pthread mutex), which
-    // ThreadSanitizer sees, rather than Synchronization.Mutex, which it does not on Linux.
-    nonisolated(unsafe) private var state = State()
-    private let lock = NSLock()
+    private let state = Locked(State())
 
-    var records: [Record] { lock.withLock { state.records } }
+    var records: [Record] { state.withLock { $0.records } }
 
     func append(level: Logger.Level, message: String, metadata: Logger.Metadata) {
-        let ready: [CheckedContinuation<Void, Never>] = lock.withLock {
+        let ready: [CheckedContinuation<Void, Never>] = state.withLock { state in
             state.records.append(Record(index: state.records.count, level: level, message: message, metadata: metadata))
             let records = state.records
             let satisfied = state.waiters.filter { $0.value.condition(records) }
@@ -193,13 +191,13 @@ final class LogRecorder: Sendable {
     }
 
     func wait(until condition: @escaping @Sendable ([Record]) -> Bool) async {
-        let key = lock.withLock {
+        let key = state.withLock { state in
             state.nextWaiter += 1
             return state.nextWaiter
         }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let now = lock.withLock {
+                let now = state.withLock { state in
                     // Checked under the lock that onCancel takes: a cancellation either finds
                     // the waiter registered or is seen here.
                     if condition(state.records) || Task.isCancelled { return true }
@@ -209,7 +207,7 @@ final class LogRecorder: Sendable {
                 if now { continuation.resume() }
             }
         } onCancel: {
-            let waiter = lock.withLock { state.waiters.removeValue(forKey: key) }
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: key) }
             waiter?.continuation.resume()
         }
     }
