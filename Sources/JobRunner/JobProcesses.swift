@@ -76,7 +76,7 @@ enum JobProcesses {
     /// `floor`, every pid of that range (whether it exists or not: looking one up is cheap);
     /// else every pid in /proc.
     static func candidates(above floor: pid_t, through last: pid_t?) -> [pid_t] {
-        if let cgroupProcs, let procs = readFile(cgroupProcs).map({ String(decoding: $0, as: UTF8.self) }) {
+        if let cgroupProcs, let procs = readText(cgroupProcs) {
             let pids = procs.split(separator: "\n").compactMap { pid_t($0) }
             if !pids.isEmpty { return pids.filter { $0 > floor } }
         }
@@ -89,7 +89,7 @@ enum JobProcesses {
 
     /// Whether `pid` is a process (the leader of its thread group), not another thread's id.
     private static func isProcess(_ pid: pid_t) -> Bool {
-        guard let status = readFile("/proc/\(pid)/status").map({ String(decoding: $0, as: UTF8.self) }),
+        guard let status = readText("/proc/\(pid)/status"),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Tgid:") }) else { return false }
         return pid_t(line.dropFirst("Tgid:".count).trimmingCharacters(in: .whitespaces)) == pid
     }
@@ -106,7 +106,7 @@ enum JobProcesses {
 
     /// The pid the kernel handed out last (the last field of /proc/loadavg).
     private static func lastPID() -> pid_t? {
-        guard let text = readFile("/proc/loadavg").map({ String(decoding: $0, as: UTF8.self) }),
+        guard let text = readText("/proc/loadavg"),
               let last = text.split(whereSeparator: { $0 == " " || $0 == "\n" }).last else { return nil }
         return pid_t(last)
     }
@@ -114,6 +114,11 @@ enum JobProcesses {
     /// `/proc/PID/environ`, or nil when it cannot be read.
     private static func readEnvironment(_ pid: pid_t) -> [UInt8]? {
         readFile("/proc/\(pid)/environ")
+    }
+
+    /// ``readFile(_:)`` as UTF-8 text.
+    private static func readText(_ path: String) -> String? {
+        readFile(path).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// A small file's bytes (read to its end, as /proc files must be: their size says 0), at
