@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
@@ -105,4 +106,11 @@ int jobq_epoll_wait(int epoll_fd, int *fds, int capacity, int timeout_ms) {
 
 void jobq_name_thread(const char *name) {
     prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
+int jobq_unblock_sigchld(void) {
+    sigset_t child;
+    sigemptyset(&child);
+    sigaddset(&child, SIGCHLD);
+    return pthread_sigmask(SIG_UNBLOCK, &child, NULL);
 }

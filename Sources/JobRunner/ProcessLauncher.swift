@@ -96,6 +96,9 @@ final class ProcessLauncher: Sendable {
         startError = nil
         let thread = Thread { [self] in
             jobq_name_thread("jobq-launcher")
+            // Its children's SIGCHLD is then dropped where it is raised (see the C function).
+            let unblocked = jobq_unblock_sigchld()
+            precondition(unblocked == 0, "pthread_sigmask cannot fail with SIG_UNBLOCK and a valid set")
             self.serve()
         }
         thread.start()

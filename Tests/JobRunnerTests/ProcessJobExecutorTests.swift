@@ -365,6 +365,24 @@ struct ProcessJobExecutorTests {
         #expect(ProcessLauncher.nanoseconds(.seconds(Int64.max)) == UInt64.max)
     }
 
+    @Test("The launcher's thread, the parent of every job, does not block SIGCHLD: a job's exit raises no signal that wakes other threads")
+    func launcherLeavesSIGCHLDUnblocked() async throws {
+        // The launcher's thread starts with the first run, from a thread of Swift's pool, whose
+        // mask blocks SIGCHLD; the thread must unblock it itself.
+        try await withTemporaryDirectory("jobq-runner") { directory in
+            #expect(await executor(directory).run(job(.argv(["true"]))) == .exited(code: 0))
+        }
+        let threads = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")
+        let masks = threads.compactMap { thread -> UInt64? in
+            guard contents("/proc/self/task/\(thread)/comm") == "jobq-launcher\n",
+                  let line = contents("/proc/self/task/\(thread)/status").split(separator: "\n")
+                      .first(where: { $0.hasPrefix("SigBlk:") }) else { return nil }
+            return UInt64(line.dropFirst("SigBlk:".count).trimmingCharacters(in: .whitespaces), radix: 16)
+        }
+        #expect(masks.count == 1)
+        for mask in masks { #expect(mask & (1 << (UInt64(SIGCHLD) - 1)) == 0) }
+    }
+
     @Test("The launcher's registry forgets only what still names a finished process: a descriptor number it gave back may belong to a newer one")
     func registryKeepsReusedNumbers() {
         final class Entry {}
