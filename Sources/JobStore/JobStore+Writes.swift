@@ -111,7 +111,9 @@ extension JobStore {
     /// `running` with one more attempt and its output paths set. Returns them in that order.
     public func claim(queue: String, limit: Int = 1) async throws(JobStoreError) -> [Job] {
         guard limit > 0 else { return [] }
-        return try await write { context throws(JobStoreError) in
+        // Without an fsync of its own (see `WriteOperation.synced`): a claim that a power cut
+        // undoes leaves the jobs queued, which is what recovery would make of them anyway.
+        return try await write(synced: false) { context throws(JobStoreError) in
             let now = context.clock()
             // INDEXED BY: the walk down jobs_ready is what keeps a claim O(log n) in the backlog;
             // if the planner ever preferred another index, the statement fails instead of sorting.

@@ -74,7 +74,8 @@ public final class JobStore: Sendable {
             if fd >= 0 { Foundation.close(fd) }
             let connection = try connect(configuration, writer: true)
             let applied = try Migrator(migrations: migrations, logger: logger).migrate(connection, now: clock())
-            return (StoreContext(connection: connection, clock: clock, logDirectory: logDirectory), applied)
+            return (StoreContext(connection: connection, clock: clock, logDirectory: logDirectory,
+                                 fullDurability: configuration.durability == .full), applied)
         }
         store.applied.withLock { $0 = appliedNow }
         let result: Result<Void, JobStoreError> = await withCheckedContinuation { continuation in
@@ -174,8 +175,10 @@ public final class JobStore: Sendable {
 
     // MARK: Plumbing
 
-    /// Runs `body` in the next group-commit transaction and returns once it has committed.
+    /// Runs `body` in the next group-commit transaction and returns once it has committed
+    /// (and, when `synced`, once the commit is on disk: see ``WriteOperation/synced``).
     func write<T: Sendable>(
+        synced: Bool = true,
         _ body: @escaping @Sendable (StoreContext) throws(JobStoreError) -> T
     ) async throws(JobStoreError) -> T {
         let result: Result<T, JobStoreError> = await withCheckedContinuation { continuation in
@@ -190,7 +193,8 @@ public final class JobStore: Sendable {
                         return AppliedWrite(succeeded: false) { _ in continuation.resume(returning: .failure(error)) }
                     }
                 },
-                reject: { error in continuation.resume(returning: .failure(error)) }
+                reject: { error in continuation.resume(returning: .failure(error)) },
+                synced: synced
             ))
         }
         return try result.get()

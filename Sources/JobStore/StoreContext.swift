@@ -9,11 +9,19 @@ final class StoreContext {
     let clock: @Sendable () -> Timestamp
     let logDirectory: String
     let decoder = JSONDecoder()
+    /// The writer's: whether the store was opened with ``StoreConfiguration/Durability/full``,
+    /// and whether its connection's commits fsync now (`PRAGMA synchronous` FULL or NORMAL),
+    /// which the writer sets per transaction (see ``WriteOperation/synced``).
+    let fullDurability: Bool
+    var commitsSync: Bool
 
-    init(connection: SQLiteConnection, clock: @escaping @Sendable () -> Timestamp, logDirectory: String) {
+    init(connection: SQLiteConnection, clock: @escaping @Sendable () -> Timestamp, logDirectory: String,
+         fullDurability: Bool = false) {
         self.connection = connection
         self.clock = clock
         self.logDirectory = logDirectory
+        self.fullDurability = fullDurability
+        self.commitsSync = fullDurability
     }
 
     /// Runs `body` against the cached statement for `sql`, turning SQLite errors into store errors.
@@ -44,6 +52,13 @@ struct WriteOperation: Sendable {
     var apply: @Sendable (StoreContext) -> AppliedWrite
     /// Resumes the caller with an error without running anything (store closed, BEGIN failed).
     var reject: @Sendable (JobStoreError) -> Void
+    /// Whether the caller may resume only once the write is on disk. A transaction in which no
+    /// operation asks for it commits without an fsync (under `full` durability; under `normal`
+    /// none does): it survives the daemon's crash, as the page cache holds it, and the next
+    /// synced commit puts it on disk with its own (the WAL is synced as a whole). Only a claim
+    /// does without: a claim lost to a power cut leaves its jobs queued, to run again after the
+    /// restart, as a claim kept would have them requeued, and their processes died with the power.
+    var synced = true
 }
 
 /// Counters of the writer, to see group commit at work.
@@ -54,4 +69,6 @@ public struct StoreStatistics: Sendable, Hashable {
     public var operations: Int = 0
     /// The largest number of operations committed in one transaction.
     public var largestGroup: Int = 0
+    /// Transactions of operations none of which asked for an fsync (claims).
+    public var unsyncedTransactions: Int = 0
 }

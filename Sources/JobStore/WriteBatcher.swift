@@ -118,6 +118,7 @@ final class WriteBatcher: Sendable {
                 state.statistics.transactions += 1
                 state.statistics.operations += batch.count
                 state.statistics.largestGroup = max(state.statistics.largestGroup, batch.count)
+                if !batch.contains(where: \.synced) { state.statistics.unsyncedTransactions += 1 }
             }
             context.withLock { context in
                 guard let context else {
@@ -132,6 +133,12 @@ final class WriteBatcher: Sendable {
     private func commit(_ batch: [WriteOperation], in context: StoreContext) {
         let connection = context.connection
         do {
+            // Set before BEGIN: it applies to this transaction's COMMIT.
+            let sync = context.fullDurability && batch.contains(where: \.synced)
+            if sync != context.commitsSync {
+                try connection.run(sync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+                context.commitsSync = sync
+            }
             try connection.run("BEGIN IMMEDIATE")
         } catch {
             logger.error("cannot begin a write transaction", metadata: ["error": "\(error)"])

@@ -130,7 +130,8 @@ struct LongRouteTests {
             let transactions = try #require(value("jobq_store_transactions_total"))
             let writes = try #require(value("jobq_store_writes_total"))
             let largest = try #require(value("jobq_store_largest_group"))
-            #expect(transactions >= 1 && writes >= 5 && writes >= transactions)
+            let unsynced = try #require(value("jobq_store_unsynced_transactions_total"))
+            #expect(transactions >= 1 && writes >= 5 && writes >= transactions && unsynced < transactions)
             #expect(largest >= 1 && largest <= writes)
         }
     }

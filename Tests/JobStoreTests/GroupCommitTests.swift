@@ -27,6 +27,43 @@ struct GroupCommitTests {
         }
     }
 
+    @Test("A transaction of claims alone commits without an fsync (synchronous=NORMAL); any other write in it, or a store opened for normal durability, decides as usual")
+    func claimsCommitWithoutTheirOwnSync() async throws {
+        /// The writer's `PRAGMA synchronous` inside a write that does or does not ask for a sync
+        /// (2 is FULL, 1 NORMAL).
+        func synchronous(_ store: JobStore, synced: Bool) async throws -> String? {
+            try await store.write(synced: synced) { context throws(JobStoreError) in
+                do throws(SQLiteError) {
+                    return try context.connection.pragmaText("PRAGMA synchronous")
+                } catch {
+                    throw .storage(error)
+                }
+            }
+        }
+        try await withStore { store, _ async throws in
+            #expect(try await synchronous(store, synced: false) == "1")
+            #expect(try await synchronous(store, synced: true) == "2")
+            _ = try await store.add(spec())
+            let before = store.statistics.unsyncedTransactions
+            #expect(try await store.claim(queue: "default").count == 1)
+            #expect(store.statistics.unsyncedTransactions == before + 1)
+            #expect(try await synchronous(store, synced: true) == "2")
+            // Grouped with a write that needs an fsync, a claim commits with it, synced.
+            _ = try await store.add(spec())
+            let (claimed, added) = try await store.withWriterHeld(untilPending: 2) {
+                async let claimed = store.claim(queue: "default")
+                async let added = store.add(spec("other"))
+                return try await (claimed, added)
+            }
+            #expect(claimed.count == 1 && added.spec.queue == "default")
+            #expect(store.statistics.unsyncedTransactions == before + 1)
+        }
+        try await withStore(durability: .normal) { store, _ async throws in
+            #expect(try await synchronous(store, synced: true) == "1")
+            #expect(try await synchronous(store, synced: false) == "1")
+        }
+    }
+
     @Test("One caller's failing write in a group rolls back only its own changes")
     func failureIsolatedToItsCaller() async throws {
         try await withStore { store, _ async throws in
