@@ -9,8 +9,8 @@ import ServiceLifecycle
 ///
 /// For each named queue, a **dispatcher** claims ready jobs from the store (highest priority,
 /// then earliest `run_at`) and `put`s them into the queue's ``AsyncQueue``, whose `maxsize` is the
-/// queue's concurrency: the queue's back-pressure is what limits claiming, and the backlog stays
-/// in SQLite. **Workers** `get` a job, run it through the ``JobExecutor``, record the outcome
+/// queue's concurrency: it refills the queue once it runs low (``claimLimit(concurrency:waiting:)``),
+/// so that at most twice the concurrency is claimed at once, and the backlog stays in SQLite. **Workers** `get` a job, run it through the ``JobExecutor``, record the outcome
 /// (success, a retry after the job's backoff, or failure once its attempts are spent), and call
 /// `taskDone`. A dispatcher with nothing to claim sleeps until the earliest `run_at` of its queue
 /// or until something wakes it (a submit, a retry, a resume, a dependency that succeeded): one
@@ -387,7 +387,11 @@ public actor JobEngine: Service {
                 await sleep(name, until: nil)
                 continue
             }
-            let free = max(1, runtime.concurrency - (await runtime.queue.count))
+            let free = Self.claimLimit(concurrency: runtime.concurrency, waiting: await runtime.queue.count)
+            if free == 0 {
+                await sleep(name, until: nil)  // until a worker's get leaves the queue low
+                continue
+            }
             let claimed: [Job]
             do {
                 claimed = try await store.claim(queue: name, limit: free)
@@ -409,6 +413,20 @@ public actor JobEngine: Service {
             }
         }
     }
+
+    /// How many jobs the dispatcher claims now for a queue of `concurrency` slots of which
+    /// `waiting` hold claimed jobs: none while at least ``refillLevel(_:)`` do, else as many as
+    /// fill it, in one claim. So a claim moves several jobs when it can (with 2 workers, 2 at a
+    /// time: half as many claim transactions as jobs), the queue does not run dry while the
+    /// claim commits (more than 2 slots), and at most twice the concurrency is claimed ahead
+    /// of its end (the queue's jobs and the running ones), the `put`s never waiting.
+    static func claimLimit(concurrency: Int, waiting: Int) -> Int {
+        waiting < refillLevel(concurrency) ? max(0, concurrency - waiting) : 0
+    }
+
+    /// Below this many waiting jobs (half the slots, rounded up: an empty queue for 1 or 2),
+    /// the queue is refilled; the worker whose `get` leaves it there wakes the dispatcher.
+    static func refillLevel(_ concurrency: Int) -> Int { (concurrency + 1) / 2 }
 
     /// Puts a claimed job into the queue's current `AsyncQueue`, following it when it is
     /// replaced. `false` when the job must go back to the store (draining, paused).
@@ -470,6 +488,7 @@ public actor JobEngine: Service {
                 let job: Job
                 do {
                     job = try await queue.get()
+                    if await queue.count < Self.refillLevel(runtime.concurrency) { await wake(name) }
                 } catch is CancellationError {
                     return true  // the engine's task was cancelled: no drain, just stop
                 } catch {

@@ -217,6 +217,35 @@ struct EngineTests {
         }
     }
 
+    @Test("Claims refill the queue once it runs low, several jobs per claim: with 2 workers, 2 at a time")
+    func claimsInBatches() async throws {
+        #expect(JobEngine.claimLimit(concurrency: 1, waiting: 0) == 1)
+        #expect(JobEngine.claimLimit(concurrency: 1, waiting: 1) == 0)
+        #expect(JobEngine.claimLimit(concurrency: 2, waiting: 0) == 2)
+        #expect(JobEngine.claimLimit(concurrency: 2, waiting: 1) == 0)
+        #expect(JobEngine.claimLimit(concurrency: 3, waiting: 1) == 2)
+        #expect(JobEngine.claimLimit(concurrency: 3, waiting: 2) == 0)
+        #expect(JobEngine.claimLimit(concurrency: 8, waiting: 3) == 5)
+        #expect(JobEngine.claimLimit(concurrency: 8, waiting: 4) == 0)
+        try await withEngine(EngineConfiguration(defaultConcurrency: 2, drainGrace: .zero)) { engine, store, fake, _ in
+            try await engine.untilStarted()  // its start-up recovery is a write too
+            let before = store.statistics.operations
+            let ids = try await engine.submit((0..<8).map { _ in spec("block") }).map(\.job.id)
+            for count in 1...8 {
+                await fake.state.untilStarted(count)
+                await fake.release(await fake.state.started[count - 1])
+            }
+            try await engine.join()
+            #expect(Set(await fake.state.started) == Set(ids))
+            #expect(await fake.state.maxRunning == 2)
+            // 1 insert and 8 finishes; the rest are claims: 4 of 2 jobs, the one that finds
+            // nothing left once the queue has emptied, and maybe one more for the submit's
+            // wake-up (a claim whenever a slot was free made 7 or 8 here).
+            let claims = store.statistics.operations - before - 9
+            #expect(claims == 5 || claims == 6, "\(claims) claims")
+        }
+    }
+
     @Test("Named queues: each has its own concurrency (configured, or the default on first use)")
     func namedQueues() async throws {
         let configuration = EngineConfiguration(defaultConcurrency: 2, concurrency: ["serial": 1], drainGrace: .zero)
