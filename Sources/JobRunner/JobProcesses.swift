@@ -29,7 +29,12 @@ enum JobProcesses {
     /// when no more than ``probeLimit`` pids were handed out since the leader, each is looked up
     /// in /proc directly instead of listing /proc (which costs the kernel a lookup of every
     /// process of the machine).
-    static func find(jobs: Set<Int64>, stateDirectory: String, since leader: pid_t? = nil) -> [pid_t] {
+    ///
+    /// `skipping`: pids known not to be one of the jobs' processes, not read: the leaders of
+    /// other jobs that the launcher has not reaped (an unreaped pid cannot be handed to anyone
+    /// else). With several jobs at once, they are most of the pids started since a leader.
+    static func find(jobs: Set<Int64>, stateDirectory: String, since leader: pid_t? = nil,
+                     skipping: Set<pid_t> = []) -> [pid_t] {
         guard !jobs.isEmpty else { return [] }
         var floor: pid_t = 0
         var last: pid_t?
@@ -41,7 +46,7 @@ enum JobProcesses {
         let idPrefix = Array("JOBQ_JOB_ID=".utf8)
         let me = getpid()
         var found: [pid_t] = []
-        for pid in candidates(above: floor, through: last) where pid != me {
+        for pid in candidates(above: floor, through: last) where pid != me && !skipping.contains(pid) {
             guard let environment = readEnvironment(pid) else { continue }
             var marked = false
             var job: Int64?
@@ -61,8 +66,9 @@ enum JobProcesses {
 
     /// SIGKILLs the processes of `jobs` (see ``find(jobs:stateDirectory:)``); returns how many.
     @discardableResult
-    static func kill(jobs: Set<Int64>, stateDirectory: String, since leader: pid_t? = nil) -> Int {
-        let pids = find(jobs: jobs, stateDirectory: stateDirectory, since: leader)
+    static func kill(jobs: Set<Int64>, stateDirectory: String, since leader: pid_t? = nil,
+                     skipping: Set<pid_t> = []) -> Int {
+        let pids = find(jobs: jobs, stateDirectory: stateDirectory, since: leader, skipping: skipping)
         for pid in pids { _ = Glibc.kill(pid, SIGKILL) }
         return pids.count
     }

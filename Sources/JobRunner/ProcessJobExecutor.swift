@@ -130,7 +130,8 @@ public struct ProcessJobExecutor: JobExecutor {
         // No process outlives its job: the launcher SIGKILLed the leader's process group when the
         // leader exited; what left the group (`setsid`) but still carries the job's mark goes too.
         if report.pid > 0, let stateDirectory = configuration.stateDirectory {
-            let killed = JobProcesses.kill(jobs: [job.id.rawValue], stateDirectory: stateDirectory, since: report.pid)
+            let killed = JobProcesses.kill(jobs: [job.id.rawValue], stateDirectory: stateDirectory, since: report.pid,
+                                           skipping: ProcessLauncher.shared.unreapedLeaders)
             if killed > 0 {
                 logger.notice("killed processes the job left outside its process group",
                               metadata: ["job": "\(job.id)", "queue": "\(job.spec.queue)", "processes": "\(killed)"])

@@ -81,6 +81,11 @@ final class ProcessLauncher: Sendable {
     private let startError: Int32?
     private let inbox = Locked<[Command]>([])
     private let tokens = Atomic<UInt64>(0)
+    /// The leaders spawned and not reaped yet: their pids cannot belong to any other process.
+    private let unreaped = Locked<Set<pid_t>>([])
+
+    /// The job leaders that are alive or not reaped yet (see ``JobProcesses/find(jobs:stateDirectory:since:skipping:)``).
+    var unreapedLeaders: Set<pid_t> { unreaped.withLock { $0 } }
 
     private init() {
         let epoll = jobq_epoll_create()
@@ -220,16 +225,17 @@ final class ProcessLauncher: Sendable {
         if spawned != 0 {
             return failed(spawned, inWorkingDirectory: !Self.canEnter(request.workingDirectory))
         }
+        unreaped.withLock { _ = $0.insert(pid) }
         let pidfd = jobq_pidfd_open(pid)
         if pidfd < 0 {
             let code = errno
-            Self.killAndReap(pid)
+            killAndReap(pid)
             return failed(code)
         }
         for descriptor in [pidfd, stdoutPipe[0], stderrPipe[0]] where jobq_epoll_add(epollDescriptor, descriptor) != 0 {
             let code = errno
             for registered in [pidfd, stdoutPipe[0], stderrPipe[0]] { _ = jobq_epoll_remove(epollDescriptor, registered) }
-            Self.killAndReap(pid)
+            killAndReap(pid)
             close(pidfd)
             return failed(code)
         }
@@ -259,6 +265,7 @@ final class ProcessLauncher: Sendable {
         // Nothing in jobqd waits for children but this thread, so it is a bug to stop at.
         precondition(reaped >= 0, "waitid on the pidfd of job process \(process.pid) failed: \(Errno(rawValue: errno))")
         guard reaped == 1 else { return false }
+        unreaped.withLock { _ = $0.remove(process.pid) }
         for stream in process.streams where stream.isOpen {
             // What the leader wrote is at most a pipe's capacity (1 MiB at the most, with
             // F_SETPIPE_SZ); a process outside the group that still writes is not waited for.
@@ -275,10 +282,11 @@ final class ProcessLauncher: Sendable {
 
     /// Stops a process that was spawned but cannot be watched: SIGKILL to its group, then wait
     /// for it (at once: nothing survives SIGKILL).
-    private static func killAndReap(_ pid: pid_t) {
+    private func killAndReap(_ pid: pid_t) {
         _ = kill(-pid, SIGKILL)
         var status: Int32 = 0
         _ = waitpid(pid, &status, 0)
+        unreaped.withLock { _ = $0.remove(pid) }
     }
 
     /// Whether `path` is a directory this process may enter (checked after a failed spawn, to

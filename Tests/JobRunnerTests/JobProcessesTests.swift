@@ -70,6 +70,9 @@ struct JobProcessesTests {
             #expect(JobProcesses.find(jobs: [77], stateDirectory: directory) == [threaded.pid])
             #expect(Set(JobProcesses.find(jobs: [77, 78], stateDirectory: directory, since: leader.processIdentifier))
                     == [threaded.pid, other.pid])
+            // A pid the caller knows to be another job's leader is not read.
+            #expect(Set(JobProcesses.find(jobs: [77, 78], stateDirectory: directory, since: leader.processIdentifier,
+                                          skipping: [other.pid])) == [threaded.pid])
             // With the floor above it (the last process started), the marked process is not searched.
             #expect(JobProcesses.find(jobs: [77], stateDirectory: directory, since: elsewhere.pid).isEmpty)
 

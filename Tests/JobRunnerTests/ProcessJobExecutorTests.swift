@@ -383,6 +383,27 @@ struct ProcessJobExecutorTests {
         for mask in masks { #expect(mask & (1 << (UInt64(SIGCHLD) - 1)) == 0) }
     }
 
+    @Test("The launcher knows its unreaped leaders: a job's pid while it runs, not once it has ended")
+    func unreapedLeaders() async throws {
+        try await withTemporaryDirectory("jobq-runner") { directory in
+            let fifo = directory + "/ready"
+            #expect(mkfifo(fifo, 0o600) == 0)
+            let runner = executor(directory)
+            let pid = await withTaskGroup(of: pid_t?.self) { group in
+                group.addTask {
+                    _ = await runner.run(job(.shell("echo $$ > \(fifo); exec sleep 30"), id: 5))
+                    return nil
+                }
+                let pid = pid_t(await awaitLine(fromFIFO: fifo)) ?? -1
+                #expect(pid > 0 && ProcessLauncher.shared.unreapedLeaders.contains(pid))
+                group.cancelAll()  // stops the job; the run reports once the launcher reaped it
+                await group.waitForAll()
+                return pid
+            }
+            #expect(!ProcessLauncher.shared.unreapedLeaders.contains(pid))
+        }
+    }
+
     @Test("The launcher's registry forgets only what still names a finished process: a descriptor number it gave back may belong to a newer one")
     func registryKeepsReusedNumbers() {
         final class Entry {}
