@@ -60,6 +60,8 @@ public actor JobEngine: Service {
     private var nextToken = 0
     private var idWaiters: [Int: (remaining: Set<JobID>, signal: AsyncQueue<Void>)] = [:]
     private var joinWaiters: [Int: (queue: String?, signal: AsyncQueue<Void>)] = [:]
+    /// Tests: resumed once `count` joins wait.
+    private var joinObservers: [(count: Int, signal: AsyncQueue<Void>)] = []
     private var started = false
     private var joinRecheckNeeded = false
     private var joinRecheckRunning = false
@@ -304,9 +306,19 @@ public actor JobEngine: Service {
         let signal = AsyncQueue<Void>(maxsize: 1)
         joinWaiters[token] = (queue, signal)
         defer { joinWaiters[token] = nil }
+        for observer in joinObservers where joinWaiters.count >= observer.count { try? await observer.signal.putNowait(()) }
+        joinObservers.removeAll { joinWaiters.count >= $0.count }
         if try await liveCount(queue) > 0 {
             try await signal.get()
         }
+    }
+
+    /// Returns once at least `count` joins wait (for tests that finish jobs under waiting joins).
+    func untilJoinWaiters(_ count: Int) async {
+        if joinWaiters.count >= count { return }
+        let signal = AsyncQueue<Void>(maxsize: 1)
+        joinObservers.append((count, signal))
+        _ = try? await signal.get()
     }
 
     private func nextTokenValue() -> Int {
@@ -334,9 +346,16 @@ public actor JobEngine: Service {
     /// Jobs reached a terminal state: resolve waits for them, and recheck the joins. One recheck
     /// runs at a time; terminal states that arrive meanwhile make it look once more, so that a
     /// burst of finishes costs a few count queries, not one each.
-    func terminal(_ ids: [JobID]) async {
+    ///
+    /// `queue`: the queue of every one of `ids`, when the caller knows it. The recheck is then
+    /// skipped while another job of that queue runs (and was not cancelled: the store has it
+    /// `running`): no join these jobs concern (of their queue, or of all) can be done yet, and a
+    /// join of another queue is not concerned. So a steady run of finishes costs no count query.
+    func terminal(_ ids: [JobID], queue: String? = nil) async {
         for id in ids { await resolve(id) }
         if joinWaiters.isEmpty { return }
+        if let queue, let running = queues[queue]?.running.keys,
+           running.contains(where: { !cancelledByUser.contains($0) }) { return }
         joinRecheckNeeded = true
         if joinRecheckRunning { return }
         joinRecheckRunning = true
@@ -562,7 +581,7 @@ public actor JobEngine: Service {
                 let finished = try await store.finish(job.id, .succeeded)
                 publish(.finished(finished.job))
                 if !finished.unblocked.isEmpty { await wakeAll() }
-                await terminal([job.id])
+                await terminal([job.id], queue: name)
                 logger.debug("job succeeded", metadata: metadata)
                 return
             }

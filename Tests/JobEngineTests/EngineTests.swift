@@ -27,6 +27,31 @@ struct EngineTests {
         }
     }
 
+    @Test("Joins waiting while jobs of their queue finish one by one, others still running, return once the last has finished")
+    func joinsAcrossFinishes() async throws {
+        try await withEngine(EngineConfiguration(defaultConcurrency: 2, drainGrace: .zero)) { engine, _, fake, _ in
+            let ids = try await engine.submit((0..<4).map { _ in spec("block") }).map(\.job.id)
+            let other = try await engine.submit([spec("block", queue: "other")]).map(\.job.id)
+            await fake.state.untilStarted(3)  // 2 of the default queue, and the other queue's
+            let joined = AsyncQueue<String>()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await engine.join(queue: "default"); try await joined.put("default") }
+                group.addTask { try await engine.join(); try await joined.put("all") }
+                await engine.untilJoinWaiters(2)
+                // Each finish but the last of the default queue leaves another of its jobs running.
+                for (index, id) in ids.enumerated() {
+                    await fake.release(id)
+                    if index < 2 { await fake.state.untilStarted(4 + index) }
+                }
+                #expect(try await joined.get() == "default")
+                #expect(await joined.count == 0)  // the other queue's job still runs
+                await fake.release(other[0])
+                #expect(try await joined.get() == "all")
+                try await group.waitForAll()
+            }
+        }
+    }
+
     @Test("Priorities: among ready jobs the highest runs first")
     func priorities() async throws {
         try await withEngine { engine, _, fake, _ in
