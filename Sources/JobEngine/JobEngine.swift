@@ -36,7 +36,7 @@ public actor JobEngine: Service {
         /// Wakes the dispatcher (a `maxsize: 1` queue: a wake-up while one is pending is merged).
         let wake = AsyncQueue<Void>(maxsize: 1)
         /// Jobs whose command runs now, with the signal that stops them.
-        var running: [JobID: AsyncStream<Void>.Continuation] = [:]
+        var running: [JobID: RunStop] = [:]
     }
 
     enum Command: Sendable {
@@ -255,9 +255,7 @@ public actor JobEngine: Service {
         let name = cancelled.job.spec.queue
         if cancelled.previousState == .running, !recording.contains(id) {
             cancelledByUser.insert(id)
-            if let stop = queues[name]?.running[id] {
-                stop.yield()
-            }
+            queues[name]?.running[id]?.request()
         }
         publish(.finished(cancelled.job))
         await terminal([id] + cancelled.failedDependents)
@@ -530,28 +528,10 @@ public actor JobEngine: Service {
 
     /// Runs one job, stoppable through `running[id]` (cancel, drain).
     private func run(_ job: Job, in name: String) async -> JobOutcome {
-        let (stop, stopSink) = AsyncStream<Void>.makeStream()
-        queues[name]?.running[job.id] = stopSink
+        let stop = RunStop()
+        queues[name]?.running[job.id] = stop
         publish(.started(job))
-        let executor = self.executor
-        let outcome: JobOutcome = await withTaskGroup(of: JobOutcome?.self) { group in
-            group.addTask { await executor.run(job) }
-            group.addTask {
-                for await _ in stop { return nil }
-                return nil
-            }
-            var result: JobOutcome?
-            while let next = await group.next() {
-                if let next {
-                    result = next
-                    stopSink.finish()
-                    group.cancelAll()
-                } else if result == nil {
-                    group.cancelAll()  // stop requested: the run tears the job down and reports
-                }
-            }
-            return result ?? .cancelled(signal: nil)
-        }
+        let outcome = await executor.run(job, stop: stop)
         queues[name]?.running[job.id] = nil
         recording.insert(job.id)
         return outcome
@@ -647,7 +627,7 @@ public actor JobEngine: Service {
         if graceOver {
             let running = queues.values.flatMap { $0.running.values }
             logger.warning("grace period over: stopping running jobs", metadata: ["count": "\(running.count)"])
-            for stop in running { stop.yield() }
+            for stop in running { stop.request() }
         }
         commandSink.finish()
     }

@@ -1,3 +1,4 @@
+import JobBasics
 import JobModel
 
 /// Runs jobs' commands. The engine depends on this protocol only, so that its tests use a fake
@@ -6,10 +7,11 @@ public protocol JobExecutor: Sendable {
     /// Runs one attempt of `job` to its end and says how it ended. Never throws: a command that
     /// cannot start is ``JobOutcome/spawnFailed(errno:message:)``.
     ///
-    /// Cancelling the calling task stops the command: SIGTERM to its whole process group, the
-    /// grace period, then SIGKILL to the group; the result is then ``JobOutcome/cancelled(signal:)``
-    /// (or ``JobOutcome/timedOut(after:signal:)`` when the timeout came first).
-    func run(_ job: Job) async -> JobOutcome
+    /// A request on `stop`, or cancelling the calling task, stops the command: SIGTERM to its
+    /// whole process group, the grace period, then SIGKILL to the group; the result is then
+    /// ``JobOutcome/cancelled(signal:)`` (or ``JobOutcome/timedOut(after:signal:)`` when the
+    /// timeout came first).
+    func run(_ job: Job, stop: RunStop) async -> JobOutcome
 
     /// Stops the processes a previous daemon's run of `jobs` left running (it was killed while
     /// they ran, and they are about to run again); returns how many it stopped.
@@ -19,4 +21,53 @@ public protocol JobExecutor: Sendable {
 extension JobExecutor {
     /// Nothing is left behind by an executor that spawns nothing.
     public func stopLeftovers(of jobs: [JobID]) async -> Int { 0 }
+
+    /// Runs `job` with no way to stop it but cancelling the calling task.
+    public func run(_ job: Job) async -> JobOutcome { await run(job, stop: RunStop()) }
+}
+
+/// A request to stop one run, made from another task than the one that runs it (a user's
+/// cancel, the end of the drain's grace period).
+///
+/// Lets the engine await a run on its worker's own task, with no second task to listen for the
+/// stop and no task group around the two: each of those cost the run a hand-off to another thread.
+public final class RunStop: Sendable {
+    private struct State {
+        var requested = false
+        var handler: (@Sendable () -> Void)?
+    }
+
+    private let state = Locked(State())
+
+    public init() {}
+
+    /// Whether a stop was requested.
+    public var isRequested: Bool { state.withLock { $0.requested } }
+
+    /// Asks the run to stop: the handler runs now, or once it is set. Later requests do nothing.
+    public func request() {
+        let handler: (@Sendable () -> Void)? = state.withLock { state in
+            if state.requested { return nil }
+            state.requested = true
+            defer { state.handler = nil }
+            return state.handler
+        }
+        handler?()
+    }
+
+    /// What a request does (at most one handler: a second replaces the first). Runs it at once,
+    /// on the caller's thread, when the request came first.
+    public func onRequest(_ handler: @escaping @Sendable () -> Void) {
+        let now = state.withLock { state -> Bool in
+            if state.requested { return true }
+            state.handler = handler
+            return false
+        }
+        if now { handler() }
+    }
+
+    /// Forgets the handler (its run has ended).
+    public func clearHandler() {
+        state.withLock { $0.handler = nil }
+    }
 }

@@ -84,7 +84,7 @@ public struct ProcessJobExecutor: JobExecutor {
         return JobProcesses.kill(jobs: Set(jobs.map(\.rawValue)), stateDirectory: stateDirectory)
     }
 
-    public func run(_ job: Job) async -> JobOutcome {
+    public func run(_ job: Job, stop: RunStop) async -> JobOutcome {
         let outPath = job.stdoutPath ?? "\(configuration.logDirectory)/\(job.id).out"
         let errPath = job.stderrPath ?? "\(configuration.logDirectory)/\(job.id).err"
         // Output files are created on the first byte a stream carries: most jobs print nothing
@@ -125,7 +125,7 @@ public struct ProcessJobExecutor: JobExecutor {
         let report = await ProcessLauncher.shared.run(LaunchRequest(
             path: path, arguments: arguments, environment: variables.entries, workingDirectory: workingDirectory,
             stdoutPath: outPath, stderrPath: errPath, outputLimit: configuration.outputLimit,
-            timeout: timeout, killGrace: configuration.killGrace))
+            timeout: timeout, killGrace: configuration.killGrace), stop: stop)
 
         // No process outlives its job: the launcher SIGKILLed the leader's process group when the
         // leader exited; what left the group (`setsid`) but still carries the job's mark goes too.
@@ -141,7 +141,7 @@ public struct ProcessJobExecutor: JobExecutor {
         /// A run the timeout or a cancellation stopped reports that, with what ended it.
         func stopped(by signal: Int32?) -> JobOutcome? {
             if report.timedOut, let timeout { return .timedOut(after: timeout, signal: signal) }
-            return Task.isCancelled ? .cancelled(signal: signal) : nil
+            return Task.isCancelled || stop.isRequested ? .cancelled(signal: signal) : nil
         }
         let outcome: JobOutcome
         switch report.end {

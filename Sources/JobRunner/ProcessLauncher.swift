@@ -109,14 +109,25 @@ final class ProcessLauncher: Sendable {
         thread.start()
     }
 
-    /// Runs one process to its end. Cancelling the calling task stops it: SIGTERM to its
-    /// process group, SIGKILL to the group after the request's grace period.
-    func run(_ request: LaunchRequest) async -> LaunchReport {
+    /// Runs one process to its end. A request on `stop`, or cancelling the calling task, stops
+    /// it: SIGTERM to its process group, SIGKILL to the group after the request's grace period.
+    func run(_ request: LaunchRequest, stop: RunStop = RunStop()) async -> LaunchReport {
         if let startError {
             return LaunchReport(end: .spawnFailed(errno: startError, inWorkingDirectory: false))
         }
         let token = tokens.wrappingAdd(1, ordering: .relaxed).newValue
         let phase = Phase()
+        // Before the launch is posted: nothing yet (and no launch after this); after it, a stop
+        // queued behind it.
+        let requestStop: @Sendable () -> Void = { [self] in
+            _ = post { inbox in
+                guard phase.value.exchange(2, ordering: .relaxed) == 1 else { return false }
+                inbox.append(.stop(token: token))
+                return true
+            }
+        }
+        stop.onRequest(requestStop)
+        defer { stop.clearHandler() }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let posted = post { inbox in
@@ -127,11 +138,7 @@ final class ProcessLauncher: Sendable {
                 if !posted { continuation.resume(returning: LaunchReport(end: .notStarted)) }
             }
         } onCancel: {
-            _ = post { inbox in
-                guard phase.value.exchange(2, ordering: .relaxed) == 1 else { return false }
-                inbox.append(.stop(token: token))
-                return true
-            }
+            requestStop()
         }
     }
 

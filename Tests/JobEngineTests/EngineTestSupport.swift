@@ -106,14 +106,14 @@ actor FakeExecutorState {
 struct FakeExecutor: JobExecutor {
     let state = FakeExecutorState()
 
-    func run(_ job: Job) async -> JobOutcome {
+    func run(_ job: Job, stop: RunStop) async -> JobOutcome {
         await state.begin(job.id)
-        let outcome = await outcome(of: job)
+        let outcome = await outcome(of: job, stop: stop)
         await state.end()
         return outcome
     }
 
-    private func outcome(of job: Job) async -> JobOutcome {
+    private func outcome(of job: Job, stop: RunStop) async -> JobOutcome {
         guard case .argv(let argv) = job.spec.command, let program = argv.first else { return .exited(code: 2) }
         switch program {
         case "ok": return .exited(code: 0)
@@ -122,12 +122,27 @@ struct FakeExecutor: JobExecutor {
             let succeedsAt = Int(flaky.dropFirst(6)) ?? 1
             return job.attempts >= succeedsAt ? .exited(code: 0) : .exited(code: 3)
         case "block":
+            // Until released, or stopped (a stop request shuts its gate; so does cancelling the task).
             let gate = await state.gate(job.id)
-            do {
-                try await gate.get()
-                return .exited(code: 0)
-            } catch {
-                return .cancelled(signal: SIGTERM)
+            let (stopped, stoppedSink) = AsyncStream<Void>.makeStream()
+            stop.onRequest { stoppedSink.finish() }
+            return await withTaskGroup(of: JobOutcome?.self) { group in
+                group.addTask {
+                    do {
+                        try await gate.get()
+                        return .exited(code: 0)
+                    } catch {
+                        return .cancelled(signal: SIGTERM)
+                    }
+                }
+                group.addTask {
+                    for await _ in stopped {}
+                    return Task.isCancelled ? nil : .cancelled(signal: SIGTERM)
+                }
+                let first = await group.next() ?? nil
+                stoppedSink.finish()
+                group.cancelAll()
+                return first ?? .cancelled(signal: SIGTERM)
             }
         default:
             return .spawnFailed(errno: ENOENT, message: "no executable '\(program)' found")
