@@ -92,7 +92,7 @@ public struct ProcessJobExecutor: JobExecutor {
         // (perf: 84 % of runner-bench in ext4's inode allocation). A previous attempt's files go
         // first, so that what is there belongs to this attempt.
         // Both files normally share one directory: check it once.
-        let directories = [outPath, errPath].map { ($0 as NSString).deletingLastPathComponent }
+        let directories = [outPath, errPath].map(Self.directory(of:))
         for directory in directories[0] == directories[1] ? [directories[0]] : directories {
             guard access(directory, W_OK | X_OK) == 0 else {
                 let code = errno
@@ -161,6 +161,15 @@ public struct ProcessJobExecutor: JobExecutor {
         }
         logger.debug("job ran", metadata: ["job": "\(job.id)", "queue": "\(job.spec.queue)", "outcome": "\(outcome)"])
         return outcome
+    }
+
+    /// The directory of a file's path: what precedes its last `/` (`/` for a file at the root,
+    /// `.` for a bare name). Byte work on the string: NSString's `deletingLastPathComponent`
+    /// bridged and normalised the path, a measurable part of each job's start.
+    static func directory(of path: String) -> String {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
+        if slash == path.utf8.startIndex { return "/" }
+        return String(path[..<slash])
     }
 
     /// glibc's `execvp` search path when there is no PATH.

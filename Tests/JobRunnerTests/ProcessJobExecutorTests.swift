@@ -370,6 +370,14 @@ struct ProcessJobExecutorTests {
         }
     }
 
+    @Test("The directory of an output file's path, checked before the spawn")
+    func directoryOfPath() {
+        #expect(ProcessJobExecutor.directory(of: "/var/lib/jobq/logs/7.out") == "/var/lib/jobq/logs")
+        #expect(ProcessJobExecutor.directory(of: "/7.out") == "/")
+        #expect(ProcessJobExecutor.directory(of: "7.out") == ".")
+        #expect(ProcessJobExecutor.directory(of: "logs/7.out") == "logs")
+    }
+
     @Test("The launcher's deadlines: durations in nanoseconds, a negative one 0, one too long to count the most there is")
     func launcherDurations() {
         #expect(ProcessLauncher.nanoseconds(.milliseconds(1500)) == 1_500_000_000)
