@@ -9,8 +9,10 @@ import ServiceLifecycle
 ///
 /// For each named queue, a **dispatcher** claims ready jobs from the store (highest priority,
 /// then earliest `run_at`) and `put`s them into the queue's ``AsyncQueue``, whose `maxsize` is the
-/// queue's concurrency: it refills the queue once it runs low (``claimLimit(concurrency:waiting:)``),
-/// so that at most twice the concurrency is claimed at once, and the backlog stays in SQLite. **Workers** `get` a job, run it through the ``JobExecutor``, record the outcome
+/// queue's concurrency: it refills the queue once it runs low
+/// (``claimLimit(concurrency:waiting:)``), so that at most twice the concurrency is claimed at
+/// once, and the backlog stays in SQLite. **Workers** `get` a job, run it through the
+/// ``JobExecutor``, record the outcome
 /// (success, a retry after the job's backoff, or failure once its attempts are spent), and call
 /// `taskDone`. A dispatcher with nothing to claim sleeps until the earliest `run_at` of its queue
 /// or until something wakes it (a submit, a retry, a resume, a dependency that succeeded): one
