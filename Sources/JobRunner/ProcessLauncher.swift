@@ -48,8 +48,9 @@ struct LaunchReport: Sendable {
 /// output stream to an I/O thread, each with its own wake-ups: about 0.37 ms of the daemon's
 /// CPU per `true` job (`runner-bench`, 2026-11-28), more than the child's own start. Here one
 /// thread does all of it:
-/// - the spawn is glibc's `posix_spawn` (a vfork-style clone that shares the daemon's memory
-///   until the child execs): a new session, its working directory, stdin from /dev/null,
+/// - the spawn is a vfork-style clone that shares the daemon's memory until the child execs
+///   (`jobq_spawn`, as glibc's `posix_spawn` but with the child's stack on this thread's own):
+///   a new session, its working directory, stdin from /dev/null,
 ///   stdout and stderr on pipes, no other descriptor, default signal dispositions;
 /// - a pidfd per process, the read ends of both pipes and an eventfd for requests wait in one
 ///   epoll set; output is copied into the job's files as it arrives;

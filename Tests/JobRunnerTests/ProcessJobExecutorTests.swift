@@ -400,9 +400,10 @@ struct ProcessJobExecutorTests {
             contents("/proc/self/task/\(thread)/status").split(separator: "\n").first { $0.hasPrefix("SigBlk:") }
                 .flatMap { UInt64($0.dropFirst("SigBlk:".count).trimmingCharacters(in: .whitespaces), radix: 16) }
         }
-        // While glibc's posix_spawn clones (for a test running beside this one), it blocks every
-        // signal but SIGKILL and SIGSTOP for a moment: read again until the thread is between spawns.
-        let duringSpawn: UInt64 = ~((1 << (UInt64(SIGKILL) - 1)) | (1 << (UInt64(SIGSTOP) - 1)))
+        // While it clones (for a test running beside this one), the thread blocks every signal
+        // but SIGKILL, SIGSTOP and glibc's two internal ones for a moment: read again until the
+        // thread is between spawns.
+        let duringSpawn: UInt64 = ~[SIGKILL, SIGSTOP, 32, 33].reduce(UInt64(0)) { $0 | 1 << (UInt64($1) - 1) }
         for thread in launchers {
             var seen = mask(thread)
             for _ in 0..<10_000 where seen.map({ $0 & duringSpawn == duringSpawn }) ?? false { seen = mask(thread) }
@@ -428,6 +429,28 @@ struct ProcessJobExecutorTests {
                 return pid
             }
             #expect(!ProcessLauncher.shared.unreapedLeaders.contains(pid))
+        }
+    }
+
+    @Test("A job starts as the leader of its own session, stdin from /dev/null, no signal blocked or ignored (the daemon's test process ignores some), nothing open but 0, 1 and 2")
+    func startingState() async throws {
+        try await withTemporaryDirectory("jobq-runner") { directory in
+            // The test's own process ignores SIGPIPE, as the daemon does: the job must not.
+            let previous = signal(SIGPIPE, SIG_IGN)
+            defer { signal(SIGPIPE, previous) }
+            let runner = executor(directory)
+            #expect(await runner.run(job(.argv(["cat", "/proc/self/status", "/proc/self/stat"]), id: 11)) == .exited(code: 0))
+            let lines = contents(directory + "/11.out").split(separator: "\n")
+            for field in ["SigBlk:", "SigIgn:"] {
+                let line = lines.first { $0.hasPrefix(field) }
+                #expect(line.map { $0.dropFirst(field.count).trimmingCharacters(in: .whitespaces) } == "0000000000000000", "\(field)")
+            }
+            // /proc/self/stat: pid (comm) state ppid pgrp session ...
+            let stat = lines.last.map { $0.split(separator: ")").last?.split(separator: " ") ?? [] } ?? []
+            let pid = lines.last?.split(separator: " ").first
+            #expect(stat.count > 3 && stat[3] == pid, "the job leads its session")
+            #expect(await runner.run(job(.shell("readlink /proc/$$/fd/0; ls /proc/$$/fd"), id: 12)) == .exited(code: 0))
+            #expect(contents(directory + "/12.out") == "/dev/null\n0\n1\n2\n")
         }
     }
 

@@ -8,10 +8,12 @@
 #include <sys/types.h>
 #include <sys/epoll.h>
 
-/// Starts `path` with `argv` and `envp` through glibc's posix_spawn (a vfork-style clone: the
-/// daemon's page tables are not copied) as the leader of a new session, in `cwd` (NULL: the
-/// daemon's), with stdin from /dev/null, stdout and stderr on the given descriptors, no other
-/// descriptor, every signal at its default disposition and none blocked.
+/// Starts `path` with `argv` and `envp` through a vfork-style clone (the daemon's page tables
+/// are not copied; the child runs on a part of the caller's stack until it execs) as the leader
+/// of a new session, in `cwd` (NULL: the daemon's), with stdin from /dev/null, stdout and
+/// stderr on the given descriptors, no other descriptor, every signal at its default
+/// disposition and none blocked. What glibc's posix_spawn does, without mapping a stack for
+/// each spawn. One caller at a time per thread (the launcher's thread is the only one).
 /// Returns 0 and sets `*pid`, or an errno value.
 int jobq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                const char *cwd, int stdout_fd, int stderr_fd);
