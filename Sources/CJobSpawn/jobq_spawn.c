@@ -21,6 +21,16 @@
 #define SYS_pidfd_open 434
 #endif
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define JOBQ_THREAD_SANITIZER 1
+#endif
+#endif
+#ifndef JOBQ_THREAD_SANITIZER
+#define JOBQ_THREAD_SANITIZER 0
+#endif
+
+#if !JOBQ_THREAD_SANITIZER
 /// The kernel's signal set: 64 bits.
 #define KERNEL_SIGSET_SIZE 8
 
@@ -76,8 +86,48 @@ failed:
     _exit(127);
 }
 
+#endif
+
+#if JOBQ_THREAD_SANITIZER
+/// ThreadSanitizer's runtime cannot live with a child that shares the process's memory and runs
+/// instrumented code (it dies at the next thread it starts): under it, jobs start through
+/// glibc's posix_spawn, whose child runs only glibc's own code, with the same attributes.
+static int spawn_through_glibc(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+               const char *cwd, int stdout_fd, int stderr_fd) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    int rc = posix_spawn_file_actions_init(&actions);
+    if (rc != 0) return rc;
+    rc = posix_spawnattr_init(&attributes);
+    if (rc != 0) {
+        posix_spawn_file_actions_destroy(&actions);
+        return rc;
+    }
+    // Every signal, glibc's two internal ones too (sigfillset leaves them out, and posix_spawn
+    // then leaves them ignored in the child).
+    sigset_t all, none;
+    memset(&all, 0xff, sizeof all);
+    sigemptyset(&none);
+    rc = posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    if (rc == 0) rc = posix_spawnattr_setsigdefault(&attributes, &all);
+    if (rc == 0) rc = posix_spawnattr_setsigmask(&attributes, &none);
+    if (rc == 0) rc = posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
+    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, stderr_fd, STDERR_FILENO);
+    if (rc == 0 && cwd != NULL) rc = posix_spawn_file_actions_addchdir_np(&actions, cwd);
+    if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
+    if (rc == 0) rc = posix_spawn(pid, path, &actions, &attributes, argv, envp);
+    posix_spawnattr_destroy(&attributes);
+    posix_spawn_file_actions_destroy(&actions);
+    return rc;
+}
+#endif
+
 int jobq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                const char *cwd, int stdout_fd, int stderr_fd) {
+#if JOBQ_THREAD_SANITIZER
+    return spawn_through_glibc(pid, path, argv, envp, cwd, stdout_fd, stderr_fd);
+#else
     struct spawn_request request = {
         .path = path, .argv = argv, .envp = envp, .cwd = cwd,
         .stdout_fd = stdout_fd, .stderr_fd = stderr_fd, .error = 0,
@@ -102,6 +152,7 @@ int jobq_spawn(pid_t *pid, const char *path, char *const argv[], char *const env
     }
     *pid = child;
     return 0;
+#endif
 }
 
 int jobq_output_pipe(int fds[2]) {
