@@ -540,23 +540,25 @@ public actor JobEngine: Service {
     }
 
     private func record(_ outcome: JobOutcome, of job: Job, in name: String) async {
-        let metadata: Logger.Metadata = ["job": "\(job.id)", "queue": "\(name)", "outcome": "\(outcome)"]
+        // Built only by a message that is logged (swift-log takes metadata as an autoclosure):
+        // at the default level, a success logs nothing, and its description cost every job.
+        func metadata() -> Logger.Metadata { ["job": "\(job.id)", "queue": "\(name)", "outcome": "\(outcome)"] }
         defer { recording.remove(job.id) }
         if cancelledByUser.remove(job.id) != nil {
-            logger.info("job cancelled while running", metadata: metadata)
+            logger.info("job cancelled while running", metadata: metadata())
             return  // the store recorded the cancel; waiters were resolved by cancel()
         }
         if case .cancelled = outcome, Task.isCancelled, !draining {
             // The engine's own task was cancelled (not a drain): record nothing; the job stays
             // running in the store and the next start requeues it.
-            logger.warning("job stopped by cancellation; left for recovery", metadata: metadata)
+            logger.warning("job stopped by cancellation; left for recovery", metadata: metadata())
             return
         }
         do {
             if case .cancelled = outcome, draining {
                 let released = try await store.release(job.id)
                 publish(.requeued(released))
-                logger.info("job stopped by the drain; requeued", metadata: metadata)
+                logger.info("job stopped by the drain; requeued", metadata: metadata())
                 return
             }
             if outcome.isSuccess {
@@ -564,7 +566,7 @@ public actor JobEngine: Service {
                 publish(.finished(finished.job))
                 if !finished.unblocked.isEmpty { await wakeAll() }
                 await terminal([job.id], queue: name)
-                logger.debug("job succeeded", metadata: metadata)
+                logger.debug("job succeeded", metadata: metadata())
                 return
             }
             if job.hasAttemptsLeft {
@@ -574,21 +576,21 @@ public actor JobEngine: Service {
                 let queued = try await store.scheduleRetry(job.id, at: at, exitCode: exitCode, signal: signal, reason: reason)
                 publish(.requeued(queued))
                 await wake(name)
-                logger.info("job failed; it will run again", metadata: metadata.merging(["at": "\(at)"]) { $1 })
+                logger.info("job failed; it will run again", metadata: metadata().merging(["at": "\(at)"]) { $1 })
                 return
             }
             let finished = try await store.finish(job.id, outcome.completion)
             publish(.finished(finished.job))
             await terminal([job.id] + finished.failedDependents)
             await publishFinished(finished.failedDependents)
-            logger.info("job failed", metadata: metadata)
+            logger.info("job failed", metadata: metadata())
         } catch JobStoreError.illegalTransition(_, from: .cancelled, to: _) {
             // A user cancelled the job after its run had ended, before its outcome was recorded:
             // the cancel committed first, and the job stays cancelled.
-            logger.info("job cancelled while its outcome was being recorded", metadata: metadata)
+            logger.info("job cancelled while its outcome was being recorded", metadata: metadata())
         } catch {
             logger.error("cannot record a job's outcome; it stays running until the next start requeues it",
-                         metadata: metadata.merging(["error": "\(error)"]) { $1 })
+                         metadata: metadata().merging(["error": "\(error)"]) { $1 })
         }
     }
 
