@@ -121,35 +121,54 @@ def nq_wait_all(directory, env):
 # ---------------------------------------------------------------- jobq
 
 class JobqConnection:
-    """HTTP/1.1 on jobqd's Unix socket, kept alive."""
+    """HTTP/1.1 on jobqd's Unix socket, kept alive.
+
+    As lean as greenstalk is for beanstalkd, so that the clients' own CPU (on the same two
+    cores as the daemons) weighs alike on both: each request's bytes are built once, the answer
+    is parsed with a few bytes operations, and a read asks for 64 KiB (a 1 MiB read made Python
+    map and unmap a buffer for each answer: 55 us of the client's CPU per request against
+    greenstalk's 29, measured 2026-11-28)."""
+
+    READ = 1 << 16
 
     def __init__(self, path):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(path)
         self.buffer = b""
+        self.prepared = {}
 
     def request(self, method, target, body=b""):
-        self.sock.sendall(f"{method} {target} HTTP/1.1\r\nHost: jobq\r\nContent-Type: application/json\r\n"
-                          f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        while b"\r\n\r\n" not in self.buffer:
-            self.recv()
-        head, _, rest = self.buffer.partition(b"\r\n\r\n")
+        key = (method, target, body)
+        data = self.prepared.get(key)
+        if data is None:
+            data = (f"{method} {target} HTTP/1.1\r\nHost: jobq\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+            if len(self.prepared) < 16:
+                self.prepared[key] = data
+        self.sock.sendall(data)
+        buffer = self.buffer
+        end = buffer.find(b"\r\n\r\n")
+        while end < 0:
+            buffer += self.recv()
+            end = buffer.find(b"\r\n\r\n")
+        head = buffer[:end].lower()
         status = int(head[9:12])
         length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.lower() == b"content-length":
-                length = int(value)
-        while len(rest) < length:
-            rest += self.sock.recv(1 << 20) or self.closed()
-        self.buffer = rest[length:]
-        return status, rest[:length]
+        field = head.find(b"\r\ncontent-length:")
+        if field >= 0:
+            line_end = head.find(b"\r\n", field + 2)
+            length = int(head[field + 17:line_end if line_end >= 0 else len(head)])
+        start = end + 4
+        while len(buffer) - start < length:
+            buffer += self.recv()
+        self.buffer = buffer[start + length:]
+        return status, buffer[start:start + length]
 
     def recv(self):
-        data = self.sock.recv(1 << 20)
+        data = self.sock.recv(self.READ)
         if not data:
             self.closed()
-        self.buffer += data
+        return data
 
     def closed(self):
         raise RuntimeError("jobqd closed the connection")
@@ -317,7 +336,7 @@ def beanstalk_pipelined(connection, count):
     connection.sendall(PUT * count)
     answers, data = 0, b""
     while answers < count:
-        chunk = connection.recv(1 << 20)
+        chunk = connection.recv(1 << 16)
         if not chunk:
             raise RuntimeError("beanstalkd closed the connection")
         data += chunk
