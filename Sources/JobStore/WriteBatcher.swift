@@ -113,28 +113,30 @@ final class WriteBatcher: Sendable {
                 return batch
             }
             guard let batch else { return }
+            // Whether any caller waits for the disk (see `WriteOperation.synced`).
+            let synced = batch.contains(where: \.synced)
             // Counted before any caller resumes, so that a caller reading them sees its own write.
             state.withLock { state in
                 state.statistics.transactions += 1
                 state.statistics.operations += batch.count
                 state.statistics.largestGroup = max(state.statistics.largestGroup, batch.count)
-                if !batch.contains(where: \.synced) { state.statistics.unsyncedTransactions += 1 }
+                if !synced { state.statistics.unsyncedTransactions += 1 }
             }
             context.withLock { context in
                 guard let context else {
                     for operation in batch { operation.reject(.closed) }
                     return
                 }
-                commit(batch, in: context)
+                commit(batch, synced: synced, in: context)
             }
         }
     }
 
-    private func commit(_ batch: [WriteOperation], in context: StoreContext) {
+    private func commit(_ batch: [WriteOperation], synced: Bool, in context: StoreContext) {
         let connection = context.connection
         do {
             // Set before BEGIN: it applies to this transaction's COMMIT.
-            let sync = context.fullDurability && batch.contains(where: \.synced)
+            let sync = context.fullDurability && synced
             if sync != context.commitsSync {
                 try connection.run(sync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
                 context.commitsSync = sync
