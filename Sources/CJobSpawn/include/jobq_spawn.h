@@ -13,7 +13,7 @@
 /// of a new session, in `cwd` (NULL: the daemon's), with stdin from /dev/null, stdout and
 /// stderr on the given descriptors, no other descriptor, every signal at its default
 /// disposition and none blocked. What glibc's posix_spawn does, without mapping a stack for
-/// each spawn. One caller at a time per thread (the launcher's thread is the only one).
+/// each spawn (built with ThreadSanitizer, it is posix_spawn).
 /// Returns 0 and sets `*pid`, or an errno value.
 int jobq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                const char *cwd, int stdout_fd, int stderr_fd);
@@ -58,9 +58,9 @@ void jobq_name_thread(const char *name);
 /// then queued to the process, which wakes every signalfd's reader (libdispatch's manager
 /// thread watches two, for SIGTERM and SIGINT) and the one thread that does not block it (the
 /// main thread, parked by dispatch_main in sigsuspend): two wake-ups per job for nothing.
-/// Threads started from Swift's pool inherit its mask, which blocks SIGCHLD. (glibc's
-/// posix_spawn still blocks every signal while it clones, so a child that ends just then still
-/// raises one: with 2 jobs at a time, about half of them, measured in the commit's message.)
+/// Threads started from Swift's pool inherit its mask, which blocks SIGCHLD. (jobq_spawn still
+/// blocks every signal while it clones, so a child that ends just then still raises one: with
+/// 2 jobs at a time, about half of them.)
 int jobq_unblock_sigchld(void);
 
 #endif
