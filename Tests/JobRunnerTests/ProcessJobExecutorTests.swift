@@ -24,6 +24,12 @@ func contents(_ path: String) -> String {
     (try? String(contentsOfFile: path, encoding: .utf8)) ?? "<missing>"
 }
 
+/// The value of a field of a /proc `status` file's text (`SigBlk:`, `SigIgn:`...), trimmed.
+func statusField(_ name: String, in status: String) -> String? {
+    status.split(separator: "\n").first { $0.hasPrefix(name) }
+        .map { $0.dropFirst(name.count).trimmingCharacters(in: .whitespaces) }
+}
+
 /// A FIFO the test reads to learn when a grandchild dies: the grandchild holds its write end
 /// (`… 3> FIFO &`), and a read returns end-of-file once every writer is gone. The read end is
 /// opened (non-blocking) before the job starts, so that the grandchild's open does not wait.
@@ -397,8 +403,7 @@ struct ProcessJobExecutorTests {
         let launchers = threads.filter { contents("/proc/self/task/\($0)/comm") == "jobq-launcher\n" }
         #expect(launchers.count == 1)
         func mask(_ thread: String) -> UInt64? {
-            contents("/proc/self/task/\(thread)/status").split(separator: "\n").first { $0.hasPrefix("SigBlk:") }
-                .flatMap { UInt64($0.dropFirst("SigBlk:".count).trimmingCharacters(in: .whitespaces), radix: 16) }
+            statusField("SigBlk:", in: contents("/proc/self/task/\(thread)/status")).flatMap { UInt64($0, radix: 16) }
         }
         // While it clones (for a test running beside this one), the thread blocks every signal
         // but SIGKILL, SIGSTOP and glibc's two internal ones for a moment: read again until the
@@ -440,11 +445,11 @@ struct ProcessJobExecutorTests {
             defer { signal(SIGPIPE, previous) }
             let runner = executor(directory)
             #expect(await runner.run(job(.argv(["cat", "/proc/self/status", "/proc/self/stat"]), id: 11)) == .exited(code: 0))
-            let lines = contents(directory + "/11.out").split(separator: "\n")
+            let output = contents(directory + "/11.out")
             for field in ["SigBlk:", "SigIgn:"] {
-                let line = lines.first { $0.hasPrefix(field) }
-                #expect(line.map { $0.dropFirst(field.count).trimmingCharacters(in: .whitespaces) } == "0000000000000000", "\(field)")
+                #expect(statusField(field, in: output) == "0000000000000000", "\(field)")
             }
+            let lines = output.split(separator: "\n")
             // /proc/self/stat: pid (comm) state ppid pgrp session ...
             let stat = lines.last.map { $0.split(separator: ")").last?.split(separator: " ") ?? [] } ?? []
             let pid = lines.last?.split(separator: " ").first
