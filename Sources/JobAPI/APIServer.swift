@@ -115,7 +115,7 @@ struct APIServer: Service {
                             }
                             let key = ObjectIdentifier(connection.channel)
                             ConnectionRegistry.shared.add(key, ConnectionRegistry.Entry(peer: accepted.peer, ended: accepted.ended))
-                            tasks.addTask {
+                            tasks.addTask(executorPreference: EventLoopTaskExecutor.of(connection.channel.eventLoop)) {
                                 await http.handle(value: connection, logger: logger)
                                 ConnectionRegistry.shared.remove(key)
                                 active.value.subtract(1, ordering: .relaxed)
