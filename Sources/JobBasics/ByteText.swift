@@ -19,6 +19,7 @@ extension StringProtocol {
 
     /// The text before and after the first `byte`, or nil when it holds none.
     /// `"A=\u{301}".splitAtFirstByte(UInt8(ascii: "="))` is `("A", "\u{301}")`.
+    @inlinable
     public func splitAtFirstByte(_ byte: UInt8) -> (before: String, after: String)? {
         let bytes = utf8
         guard let index = bytes.firstIndex(of: byte) else { return nil }

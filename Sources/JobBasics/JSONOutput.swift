@@ -66,21 +66,30 @@ public struct JSONOutput {
     private mutating func writeString(_ value: String) {
         bytes.append(UInt8(ascii: "\""))
         for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x0A: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0D: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x09: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0x00..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [
-                    UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                    hex[Int(byte >> 4)], hex[Int(byte & 0xF)],
-                ])
-            default: bytes.append(byte)
-            }
+            Self.escape(byte) { bytes.append($0) }
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Gives `emit` the bytes that stand for one byte of a string's UTF-8 inside a JSON string:
+    /// the byte itself, or its escape (`\"`, `\\`, `\n`, `\r`, `\t`, `\u00XX` for the other
+    /// control bytes). `jobq`'s quick submit path writes its request with it, into a buffer of
+    /// its own.
+    @inlinable
+    public static func escape(_ byte: UInt8, _ emit: (UInt8) -> Void) {
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+            emit(UInt8(ascii: "\\"))
+            emit(byte)
+        case 0x0A: emit(UInt8(ascii: "\\")); emit(UInt8(ascii: "n"))
+        case 0x0D: emit(UInt8(ascii: "\\")); emit(UInt8(ascii: "r"))
+        case 0x09: emit(UInt8(ascii: "\\")); emit(UInt8(ascii: "t"))
+        case 0x00..<0x20:
+            emit(UInt8(ascii: "\\")); emit(UInt8(ascii: "u")); emit(UInt8(ascii: "0")); emit(UInt8(ascii: "0"))
+            let high = byte >> 4, low = byte & 0xF
+            emit(UInt8(ascii: "0") + high)
+            emit(low < 10 ? UInt8(ascii: "0") + low : UInt8(ascii: "a") + low - 10)
+        default: emit(byte)
+        }
     }
 }

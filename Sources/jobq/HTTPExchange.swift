@@ -10,7 +10,7 @@ import JobBasics
 enum HTTPExchange {
     struct Response {
         var status: Int
-        var body: [UInt8]
+        var body: RawBytes
     }
 
     enum Problem: Error {
@@ -18,17 +18,19 @@ enum HTTPExchange {
         case badResponse(String)
     }
 
-    static func perform(socket path: String, request: [UInt8]) -> Result<Response, Problem> {
+    typealias Bytes = UnsafeBufferPointer<UInt8>
+
+    static func perform(socket path: String, request: Bytes) -> Result<Response, Problem> {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
-        let pathBytes = Array(path.utf8)
         let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard pathBytes.count < capacity else {
+        guard path.utf8.count < capacity else {
             return .failure(.unreachable("the socket path is longer than \(capacity - 1) bytes"))
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: pathBytes)
-            raw[pathBytes.count] = 0
+            var path = path
+            path.withUTF8 { raw.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            raw[path.utf8.count] = 0
         }
         let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return .failure(.unreachable(SocketErrors.reason(errno: errno))) }
@@ -42,7 +44,7 @@ enum HTTPExchange {
 
         var sent = 0
         while sent < request.count {
-            let count = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let count = send(fd, request.baseAddress! + sent, request.count - sent, Int32(MSG_NOSIGNAL))
             if count < 0 {
                 if errno == EINTR { continue }
                 return .failure(.unreachable("the connection broke: " + SocketErrors.reason(errno: errno)))
@@ -50,67 +52,68 @@ enum HTTPExchange {
             sent += count
         }
 
-        var received: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        let received = RawBytes(capacity: 16 * 1024)
         while true {
-            if let response = parse(received) { return response }
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if let response = parse(received.bytes) { return response }
+            received.reserve(16 * 1024)
+            let count = recv(fd, received.base + received.count, 16 * 1024, 0)
             if count < 0 {
                 if errno == EINTR { continue }
                 return .failure(.unreachable("the connection broke: " + SocketErrors.reason(errno: errno)))
             }
             if count == 0 {
-                return .failure(.unreachable(received.isEmpty
+                return .failure(.unreachable(received.count == 0
                     ? "the daemon closed the connection without an answer" : "the daemon closed the connection mid-answer"))
             }
-            received += chunk[..<count]
+            received.grow(by: count)
         }
     }
 
-    /// The whole response once `bytes` holds it; nil while more is needed. Byte-wise and
-    /// without generic String algorithms, whose runtime metadata lookups cost more than the
-    /// parsing at a process's start.
-    static func parse(_ bytes: [UInt8]) -> Result<Response, Problem>? {
-        guard let headerEnd = firstIndex(of: [13, 10, 13, 10], in: bytes[...]) else { return nil }
-        var lines: [ArraySlice<UInt8>] = []
-        var lineStart = 0
-        while lineStart < headerEnd {
-            let lineEnd = firstIndex(of: [13, 10], in: bytes[lineStart..<headerEnd]) ?? headerEnd
-            lines.append(bytes[lineStart..<lineEnd])
-            lineStart = lineEnd + 2
-        }
+    /// The whole response once `bytes` holds it; nil while more is needed. Byte-wise on the
+    /// buffer, without arrays or generic String algorithms, whose runtime metadata costs more
+    /// than the parsing at a process's start.
+    static func parse(_ bytes: Bytes) -> Result<Response, Problem>? {
+        guard let headerEnd = firstIndex(of: "\r\n\r\n", in: bytes, from: 0, to: bytes.count) else { return nil }
         // "HTTP/1.x NNN reason"
-        guard let statusLine = lines.first, statusLine.count >= 12,
-            statusLine.starts(with: Array("HTTP/1.".utf8)),
-            let status = decimal(statusLine.dropFirst(9).prefix(3))
-        else {
+        let statusEnd = firstIndex(of: "\r\n", in: bytes, from: 0, to: headerEnd) ?? headerEnd
+        guard statusEnd >= 12, matches("HTTP/1.", in: bytes, at: 0), let status = decimal(bytes, from: 9, to: 12) else {
             return .failure(.badResponse("not an HTTP/1.1 status line"))
         }
         var contentLength: Int?
         var chunked = false
-        for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
-            let name = line[..<colon].map { $0 | 0x20 }  // ASCII lower case
-            var value = line[(colon + 1)...]
-            while value.first == UInt8(ascii: " ") || value.first == 9 { value = value.dropFirst() }
-            while value.last == UInt8(ascii: " ") || value.last == 9 { value = value.dropLast() }
-            if name == Array("content-length".utf8) { contentLength = decimal(value) }
-            if name == Array("transfer-encoding".utf8), firstIndex(of: Array("chunked".utf8), in: ArraySlice(value.map { $0 | 0x20 })) != nil {
+        var lineStart = statusEnd + 2
+        while lineStart < headerEnd {
+            let lineEnd = firstIndex(of: "\r\n", in: bytes, from: lineStart, to: headerEnd) ?? headerEnd
+            defer { lineStart = lineEnd + 2 }
+            guard let colon = (lineStart..<lineEnd).first(where: { bytes[$0] == UInt8(ascii: ":") }) else { continue }
+            var valueStart = colon + 1
+            var valueEnd = lineEnd
+            while valueStart < valueEnd, bytes[valueStart] == UInt8(ascii: " ") || bytes[valueStart] == 9 { valueStart += 1 }
+            while valueEnd > valueStart, bytes[valueEnd - 1] == UInt8(ascii: " ") || bytes[valueEnd - 1] == 9 { valueEnd -= 1 }
+            if isName("content-length", in: bytes, from: lineStart, to: colon) {
+                contentLength = decimal(bytes, from: valueStart, to: valueEnd)
+            }
+            if isName("transfer-encoding", in: bytes, from: lineStart, to: colon),
+                (valueStart..<valueEnd).contains(where: { matches("chunked", in: bytes, at: $0, caseless: true) })
+            {
                 chunked = true
             }
         }
         let bodyStart = headerEnd + 4
-        if chunked { return dechunk(bytes[bodyStart...]).map { .success(Response(status: status, body: $0)) } }
+        if chunked { return dechunk(bytes, from: bodyStart).map { .success(Response(status: status, body: $0)) } }
         guard let length = contentLength else { return .failure(.badResponse("an answer without Content-Length")) }
         guard bytes.count - bodyStart >= length else { return nil }
-        return .success(Response(status: status, body: Array(bytes[bodyStart..<(bodyStart + length)])))
+        let body = RawBytes(capacity: length)
+        body.append(Bytes(rebasing: bytes[bodyStart..<(bodyStart + length)]))
+        return .success(Response(status: status, body: body))
     }
 
-    /// A decimal number of ASCII digits, nil for anything else.
-    static func decimal(_ digits: ArraySlice<UInt8>) -> Int? {
-        guard !digits.isEmpty, digits.count < 19 else { return nil }
+    /// A decimal number of ASCII digits in `bytes[from..<to]`, nil for anything else.
+    static func decimal(_ bytes: Bytes, from: Int, to: Int) -> Int? {
+        guard from < to, to - from < 19, to <= bytes.count else { return nil }
         var value = 0
-        for digit in digits {
+        for index in from..<to {
+            let digit = bytes[index]
             guard digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") else { return nil }
             value = value * 10 + Int(digit - UInt8(ascii: "0"))
         }
@@ -118,41 +121,72 @@ enum HTTPExchange {
     }
 
     /// A chunked body, once its last chunk has arrived.
-    private static func dechunk(_ bytes: ArraySlice<UInt8>) -> [UInt8]? {
-        var body: [UInt8] = []
-        var position = bytes.startIndex
+    private static func dechunk(_ bytes: Bytes, from start: Int) -> RawBytes? {
+        let body = RawBytes(capacity: 256)
+        var position = start
         while true {
-            guard let lineEnd = firstIndex(of: [13, 10], in: bytes[position...]) else { return nil }
-            var sizeText = bytes[position..<lineEnd]
-            if let semicolon = sizeText.firstIndex(of: UInt8(ascii: ";")) { sizeText = sizeText[..<semicolon] }
-            guard let size = Int(String(decoding: sizeText, as: UTF8.self), radix: 16) else { return nil }
+            guard let lineEnd = firstIndex(of: "\r\n", in: bytes, from: position, to: bytes.count) else { return nil }
+            // The size in hexadecimal, up to a chunk extension (";...").
+            let sizeEnd = (position..<lineEnd).first { bytes[$0] == UInt8(ascii: ";") } ?? lineEnd
+            guard sizeEnd > position, sizeEnd - position < 15 else { return nil }
+            var size = 0
+            for index in position..<sizeEnd {
+                let byte = bytes[index] | 0x20  // ASCII lower case
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): size = size * 16 + Int(byte - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): size = size * 16 + Int(byte - UInt8(ascii: "a")) + 10
+                default: return nil
+                }
+            }
             let dataStart = lineEnd + 2
             if size == 0 { return body }
-            guard bytes.endIndex - dataStart >= size + 2 else { return nil }
-            body += bytes[dataStart..<(dataStart + size)]
+            guard bytes.count - dataStart >= size + 2 else { return nil }
+            body.append(Bytes(rebasing: bytes[dataStart..<(dataStart + size)]))
             position = dataStart + size + 2
         }
     }
 
-    private static func firstIndex(of pattern: [UInt8], in bytes: ArraySlice<UInt8>) -> Int? {
-        guard bytes.count >= pattern.count else { return nil }
-        var index = bytes.startIndex
-        while index + pattern.count <= bytes.endIndex {
-            if bytes[index] == pattern[0], bytes[index..<(index + pattern.count)].elementsEqual(pattern) { return index }
+    /// Where `pattern` first starts in `bytes[from..<to]`.
+    private static func firstIndex(of pattern: StaticString, in bytes: Bytes, from: Int, to: Int) -> Int? {
+        var index = from
+        while index + pattern.utf8CodeUnitCount <= to {
+            if matches(pattern, in: bytes, at: index) { return index }
             index += 1
         }
         return nil
+    }
+
+    /// Whether `bytes` holds `pattern` at `index` (ASCII letters of any case when `caseless`).
+    static func matches(_ pattern: StaticString, in bytes: Bytes, at index: Int, caseless: Bool = false) -> Bool {
+        let count = pattern.utf8CodeUnitCount
+        guard index >= 0, index + count <= bytes.count else { return false }
+        let start = pattern.utf8Start
+        for offset in 0..<count {
+            let byte = bytes[index + offset]
+            if (caseless ? byte | 0x20 : byte) != start[offset] { return false }
+        }
+        return true
+    }
+
+    /// Whether the header name in `bytes[from..<to]` is `name` (given in lower case).
+    private static func isName(_ name: StaticString, in bytes: Bytes, from: Int, to: Int) -> Bool {
+        to - from == name.utf8CodeUnitCount && matches(name, in: bytes, at: from, caseless: true)
     }
 }
 
 /// Finds values in the daemon's small JSON answers without a JSON library: the integer or the
 /// string right after a given key.
 enum JSONScan {
-    static func integer(after key: String, in bytes: [UInt8]) -> Int64? {
-        guard var index = end(of: key, in: bytes) else { return nil }
+    static func integer(after key: StaticString, in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        let length = key.utf8CodeUnitCount
+        guard var index = (0..<max(0, bytes.count - length + 1)).first(where: { HTTPExchange.matches(key, in: bytes, at: $0) }) else {
+            return nil
+        }
+        index += length
         while index < bytes.count, bytes[index] == UInt8(ascii: " ") { index += 1 }
-        let digits = bytes[index...].prefix { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
-        return Int64(String(decoding: digits, as: UTF8.self))
+        var end = index
+        while end < bytes.count, bytes[end] >= UInt8(ascii: "0"), bytes[end] <= UInt8(ascii: "9") { end += 1 }
+        return HTTPExchange.decimal(bytes, from: index, to: end)
     }
 
     /// A JSON string, its escapes undone.

@@ -9,23 +9,41 @@ import JobBasics
 /// done with the C library alone: one HTTP/1.1 request on the daemon's socket, the new id alone
 /// on stdout. `init` returns nil for anything else, and for any value `jobq-cli` would refuse,
 /// so that the whole client gives its own message and exit code.
+///
+/// It reads the command line from `argv` one argument at a time and keeps the command as
+/// positions in `argv`: no `[String]`, whose storage needs generic metadata at run time (see
+/// `RawBytes`).
 struct QuickSubmit {
+    typealias Arguments = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+
     var socket: String?
     var queue = "default"
     var priority = 0
     var shell = false
-    var command: [String] = []
+    /// The command: `argv[command]`.
+    var command: Range<Int>
     var cwd: String
+    private let argv: Arguments
 
-    init?(arguments: [String]) {
-        var rest = arguments[...]
-        if let (value, remaining) = Self.socketOption(rest) {
-            socket = value
-            rest = remaining
+    init?(argc: Int32, argv: Arguments) {
+        let count = Int(argc)
+        var position = 1
+        func next() -> String? {
+            guard position < count, let pointer = argv[position] else { return nil }
+            position += 1
+            return String(cString: pointer)
         }
-        guard rest.popFirst() == "submit" else { return nil }
+        var first = next()
+        if first == "--socket", position < count {
+            socket = next()
+            first = next()
+        } else if let option = first, option.hasPrefix("--socket=") {
+            socket = String(option.dropFirst("--socket=".count))
+            first = next()
+        }
+        guard first == "submit" else { return nil }
         var sawSeparator = false
-        while let argument = rest.popFirst() {
+        while let argument = next() {
             if argument == "--" {
                 sawSeparator = true
                 break
@@ -36,15 +54,22 @@ struct QuickSubmit {
                 name = before
                 inline = after
             }
+            // An option's value: inline (`--queue=x`), or the next argument unless it looks like
+            // an option (jobq-cli's parser refuses `-p -5`: it leaves those to jobq-cli).
+            func value() -> String? {
+                if let inline { return inline }
+                guard let following = next(), !following.hasPrefix("-") else { return nil }
+                return following
+            }
             switch name {
             case "-q", "--queue":
-                guard let value = inline ?? rest.popFirst() else { return nil }
+                guard let value = value() else { return nil }
                 queue = value
             case "-p", "--priority":
-                guard let value = inline ?? rest.popFirst(), let number = Int(value) else { return nil }
+                guard let value = value(), let number = Int(value) else { return nil }
                 priority = number
             case "--socket":
-                guard let value = inline ?? rest.popFirst() else { return nil }
+                guard let value = value() else { return nil }
                 socket = value
             case "--shell":
                 guard inline == nil else { return nil }
@@ -53,69 +78,117 @@ struct QuickSubmit {
                 return nil
             }
         }
-        command = Array(rest)
+        command = position..<count
+        self.argv = argv
         guard sawSeparator, let cwd = Self.currentDirectory() else { return nil }
         self.cwd = cwd
         // The checks JobSpec.validate() and jobq-cli make; anything they would refuse goes there.
-        guard JobLimits.isValidQueueName(queue), JobLimits.priority.contains(priority), let program = command.first else {
+        guard JobLimits.isValidQueueName(queue), JobLimits.priority.contains(priority), !command.isEmpty,
+            command.allSatisfy({ argv[$0] != nil })
+        else {
             return nil
         }
-        let bytes = command.reduce(0) { $0 + $1.utf8.count } + (shell ? command.count : 0)
+        var bytes = shell ? command.count : 0
+        var blank = true
+        for index in command {
+            Self.withText(argv[index]!) { text in
+                bytes += text.count
+                // Character.isWhitespace for ASCII; a non-ASCII byte is not blank here, and
+                // jobq-cli's own check decides (it is whitespace only for some code points).
+                blank = blank && text.allSatisfy { (9...13).contains($0) || $0 == 32 }
+            }
+        }
         guard bytes <= JobLimits.commandBytes, command.count <= JobLimits.argumentCount else { return nil }
         if shell {
-            guard !command.joined(separator: " ").allSatisfy(\.isWhitespace) else { return nil }
+            guard !blank else { return nil }
+            if !Self.isASCII(command, argv) {
+                var joined = ""
+                for index in command { joined += (index == command.lowerBound ? "" : " ") + String(cString: argv[index]!) }
+                guard !joined.allSatisfy(\.isWhitespace) else { return nil }
+            }
         } else {
-            guard !program.isEmpty else { return nil }
+            guard argv[command.lowerBound]![0] != 0 else { return nil }
         }
     }
 
-    private static func socketOption(_ arguments: ArraySlice<String>) -> (String, ArraySlice<String>)? {
-        guard let first = arguments.first else { return nil }
-        if first == "--socket", arguments.count >= 2 {
-            return (arguments[arguments.startIndex + 1], arguments.dropFirst(2))
+    /// Calls `body` with an argument's bytes as `jobq-cli` sees them: as they are when they are
+    /// ASCII, else as a `String` makes them (invalid UTF-8 becomes U+FFFD).
+    private static func withText(_ argument: UnsafeMutablePointer<CChar>, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        let raw = UnsafeBufferPointer(start: UnsafeRawPointer(argument).assumingMemoryBound(to: UInt8.self), count: strlen(argument))
+        if raw.allSatisfy({ $0 < 0x80 }) { return body(raw) }
+        var text = String(cString: argument)
+        text.withUTF8(body)
+    }
+
+    private static func isASCII(_ command: Range<Int>, _ argv: Arguments) -> Bool {
+        command.allSatisfy { index in
+            var pointer = argv[index]!
+            while pointer.pointee != 0 {
+                if UInt8(bitPattern: pointer.pointee) >= 0x80 { return false }
+                pointer += 1
+            }
+            return true
         }
-        if first.hasPrefix("--socket=") {
-            return (String(first.dropFirst("--socket=".count)), arguments.dropFirst())
-        }
-        return nil
     }
 
     private static func currentDirectory() -> String? {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard getcwd(&buffer, buffer.count) != nil else { return nil }
-        let path = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return path.startsWithByte(UInt8(ascii: "/")) ? path : nil
+        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(PATH_MAX) + 1)
+        defer { buffer.deallocate() }
+        guard getcwd(buffer, Int(PATH_MAX) + 1) != nil, buffer[0] == CChar(UInt8(ascii: "/")) else { return nil }
+        return String(cString: buffer)
     }
 
     /// The request body: the same JSON `jobq-cli` sends for this spec (sorted keys).
-    var body: [UInt8] {
-        var json = JSONOutput()
-        json.beginObject()
+    func writeBody(into body: RawBytes) {
+        func string(_ text: UnsafeBufferPointer<UInt8>) {
+            body.append(UInt8(ascii: "\""))
+            for byte in text { JSONOutput.escape(byte) { body.append($0) } }
+            body.append(UInt8(ascii: "\""))
+        }
+        func string(_ text: String) {
+            var text = text
+            text.withUTF8 { string($0) }
+        }
+        body.append("{")
         if !shell {
-            json.key("argv")
-            json.stringArray(command)
+            body.append("\"argv\":[")
+            for index in command {
+                if index != command.lowerBound { body.append(UInt8(ascii: ",")) }
+                Self.withText(argv[index]!) { string($0) }
+            }
+            body.append("],")
         }
-        json.key("cwd")
-        json.string(cwd)
-        json.key("priority")
-        json.integer(Int64(priority))
-        json.key("queue")
-        json.string(queue)
+        body.append("\"cwd\":")
+        string(cwd)
+        body.append(",\"priority\":")
+        if priority < 0 { body.append(UInt8(ascii: "-")) }
+        body.appendDecimal(abs(priority))  // within JobLimits.priority
+        body.append(",\"queue\":")
+        string(queue)
         if shell {
-            json.key("shell")
-            json.string(command.joined(separator: " "))
+            body.append(",\"shell\":\"")
+            for index in command {
+                if index != command.lowerBound { body.append(UInt8(ascii: " ")) }
+                Self.withText(argv[index]!) { text in
+                    for byte in text { JSONOutput.escape(byte) { body.append($0) } }
+                }
+            }
+            body.append(UInt8(ascii: "\""))
         }
-        json.endObject()
-        return json.bytes
+        body.append("}")
     }
 
     /// Sends the job and prints its id; returns jobq's exit code (0, 3 unreachable, 4 refused).
     func run() -> Int32 {
-        let path = socket ?? DefaultPaths.clientSocket(environment: Self.environment(), uid: getuid())
-        let body = body
-        var request = Array("POST /v1/jobs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8)
-        request += body
-        switch HTTPExchange.perform(socket: path, request: request) {
+        let path = socket ?? DefaultPaths.clientSocket(environment: Self.variable, uid: getuid())
+        let body = RawBytes(capacity: 512)
+        writeBody(into: body)
+        let request = RawBytes(capacity: body.count + 160)
+        request.append("POST /v1/jobs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ")
+        request.appendDecimal(body.count)
+        request.append("\r\nConnection: close\r\n\r\n")
+        request.append(body.bytes)
+        switch HTTPExchange.perform(socket: path, request: request.bytes) {
         case .failure(let problem):
             let message = switch problem {
             case .unreachable(let reason): SocketErrors.unreachable(socket: path, reason: reason)
@@ -124,13 +197,16 @@ struct QuickSubmit {
             printError("jobq: \(message)")
             return 3
         case .success(let response):
-            if (200..<300).contains(response.status), let id = JSONScan.integer(after: "\"id\":", in: response.body) {
-                let line = Array("\(id)\n".utf8)
-                _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+            if (200..<300).contains(response.status), let id = JSONScan.integer(after: "\"id\":", in: response.body.bytes) {
+                let line = RawBytes(capacity: 24)
+                line.appendDecimal(id)
+                line.append(UInt8(ascii: "\n"))
+                _ = write(1, line.base, line.count)
                 return 0
             }
-            if let code = JSONScan.string(after: "\"code\":", in: response.body),
-                let message = JSONScan.string(after: "\"message\":", in: response.body)
+            let body = Array(response.body.bytes)
+            if let code = JSONScan.string(after: "\"code\":", in: body),
+                let message = JSONScan.string(after: "\"message\":", in: body)
             {
                 printError("jobq: \(message) (\(code))")
                 return 4
@@ -140,16 +216,9 @@ struct QuickSubmit {
         }
     }
 
-    private static func environment() -> [String: String] {
-        var result: [String: String] = [:]
-        var entry = environ
-        while let pointer = entry.pointee {
-            let text = String(cString: pointer)
-            if let (name, value) = text.splitAtFirstByte(UInt8(ascii: "=")) {
-                result[name] = value
-            }
-            entry += 1
-        }
-        return result
+    /// One environment variable, read with getenv(3) when asked for (building a dictionary of
+    /// the whole environment cost a tenth of the command's run time).
+    private static func variable(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
     }
 }

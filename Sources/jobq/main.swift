@@ -10,8 +10,7 @@ import Glibc
 import Musl
 #endif
 
-let arguments = Array(CommandLine.arguments.dropFirst())
-if let submit = QuickSubmit(arguments: arguments) {
+if let submit = QuickSubmit(argc: CommandLine.argc, argv: CommandLine.unsafeArgv) {
     exit(submit.run())
 }
-FullClient.exec(arguments)
+FullClient.exec(Array(CommandLine.arguments.dropFirst()))

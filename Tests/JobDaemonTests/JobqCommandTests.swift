@@ -113,8 +113,10 @@ struct JobqCommandTests {
     func quickSubmitMatchesFullClient() async throws {
         try await Self.withDaemon { fixture, socket in
             // --retries 0 changes nothing in the spec but is not taken by the quick path: jobq-cli submits.
-            let quick = try await Self.jobq(socket, ["submit", "-q", "qa", "--priority=5", "--", "printf", "%s;$(x)\n", "a b"])
-            let full = try await Self.jobq(socket, ["submit", "--retries", "0", "-q", "qa", "--priority=5", "--", "printf", "%s;$(x)\n", "a b"])
+            // Bytes JSON escapes (a quote, a backslash, a tab, a control byte) and non-ASCII text.
+            let command = ["printf", "%s;$(x)\n", "a b", "\"\\\t\u{1}é"]
+            let quick = try await Self.jobq(socket, ["submit", "-q", "qa", "--priority=5", "--"] + command)
+            let full = try await Self.jobq(socket, ["submit", "--retries", "0", "-q", "qa", "--priority=5", "--"] + command)
             let quickShell = try await Self.jobq(socket, ["submit", "--shell", "--", "echo", "one;", "echo", "two"])
             let fullShell = try await Self.jobq(socket, ["submit", "--retries", "0", "--shell", "--", "echo", "one;", "echo", "two"])
             for run in [quick, full, quickShell, fullShell] {
@@ -132,7 +134,7 @@ struct JobqCommandTests {
             await store.close()
             try #require(specs.count == 4)
             #expect(specs[0] == specs[1])
-            #expect(specs[0].command == .argv(["printf", "%s;$(x)\n", "a b"]) && specs[0].queue == "qa" && specs[0].priority == 5)
+            #expect(specs[0].command == .argv(command) && specs[0].queue == "qa" && specs[0].priority == 5)
             #expect(specs[2] == specs[3])
             #expect(specs[2].command == .shell("echo one; echo two"))
 
@@ -143,6 +145,8 @@ struct JobqCommandTests {
             #expect(quickMissing.stderr == fullMissing.stderr)
             // What jobq-cli refuses (a bad queue name) reaches it, for its usage message and exit 2.
             #expect(try await Self.jobq(socket, ["submit", "-q", "-bad", "--", "true"]).status == 2)
+            // A value that looks like an option is jobq-cli's to judge: it refuses `-p -5`.
+            #expect(try await Self.jobq(socket, ["submit", "-p", "-5", "--", "true"]).status == 2)
         }
     }
 
