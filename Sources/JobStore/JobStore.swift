@@ -1,4 +1,5 @@
 import CSQLite
+import CWALWrites
 import Dispatch
 import Foundation
 import JobBasics
@@ -107,8 +108,18 @@ public final class JobStore: Sendable {
     private static func connect(_ configuration: StoreConfiguration, writer: Bool) throws(JobStoreError) -> SQLiteConnection {
         let path = configuration.path
         let connection: SQLiteConnection
-        do {
-            connection = try SQLiteConnection(path: path)
+        do throws(SQLiteError) {
+            // The writer's WAL writes go through jobq-wal-writes: one write(2) per commit
+            // instead of two per page (CWALWrites says why that is safe).
+            var vfs: String?
+            if writer {
+                let registered = jobq_wal_writes_register()
+                guard registered == SQLITE_OK else {
+                    throw SQLiteError(extendedCode: registered, message: "cannot register the \(JOBQ_WAL_WRITES_VFS) SQLite VFS")
+                }
+                vfs = JOBQ_WAL_WRITES_VFS
+            }
+            connection = try SQLiteConnection(path: path, vfs: vfs)
         } catch {
             throw .storage(error)
         }
