@@ -100,32 +100,36 @@ struct APIServer: Service {
         let active = ConnectionCount()
         let maxConnections = limits.maxConnections
         await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { tasks in
-                do {
-                    try await server.executeThenClose { connections in
-                        for try await accepted in connections {
-                            let connection = accepted.value
-                            guard active.value.add(1, ordering: .relaxed).newValue <= maxConnections else {
-                                active.value.subtract(1, ordering: .relaxed)
-                                logger.warning("connection refused: too many connections", metadata: ["max": "\(maxConnections)"])
-                                // Through the async channel, so that its writer is finished
-                                // (NIO traps on one dropped unfinished).
-                                try? await connection.executeThenClose { _, _ in }
-                                continue
-                            }
-                            let key = ObjectIdentifier(connection.channel)
-                            ConnectionRegistry.shared.add(key, ConnectionRegistry.Entry(peer: accepted.peer, ended: accepted.ended))
-                            tasks.addTask(executorPreference: EventLoopTaskExecutor.of(connection.channel.eventLoop)) {
-                                await http.handle(value: connection, logger: logger)
-                                ConnectionRegistry.shared.remove(key)
-                                active.value.subtract(1, ordering: .relaxed)
+            // The accept loop runs on the listening channel's event loop, so that an accepted
+            // connection reaches it without a thread switch.
+            await withTaskExecutorPreference(EventLoopTaskExecutor.of(server.channel.eventLoop)) {
+                await withDiscardingTaskGroup { tasks in
+                    do {
+                        try await server.executeThenClose { connections in
+                            for try await accepted in connections {
+                                let connection = accepted.value
+                                guard active.value.add(1, ordering: .relaxed).newValue <= maxConnections else {
+                                    active.value.subtract(1, ordering: .relaxed)
+                                    logger.warning("connection refused: too many connections", metadata: ["max": "\(maxConnections)"])
+                                    // Through the async channel, so that its writer is finished
+                                    // (NIO traps on one dropped unfinished).
+                                    try? await connection.executeThenClose { _, _ in }
+                                    continue
+                                }
+                                let key = ObjectIdentifier(connection.channel)
+                                ConnectionRegistry.shared.add(key, ConnectionRegistry.Entry(peer: accepted.peer, ended: accepted.ended))
+                                tasks.addTask(executorPreference: EventLoopTaskExecutor.of(connection.channel.eventLoop)) {
+                                    await http.handle(value: connection, logger: logger)
+                                    ConnectionRegistry.shared.remove(key)
+                                    active.value.subtract(1, ordering: .relaxed)
+                                }
                             }
                         }
+                    } catch is CancellationError {
+                        // The service group is stopping (another service failed): nothing to report.
+                    } catch {
+                        logger.error("the API stopped accepting connections", metadata: ["error": "\(error)"])
                     }
-                } catch is CancellationError {
-                    // The service group is stopping (another service failed): nothing to report.
-                } catch {
-                    logger.error("the API stopped accepting connections", metadata: ["error": "\(error)"])
                 }
             }
         } onGracefulShutdown: {

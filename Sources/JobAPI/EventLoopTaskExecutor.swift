@@ -26,7 +26,9 @@ final class EventLoopTaskExecutor: TaskExecutor {
         }
     }
 
-    /// The executor of `eventLoop`: one per loop, made on first use and kept for the process.
+    /// The executor of `eventLoop`: one per loop, made on first use and kept for the process
+    /// (with its loop: the daemon serves on `MultiThreadedEventLoopGroup.singleton`'s, which
+    /// live as long as it does).
     static func of(_ eventLoop: any EventLoop) -> EventLoopTaskExecutor {
         let key = ObjectIdentifier(eventLoop)
         return executors.withLockedValue { executors in
