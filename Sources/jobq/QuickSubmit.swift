@@ -36,6 +36,7 @@ struct QuickSubmit {
         var first = next()
         if first == "--socket", position < count {
             socket = next()
+            guard socket?.hasPrefix("-") == false else { return nil }  // jobq-cli's to judge, as below
             first = next()
         } else if let option = first, option.hasPrefix("--socket=") {
             socket = String(option.dropFirst("--socket=".count))
@@ -90,18 +91,20 @@ struct QuickSubmit {
         }
         var bytes = shell ? command.count : 0
         var blank = true
+        var ascii = true
         for index in command {
             Self.withText(argv[index]!) { text in
                 bytes += text.count
                 // Character.isWhitespace for ASCII; a non-ASCII byte is not blank here, and
-                // jobq-cli's own check decides (it is whitespace only for some code points).
+                // the String check below decides (only some code points are whitespace).
                 blank = blank && text.allSatisfy { (9...13).contains($0) || $0 == 32 }
+                ascii = ascii && text.allSatisfy { $0 < 0x80 }
             }
         }
         guard bytes <= JobLimits.commandBytes, command.count <= JobLimits.argumentCount else { return nil }
         if shell {
             guard !blank else { return nil }
-            if !Self.isASCII(command, argv) {
+            if !ascii {
                 var joined = ""
                 for index in command { joined += (index == command.lowerBound ? "" : " ") + String(cString: argv[index]!) }
                 guard !joined.allSatisfy(\.isWhitespace) else { return nil }
@@ -118,17 +121,6 @@ struct QuickSubmit {
         if raw.allSatisfy({ $0 < 0x80 }) { return body(raw) }
         var text = String(cString: argument)
         text.withUTF8(body)
-    }
-
-    private static func isASCII(_ command: Range<Int>, _ argv: Arguments) -> Bool {
-        command.allSatisfy { index in
-            var pointer = argv[index]!
-            while pointer.pointee != 0 {
-                if UInt8(bitPattern: pointer.pointee) >= 0x80 { return false }
-                pointer += 1
-            }
-            return true
-        }
     }
 
     private static func currentDirectory() -> String? {
