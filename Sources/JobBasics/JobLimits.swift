@@ -11,6 +11,15 @@ public enum JobLimits {
     public static let dependencies = 1000
     public static let timeout: Duration = .seconds(365 * 24 * 3600)
 
+    /// Whether a shell command line is blank: every Unicode scalar in it has the White_Space
+    /// property (U+0009–U+000D, U+0020, U+0085, U+00A0, U+1680, U+2000–U+200A, U+2028, U+2029,
+    /// U+202F, U+205F, U+3000), the set docs/openapi.yaml's `shell` pattern names. By scalar,
+    /// not by `Character`: `" \u{301}"` (a space and a combining accent) is one Character that
+    /// Swift calls whitespace, but it holds a scalar that is not.
+    public static func isBlankShell(_ line: String) -> Bool {
+        line.unicodeScalars.allSatisfy(\.properties.isWhitespace)
+    }
+
     /// 1 to 64 characters from `A-Z a-z 0-9 . _ -`, not starting with `.` or `-`.
     public static func isValidQueueName(_ name: String) -> Bool {
         guard (1...queueName).contains(name.utf8.count),

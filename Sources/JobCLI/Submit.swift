@@ -16,7 +16,7 @@ struct Submit: AsyncParsableCommand {
             The answer comes once the job is durable; the id alone goes to stdout, so that \
             id=$(jobq submit -- make test) works.
 
-            --stdin submits one shell command per input line (empty lines skipped) as one \
+            --stdin submits one shell command per input line (blank lines skipped) as one \
             all-or-nothing batch and prints one id per line; with --split each line is instead a \
             program and its arguments, separated by blanks, run without a shell (as tsp, nq or \
             xargs -L1 run them: no quoting, no expansion, no redirection; no /bin/sh per job). \
@@ -107,7 +107,7 @@ struct Submit: AsyncParsableCommand {
         if stdin {
             var lines: [Command] = []
             while let line = readLine(strippingNewline: true) {
-                if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+                if JobLimits.isBlankShell(line) { continue }  // the daemon's own rule for a blank command
                 if split {
                     lines.append(.argv(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)))
                 } else {

@@ -112,7 +112,7 @@ public struct JobSpec: Hashable, Sendable, Codable {
                 throw .invalidField("argv", "must not contain NUL bytes")
             }
         case .shell(let line):
-            guard !line.allSatisfy(\.isWhitespace) else {
+            guard !JobLimits.isBlankShell(line) else {
                 throw .invalidField("shell", "must not be empty")
             }
             guard line.utf8.count <= Limits.commandBytes else {

@@ -95,8 +95,8 @@ struct QuickSubmit {
         for index in command {
             Self.withText(argv[index]!) { text in
                 bytes += text.count
-                // Character.isWhitespace for ASCII; a non-ASCII byte is not blank here, and
-                // the String check below decides (only some code points are whitespace).
+                // JobLimits.isBlankShell for ASCII; a non-ASCII byte is not blank here, and the
+                // check below decides (only some code points are whitespace).
                 blank = blank && text.allSatisfy { (9...13).contains($0) || $0 == 32 }
                 ascii = ascii && text.allSatisfy { $0 < 0x80 }
             }
@@ -107,7 +107,7 @@ struct QuickSubmit {
             if !ascii {
                 var joined = ""
                 for index in command { joined += (index == command.lowerBound ? "" : " ") + String(cString: argv[index]!) }
-                guard !joined.allSatisfy(\.isWhitespace) else { return nil }
+                guard !JobLimits.isBlankShell(joined) else { return nil }
             }
         } else {
             guard argv[command.lowerBound]![0] != 0 else { return nil }

@@ -91,6 +91,9 @@ struct JobModelTests {
         (JobSpec(command: .argv([""])), "argv"),
         (JobSpec(command: .argv(["a\0b"])), "argv"),
         (JobSpec(command: .shell("  ")), "shell"),
+        // Unicode's White_Space, beyond ASCII (schemathesis sent U+0085, CI 2026-11-29)
+        (JobSpec(command: .shell("\u{85}")), "shell"),
+        (JobSpec(command: .shell("\u{A0}\u{1680}\u{2000}\u{200A}\u{2028}\u{2029}\u{202F}\u{205F}\u{3000}\t\n\u{B}\u{C}\r ")), "shell"),
         (JobSpec(command: .argv(["x"]), cwd: "relative"), "cwd"),
         (JobSpec(command: .argv(["x"]), env: ["A=B": "c"]), "env"),
         // "=" followed by a combining mark is one Character, not "=": the bytes still hold '='
@@ -116,6 +119,38 @@ struct JobModelTests {
             try spec.validate()
         } catch {
             #expect(error.field == field)
+        }
+    }
+
+    @Test("A shell command is blank when every scalar in it is Unicode White_Space, as docs/openapi.yaml says")
+    func blankShell() throws {
+        // Not White_Space: U+FEFF (ECMAScript's \s has it), and a combining accent after a space
+        // (one Character, which Swift's Character.isWhitespace calls whitespace).
+        for line in ["\u{FEFF}", " \u{301}", "x", " \u{3000}y"] {
+            #expect(throws: Never.self) { try JobSpec(command: .shell(line)).validate() }
+        }
+        let whiteSpace: [Unicode.Scalar] = [
+            "\u{9}", "\u{A}", "\u{B}", "\u{C}", "\u{D}", " ", "\u{85}", "\u{A0}", "\u{1680}", "\u{2000}", "\u{2001}",
+            "\u{2002}", "\u{2003}", "\u{2004}", "\u{2005}", "\u{2006}", "\u{2007}", "\u{2008}", "\u{2009}", "\u{200A}",
+            "\u{2028}", "\u{2029}", "\u{202F}", "\u{205F}", "\u{3000}",
+        ]
+        for scalar in whiteSpace {
+            #expect(JobLimits.isBlankShell(String(Character(scalar))), "U+\(String(scalar.value, radix: 16))")
+        }
+        // No other scalar is (White_Space has none above U+3000), and docs/openapi.yaml's
+        // pattern for `shell` accepts a one-scalar command exactly when it is not blank.
+        let document = try String(contentsOfFile: URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().appendingPathComponent("../../docs/openapi.yaml").path, encoding: .utf8)
+        let start = try #require(document.range(of: #"shell: {type: string, pattern: ""#))
+        let end = try #require(document.range(of: #"", maxLength"#, range: start.upperBound..<document.endIndex))
+        let pattern = document[start.upperBound..<end.lowerBound].replacingOccurrences(of: #"\\"#, with: #"\"#)
+        let regex = try NSRegularExpression(pattern: pattern)
+        for value in UInt32(1)...0x3100 {
+            guard let scalar = Unicode.Scalar(value) else { continue }
+            let line = String(Character(scalar))
+            let matches = regex.firstMatch(in: line, range: NSRange(line.startIndex..., in: line)) != nil
+            #expect(JobLimits.isBlankShell(line) == whiteSpace.contains(scalar), "U+\(String(value, radix: 16))")
+            #expect(matches == !whiteSpace.contains(scalar), "U+\(String(value, radix: 16)): the pattern")
         }
     }
 
