@@ -23,23 +23,47 @@ final class LogTail {
 
     /// The next chunk written since the last read, or `nil` when there is nothing more for now
     /// (or no file yet: a job's log files appear with its first output).
-    func read() -> ByteBuffer? {
+    ///
+    /// The file is opened and read on a dispatch queue, not on the caller's thread: a request's
+    /// handler runs on its connection's event loop, which a read of a log that has left the page
+    /// cache would hold up for every other connection on that loop.
+    func read() async -> ByteBuffer? {
+        let (path, fd, offset) = (self.path, self.fd, self.offset)
+        let chunk = await withCheckedContinuation { (continuation: CheckedContinuation<Chunk, Never>) in
+            Self.files.async { continuation.resume(returning: Self.read(path: path, fd: fd, offset: offset)) }
+        }
+        self.fd = chunk.fd
+        self.offset = chunk.offset
+        return chunk.bytes
+    }
+
+    /// What one read found: the descriptor (opened by it the first time), where the next read
+    /// starts, and the bytes.
+    private struct Chunk: Sendable {
+        var fd: Int32
+        var offset: off_t
+        var bytes: ByteBuffer?
+    }
+
+    private static let files = DispatchQueue(label: "jobq.log-reads", attributes: .concurrent)
+
+    private static func read(path: String, fd: Int32, offset: off_t) -> Chunk {
+        var fd = fd
         if fd < 0 {
             fd = open(path, O_RDONLY | O_CLOEXEC)
-            if fd < 0 { return nil }
+            if fd < 0 { return Chunk(fd: fd, offset: offset, bytes: nil) }
         }
         var buffer = ByteBuffer()
-        let count = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.chunkSize) { bytes in
-            max(0, pread(fd, bytes.baseAddress, Self.chunkSize, offset))
+        let count = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: chunkSize) { bytes in
+            max(0, pread(fd, bytes.baseAddress, chunkSize, offset))
         }
         if count == 0 {
             // A retried job's next attempt starts its files again: follow from the start.
             var info = stat()
-            if fstat(fd, &info) == 0, info.st_size < offset { offset = 0 }
-            return nil
+            let restart = fstat(fd, &info) == 0 && info.st_size < offset
+            return Chunk(fd: fd, offset: restart ? 0 : offset, bytes: nil)
         }
-        offset += off_t(count)
-        return buffer
+        return Chunk(fd: fd, offset: offset + off_t(count), bytes: buffer)
     }
 
     /// Sends everything there is, then every new chunk as it is written, until the job is
@@ -71,7 +95,7 @@ final class LogTail {
             var iterator = wakes.makeAsyncIterator()
             while true {
                 let terminal = try await storeCall { try await store.job(id) }?.state.isTerminal ?? true
-                while let chunk = read() { try await write(chunk) }
+                while let chunk = await read() { try await write(chunk) }
                 if terminal { return }
                 guard await iterator.next() != nil else { return }
             }

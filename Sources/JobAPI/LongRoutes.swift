@@ -79,7 +79,7 @@ enum LongRoutes {
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
                 let tail = LogTail(path: path)
                 if !follow {
-                    while let chunk = tail.read() { try await writer.write(chunk) }
+                    while let chunk = await tail.read() { try await writer.write(chunk) }
                     try await writer.finish(nil)
                     return
                 }
