@@ -1,3 +1,4 @@
+import Dispatch
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -40,4 +41,17 @@ final class EventLoopTaskExecutor: TaskExecutor {
     }
 
     private static let executors = NIOLockedValueBox<[ObjectIdentifier: EventLoopTaskExecutor]>([:])
+}
+
+/// Runs system calls that may wait for the disk (reading a log, unlinking files) on a
+/// dispatch queue and resumes the caller with the result, so that a handler running on its
+/// connection's event loop never holds up the loop's other connections.
+enum OffLoop {
+    private static let queue = DispatchQueue(label: "jobq.api.files", attributes: .concurrent)
+
+    static func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: work()) }
+        }
+    }
 }

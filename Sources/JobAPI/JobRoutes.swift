@@ -75,12 +75,15 @@ enum JobRoutes {
             let now = Timestamp.now().millisecondsSinceEpoch
             let age = min(body.olderThanSeconds * 1000, Double(now))
             let cutoff = Timestamp(millisecondsSinceEpoch: now - Int64(age))
-            let count = try await storeCall {
-                try await store.prune(finishedBefore: cutoff) { batch in
-                    for job in batch {
-                        for path in [job.stdoutPath, job.stderrPath].compactMap({ $0 }) { unlink(path) }
-                    }
-                }
+            // Batch by batch, each its own short transaction; the batch's output files are
+            // unlinked off the event loop (thousands of unlinks would hold up its connections).
+            var count = 0
+            while true {
+                let batch = try await storeCall { try await store.pruneBatch(finishedBefore: cutoff, limit: 1000) }
+                let paths = batch.flatMap { [$0.stdoutPath, $0.stderrPath].compactMap { $0 } }
+                await OffLoop.run { for path in paths { unlink(path) } }
+                count += batch.count
+                if batch.count < 1000 { break }
             }
             return PruneResponse(pruned: count)
         }

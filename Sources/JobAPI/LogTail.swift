@@ -24,14 +24,12 @@ final class LogTail {
     /// The next chunk written since the last read, or `nil` when there is nothing more for now
     /// (or no file yet: a job's log files appear with its first output).
     ///
-    /// The file is opened and read on a dispatch queue, not on the caller's thread: a request's
-    /// handler runs on its connection's event loop, which a read of a log that has left the page
-    /// cache would hold up for every other connection on that loop.
+    /// The file is opened and read off the caller's thread (`OffLoop`): a request's handler
+    /// runs on its connection's event loop, which a read of a log that has left the page cache
+    /// would hold up for every other connection on that loop.
     func read() async -> ByteBuffer? {
         let (path, fd, offset) = (self.path, self.fd, self.offset)
-        let chunk = await withCheckedContinuation { (continuation: CheckedContinuation<Chunk, Never>) in
-            Self.files.async { continuation.resume(returning: Self.read(path: path, fd: fd, offset: offset)) }
-        }
+        let chunk = await OffLoop.run { Self.read(path: path, fd: fd, offset: offset) }
         self.fd = chunk.fd
         self.offset = chunk.offset
         return chunk.bytes
@@ -44,8 +42,6 @@ final class LogTail {
         var offset: off_t
         var bytes: ByteBuffer?
     }
-
-    private static let files = DispatchQueue(label: "jobq.log-reads", attributes: .concurrent)
 
     private static func read(path: String, fd: Int32, offset: off_t) -> Chunk {
         var fd = fd
