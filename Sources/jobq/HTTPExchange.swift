@@ -147,7 +147,7 @@ enum HTTPExchange {
     }
 
     /// Where `pattern` first starts in `bytes[from..<to]`.
-    private static func firstIndex(of pattern: StaticString, in bytes: Bytes, from: Int, to: Int) -> Int? {
+    static func firstIndex(of pattern: StaticString, in bytes: Bytes, from: Int, to: Int) -> Int? {
         var index = from
         while index + pattern.utf8CodeUnitCount <= to {
             if matches(pattern, in: bytes, at: index) { return index }
@@ -177,23 +177,18 @@ enum HTTPExchange {
 /// Finds values in the daemon's small JSON answers without a JSON library: the integer or the
 /// string right after a given key.
 enum JSONScan {
-    static func integer(after key: StaticString, in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
-        let length = key.utf8CodeUnitCount
-        guard var index = (0..<max(0, bytes.count - length + 1)).first(where: { HTTPExchange.matches(key, in: bytes, at: $0) }) else {
-            return nil
-        }
-        index += length
-        while index < bytes.count, bytes[index] == UInt8(ascii: " ") { index += 1 }
-        var end = index
+    static func integer(after key: StaticString, in bytes: HTTPExchange.Bytes) -> Int? {
+        guard let start = valueStart(after: key, in: bytes) else { return nil }
+        var end = start
         while end < bytes.count, bytes[end] >= UInt8(ascii: "0"), bytes[end] <= UInt8(ascii: "9") { end += 1 }
-        return HTTPExchange.decimal(bytes, from: index, to: end)
+        return HTTPExchange.decimal(bytes, from: start, to: end)
     }
 
     /// A JSON string, its escapes undone.
-    static func string(after key: String, in bytes: [UInt8]) -> String? {
-        guard var index = end(of: key, in: bytes) else { return nil }
-        while index < bytes.count, bytes[index] == UInt8(ascii: " ") { index += 1 }
-        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
+    static func string(after key: StaticString, in bytes: HTTPExchange.Bytes) -> String? {
+        guard var index = valueStart(after: key, in: bytes), index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+            return nil
+        }
         index += 1
         var scalars = String.UnicodeScalarView()
         var raw: [UInt8] = []
@@ -233,12 +228,11 @@ enum JSONScan {
         return nil
     }
 
-    private static func end(of key: String, in bytes: [UInt8]) -> Int? {
-        let pattern = Array(key.utf8)
-        guard bytes.count >= pattern.count else { return nil }
-        for start in 0...(bytes.count - pattern.count) where bytes[start..<(start + pattern.count)].elementsEqual(pattern) {
-            return start + pattern.count
-        }
-        return nil
+    /// Where the value after the first `key` starts, past any spaces.
+    private static func valueStart(after key: StaticString, in bytes: HTTPExchange.Bytes) -> Int? {
+        guard var index = HTTPExchange.firstIndex(of: key, in: bytes, from: 0, to: bytes.count) else { return nil }
+        index += key.utf8CodeUnitCount
+        while index < bytes.count, bytes[index] == UInt8(ascii: " ") { index += 1 }
+        return index
     }
 }

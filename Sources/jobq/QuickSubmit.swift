@@ -196,9 +196,8 @@ struct QuickSubmit {
                 _ = write(1, line.base, line.count)
                 return 0
             }
-            let body = Array(response.body.bytes)
-            if let code = JSONScan.string(after: "\"code\":", in: body),
-                let message = JSONScan.string(after: "\"message\":", in: body)
+            if let code = JSONScan.string(after: "\"code\":", in: response.body.bytes),
+                let message = JSONScan.string(after: "\"message\":", in: response.body.bytes)
             {
                 printError("jobq: \(message) (\(code))")
                 return 4
