@@ -13,12 +13,12 @@ final class SQLiteConnection {
     let path: String
     private var cache: [String: Statement] = [:]
 
-    /// Opens (creating when `create` is set) the database at `path`.
     /// The write calls the jobq-wal-writes VFS has made on this connection's WAL file; -1 when
     /// the connection does not write its WAL through it.
     var walWriteCalls: Int { Int(jobq_wal_writes_file_calls(handle)) }
 
-    /// `vfs`: a registered SQLite VFS by name; nil for the default one.
+    /// Opens (creating when `create` is set) the database at `path`, through the registered
+    /// SQLite VFS named `vfs` (nil: the default one).
     init(path: String, readOnly: Bool = false, create: Bool = true, vfs: String? = nil) throws(SQLiteError) {
         var db: OpaquePointer?
         var flags = SQLITE_OPEN_NOMUTEX
