@@ -57,12 +57,6 @@ final class RawBytes {
         text.withUTF8Buffer { append($0) }
     }
 
-    /// A string's UTF-8 as is.
-    func append(_ text: String) {
-        var text = text
-        text.withUTF8 { append($0) }
-    }
-
     /// A non-negative integer in decimal.
     func appendDecimal(_ value: Int) {
         precondition(value >= 0)
