@@ -75,15 +75,13 @@ enum JobRoutes {
             let now = Timestamp.now().millisecondsSinceEpoch
             let age = min(body.olderThanSeconds * 1000, Double(now))
             let cutoff = Timestamp(millisecondsSinceEpoch: now - Int64(age))
-            // Batch by batch, each its own short transaction; the batch's output files are
-            // unlinked off the event loop (thousands of unlinks would hold up its connections).
-            var count = 0
-            while true {
-                let batch = try await storeCall { try await store.pruneBatch(finishedBefore: cutoff, limit: 1000) }
-                let paths = batch.flatMap { [$0.stdoutPath, $0.stderrPath].compactMap { $0 } }
-                await OffLoop.run { for path in paths { unlink(path) } }
-                count += batch.count
-                if batch.count < 1000 { break }
+            // Each batch's output files are unlinked off the event loop (thousands of unlinks
+            // would hold up its connections).
+            let count = try await storeCall {
+                try await store.prune(finishedBefore: cutoff) { batch in
+                    let paths = batch.flatMap { [$0.stdoutPath, $0.stderrPath].compactMap { $0 } }
+                    await OffLoop.run { for path in paths { unlink(path) } }
+                }
             }
             return PruneResponse(pruned: count)
         }

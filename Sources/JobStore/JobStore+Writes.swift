@@ -350,16 +350,17 @@ extension JobStore {
 
     /// Deletes every terminal job that finished before `cutoff`, `batchSize` at a time (each
     /// batch its own short transaction, so that other writes are never held up for long).
-    /// `onBatch` sees each batch (to delete output files). Returns how many were deleted.
+    /// `onBatch` sees each batch (to delete output files) before the next is deleted. Returns
+    /// how many were deleted.
     public func prune(
         finishedBefore cutoff: Timestamp, batchSize: Int = 1000,
-        onBatch: ([PrunedJob]) -> Void = { _ in }
+        onBatch: ([PrunedJob]) async -> Void = { _ in }
     ) async throws(JobStoreError) -> Int {
         var total = 0
         while true {
             let batch = try await pruneBatch(finishedBefore: cutoff, limit: batchSize)
             if batch.isEmpty { return total }
-            onBatch(batch)
+            await onBatch(batch)
             total += batch.count
             if batch.count < batchSize { return total }
         }
