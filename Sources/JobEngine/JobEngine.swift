@@ -246,7 +246,8 @@ public actor JobEngine: Service {
             publish(.submitted(item.job))
             if item.job.state.isTerminal { await terminal([item.job.id]) }
         }
-        for name in Set(submitted.map(\.job.spec.queue)) { await wake(name) }
+        // A paused queue's dispatcher would only wake to sleep again; `resume` wakes it.
+        for name in Set(submitted.map(\.job.spec.queue)) where queues[name]?.paused == false { await wake(name) }
         return submitted
     }
 
@@ -464,12 +465,17 @@ public actor JobEngine: Service {
     /// Suspends the dispatcher until it is woken or `deadline` comes.
     private func sleep(_ name: String, until deadline: Timestamp?) async {
         guard let wake = queues[name]?.wake else { return }
+        guard let deadline else {
+            // The common case (nothing delayed): the wake-up's `get` alone, without a task group,
+            // whose child task would cost a task creation and two more hand-offs between the
+            // executor's threads per wake-up. Cancellation ends the `get` as it ends the group.
+            _ = try? await wake.get()
+            return
+        }
         let clock = self.clock
         await withTaskGroup(of: Void.self) { group in
             group.addTask { _ = try? await wake.get() }
-            if let deadline {
-                group.addTask { try? await clock.sleep(until: deadline) }
-            }
+            group.addTask { try? await clock.sleep(until: deadline) }
             await group.next()
             group.cancelAll()
         }
