@@ -64,6 +64,9 @@ public actor JobEngine: Service {
     private var joinWaiters: [Int: (queue: String?, signal: AsyncQueue<Void>)] = [:]
     /// Tests: resumed once `count` joins wait.
     private var joinObservers: [(count: Int, signal: AsyncQueue<Void>)] = []
+    /// Jobs claimed since the start, and tests waiting for that count to reach theirs.
+    private var claimedCount = 0
+    private var claimObservers: [(count: Int, signal: AsyncQueue<Void>)] = []
     private var started = false
     private var joinRecheckNeeded = false
     private var joinRecheckRunning = false
@@ -322,6 +325,15 @@ public actor JobEngine: Service {
         _ = try? await signal.get()
     }
 
+    /// Returns once at least `count` jobs have been claimed since the start (for tests of what
+    /// a claimed job that waits for a worker records).
+    func untilClaimed(_ count: Int) async {
+        if claimedCount >= count { return }
+        let signal = AsyncQueue<Void>(maxsize: 1)
+        claimObservers.append((count, signal))
+        _ = try? await signal.get()
+    }
+
     private func nextTokenValue() -> Int {
         nextToken += 1
         return nextToken
@@ -425,6 +437,9 @@ public actor JobEngine: Service {
                 await sleep(name, until: next)
                 continue
             }
+            claimedCount += claimed.count
+            for observer in claimObservers where claimedCount >= observer.count { try? await observer.signal.putNowait(()) }
+            claimObservers.removeAll { claimedCount >= $0.count }
             for (index, job) in claimed.enumerated() {
                 if !(await hand(job, to: name)) {
                     await release(Array(claimed[index...]))
@@ -520,8 +535,8 @@ public actor JobEngine: Service {
                     continue  // shut down: replaced, paused or draining; look again
                 }
                 if cancelledByUser.remove(job.id) == nil {
-                    let outcome = await run(job, in: name)
-                    recorders.addTask { await self.record(outcome, of: job, in: name) }
+                    let (started, outcome) = await run(job, in: name)
+                    recorders.addTask { await self.record(outcome, of: started, in: name) }
                 }
                 try? await queue.taskDone()
             }
@@ -534,15 +549,19 @@ public actor JobEngine: Service {
         if queues.values.allSatisfy({ $0.workers == 0 }) { try? await workersGone.putNowait(()) }
     }
 
-    /// Runs one job, stoppable through `running[id]` (cancel, drain).
-    private func run(_ job: Job, in name: String) async -> JobOutcome {
+    /// Runs one job, stoppable through `running[id]` (cancel, drain). Its `startedAt` becomes
+    /// now: the claim's time was when it entered the queue, which may be a whole job earlier
+    /// when every worker was busy; the outcome's record stores this one.
+    private func run(_ job: Job, in name: String) async -> (Job, JobOutcome) {
+        var job = job
+        job.startedAt = clock.now()
         let stop = RunStop()
         queues[name]?.running[job.id] = stop
         publish(.started(job))
         let outcome = await executor.run(job, stop: stop)
         queues[name]?.running[job.id] = nil
         recording.insert(job.id)
-        return outcome
+        return (job, outcome)
     }
 
     private func record(_ outcome: JobOutcome, of job: Job, in name: String) async {
@@ -568,7 +587,7 @@ public actor JobEngine: Service {
                 return
             }
             if outcome.isSuccess {
-                let finished = try await store.finish(job.id, .succeeded)
+                let finished = try await store.finish(job.id, .succeeded, startedAt: job.startedAt)
                 publish(.finished(finished.job))
                 if !finished.unblocked.isEmpty { await wakeAll() }
                 await terminal([job.id], queue: name)
@@ -579,13 +598,14 @@ public actor JobEngine: Service {
                 let at = clock.now().advanced(by: job.spec.retry.backoff(afterFailedAttempts: job.attempts))
                 let failure = outcome.completion
                 guard case let .failed(exitCode, signal, reason) = failure else { return }
-                let queued = try await store.scheduleRetry(job.id, at: at, exitCode: exitCode, signal: signal, reason: reason)
+                let queued = try await store.scheduleRetry(
+                    job.id, at: at, exitCode: exitCode, signal: signal, reason: reason, startedAt: job.startedAt)
                 publish(.requeued(queued))
                 await wake(name)
                 logger.info("job failed; it will run again", metadata: metadata().merging(["at": "\(at)"]) { $1 })
                 return
             }
-            let finished = try await store.finish(job.id, outcome.completion)
+            let finished = try await store.finish(job.id, outcome.completion, startedAt: job.startedAt)
             publish(.finished(finished.job))
             await terminal([job.id] + finished.failedDependents)
             await publishFinished(finished.failedDependents)

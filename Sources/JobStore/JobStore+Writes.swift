@@ -150,7 +150,12 @@ extension JobStore {
     ///
     /// Throws ``JobStoreError/illegalTransition(_:from:to:)`` when the job is not running (for
     /// example, it was cancelled meanwhile) and ``JobStoreError/notFound(_:)``.
-    public func finish(_ id: JobID, _ completion: JobCompletion) async throws(JobStoreError) -> FinishedJob {
+    ///
+    /// `startedAt`, when given, is when the job's command started, which replaces the claim's
+    /// time in `started_at` (a claimed job may wait in its queue for a free worker).
+    public func finish(
+        _ id: JobID, _ completion: JobCompletion, startedAt: Timestamp? = nil
+    ) async throws(JobStoreError) -> FinishedJob {
         try await write { context throws(JobStoreError) in
             let now = context.clock()
             let target: JobState
@@ -162,13 +167,15 @@ extension JobStore {
                 (target, exitCode, signal, reason) = (.failed, code, sig, why)
             }
             let job = try context.updateRunning(id, to: target, set: """
-                state = ?2, finished_at = ?3, updated_at = ?3, exit_code = ?4, signal = ?5, error = ?6
+                state = ?2, finished_at = ?3, updated_at = ?3, exit_code = ?4, signal = ?5, error = ?6,
+                started_at = coalesce(?7, started_at)
                 """) { statement throws(SQLiteError) in
                 try statement.bind(2, target.rawValue)
                 try statement.bind(3, now.millisecondsSinceEpoch)
                 try statement.bind(4, exitCode.map(Int64.init))
                 try statement.bind(5, signal.map(Int64.init))
                 try statement.bind(6, reason)
+                try statement.bind(7, startedAt?.millisecondsSinceEpoch)
             }
             let settled = try context.settleDependents(of: id, finishedAs: target, now: now)
             return FinishedJob(job: job, unblocked: settled.unblocked, failedDependents: settled.failed)
@@ -177,20 +184,24 @@ extension JobStore {
 
     /// Puts a running job whose attempt failed back to `queued`, to run again at `runAt`,
     /// recording why the attempt failed. The caller decides that an attempt is left
-    /// (``Job/hasAttemptsLeft``) and computes `runAt` from the job's backoff.
+    /// (``Job/hasAttemptsLeft``) and computes `runAt` from the job's backoff. `startedAt` as
+    /// in ``finish(_:_:startedAt:)``.
     public func scheduleRetry(
-        _ id: JobID, at runAt: Timestamp, exitCode: Int32? = nil, signal: Int32? = nil, reason: String
+        _ id: JobID, at runAt: Timestamp, exitCode: Int32? = nil, signal: Int32? = nil, reason: String,
+        startedAt: Timestamp? = nil
     ) async throws(JobStoreError) -> Job {
         try await write { context throws(JobStoreError) in
             let now = context.clock()
             return try context.updateRunning(id, to: .queued, set: """
-                state = 'queued', run_at = ?2, updated_at = ?3, exit_code = ?4, signal = ?5, error = ?6
+                state = 'queued', run_at = ?2, updated_at = ?3, exit_code = ?4, signal = ?5, error = ?6,
+                started_at = coalesce(?7, started_at)
                 """) { statement throws(SQLiteError) in
                 try statement.bind(2, runAt.millisecondsSinceEpoch)
                 try statement.bind(3, now.millisecondsSinceEpoch)
                 try statement.bind(4, exitCode.map(Int64.init))
                 try statement.bind(5, signal.map(Int64.init))
                 try statement.bind(6, reason)
+                try statement.bind(7, startedAt?.millisecondsSinceEpoch)
             }
         }
     }

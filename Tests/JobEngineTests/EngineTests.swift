@@ -52,6 +52,29 @@ struct EngineTests {
         }
     }
 
+    @Test("A claimed job that waits in its queue for a free worker records when its command started, not when it was claimed")
+    func startedAtIsTheRunsStart() async throws {
+        try await withEngine(EngineConfiguration(defaultConcurrency: 1, drainGrace: .zero)) { engine, store, fake, clock in
+            let ids = try await engine.submit([spec("block"), spec("block")]).map(\.job.id)
+            await fake.state.untilStarted(1)
+            await engine.untilClaimed(2)
+            let claimedAt = clock.now()
+            // The second job is claimed (it waits in the queue) while the first runs.
+            #expect(try await store.job(ids[1])?.state == .running)
+            #expect(try await store.job(ids[1])?.startedAt == claimedAt)
+            await clock.advance(by: .seconds(30))
+            await fake.release(ids[0])
+            await fake.state.untilStarted(2)
+            let startedAt = clock.now()
+            await clock.advance(by: .seconds(5))
+            await fake.release(ids[1])
+            let jobs = try await engine.wait(for: ids)
+            #expect(jobs[0].startedAt == claimedAt)
+            #expect(jobs[1].startedAt == startedAt)
+            #expect(jobs[1].finishedAt == startedAt.advanced(by: .seconds(5)))
+        }
+    }
+
     @Test("Priorities: among ready jobs the highest runs first")
     func priorities() async throws {
         try await withEngine { engine, _, fake, _ in
