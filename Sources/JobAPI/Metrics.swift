@@ -60,7 +60,7 @@ enum Metrics {
         out += "jobq_store_writes_total \(store.operations)\n"
         family("jobq_store_largest_group", "gauge", "The most writes committed in one transaction since the daemon started.")
         out += "jobq_store_largest_group \(store.largestGroup)\n"
-        family("jobq_store_unsynced_transactions_total", "counter", "Those transactions that held only jobs' starts and claims' reads, committed without an fsync of their own (the next synced commit covers them).")
+        family("jobq_store_unsynced_transactions_total", "counter", "Those transactions that held only claims, committed without an fsync of their own (the next synced commit covers them).")
         out += "jobq_store_unsynced_transactions_total \(store.unsyncedTransactions)\n"
         family("jobq_api_long_requests", "gauge", "Requests held open now: wait, join, log follow, events.")
         out += "jobq_api_long_requests \(environment.longRequests.current)\n"

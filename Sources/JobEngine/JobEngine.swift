@@ -7,12 +7,11 @@ import ServiceLifecycle
 
 /// The daemon's core: asyncio's producer/consumer pattern over the durable store.
 ///
-/// For each named queue, a **dispatcher** claims ready jobs: it reads them from the store
-/// (highest priority, then earliest `run_at`) and `put`s them into the queue's ``AsyncQueue``,
-/// whose `maxsize` is the queue's concurrency; it refills the queue once it runs low
-/// (``claimLimit(concurrency:waiting:)``), and the backlog stays in SQLite. A claimed job stays
-/// `queued` in the store (the engine holds it, so that the next read leaves it out) until a
-/// worker starts it. **Workers** `get` a job, start it in the store and run it through the
+/// For each named queue, a **dispatcher** claims ready jobs from the store (highest priority,
+/// then earliest `run_at`) and `put`s them into the queue's ``AsyncQueue``, whose `maxsize` is the
+/// queue's concurrency: it refills the queue once it runs low
+/// (``claimLimit(concurrency:waiting:)``), so that at most twice the concurrency is claimed at
+/// once, and the backlog stays in SQLite. **Workers** `get` a job, run it through the
 /// ``JobExecutor``, record the outcome
 /// (success, a retry after the job's backoff, or failure once its attempts are spent), and call
 /// `taskDone`. A dispatcher with nothing to claim sleeps until the earliest `run_at` of its queue
@@ -20,7 +19,7 @@ import ServiceLifecycle
 /// timer, no polling.
 ///
 /// Run it as a swift-service-lifecycle `Service`: on graceful shutdown it stops claiming, shuts
-/// the queues down (claimed jobs that never started stay `queued`), lets running jobs go
+/// the queues down (claimed jobs that never started go back to `queued`), lets running jobs go
 /// on for ``EngineConfiguration/drainGrace``, then stops them and puts them back to `queued`
 /// (the attempt does not count), and returns.
 public actor JobEngine: Service {
@@ -40,9 +39,6 @@ public actor JobEngine: Service {
         let wake = AsyncQueue<Void>(maxsize: 1)
         /// Jobs whose command runs now, with the signal that stops them.
         var running: [JobID: RunStop] = [:]
-        /// Jobs claimed (read as ready and handed to the queue, or to a worker) that have not
-        /// started: still `queued` in the store, so the dispatcher's next read leaves them out.
-        var held: Set<JobID> = []
     }
 
     enum Command: Sendable {
@@ -53,8 +49,7 @@ public actor JobEngine: Service {
 
     var queues: [String: QueueRuntime] = [:]
     var draining = false
-    /// Jobs cancelled by a user while claimed (their worker drops them) or running (their
-    /// worker must not record an outcome).
+    /// Jobs cancelled by a user while claimed or running: their worker must not record an outcome.
     var cancelledByUser: Set<JobID> = []
     /// Jobs whose run has ended and whose outcome is not recorded yet. A cancel that lands then
     /// has nothing to stop: the record finds the job cancelled in the store and leaves it so.
@@ -100,12 +95,10 @@ public actor JobEngine: Service {
     /// shutdown has drained them.
     public func run() async throws {
         let recovered = try await store.recoverInterruptedJobs()
-        // Jobs' processes outlive a daemon killed with SIGKILL (outside systemd, which empties
-        // the service's cgroup): stop them before their jobs run again, so that two copies
-        // never run at once. All of them, not only the recovered jobs': a job whose start had
-        // not committed (see `run(_:in:)`) is queued, and its process may be running.
-        let stopped = await executor.stopLeftovers()
-        if !recovered.isEmpty || stopped > 0 {
+        if !recovered.isEmpty {
+            // Their processes outlive a daemon killed with SIGKILL (outside systemd, which
+            // empties the service's cgroup): stop them, so that two copies never run at once.
+            let stopped = await executor.stopLeftovers(of: recovered)
             logger.warning("jobs left running by a stopped daemon were requeued (they run again)",
                            metadata: ["jobs": "\(recovered.map(\.rawValue))", "processes_stopped": "\(stopped)"])
         }
@@ -190,7 +183,7 @@ public actor JobEngine: Service {
         for name in queues.keys { await wake(name) }
     }
 
-    /// Stops claiming from a queue; jobs claimed but not started stay `queued`.
+    /// Stops claiming from a queue; jobs already claimed but not started go back to `queued`.
     /// Running jobs go on. The pause is recorded in the store first (it lasts across restarts);
     /// when that fails, nothing changes and the error is thrown.
     public func pause(_ name: String) async throws(JobStoreError) {
@@ -234,7 +227,8 @@ public actor JobEngine: Service {
         guard let runtime = queues[name] else { return }
         let old = runtime.queue
         queues[name]?.queue = AsyncQueue(maxsize: runtime.concurrency)
-        unhold(await old.shutdown(immediate: true), in: name)
+        let unstarted = await old.shutdown(immediate: true)
+        await release(unstarted)
         await wake(name)
     }
 
@@ -268,8 +262,6 @@ public actor JobEngine: Service {
         if cancelled.previousState == .running, !recording.contains(id) {
             cancelledByUser.insert(id)
             queues[name]?.running[id]?.request()
-        } else if cancelled.previousState == .queued, queues[name]?.held.contains(id) == true {
-            cancelledByUser.insert(id)  // claimed, not started: its worker drops it
         }
         publish(.finished(cancelled.job))
         await terminal([id] + cancelled.failedDependents)
@@ -434,7 +426,7 @@ public actor JobEngine: Service {
             }
             let claimed: [Job]
             do {
-                claimed = try await store.ready(queue: name, limit: free, excluding: runtime.held)
+                claimed = try await store.claim(queue: name, limit: free)
             } catch {
                 logger.error("cannot claim jobs", metadata: ["queue": "\(name)", "error": "\(error)"])
                 await sleep(name, until: clock.now().advanced(by: configuration.storeRetryDelay))
@@ -445,13 +437,12 @@ public actor JobEngine: Service {
                 await sleep(name, until: next)
                 continue
             }
-            queues[name]?.held.formUnion(claimed.map(\.id))
             claimedCount += claimed.count
             for observer in claimObservers where claimedCount >= observer.count { try? await observer.signal.putNowait(()) }
             claimObservers.removeAll { claimedCount >= $0.count }
             for (index, job) in claimed.enumerated() {
                 if !(await hand(job, to: name)) {
-                    unhold(claimed[index...], in: name)
+                    await release(Array(claimed[index...]))
                     break
                 }
             }
@@ -460,9 +451,10 @@ public actor JobEngine: Service {
 
     /// How many jobs the dispatcher claims now for a queue of `concurrency` slots of which
     /// `waiting` hold claimed jobs: none while at least ``refillLevel(_:)`` do, else as many as
-    /// fill it, in one claim. So a claim reads several jobs when it can (with 2 workers, 2 at a
-    /// time: half as many reads as jobs), the queue does not run dry while the read runs (more
-    /// than 2 slots), and the `put`s never wait.
+    /// fill it, in one claim. So a claim moves several jobs when it can (with 2 workers, 2 at a
+    /// time: half as many claim transactions as jobs), the queue does not run dry while the
+    /// claim commits (more than 2 slots), and at most twice the concurrency is claimed ahead
+    /// of its end (the queue's jobs and the running ones), the `put`s never waiting.
     static func claimLimit(concurrency: Int, waiting: Int) -> Int {
         waiting < refillLevel(concurrency) ? max(0, concurrency - waiting) : 0
     }
@@ -504,12 +496,17 @@ public actor JobEngine: Service {
         }
     }
 
-    /// Lets the dispatcher claim again jobs it handed to a queue that was shut down before a
-    /// worker took them (a pause, a new concurrency, the drain): they never left `queued`.
-    func unhold(_ jobs: some Sequence<Job>, in name: String) {
+    /// Gives claimed jobs that never started back to the store.
+    func release(_ jobs: [Job]) async {
         for job in jobs {
-            queues[name]?.held.remove(job.id)
-            cancelledByUser.remove(job.id)
+            do {
+                let released = try await store.release(job.id)
+                publish(.requeued(released))
+            } catch {
+                // Cancelled meanwhile (no longer running) or the store failed: recovery at the next
+                // start puts a job still marked running back.
+                logger.debug("claimed job not released", metadata: ["job": "\(job.id)", "error": "\(error)"])
+            }
         }
     }
 
@@ -537,12 +534,7 @@ public actor JobEngine: Service {
                 } catch {
                     continue  // shut down: replaced, paused or draining; look again
                 }
-                if cancelledByUser.remove(job.id) != nil {
-                    // Cancelled while claimed: it never starts. A retry since may have queued it
-                    // again, which the dispatcher left out while it was held: let it look.
-                    queues[name]?.held.remove(job.id)
-                    await wake(name)
-                } else {
+                if cancelledByUser.remove(job.id) == nil {
                     let (started, outcome) = await run(job, in: name)
                     recorders.addTask { await self.record(outcome, of: started, in: name) }
                 }
@@ -557,24 +549,13 @@ public actor JobEngine: Service {
         if queues.values.allSatisfy({ $0.workers == 0 }) { try? await workersGone.putNowait(()) }
     }
 
-    /// Starts a job a worker took from its queue and runs it, stoppable through `running[id]`
-    /// (cancel, drain). Returns the job as started, and how its run ended.
-    ///
-    /// The store's start (`queued → running`, see ``JobStore/start(_:at:done:)``) is queued,
-    /// not awaited: the command starts at once, and the write commits before the outcome's
-    /// record or any cancel that comes later. When the store refuses it (a user cancelled the
-    /// job between the worker's `get` and the start) the run is stopped, and the outcome's
-    /// record finds the job cancelled.
-    private func run(_ queued: Job, in name: String) async -> (Job, JobOutcome) {
+    /// Runs one job, stoppable through `running[id]` (cancel, drain). Its `startedAt` becomes
+    /// now: the claim's time was when it entered the queue, which may be a whole job earlier
+    /// when every worker was busy; the outcome's record stores this one.
+    private func run(_ job: Job, in name: String) async -> (Job, JobOutcome) {
+        var job = job
+        job.startedAt = clock.now()
         let stop = RunStop()
-        let logger = self.logger
-        let job = store.start(queued, at: clock.now()) { failure in
-            guard let failure else { return }
-            logger.info("job's start refused by the store; its run is stopped",
-                        metadata: ["job": "\(queued.id)", "queue": "\(name)", "error": "\(failure)"])
-            stop.request()
-        }
-        queues[name]?.held.remove(job.id)
         queues[name]?.running[job.id] = stop
         publish(.started(job))
         let outcome = await executor.run(job, stop: stop)
@@ -606,7 +587,7 @@ public actor JobEngine: Service {
                 return
             }
             if outcome.isSuccess {
-                let finished = try await store.finish(job.id, .succeeded)
+                let finished = try await store.finish(job.id, .succeeded, startedAt: job.startedAt)
                 publish(.finished(finished.job))
                 if !finished.unblocked.isEmpty { await wakeAll() }
                 await terminal([job.id], queue: name)
@@ -617,26 +598,22 @@ public actor JobEngine: Service {
                 let at = clock.now().advanced(by: job.spec.retry.backoff(afterFailedAttempts: job.attempts))
                 let failure = outcome.completion
                 guard case let .failed(exitCode, signal, reason) = failure else { return }
-                let queued = try await store.scheduleRetry(job.id, at: at, exitCode: exitCode, signal: signal, reason: reason)
+                let queued = try await store.scheduleRetry(
+                    job.id, at: at, exitCode: exitCode, signal: signal, reason: reason, startedAt: job.startedAt)
                 publish(.requeued(queued))
                 await wake(name)
                 logger.info("job failed; it will run again", metadata: metadata().merging(["at": "\(at)"]) { $1 })
                 return
             }
-            let finished = try await store.finish(job.id, outcome.completion)
+            let finished = try await store.finish(job.id, outcome.completion, startedAt: job.startedAt)
             publish(.finished(finished.job))
             await terminal([job.id] + finished.failedDependents)
             await publishFinished(finished.failedDependents)
             logger.info("job failed", metadata: metadata())
         } catch JobStoreError.illegalTransition(_, from: .cancelled, to: _) {
-            // A user cancelled the job after its run had ended, before its outcome was recorded,
-            // or before its start committed: the cancel committed first, and the job stays
-            // cancelled.
+            // A user cancelled the job after its run had ended, before its outcome was recorded:
+            // the cancel committed first, and the job stays cancelled.
             logger.info("job cancelled while its outcome was being recorded", metadata: metadata())
-        } catch JobStoreError.illegalTransition(_, from: .queued, to: _) {
-            // Its start did not commit (the store failed): the job is still queued and runs again.
-            logger.error("a job's start was not recorded; it stays queued", metadata: metadata())
-            await wake(name)
         } catch {
             logger.error("cannot record a job's outcome; it stays running until the next start requeues it",
                          metadata: metadata().merging(["error": "\(error)"]) { $1 })
@@ -645,7 +622,7 @@ public actor JobEngine: Service {
 
     // MARK: Drain
 
-    /// On graceful shutdown: stop claiming, let go of unstarted jobs (still queued), let running jobs go on for
+    /// On graceful shutdown: stop claiming, give unstarted jobs back, let running jobs go on for
     /// the grace period, then stop them (they are requeued), and end the run loop.
     private func drainTimer() async {
         guard !draining else { return }
@@ -655,7 +632,8 @@ public actor JobEngine: Service {
         for name in queues.keys.sorted() {
             guard let runtime = queues[name] else { continue }
             await wake(name)
-            unhold(await runtime.queue.shutdown(immediate: true), in: name)
+            let unstarted = await runtime.queue.shutdown(immediate: true)
+            await release(unstarted)
         }
         // Count the workers still to exit; each one that exits counts down.
         if queues.values.allSatisfy({ $0.workers == 0 }) { try? await workersGone.putNowait(()) }

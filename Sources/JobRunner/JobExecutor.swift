@@ -13,16 +13,14 @@ public protocol JobExecutor: Sendable {
     /// timeout came first).
     func run(_ job: Job, stop: RunStop) async -> JobOutcome
 
-    /// Stops every process that a previous daemon's jobs left running (it was killed while
-    /// they ran, and they are about to run again); returns how many it stopped. Called at
-    /// start-up, before any job runs: every job's process found then is a leftover, also one
-    /// whose start the store had not recorded yet (such a job is still `queued`).
-    func stopLeftovers() async -> Int
+    /// Stops the processes a previous daemon's run of `jobs` left running (it was killed while
+    /// they ran, and they are about to run again); returns how many it stopped.
+    func stopLeftovers(of jobs: [JobID]) async -> Int
 }
 
 extension JobExecutor {
     /// Nothing is left behind by an executor that spawns nothing.
-    public func stopLeftovers() async -> Int { 0 }
+    public func stopLeftovers(of jobs: [JobID]) async -> Int { 0 }
 
     /// Runs `job` with no way to stop it but cancelling the calling task.
     public func run(_ job: Job) async -> JobOutcome { await run(job, stop: RunStop()) }

@@ -16,7 +16,7 @@ import Glibc
 /// service's cgroup still ends it when the service stops.
 enum JobProcesses {
     /// The ids of processes (other than this one) whose environment holds
-    /// `JOBQ_STATE_DIR=stateDirectory` and `JOBQ_JOB_ID=` one of `jobs` (any job when `nil`).
+    /// `JOBQ_STATE_DIR=stateDirectory` and `JOBQ_JOB_ID=` one of `jobs`.
     ///
     /// The candidates are the processes of this daemon's cgroup (under systemd: the daemon and
     /// its jobs, a short list), or every process when the cgroup cannot be read. A process whose
@@ -33,9 +33,9 @@ enum JobProcesses {
     /// `skipping`: pids known not to be one of the jobs' processes, not read: the leaders of
     /// other jobs that the launcher has not reaped (an unreaped pid cannot be handed to anyone
     /// else). With several jobs at once, they are most of the pids started since a leader.
-    static func find(jobs: Set<Int64>?, stateDirectory: String, since leader: pid_t? = nil,
+    static func find(jobs: Set<Int64>, stateDirectory: String, since leader: pid_t? = nil,
                      skipping: Set<pid_t> = []) -> [pid_t] {
-        if jobs?.isEmpty == true { return [] }
+        guard !jobs.isEmpty else { return [] }
         var floor: pid_t = 0
         var last: pid_t?
         if let leader, let lastPID = lastPID(), lastPID >= leader {
@@ -59,14 +59,14 @@ enum JobProcesses {
             }
             // A pid probed directly may be a thread's id, whose /proc entry shows its process's
             // environment: only the process itself (its thread group's leader) counts.
-            if marked, let job, jobs?.contains(job) ?? true, isProcess(pid) { found.append(pid) }
+            if marked, let job, jobs.contains(job), isProcess(pid) { found.append(pid) }
         }
         return found
     }
 
     /// SIGKILLs the processes of `jobs` (see ``find(jobs:stateDirectory:)``); returns how many.
     @discardableResult
-    static func kill(jobs: Set<Int64>?, stateDirectory: String, since leader: pid_t? = nil,
+    static func kill(jobs: Set<Int64>, stateDirectory: String, since leader: pid_t? = nil,
                      skipping: Set<pid_t> = []) -> Int {
         let pids = find(jobs: jobs, stateDirectory: stateDirectory, since: leader, skipping: skipping)
         for pid in pids { _ = Glibc.kill(pid, SIGKILL) }

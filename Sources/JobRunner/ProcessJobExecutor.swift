@@ -77,12 +77,11 @@ public struct ProcessJobExecutor: JobExecutor {
         baseEnvironment = configuration.environment.filter { !Self.markNames.contains($0.key) }.map { "\($0.key)=\($0.value)" }
     }
 
-    /// SIGKILLs the processes still carrying the mark of a job of this state directory (a
-    /// killed daemon's jobs, before they run again); returns how many. Nothing without a
-    /// ``ProcessExecutorConfiguration/stateDirectory``.
-    public func stopLeftovers() async -> Int {
-        guard let stateDirectory = configuration.stateDirectory else { return 0 }
-        return JobProcesses.kill(jobs: nil, stateDirectory: stateDirectory)
+    /// SIGKILLs the processes still carrying the mark of `jobs` (a killed daemon's jobs, before
+    /// they run again); returns how many. Nothing without a ``ProcessExecutorConfiguration/stateDirectory``.
+    public func stopLeftovers(of jobs: [JobID]) async -> Int {
+        guard let stateDirectory = configuration.stateDirectory, !jobs.isEmpty else { return 0 }
+        return JobProcesses.kill(jobs: Set(jobs.map(\.rawValue)), stateDirectory: stateDirectory)
     }
 
     public func run(_ job: Job, stop: RunStop) async -> JobOutcome {

@@ -113,7 +113,7 @@ extension JobStore {
         guard limit > 0 else { return [] }
         // Without an fsync of its own (see `WriteOperation.synced`): a claim that a power cut
         // undoes leaves the jobs queued, which is what recovery would make of them anyway.
-        return try await write(synced: false, atomic: true) { context throws(JobStoreError) in
+        return try await write(synced: false) { context throws(JobStoreError) in
             let now = context.clock()
             // INDEXED BY: the walk down jobs_ready is what keeps a claim O(log n) in the backlog;
             // if the planner ever preferred another index, the statement fails instead of sorting.
@@ -144,84 +144,18 @@ extension JobStore {
         }
     }
 
-    /// The next `limit` ready jobs of `queue` (queued, `run_at` reached) in claim order
-    /// (highest priority, then earliest `run_at`, then lowest id), leaving out `excluding`
-    /// (jobs the caller holds already). Nothing changes: each stays `queued` until
-    /// ``start(_:at:done:)``. Read on the writer's connection, after every write queued before
-    /// it (a start among them), without an fsync.
-    public func ready(queue: String, limit: Int, excluding: Set<JobID> = []) async throws(JobStoreError) -> [Job] {
-        guard limit > 0 else { return [] }
-        // The held ids as one bound JSON array (integers: nothing to escape).
-        let held = "[" + excluding.map { String($0.rawValue) }.joined(separator: ",") + "]"
-        return try await write(synced: false, atomic: true) { context throws(JobStoreError) in
-            let now = context.clock()
-            // INDEXED BY, as in the claim: the walk down jobs_ready stays O(log n + held).
-            return try context.jobs("""
-                SELECT \(jobColumns) FROM jobs INDEXED BY jobs_ready
-                WHERE state = 'queued' AND queue = ?1 AND run_at <= ?2
-                    AND id NOT IN (SELECT value FROM json_each(?3))
-                ORDER BY priority DESC, run_at, id
-                LIMIT ?4
-                """) { statement throws(SQLiteError) in
-                try statement.bind(1, queue)
-                try statement.bind(2, now.millisecondsSinceEpoch)
-                try statement.bind(3, held)
-                try statement.bind(4, limit)
-            }
-        }
-    }
-
-    /// Starts a job that ``ready(queue:limit:excluding:)`` returned, for the worker about to
-    /// run it, without waiting for the write: `queued → running`, one more attempt,
-    /// `started_at` `now`, its output paths set. Returns the job as the write makes it.
-    ///
-    /// The write is queued before this returns, so it commits before any write asked for
-    /// later (the job's outcome, a cancel); being deferrable, it may wait about a millisecond
-    /// for company. `done` runs on the store's writer once it has committed (`nil`), or with
-    /// the refusal: ``JobStoreError/illegalTransition(_:from:to:)`` when the job is no longer
-    /// the queued job that was read (a user cancelled it meanwhile), ``JobStoreError/notFound(_:)``.
-    /// A refused start changes nothing. Without an fsync of its own: a start that a power cut
-    /// undoes leaves the job queued, which is what recovery makes of a job left running.
-    @discardableResult
-    public func start(_ job: Job, at now: Timestamp, done: @escaping @Sendable (JobStoreError?) -> Void) -> Job {
-        var running = job
-        running.state = .running
-        running.attempts += 1
-        running.startedAt = now
-        running.updatedAt = now
-        running.finishedAt = nil
-        running.exitCode = nil
-        running.signal = nil
-        running.error = nil
-        running.stdoutPath = "\(logDirectory)/\(job.id).out"
-        running.stderrPath = "\(logDirectory)/\(job.id).err"
-        let (id, attempts, out, err) = (job.id, job.attempts, running.stdoutPath, running.stderrPath)
-        enqueueDeferrableWrite(synced: false, { context throws(JobStoreError) in
-            try context.withStatement("""
-                UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?3,
-                    updated_at = ?3, finished_at = NULL, exit_code = NULL, signal = NULL, error = NULL,
-                    stdout_path = ?4, stderr_path = ?5
-                WHERE id = ?1 AND state = 'queued' AND attempts = ?2
-                """) { statement throws(SQLiteError) in
-                try statement.bind(1, id.rawValue)
-                try statement.bind(2, attempts)
-                try statement.bind(3, now.millisecondsSinceEpoch)
-                try statement.bind(4, out)
-                try statement.bind(5, err)
-                try statement.run()
-            }
-            guard context.connection.changes == 1 else { throw try context.refusal(id, to: .running) }
-        }, done: done)
-        return running
-    }
-
     /// Records how a running job ended, for good: `succeeded`, or `failed` when it has no
     /// attempt left (use ``scheduleRetry(_:at:exitCode:signal:reason:)`` otherwise). Success
     /// unblocks the jobs waiting on this one; failure fails them, naming this job.
     ///
     /// Throws ``JobStoreError/illegalTransition(_:from:to:)`` when the job is not running (for
     /// example, it was cancelled meanwhile) and ``JobStoreError/notFound(_:)``.
-    public func finish(_ id: JobID, _ completion: JobCompletion) async throws(JobStoreError) -> FinishedJob {
+    ///
+    /// `startedAt`, when given, is when the job's command started, which replaces the claim's
+    /// time in `started_at` (a claimed job may wait in its queue for a free worker).
+    public func finish(
+        _ id: JobID, _ completion: JobCompletion, startedAt: Timestamp? = nil
+    ) async throws(JobStoreError) -> FinishedJob {
         try await write { context throws(JobStoreError) in
             let now = context.clock()
             let target: JobState
@@ -233,13 +167,15 @@ extension JobStore {
                 (target, exitCode, signal, reason) = (.failed, code, sig, why)
             }
             let job = try context.updateRunning(id, to: target, set: """
-                state = ?2, finished_at = ?3, updated_at = ?3, exit_code = ?4, signal = ?5, error = ?6
+                state = ?2, finished_at = ?3, updated_at = ?3, exit_code = ?4, signal = ?5, error = ?6,
+                started_at = coalesce(?7, started_at)
                 """) { statement throws(SQLiteError) in
                 try statement.bind(2, target.rawValue)
                 try statement.bind(3, now.millisecondsSinceEpoch)
                 try statement.bind(4, exitCode.map(Int64.init))
                 try statement.bind(5, signal.map(Int64.init))
                 try statement.bind(6, reason)
+                try statement.bind(7, startedAt?.millisecondsSinceEpoch)
             }
             let settled = try context.settleDependents(of: id, finishedAs: target, now: now)
             return FinishedJob(job: job, unblocked: settled.unblocked, failedDependents: settled.failed)
@@ -248,20 +184,24 @@ extension JobStore {
 
     /// Puts a running job whose attempt failed back to `queued`, to run again at `runAt`,
     /// recording why the attempt failed. The caller decides that an attempt is left
-    /// (``Job/hasAttemptsLeft``) and computes `runAt` from the job's backoff.
+    /// (``Job/hasAttemptsLeft``) and computes `runAt` from the job's backoff. `startedAt` as
+    /// in ``finish(_:_:startedAt:)``.
     public func scheduleRetry(
-        _ id: JobID, at runAt: Timestamp, exitCode: Int32? = nil, signal: Int32? = nil, reason: String
+        _ id: JobID, at runAt: Timestamp, exitCode: Int32? = nil, signal: Int32? = nil, reason: String,
+        startedAt: Timestamp? = nil
     ) async throws(JobStoreError) -> Job {
         try await write { context throws(JobStoreError) in
             let now = context.clock()
             return try context.updateRunning(id, to: .queued, set: """
-                state = 'queued', run_at = ?2, updated_at = ?3, exit_code = ?4, signal = ?5, error = ?6
+                state = 'queued', run_at = ?2, updated_at = ?3, exit_code = ?4, signal = ?5, error = ?6,
+                started_at = coalesce(?7, started_at)
                 """) { statement throws(SQLiteError) in
                 try statement.bind(2, runAt.millisecondsSinceEpoch)
                 try statement.bind(3, now.millisecondsSinceEpoch)
                 try statement.bind(4, exitCode.map(Int64.init))
                 try statement.bind(5, signal.map(Int64.init))
                 try statement.bind(6, reason)
+                try statement.bind(7, startedAt?.millisecondsSinceEpoch)
             }
         }
     }

@@ -35,18 +35,14 @@ public final class JobStore: Sendable {
     private let logger: Logger
     /// The database file.
     public let path: String
-    /// Where a started job's output files go (`<logDirectory>/<id>.out`, `.err`), without a
-    /// trailing slash.
-    let logDirectory: String
     private let applied = Locked<[String]>([])
 
     /// The migrations applied when this store opened the database (empty when it was current).
     public var appliedMigrations: [String] { applied.withLock { $0 } }
 
-    private init(path: String, logDirectory: String, startWindow: Duration, logger: Logger) {
-        self.writer = WriteBatcher(deferWindow: startWindow, logger: logger)
+    private init(path: String, logger: Logger) {
+        self.writer = WriteBatcher(logger: logger)
         self.path = path
-        self.logDirectory = logDirectory
         self.logger = logger
     }
 
@@ -62,11 +58,10 @@ public final class JobStore: Sendable {
         logger: Logger = Logger(label: "jobq.store"),
         migrations: [EmbeddedMigration] = EmbeddedMigration.all
     ) async throws(JobStoreError) -> JobStore {
+        let store = JobStore(path: configuration.path, logger: logger)
+        let path = configuration.path
         let logDirectory = configuration.logDirectory.hasSuffix("/")
             ? String(configuration.logDirectory.dropLast()) : configuration.logDirectory
-        let store = JobStore(
-            path: configuration.path, logDirectory: logDirectory, startWindow: configuration.startWindow, logger: logger)
-        let path = configuration.path
         // Each connection is opened on the queue that will own it (opening may wait up to the
         // busy timeout for another process's lock: not on the cooperative pool).
         let appliedNow = try await store.writer.open { () throws(JobStoreError) in
@@ -193,10 +188,8 @@ public final class JobStore: Sendable {
 
     /// Runs `body` in the next group-commit transaction and returns once it has committed
     /// (and, when `synced`, once the commit is on disk: see ``WriteOperation/synced``).
-    /// `atomic`: `body` is one statement or a read (see ``WriteOperation/atomic``).
     func write<T: Sendable>(
         synced: Bool = true,
-        atomic: Bool = false,
         _ body: @escaping @Sendable (StoreContext) throws(JobStoreError) -> T
     ) async throws(JobStoreError) -> T {
         let result: Result<T, JobStoreError> = await withCheckedContinuation { continuation in
@@ -212,35 +205,10 @@ public final class JobStore: Sendable {
                     }
                 },
                 reject: { error in continuation.resume(returning: .failure(error)) },
-                synced: synced,
-                atomic: atomic
+                synced: synced
             ))
         }
         return try result.get()
-    }
-
-    /// Queues a write that nobody awaits (see ``WriteOperation/deferrable``): `done` runs on
-    /// the writer once the transaction that holds it has committed (`nil`), or with the error
-    /// that refused or undid it. Writes queued after this returns commit after it.
-    func enqueueDeferrableWrite(
-        synced: Bool,
-        _ body: @escaping @Sendable (StoreContext) throws(JobStoreError) -> Void,
-        done: @escaping @Sendable (JobStoreError?) -> Void
-    ) {
-        writer.enqueue(WriteOperation(
-            apply: { context in
-                do throws(JobStoreError) {
-                    try body(context)
-                    return AppliedWrite(succeeded: true) { commitFailure in done(commitFailure) }
-                } catch {
-                    return AppliedWrite(succeeded: false) { _ in done(error) }
-                }
-            },
-            reject: { error in done(error) },
-            synced: synced,
-            deferrable: true,
-            atomic: true
-        ))
     }
 
     /// Runs `body` on the reading connection, in its own read transaction (a consistent snapshot).

@@ -15,7 +15,7 @@ public struct StoreConfiguration: Sendable {
     /// The database file (its directory must exist). `-wal` and `-shm` files sit beside it.
     public var path: String
     /// The directory where job output goes; the store records `<logDirectory>/<id>.out` and
-    /// `.err` as a job's output paths when it starts.
+    /// `.err` as a job's output paths when it is claimed.
     public var logDirectory: String
     /// `full` unless the operator chooses otherwise.
     public var durability: Durability
@@ -25,11 +25,6 @@ public struct StoreConfiguration: Sendable {
     public var cacheSizeKiB: Int
     /// Raise glibc's heap trim threshold and top pad at open (see `csqlite_keep_heap_top`).
     public var tuneMalloc: Bool
-    /// How long a job's start (a write nobody awaits) that finds the writer idle waits for
-    /// other writes to share its transaction: the finish of the job before it on its worker
-    /// usually follows within microseconds. It is also how long a started job may still read
-    /// `queued` in the store. 1 ms unless a test needs a long one.
-    public var startWindow: Duration
 
     public init(
         path: String,
@@ -37,8 +32,7 @@ public struct StoreConfiguration: Sendable {
         durability: Durability = .full,
         busyTimeout: Duration = .seconds(5),
         cacheSizeKiB: Int = 8192,
-        tuneMalloc: Bool = true,
-        startWindow: Duration = .milliseconds(1)
+        tuneMalloc: Bool = true
     ) {
         self.path = path
         self.logDirectory = logDirectory
@@ -46,6 +40,5 @@ public struct StoreConfiguration: Sendable {
         self.busyTimeout = busyTimeout
         self.cacheSizeKiB = cacheSizeKiB
         self.tuneMalloc = tuneMalloc
-        self.startWindow = startWindow
     }
 }

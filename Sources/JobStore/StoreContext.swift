@@ -59,16 +59,6 @@ struct WriteOperation: Sendable {
     /// does without: a claim lost to a power cut leaves its jobs queued, to run again after the
     /// restart, as a claim kept would have them requeued, and their processes died with the power.
     var synced = true
-    /// Whether the write may wait up to ``StoreConfiguration/startWindow`` for other writes to
-    /// commit with, when it arrives at an idle writer. A job's start is: the outcome of the
-    /// job before it on its worker is usually about to be written, and one transaction for
-    /// both costs less than two. Nobody awaits such a write; it still commits before every
-    /// write queued after it.
-    var deferrable = false
-    /// Whether the operation changes nothing unless all of it succeeds by itself: a single
-    /// statement (SQLite undoes a failed statement's changes), or a read. Such an operation
-    /// needs no savepoint of its own in a group's transaction.
-    var atomic = false
 }
 
 /// Counters of the writer, to see group commit at work.
@@ -79,7 +69,7 @@ public struct StoreStatistics: Sendable, Hashable {
     public var operations: Int = 0
     /// The largest number of operations committed in one transaction.
     public var largestGroup: Int = 0
-    /// Transactions of operations none of which asked for an fsync (claims and starts).
+    /// Transactions of operations none of which asked for an fsync (claims).
     public var unsyncedTransactions: Int = 0
     /// write(2) calls the writer has made on its WAL file (one per commit through the
     /// jobq-wal-writes VFS, where SQLite alone makes two per page); -1 when not known.

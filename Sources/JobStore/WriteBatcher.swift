@@ -15,8 +15,6 @@ final class WriteBatcher: Sendable {
     private struct State {
         var pending: [WriteOperation] = []
         var draining = false
-        /// A drain is scheduled for the end of a deferrable write's window.
-        var deferredDrainScheduled = false
         var closed = false
         var statistics = StoreStatistics()
         /// Tests: resumed once `pending.count` reaches the number.
@@ -30,15 +28,9 @@ final class WriteBatcher: Sendable {
     private let queue = DispatchQueue(label: "jobq.store.writer")
     private let logger: Logger
 
-    /// How long a deferrable write (``WriteOperation/deferrable``) that finds the writer idle
-    /// waits for other writes before its transaction starts.
-    private let deferWindow: DispatchTimeInterval
-
-    init(deferWindow: Duration = .milliseconds(1), logger: Logger) {
+    init(logger: Logger) {
         self.context = Locked(nil)
         self.logger = logger
-        let (seconds, attoseconds) = deferWindow.components
-        self.deferWindow = .nanoseconds(Int(max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)))
     }
 
     /// Creates the writer's context on the writer's own queue (so that the connection is only
@@ -62,14 +54,10 @@ final class WriteBatcher: Sendable {
 
     var statistics: StoreStatistics { state.withLock { $0.statistics } }
 
-    private enum Next {
-        case reject, drainNow, drainLater, nothing
-    }
-
     /// Queues an operation for the next transaction.
     func enqueue(_ operation: WriteOperation) {
-        let next: Next = state.withLock { state in
-            if state.closed { return .reject }
+        let startDrain: Bool? = state.withLock { state in
+            if state.closed { return nil }
             state.pending.append(operation)
             let pendingCount = state.pending.count
             state.pendingObservers.removeAll { observer in
@@ -77,33 +65,15 @@ final class WriteBatcher: Sendable {
                 observer.continuation.resume()
                 return true
             }
-            if state.draining { return .nothing }
-            if operation.deferrable {
-                if state.deferredDrainScheduled { return .nothing }
-                state.deferredDrainScheduled = true
-                return .drainLater
-            }
-            state.draining = true
-            return .drainNow
-        }
-        switch next {
-        case .reject: operation.reject(.closed)
-        case .drainNow: queue.async { self.drain() }
-        case .drainLater: queue.asyncAfter(deadline: .now() + self.deferWindow) { self.drainDeferred() }
-        case .nothing: break
-        }
-    }
-
-    /// The end of a deferrable write's window: commits what waits, unless a drain runs or
-    /// already took it.
-    private func drainDeferred() {
-        let start: Bool = state.withLock { state in
-            state.deferredDrainScheduled = false
-            if state.draining || state.pending.isEmpty { return false }
+            if state.draining { return false }
             state.draining = true
             return true
         }
-        if start { drain(all: true) }
+        switch startDrain {
+        case nil: operation.reject(.closed)
+        case true?: queue.async { self.drain() }
+        case false?: break
+        }
     }
 
     /// Returns once at least `count` writes wait for the next transaction (for tests that hold
@@ -124,32 +94,18 @@ final class WriteBatcher: Sendable {
         state.withLock { $0.closed = true }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             queue.async {
-                self.drain(all: true)
+                self.drain()
                 self.context.withLock { $0 = nil }
                 continuation.resume()
             }
         }
     }
 
-    /// Commits what waits, batch after batch, until nothing does. Unless `all`, it stops
-    /// when only deferrable writes wait, and leaves them their window.
-    private func drain(all: Bool = false) {
-        var scheduleDeferred = false
-        defer {
-            if scheduleDeferred { queue.asyncAfter(deadline: .now() + self.deferWindow) { self.drainDeferred() } }
-        }
+    private func drain() {
         while true {
             let batch: [WriteOperation]? = state.withLock { state in
                 if state.pending.isEmpty {
                     state.draining = false
-                    return nil
-                }
-                if !all, state.pending.allSatisfy(\.deferrable) {
-                    state.draining = false
-                    if !state.deferredDrainScheduled {
-                        state.deferredDrainScheduled = true
-                        scheduleDeferred = true
-                    }
                     return nil
                 }
                 let batch = state.pending
@@ -197,9 +153,8 @@ final class WriteBatcher: Sendable {
         applied.reserveCapacity(batch.count)
         var abort: JobStoreError?
         for (index, operation) in batch.enumerated() {
-            let savepoint = useSavepoints && !operation.atomic
             do {
-                if savepoint { try connection.run("SAVEPOINT write") }
+                if useSavepoints { try connection.run("SAVEPOINT write") }
                 let result = operation.apply(context)
                 applied.append(result)
                 if connection.isAutocommit {
@@ -212,7 +167,7 @@ final class WriteBatcher: Sendable {
                     for rest in batch[(index + 1)...] { rest.reject(error) }
                     break
                 }
-                if savepoint {
+                if useSavepoints {
                     if !result.succeeded { try connection.run("ROLLBACK TO write") }
                     try connection.run("RELEASE write")
                 }

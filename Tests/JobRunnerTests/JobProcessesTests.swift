@@ -73,8 +73,6 @@ struct JobProcessesTests {
             // A pid the caller knows to be another job's leader is not read.
             #expect(Set(JobProcesses.find(jobs: [77, 78], stateDirectory: directory, since: leader.processIdentifier,
                                           skipping: [other.pid])) == [threaded.pid])
-            // Any job of the state directory (the start-up's search for leftovers), and only its.
-            #expect(Set(JobProcesses.find(jobs: nil, stateDirectory: directory)) == [threaded.pid, other.pid])
             // With the floor above it (the last process started), the marked process is not searched.
             #expect(JobProcesses.find(jobs: [77], stateDirectory: directory, since: elsewhere.pid).isEmpty)
 

@@ -1,4 +1,3 @@
-import JobBasics
 import JobModel
 import JobQueueTesting
 @testable import JobStore
@@ -147,33 +146,6 @@ struct GroupCommitTests {
             #expect(try await reopened.pausedQueues() == ["build", "nightly"])
             try await reopened.setPaused("build", false)
             #expect(try await reopened.pausedQueues() == ["nightly"])
-            await reopened.close()
-        }
-    }
-
-    @Test("A job's start that finds the writer idle waits for company: the next write shares its transaction, and closing commits one left alone")
-    func startsWaitForCompany() async throws {
-        try await withTemporaryDirectory { directory in
-            // A window no test outlasts: only another write, or the close, commits a start.
-            let configuration = StoreConfiguration(
-                path: directory + "/jobs.db", logDirectory: directory, startWindow: .seconds(3600))
-            let store = try await JobStore.openQuietly(configuration)
-            _ = try await store.insert([spec("a"), spec("b")])
-            let jobs = try await store.ready(queue: "default", limit: 2)
-            let before = store.statistics
-            store.start(jobs[0], at: Timestamp.now()) { _ in }
-            _ = try await store.insert([spec("c")])
-            let after = store.statistics
-            #expect(after.transactions - before.transactions == 1)
-            #expect(after.operations - before.operations == 2)
-            #expect(try await store.job(jobs[0].id)?.state == .running)
-            // Alone, a start waits for the close, which commits it before the store shuts.
-            let verdict = Locked<JobStoreError??>(nil)  // nil until the store's verdict
-            store.start(jobs[1], at: Timestamp.now()) { failure in verdict.withLock { $0 = .some(failure) } }
-            await store.close()
-            #expect(verdict.withLock { $0 } == .some(nil))
-            let reopened = try await JobStore.openQuietly(configuration)
-            #expect(try await reopened.job(jobs[1].id)?.state == .running)
             await reopened.close()
         }
     }
