@@ -75,6 +75,27 @@ struct EngineTests {
         }
     }
 
+    @Test("A claimed job cancelled while it waits for a worker never starts; retried meanwhile, it runs once")
+    func cancelWhileClaimed() async throws {
+        try await withEngine(EngineConfiguration(defaultConcurrency: 1, drainGrace: .zero)) { engine, store, fake, _ in
+            let ids = try await engine.submit([spec("block"), spec("block")]).map(\.job.id)
+            await fake.state.untilStarted(1)
+            await engine.untilClaimed(2)
+            let cancelled = try await engine.cancel(ids[1])
+            #expect(cancelled.previousState == .running)  // claimed: running in the store
+            #expect(try await store.job(ids[1])?.state == .cancelled)
+            // Queued again while its cancelled copy still waits in the queue.
+            #expect(try await engine.retry(ids[1]).state == .queued)
+            await fake.release(ids[0])
+            await fake.state.untilStarted(2)
+            await fake.release(ids[1])
+            let jobs = try await engine.wait(for: ids)
+            #expect(jobs.map(\.state) == [.succeeded, .succeeded])
+            #expect(jobs[1].attempts == 1)
+            #expect(await fake.state.started == ids)
+        }
+    }
+
     @Test("Priorities: among ready jobs the highest runs first")
     func priorities() async throws {
         try await withEngine { engine, _, fake, _ in
