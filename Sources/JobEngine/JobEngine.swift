@@ -63,10 +63,10 @@ public actor JobEngine: Service {
     private var idWaiters: [Int: (remaining: Set<JobID>, signal: AsyncQueue<Void>)] = [:]
     private var joinWaiters: [Int: (queue: String?, signal: AsyncQueue<Void>)] = [:]
     /// Tests: resumed once `count` joins wait.
-    private var joinObservers: [(count: Int, signal: AsyncQueue<Void>)] = []
+    private var joinObservers = CountSignals()
     /// Jobs claimed since the start, and tests waiting for that count to reach theirs.
     private var claimedCount = 0
-    private var claimObservers: [(count: Int, signal: AsyncQueue<Void>)] = []
+    private var claimObservers = CountSignals()
     private var started = false
     private var joinRecheckNeeded = false
     private var joinRecheckRunning = false
@@ -310,8 +310,7 @@ public actor JobEngine: Service {
         let signal = AsyncQueue<Void>(maxsize: 1)
         joinWaiters[token] = (queue, signal)
         defer { joinWaiters[token] = nil }
-        for observer in joinObservers where joinWaiters.count >= observer.count { try? await observer.signal.putNowait(()) }
-        joinObservers.removeAll { joinWaiters.count >= $0.count }
+        for signal in joinObservers.reached(joinWaiters.count) { try? await signal.putNowait(()) }
         if try await liveCount(queue) > 0 {
             try await signal.get()
         }
@@ -319,18 +318,14 @@ public actor JobEngine: Service {
 
     /// Returns once at least `count` joins wait (for tests that finish jobs under waiting joins).
     func untilJoinWaiters(_ count: Int) async {
-        if joinWaiters.count >= count { return }
-        let signal = AsyncQueue<Void>(maxsize: 1)
-        joinObservers.append((count, signal))
+        guard let signal = joinObservers.signal(at: count, current: joinWaiters.count) else { return }
         _ = try? await signal.get()
     }
 
     /// Returns once at least `count` jobs have been claimed since the start (for tests of what
     /// a claimed job that waits for a worker records).
     func untilClaimed(_ count: Int) async {
-        if claimedCount >= count { return }
-        let signal = AsyncQueue<Void>(maxsize: 1)
-        claimObservers.append((count, signal))
+        guard let signal = claimObservers.signal(at: count, current: claimedCount) else { return }
         _ = try? await signal.get()
     }
 
@@ -438,8 +433,7 @@ public actor JobEngine: Service {
                 continue
             }
             claimedCount += claimed.count
-            for observer in claimObservers where claimedCount >= observer.count { try? await observer.signal.putNowait(()) }
-            claimObservers.removeAll { claimedCount >= $0.count }
+            for signal in claimObservers.reached(claimedCount) { try? await signal.putNowait(()) }
             for (index, job) in claimed.enumerated() {
                 if !(await hand(job, to: name)) {
                     await release(Array(claimed[index...]))
