@@ -37,20 +37,27 @@ func rejectUnknownOrNullFields(_ decoder: any Decoder, known: [String]) throws {
 }
 
 extension KeyedDecodingContainer {
-    /// A duration given in seconds (integer or fractional); must not be negative. Counted in
-    /// whole milliseconds, from the number's digits (JSONDecoder reads a `Decimal` exactly; a
-    /// `Double` made 8338.755 s into 8,338,754 ms).
-    func decodeSecondsIfPresent(forKey key: Key) throws -> Duration? {
+    /// A duration given in seconds (integer or fractional); must not be negative, nor above
+    /// `limit` when one is given. Counted in whole milliseconds, from the number's digits
+    /// (JSONDecoder reads a `Decimal` exactly; a `Double` made 8338.755 s into 8,338,754 ms).
+    /// The limit is checked on the number as given: 604800.0000002 is above 604800 though its
+    /// whole milliseconds are not.
+    func decodeSecondsIfPresent(forKey key: Key, atMost limit: Duration? = nil) throws -> Duration? {
+        let limitMilliseconds = limit?.wholeMilliseconds
         let outOfRange = DecodingError.dataCorruptedError(
-            forKey: key, in: self, debugDescription: "must be a number of seconds, 0 or more")
+            forKey: key, in: self,
+            debugDescription: limitMilliseconds.map { "must be a number of seconds from 0 to \(Decimal($0) / 1000)" }
+                ?? "must be a number of seconds, 0 or more")
         guard let seconds = try? decodeIfPresent(Decimal.self, forKey: key) else {
             // Absent, not a number, or a number beyond a Decimal's exponents (about 10^±128; JSON
             // allows 5e-324): a Double decides, with its own error for what is not a number.
             guard let approximate = try decodeIfPresent(Double.self, forKey: key) else { return nil }
             guard approximate.isFinite, approximate >= 0, approximate < 1e12 else { throw outOfRange }
+            if let limitMilliseconds, approximate * 1000 > Double(limitMilliseconds) { throw outOfRange }
             return .milliseconds(Int64((approximate * 1000).rounded(.down)))
         }
         guard seconds.isFinite, seconds >= 0, seconds < 1_000_000_000_000 else { throw outOfRange }
+        if let limitMilliseconds, seconds * 1000 > Decimal(limitMilliseconds) { throw outOfRange }
         var thousandfold = seconds * 1000
         var milliseconds = Decimal()
         NSDecimalRound(&milliseconds, &thousandfold, 0, .down)

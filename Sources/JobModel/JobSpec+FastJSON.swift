@@ -1,3 +1,5 @@
+import JobBasics
+
 /// A fast reader for the common submit bodies: one spec, or `{"jobs":[spec, …]}`, with the
 /// fields people send. It accepts only what it is sure `JSONDecoder` would decode to the same
 /// specs; on anything else (an escape it does not handle, a `retry` object, an unknown or
@@ -122,7 +124,10 @@ struct FastJSONReader {
                     guard let text = string(), let time = Timestamp(rfc3339: text) else { return nil }
                     spec.runAt = time
                 case "timeout_seconds":
-                    guard let milliseconds = wholeMilliseconds() else { return nil }
+                    guard let (milliseconds, exact) = wholeMilliseconds(),
+                          exact || milliseconds < JobSpec.Limits.timeout.wholeMilliseconds else {
+                        return nil  // above the limit by less than a millisecond: JSONDecoder refuses it
+                    }
                     spec.timeout = .milliseconds(milliseconds)
                 case "after":
                     guard take(UInt8(ascii: "[")) else { return nil }
@@ -248,8 +253,9 @@ struct FastJSONReader {
 
     /// A plain decimal number of seconds (`12`, `8338.755`, `0.0005`; no sign, no exponent, below
     /// 10^12) as whole milliseconds, read from its digits: exact, as JSONDecoder's `Decimal` is
-    /// (a `Double` made 8338.755 s into 8,338,754 ms). Anything else is left to JSONDecoder.
-    mutating func wholeMilliseconds() -> Int64? {
+    /// (a `Double` made 8338.755 s into 8,338,754 ms), and whether they are the number exactly
+    /// (no nonzero digit below a millisecond). Anything else is left to JSONDecoder.
+    mutating func wholeMilliseconds() -> (Int64, exact: Bool)? {
         skipSpace()
         let isDigit = { (byte: UInt8) in (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
         var whole: Int64 = 0
@@ -262,10 +268,15 @@ struct FastJSONReader {
         guard index > start, index - start == 1 || bytes[start] != UInt8(ascii: "0") else { return nil }
         var fraction: Int64 = 0
         var fractionDigits = 0
+        var exact = true
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1
             while index < bytes.count, isDigit(bytes[index]) {
-                if fractionDigits < 3 { fraction = fraction * 10 + Int64(bytes[index] - UInt8(ascii: "0")) }
+                if fractionDigits < 3 {
+                    fraction = fraction * 10 + Int64(bytes[index] - UInt8(ascii: "0"))
+                } else if bytes[index] != UInt8(ascii: "0") {
+                    exact = false
+                }
                 fractionDigits += 1
                 index += 1
             }
@@ -274,7 +285,7 @@ struct FastJSONReader {
         if index < bytes.count, [UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[index]) { return nil }
         for _ in min(fractionDigits, 3)..<3 { fraction *= 10 }
         guard whole < 1_000_000_000_000 else { return nil }
-        return whole * 1000 + fraction
+        return (whole * 1000 + fraction, exact)
     }
 
     /// A JSON number as a Double.

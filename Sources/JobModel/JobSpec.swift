@@ -206,7 +206,7 @@ public struct JobSpec: Hashable, Sendable, Codable {
         queue = try container.decodeIfPresent(String.self, forKey: .queue) ?? Self.defaultQueue
         priority = try container.decodeIfPresent(Int.self, forKey: .priority) ?? 0
         runAt = try container.decodeIfPresent(Timestamp.self, forKey: .runAt)
-        timeout = try container.decodeSecondsIfPresent(forKey: .timeout)
+        timeout = try container.decodeSecondsIfPresent(forKey: .timeout, atMost: Limits.timeout)
         retry = try container.decodeIfPresent(RetryPolicy.self, forKey: .retry) ?? .none
         after = try container.decodeIfPresent([JobID].self, forKey: .after) ?? []
         idempotencyKey = try container.decodeIfPresent(String.self, forKey: .idempotencyKey)

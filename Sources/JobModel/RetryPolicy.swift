@@ -100,8 +100,8 @@ public struct RetryPolicy: Hashable, Sendable, Codable {
         // One of the two given alone moves the other's default out of its way: a backoff_seconds
         // of 600 raises the default cap (300), a max_backoff_seconds of 0.1 lowers the default
         // first wait (1), rather than being refused for a bound nobody asked for.
-        let initial = try container.decodeSecondsIfPresent(forKey: .initialBackoff)
-        let cap = try container.decodeSecondsIfPresent(forKey: .maxBackoff)
+        let initial = try container.decodeSecondsIfPresent(forKey: .initialBackoff, atMost: Self.maxBackoffLimit)
+        let cap = try container.decodeSecondsIfPresent(forKey: .maxBackoff, atMost: Self.maxBackoffLimit)
         initialBackoff = initial ?? min(defaults.initialBackoff, cap ?? defaults.initialBackoff)
         maxBackoff = cap ?? max(defaults.maxBackoff, initialBackoff)
         multiplier = try container.decodeIfPresent(Double.self, forKey: .multiplier) ?? defaults.multiplier

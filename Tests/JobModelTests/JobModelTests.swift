@@ -86,6 +86,26 @@ struct JobModelTests {
         }
     }
 
+    @Test("A duration's upper limit holds for the number as sent, not for its whole milliseconds (schemathesis sent max_backoff_seconds 604800.0000000002)")
+    func durationLimitsAreExact() throws {
+        for (field, limit) in [("backoff_seconds", "604800"), ("max_backoff_seconds", "604800")] {
+            let at = try decode(JobSpec.self, #"{"argv": ["x"], "retry": {"max_attempts": 2, "\#(field)": \#(limit)}}"#)
+            #expect(throws: Never.self) { try at.validate() }
+            #expect(throws: DecodingError.self) {
+                try decode(JobSpec.self, #"{"argv": ["x"], "retry": {"max_attempts": 2, "\#(field)": \#(limit).0000000002}}"#)
+            }
+        }
+        let year = #"{"argv": ["x"], "timeout_seconds": 31536000}"#
+        #expect(try decode(JobSpec.self, year).timeout == .seconds(31_536_000))
+        #expect(JobSpec.fastDecodeSubmit(Array(year.utf8))?.first?.timeout == .seconds(31_536_000))
+        let above = #"{"argv": ["x"], "timeout_seconds": 31536000.0002}"#
+        #expect(throws: DecodingError.self) { try decode(JobSpec.self, above) }
+        #expect(JobSpec.fastDecodeSubmit(Array(above.utf8)) == nil)  // declined, for JSONDecoder to refuse
+        // Below the limit, a part of a millisecond is dropped as before.
+        #expect(try decode(JobSpec.self, #"{"argv": ["x"], "timeout_seconds": 31535999.9999}"#).timeout
+                == .milliseconds(31_535_999_999))
+    }
+
     @Test("Validation names the field and the rule", arguments: [
         (JobSpec(command: .argv([])), "argv"),
         (JobSpec(command: .argv([""])), "argv"),
