@@ -549,7 +549,7 @@ class Bench:
         rows = {
             "a static C program that does nothing": ([built["c nothing"]], os.environ, None, 0),
             "a static Swift program that does nothing": ([built["swift nothing"]], os.environ, None, 0),
-            "`jobq submit -- true`, no daemon (its start, a refused connect)": (
+            "`jobq submit -- true`, no daemon (its start, a failed connect)": (
                 [jobq, "submit", "--", "true"], nowhere_env, None, 3),
             "a static C client, jobq's request, queue paused": (client, os.environ, "pause", 0),
             "`jobq submit -- true`, queue paused": ([jobq, "submit", "--", "true"], jobq_env, "pause", 0),
