@@ -13,6 +13,19 @@ func spec(_ program: String, queue: String = "default", priority: Int = 0) -> Jo
     JobSpec(command: .argv([program]), queue: queue, priority: priority)
 }
 
+/// One worker and two jobs that block: `body` runs once the first has started and the second
+/// is claimed, waiting in the queue for the worker (`running` in the store). It gets their ids.
+func withSecondJobClaimedAndWaiting(
+    _ body: @Sendable (JobEngine, JobStore, FakeExecutor, ManualClock, [JobID]) async throws -> Void
+) async throws {
+    try await withEngine(EngineConfiguration(defaultConcurrency: 1, drainGrace: .zero)) { engine, store, fake, clock in
+        let ids = try await engine.submit([spec("block"), spec("block")]).map(\.job.id)
+        await fake.state.untilStarted(1)
+        await engine.untilClaimed(2)
+        try await body(engine, store, fake, clock, ids)
+    }
+}
+
 @Suite("JobEngine", .timeLimit(.minutes(1)))
 struct EngineTests {
     @Test("Jobs run and succeed; wait returns them terminal; join returns when the queue is done")
@@ -54,10 +67,7 @@ struct EngineTests {
 
     @Test("A claimed job that waits in its queue for a free worker records when its command started, not when it was claimed")
     func startedAtIsTheRunsStart() async throws {
-        try await withEngine(EngineConfiguration(defaultConcurrency: 1, drainGrace: .zero)) { engine, store, fake, clock in
-            let ids = try await engine.submit([spec("block"), spec("block")]).map(\.job.id)
-            await fake.state.untilStarted(1)
-            await engine.untilClaimed(2)
+        try await withSecondJobClaimedAndWaiting { engine, store, fake, clock, ids in
             let claimedAt = clock.now()
             // The second job is claimed (it waits in the queue) while the first runs.
             #expect(try await store.job(ids[1])?.state == .running)
@@ -77,10 +87,7 @@ struct EngineTests {
 
     @Test("A claimed job cancelled while it waits for a worker never starts; retried meanwhile, it runs once")
     func cancelWhileClaimed() async throws {
-        try await withEngine(EngineConfiguration(defaultConcurrency: 1, drainGrace: .zero)) { engine, store, fake, _ in
-            let ids = try await engine.submit([spec("block"), spec("block")]).map(\.job.id)
-            await fake.state.untilStarted(1)
-            await engine.untilClaimed(2)
+        try await withSecondJobClaimedAndWaiting { engine, store, fake, _, ids in
             let cancelled = try await engine.cancel(ids[1])
             #expect(cancelled.previousState == .running)  // claimed: running in the store
             #expect(try await store.job(ids[1])?.state == .cancelled)
