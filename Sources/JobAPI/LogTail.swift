@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import JobBasics
 import JobEngine
 import JobModel
 import JobStore
@@ -124,16 +125,7 @@ final class DirectoryWatch {
             while true {
                 let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
                 if count <= 0 { break }
-                var position = 0
-                let header = MemoryLayout<inotify_event>.size
-                while position + header <= count {
-                    let length = buffer.withUnsafeBytes {
-                        Int($0.loadUnaligned(fromByteOffset: position + 12, as: UInt32.self))
-                    }
-                    let nameBytes = buffer[(position + header)..<min(count, position + header + length)]
-                    if Array(nameBytes.prefix { $0 != 0 }) == target { matched = true }
-                    position += header + length
-                }
+                if InotifyEvents.contains(buffer[..<count], where: { _, entry in entry.elementsEqual(target) }) { matched = true }
             }
             if matched { onChange() }
         }

@@ -94,10 +94,10 @@ struct CLIExit: Error {
 }
 
 extension JobClientError {
-    /// 3 when the daemon cannot be reached or answered nonsense, 4 when it refused.
+    /// 3 when the daemon cannot be reached, went away mid-answer, or answered nonsense; 4 when it refused.
     var exitCode: Int32 {
         switch self {
-        case .unreachable, .badResponse: 3
+        case .unreachable, .connectionLost, .badResponse: 3
         case .refused: 4
         }
     }

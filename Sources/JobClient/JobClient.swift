@@ -7,8 +7,11 @@ import NIOPosix
 
 /// Why a request to the daemon did not succeed.
 public enum JobClientError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// Nothing answers on the socket (missing, refused, not allowed), or the connection broke.
+    /// Nothing answers on the socket: it is missing, refused, or not allowed.
     case unreachable(socket: String, reason: String)
+    /// The daemon took the connection, then it broke or closed before the answer was whole
+    /// (the daemon was killed or stopped, or it refused the connection past its limit).
+    case connectionLost(socket: String, reason: String)
     /// The daemon answered with an error: its HTTP status and the API's stable code.
     case refused(status: Int, code: String, message: String)
     /// The daemon's answer could not be read.
@@ -16,12 +19,21 @@ public enum JobClientError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .unreachable(let socket, let reason):
+        case .unreachable(let socket, let reason), .connectionLost(let socket, let reason):
             SocketErrors.unreachable(socket: socket, reason: reason)
         case .refused(_, let code, let message):
             "\(message) (\(code))"
         case .badResponse(let message):
             "unexpected answer from jobqd: \(message)"
+        }
+    }
+
+    /// What went wrong, without the socket's name: the reason, or the daemon's message.
+    public var reason: String {
+        switch self {
+        case .unreachable(_, let reason), .connectionLost(_, let reason): reason
+        case .refused(_, _, let message): message
+        case .badResponse: description
         }
     }
 }
@@ -67,7 +79,7 @@ public struct JobClient: Sendable {
         } catch let error as DecodingError {
             throw JobClientError.badResponse("\(error)")
         } catch {
-            throw JobClientError.unreachable(socket: socketPath, reason: "the connection broke: \(Self.explain(error))")
+            throw JobClientError.connectionLost(socket: socketPath, reason: "the connection broke: \(Self.explain(error))")
         }
     }
 
@@ -310,7 +322,7 @@ extension JobClient {
             } catch is StopStreaming {
                 return
             }
-            throw JobClientError.unreachable(socket: socketPath, reason: "the daemon closed the connection mid-answer")
+            throw JobClientError.connectionLost(socket: socketPath, reason: "the daemon closed the connection mid-answer")
         }
 
         /// Writes the request and reads the answer's head; returns its status.
@@ -331,7 +343,7 @@ extension JobClient {
                 try await outbound.write(contentsOf: [.head(head), .end(nil)])
             }
             guard let part = try await iterator.next() else {
-                throw JobClientError.unreachable(socket: socketPath, reason: "the daemon closed the connection without an answer")
+                throw JobClientError.connectionLost(socket: socketPath, reason: "the daemon closed the connection without an answer")
             }
             guard case .head(let response) = part else { throw JobClientError.badResponse("no response head") }
             return Int(response.status.code)
@@ -346,7 +358,7 @@ extension JobClient {
                 case .head: throw JobClientError.badResponse("a second response head")
                 }
             }
-            throw JobClientError.unreachable(socket: socketPath, reason: "the daemon closed the connection mid-answer")
+            throw JobClientError.connectionLost(socket: socketPath, reason: "the daemon closed the connection mid-answer")
         }
 
         static func check(_ status: Int, _ data: Data) throws {

@@ -116,6 +116,37 @@ struct SocketTests {
         }
     }
 
+    @Test("SocketWatch wakes when the socket's name (or its missing directory's) appears, even before the call; not for other names; it ends at its deadline and at cancellation")
+    func socketWatch() async throws {
+        try await withTemporaryDirectory("socket-watch") { directory in
+            let socket = directory + "/run/jobq.sock"
+            // run/ does not exist yet: the watch is on the directory above, for "run".
+            let outer = try #require(SocketWatch(socketPath: socket))
+            #expect(FileManager.default.createFile(atPath: directory + "/other", contents: nil))
+            #expect(try await !outer.changed(before: ContinuousClock.now + .milliseconds(50)), "another name woke it")
+            try FileManager.default.createDirectory(atPath: directory + "/run", withIntermediateDirectories: false)
+            #expect(try await outer.changed(before: ContinuousClock.now + .seconds(60)))
+
+            let inner = try #require(SocketWatch(socketPath: socket))
+            // Made between the watch and the call: still seen.
+            #expect(FileManager.default.createFile(atPath: socket, contents: nil))
+            #expect(try await inner.changed(before: ContinuousClock.now + .seconds(60)))
+            // A mode change (a daemon sets its socket's once it listens).
+            let again = try #require(SocketWatch(socketPath: socket))
+            #expect(chmod(socket, 0o660) == 0)
+            #expect(try await again.changed(before: ContinuousClock.now + .seconds(60)))
+
+            let idle = try #require(SocketWatch(socketPath: directory + "/run/never.sock"))
+            await #expect(throws: CancellationError.self) {
+                try await withThrowingTaskGroup(of: Bool.self) { group in
+                    group.addTask { try await idle.changed(before: ContinuousClock.now + .seconds(3600)) }
+                    group.cancelAll()
+                    _ = try await group.next()
+                }
+            }
+        }
+    }
+
     @Test("A wait whose client goes away ends on the daemon's side")
     func clientLeavesWait() async throws {
         try await JobqCommandTests.withDaemon { _, socket in
