@@ -58,6 +58,7 @@ struct Submit: AsyncParsableCommand {
     var split = false
     @Flag(help: "Wait for the job and exit with its exit code (1 when it was cancelled or failed without one; 128+N when killed by signal N).")
     var wait = false
+    @OptionGroup var reconnect: ReconnectOptions
     @Argument(help: ArgumentHelp("The command and its arguments, after -- (so that its options are not taken for jobq's).", valueName: "command"))
     var command: [String] = []
 
@@ -67,6 +68,7 @@ struct Submit: AsyncParsableCommand {
         if stdin, !commandArguments.isEmpty { throw ValidationError("give either --stdin or a command, not both") }
         if !stdin, commandArguments.isEmpty { throw ValidationError("missing the command: jobq submit [options] -- command [args...]") }
         if split, !stdin { throw ValidationError("--split splits the lines of --stdin: give --stdin too") }
+        if reconnect.reconnect != nil, !wait { throw ValidationError("--reconnect is for --wait: give --wait too") }
         if split, shell { throw ValidationError("give either --split (no shell) or --shell, not both") }
         if delay != nil, at != nil { throw ValidationError("give either --delay or --at, not both") }
         if retries < 0 || retries >= RetryPolicy.maxAttemptsLimit {
@@ -157,7 +159,7 @@ struct Submit: AsyncParsableCommand {
             return
         }
         if !output.json { writeOut(ids.map { "\($0)\n" }.joined()) }
-        let result = try await Waiting.wait(client: client, ids: ids, timeout: nil)
+        let result = try await Waiting.wait(client: client, ids: ids, timeout: nil, reconnect: try reconnect.window())
         if output.json { try printJSON(result.jobs.map(JobJSON.init)) }
         if ids.count == 1, let job = result.jobs.first {
             let code: Int32 = switch job.state {

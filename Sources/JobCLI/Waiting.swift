@@ -10,13 +10,15 @@ struct Wait: AsyncParsableCommand {
         discussion: """
             Exits 0 when every job succeeded, 1 when one failed or was cancelled, 124 when the \
             timeout passed first. On a terminal, a progress line on stderr shows done/total, running \
-            and failed. Ctrl-C stops waiting (the jobs go on).
+            and failed. Ctrl-C stops waiting (the jobs go on). A restart of jobqd does not end the \
+            wait (see --reconnect).
             """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
     @Option(help: ArgumentHelp("Give up after this long.", valueName: "duration"))
     var timeout: String?
+    @OptionGroup var reconnect: ReconnectOptions
     @Argument(help: ArgumentHelp("The jobs to wait for.", valueName: "id"))
     var ids: [String]
 
@@ -26,8 +28,8 @@ struct Wait: AsyncParsableCommand {
 
     func run() async throws {
         let ids = try parseIDs(ids)
-        let timeout = try timeout.map { try parseDuration($0, "--timeout").seconds }
-        let result = try await Waiting.wait(client: global.client(), ids: ids, timeout: timeout)
+        let timeout = try timeout.map { try parseDuration($0, "--timeout") }
+        let result = try await Waiting.wait(client: global.client(), ids: ids, timeout: timeout, reconnect: try reconnect.window())
         if output.json { try printJSON(Waiting.Result(done: result.done, jobs: result.jobs.map(JobJSON.init))) }
         try Waiting.exitForResult(result.jobs, done: result.done)
     }
@@ -39,7 +41,8 @@ struct Join: AsyncParsableCommand {
         abstract: "Wait until a queue (or every queue) has no queued, blocked or running job.",
         discussion: """
             asyncio's Queue.join for the daemon's queues. Exits 0 when the queue drained, 124 when \
-            the timeout passed first. On a terminal, a progress line on stderr shows the counts.
+            the timeout passed first. On a terminal, a progress line on stderr shows the counts. A \
+            restart of jobqd does not end the wait (see --reconnect).
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -48,12 +51,14 @@ struct Join: AsyncParsableCommand {
     var queue: String?
     @Option(help: ArgumentHelp("Give up after this long.", valueName: "duration"))
     var timeout: String?
+    @OptionGroup var reconnect: ReconnectOptions
 
     func run() async throws {
-        let timeout = try timeout.map { try parseDuration($0, "--timeout").seconds }
+        let deadline = try timeout.map { ContinuousClock.now + (try parseDuration($0, "--timeout")) }
+        let window = try reconnect.window()
         let client = global.client()
         let queue = self.queue
-        let result = try await Waiting.withProgress(client: client, queue: queue) { progress in
+        let result = try await Waiting.withProgress(client: client, queue: queue, reconnect: window) { progress in
             let queues = try await client.queues().filter { queue == nil || $0.name == queue }
             let live = queues.reduce(0) { $0 + $1.live }
             let done = queues.reduce(0) { $0 + ($1.states["succeeded"] ?? 0) + ($1.states["failed"] ?? 0) + ($1.states["cancelled"] ?? 0) }
@@ -61,10 +66,32 @@ struct Join: AsyncParsableCommand {
             let failed = queues.reduce(0) { $0 + ($1.states["failed"] ?? 0) }
             progress("\(done)/\(done + live) done, \(running) running, \(failed) failed")
         } work: {
-            try await client.join(queue: queue, timeout: timeout)
+            try await Waiting.surviving(client: client, window: window, deadline: deadline) {
+                try await client.join(queue: queue, timeout: Waiting.secondsLeft(until: deadline))
+            }
         }
         if output.json { try printJSON(result) }
         if !result.done { throw CLIExit(code: 124, message: "jobq: the timeout passed before \(queue.map { "queue \($0)" } ?? "every queue") drained") }
+    }
+}
+
+/// `--reconnect`, for the commands that wait.
+struct ReconnectOptions: ParsableArguments {
+    static let defaultWindow = Duration.seconds(90)
+
+    @Option(help: ArgumentHelp(
+        "When jobqd goes away during the wait (a restart, a crash), wait up to this long for it to come back, "
+            + "then go on waiting; 0 gives up at once. Giving up exits 3 (124 once --timeout has passed). "
+            + "Default: 90s, more than a systemd stop takes (TimeoutStopSec=45s).",
+        valueName: "duration"))
+    var reconnect: String?
+
+    func validate() throws {
+        _ = try window()
+    }
+
+    func window() throws -> Duration {
+        try reconnect.map { try parseDuration($0, "--reconnect") } ?? Self.defaultWindow
     }
 }
 
@@ -74,24 +101,62 @@ enum Waiting {
         var jobs: [JobJSON]
     }
 
-    /// Waits for `ids`, showing progress on a terminal.
-    static func wait(client: JobClient, ids: [JobID], timeout: Double?) async throws -> WaitResponse {
+    /// Waits for `ids`, showing progress on a terminal, across restarts of the daemon that end
+    /// within `reconnect` (``surviving(client:window:deadline:_:)``).
+    static func wait(client: JobClient, ids: [JobID], timeout: Duration?, reconnect: Duration) async throws -> WaitResponse {
         let wanted = Set(ids)
-        return try await withProgress(client: client, queue: nil) { progress in
+        let deadline = timeout.map { ContinuousClock.now + $0 }
+        return try await withProgress(client: client, queue: nil, reconnect: reconnect) { progress in
             let now = try await client.wait(for: ids, timeout: 0).jobs.filter { wanted.contains($0.id) }
             let done = now.filter(\.state.isTerminal).count
             let running = now.filter { $0.state == .running }.count
             let failed = now.filter { $0.state == .failed || $0.state == .cancelled }.count
             progress("\(done)/\(now.count) done, \(running) running, \(failed) failed")
         } work: {
-            try await client.wait(for: ids, timeout: timeout)
+            try await surviving(client: client, window: reconnect, deadline: deadline) {
+                try await client.wait(for: ids, timeout: secondsLeft(until: deadline))
+            }
         }
     }
 
+    /// The seconds from now until `deadline`, at least 0; `nil` (no limit) without one.
+    static func secondsLeft(until deadline: ContinuousClock.Instant?) -> Double? {
+        deadline.map { max(.zero, ContinuousClock.now.duration(to: $0)).seconds }
+    }
+
+    /// Runs `call` (a wait or a join) again when jobqd goes away under it and comes back within
+    /// `window` (``JobClient/reconnecting(within:until:onLoss:_:)``), saying so on stderr. When
+    /// it does not come back: exit 124 if `deadline` (the --timeout) passed meanwhile, else 3.
+    static func surviving<T>(
+        client: JobClient, window: Duration, deadline: ContinuousClock.Instant?, _ call: () async throws -> T
+    ) async throws -> T {
+        var lost = false
+        do {
+            return try await client.reconnecting(within: window, until: deadline, onLoss: { error in
+                lost = true
+                guard window > .zero else { return }
+                let clearLine = isatty(STDERR_FILENO) == 1 ? "\r\u{1B}[2K" : ""  // a progress line may be drawn
+                printError(clearLine + "jobq: jobqd went away during the wait (\(error.reason)); "
+                    + "waiting up to \(describe(window)) for it to come back at \(client.socketPath)")
+            }, call)
+        } catch let error as JobClientError where lost {
+            if let deadline, deadline <= .now {
+                throw CLIExit(code: 124, message: "jobq: the timeout passed while jobqd was away: \(error)")
+            }
+            if window == .zero { throw CLIExit(code: 3, message: "jobq: jobqd went away during the wait: \(error)") }
+            throw CLIExit(code: 3, message: "jobq: jobqd did not come back within \(describe(window)): \(error)")
+        }
+    }
+
+    static func describe(_ duration: Duration) -> String {
+        Formats.describe(milliseconds: duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+
     /// Runs `work`; meanwhile, when stderr is a terminal, redraws one progress line after each job
-    /// event (`refresh` fetches the figures and calls `progress` with the line).
+    /// event (`refresh` fetches the figures and calls `progress` with the line). The line follows
+    /// jobqd across restarts within `reconnect`; when it cannot, it stops, and `work` decides.
     static func withProgress<T: Sendable>(
-        client: JobClient, queue: String?,
+        client: JobClient, queue: String?, reconnect: Duration,
         refresh: @escaping @Sendable (_ progress: (String) -> Void) async throws -> Void,
         work: @escaping @Sendable () async throws -> T
     ) async throws -> T {
@@ -104,15 +169,28 @@ enum Waiting {
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await work() }
             group.addTask {
-                let (changes, changed) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-                try await withThrowingTaskGroup(of: Void.self) { inner in
-                    inner.addTask {
-                        try await client.events(queue: queue) { _ in
-                            changed.yield()
-                            return true
+                do {
+                    var reconnected = false
+                    try await client.reconnecting(within: reconnect) {
+                        defer { reconnected = true }
+                        let (changes, changed) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+                        if reconnected { changed.yield() }  // the figures changed while jobqd was away
+                        try await withThrowingTaskGroup(of: Void.self) { inner in
+                            inner.addTask {
+                                defer { changed.finish() }
+                                try await client.events(queue: queue) { _ in
+                                    changed.yield()
+                                    return true
+                                }
+                                // The daemon ended the stream: it is stopping.
+                                throw JobClientError.connectionLost(socket: client.socketPath, reason: "the event stream ended")
+                            }
+                            for await _ in changes { try await refresh(draw) }
+                            try await inner.next()  // the stream's end, and why
                         }
                     }
-                    for await _ in changes { try await refresh(draw) }
+                } catch is JobClientError {
+                    // The line stops; the wait itself says what happened.
                 }
                 return nil
             }

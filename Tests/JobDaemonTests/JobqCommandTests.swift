@@ -308,6 +308,72 @@ struct JobqCommandTests {
         }
     }
 
+    @Test(
+        "wait, join and submit --wait go on across a restart of jobqd (SIGTERM: 503 shutting_down; SIGKILL: the connection breaks); --reconnect 0 gives up at once",
+        arguments: [SIGTERM, SIGKILL])
+    func waitersSurviveRestart(signal: Int32) async throws {
+        let fixture = try DaemonTests.Fixture()
+        let socket = fixture.socketPath
+        let first = try fixture.start()
+        #expect(await fixture.awaitNotification("READY=1"))
+        try await Self.jobq(socket, ["pause", "held"]).expectSuccess()
+        let id = try await Self.jobq(socket, ["submit", "-q", "held", "--", "true"]).stdout.trimmingCharacters(in: .newlines)
+        async let waited = Self.jobq(socket, ["wait", id])
+        async let joined = Self.jobq(socket, ["join", "-q", "held"])
+        async let submitted = Self.jobq(socket, ["submit", "-q", "held", "--wait", "--", "sh", "-c", "exit 7"])
+        async let gaveUp = Self.jobq(socket, ["wait", "--reconnect", "0", id])
+        // The four waits are held open by the first daemon (each look is one request, no sleep).
+        let client = JobClient(socketPath: socket)
+        while try await !client.metrics().contains("jobq_api_long_requests 4\n") {}
+
+        kill(first.processIdentifier, signal)
+        _ = await DaemonTests().exit(of: first)
+        // --reconnect 0: exit 3 at the loss, without waiting for a daemon.
+        let gave = try await gaveUp
+        #expect(gave.status == 3, "\(gave.stderr)")
+        #expect(gave.stderr.contains("jobq: jobqd went away during the wait: "), "\(gave.stderr)")
+
+        let second = try fixture.start()
+        #expect(await fixture.awaitNotification("READY=1"))
+        try await Self.jobq(socket, ["resume", "held"]).expectSuccess()
+        let wait = try await waited
+        wait.expectSuccess()
+        #expect(wait.stderr.contains("jobq: jobqd went away during the wait ("), "\(wait.stderr)")
+        #expect(wait.stderr.contains("waiting up to 1m30s for it to come back at \(socket)"), "\(wait.stderr)")
+        try await joined.expectSuccess()
+        let submit = try await submitted
+        #expect(submit.status == 7, "\(submit.stderr)")
+        #expect(submit.stderr.contains("went away"), "\(submit.stderr)")
+        second.terminate()
+        #expect(await DaemonTests().exit(of: second) == 0)
+    }
+
+    @Test("A wait whose daemon does not come back within --reconnect exits 3; its --timeout still holds (124), not the longer --reconnect")
+    func waiterGivesUp() async throws {
+        let fixture = try DaemonTests.Fixture()
+        let socket = fixture.socketPath
+        let daemon = try fixture.start()
+        #expect(await fixture.awaitNotification("READY=1"))
+        try await Self.jobq(socket, ["pause", "held"]).expectSuccess()
+        let id = try await Self.jobq(socket, ["submit", "-q", "held", "--", "true"]).stdout.trimmingCharacters(in: .newlines)
+        async let windowEnds = Self.jobq(socket, ["wait", "--reconnect", "0.2s", id])
+        async let timeoutEnds = Self.jobq(socket, ["wait", "--reconnect", "1h", "--timeout", "2s", id])
+        let client = JobClient(socketPath: socket)
+        while try await !client.metrics().contains("jobq_api_long_requests 2\n") {}
+        daemon.terminate()
+        #expect(await DaemonTests().exit(of: daemon) == 0)
+        let window = try await windowEnds
+        #expect(window.status == 3, "\(window.stderr)")
+        #expect(window.stderr.contains("jobq: jobqd did not come back within 200ms: cannot reach jobqd at \(socket): "),
+                "\(window.stderr)")
+        let timeout = try await timeoutEnds
+        #expect(timeout.status == 124, "\(timeout.stderr)")
+        // Normally the daemon is gone long before the 2 s pass; on a very slow machine the
+        // daemon's own answer may say it first.
+        #expect(timeout.stderr.contains("jobq: the timeout passed while jobqd was away: ")
+                    || timeout.stderr.contains("jobq: the timeout passed; not finished: \(id)"), "\(timeout.stderr)")
+    }
+
     @Test("logs --follow prints output as it is written and ends with the job")
     func followStreams() async throws {
         try await Self.withDaemon { fixture, socket in
