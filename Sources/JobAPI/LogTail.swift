@@ -64,11 +64,11 @@ final class LogTail {
     }
 
     /// Sends everything there is, then every new chunk as it is written, until the job is
-    /// terminal and the file is read to its end, or the connection ends.
+    /// terminal and the file is read to its end (`true`), or the connection ends (`false`).
     func follow(
         job id: JobID, engine: JobEngine, store: JobStore, until ended: EventLoopFuture<ConnectionEnd>?,
         write: (ByteBuffer) async throws -> Void
-    ) async throws {
+    ) async throws -> Bool {
         let (wakes, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let directory = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
@@ -76,7 +76,7 @@ final class LogTail {
         defer { watch.cancel() }
         // Subscribe before the first look, so that the job's end cannot slip between the two.
         let events = await engine.events()
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await event in events where event.job.id == id {
                     if case .finished = event { wake.yield() }
@@ -93,8 +93,8 @@ final class LogTail {
             while true {
                 let terminal = try await storeCall { try await store.job(id) }?.state.isTerminal ?? true
                 while let chunk = await read() { try await write(chunk) }
-                if terminal { return }
-                guard await iterator.next() != nil else { return }
+                if terminal { return true }
+                guard await iterator.next() != nil else { return false }
             }
         }
     }

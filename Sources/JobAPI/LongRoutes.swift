@@ -83,11 +83,14 @@ enum LongRoutes {
                     try await writer.finish(nil)
                     return
                 }
-                try await environment.longRequests.during {
+                let whole = try await environment.longRequests.during {
                     try await tail.follow(job: id, engine: engine, store: store, until: ended) { chunk in
                         try await writer.write(chunk)
                     }
                 }
+                // Cut short by a shutdown (or a client that left): the body is not ended, so
+                // that the client sees an incomplete answer, not the end of the job's output.
+                guard whole else { throw FollowCut() }
                 try await writer.finish(nil)
             })
         }
@@ -126,6 +129,9 @@ enum LongRoutes {
             })
         }
     }
+
+    /// A log follow that ended before its job: the connection closes without the body's end.
+    struct FollowCut: Error {}
 
     enum Outcome<T: Sendable>: Sendable {
         case done(T)

@@ -144,7 +144,11 @@ extension Command {
 struct Logs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a job's output.",
-        discussion: "Prints what the job wrote to stdout (or stderr), as it wrote it. --follow keeps printing until the job is finished.")
+        discussion: """
+            Prints what the job wrote to stdout (or stderr), as it wrote it. --follow keeps printing \
+            until the job is finished; if jobqd stops first (a restart, a crash), it exits 3 and \
+            says so, never 0.
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "The job's stderr instead of its stdout.")
@@ -156,8 +160,15 @@ struct Logs: AsyncParsableCommand {
 
     func run() async throws {
         let id = try parseIDs([id])[0]
-        try await global.client().logs(id, stream: stderr ? "err" : "out", follow: follow) { chunk in
-            FileHandle.standardOutput.write(chunk)
+        do {
+            try await global.client().logs(id, stream: stderr ? "err" : "out", follow: follow) { chunk in
+                FileHandle.standardOutput.write(chunk)
+            }
+        } catch let error as JobClientError where error.daemonWentAway {
+            // jobqd ends a follow cut by its shutdown without the body's end, so this is not
+            // taken for the end of the job's output.
+            throw CLIExit(code: 3, message: "jobq: jobqd went away before job \(id) finished (\(error.reason)); "
+                + "`jobq logs --follow \(id)` again once it is back: a job stopped by the drain reruns from the start")
         }
     }
 }

@@ -397,6 +397,32 @@ struct JobqCommandTests {
         }
     }
 
+    @Test("logs --follow cut by the daemon's stop exits 3 and says so (the answer is left incomplete, not ended as if the job were)")
+    func followCutByStop() async throws {
+        let fixture = try DaemonTests.Fixture()
+        let gate = try fixture.fifo("gate")
+        let daemon = try fixture.start(["--drain-grace", "0.1"])
+        #expect(await fixture.awaitNotification("READY=1"))
+        let id = try await Self.jobq(fixture.socketPath, ["submit", "--shell", "--", "echo one; cat \(gate)"])
+            .stdout.trimmingCharacters(in: .newlines)
+        let process = Process()
+        process.executableURL = URL(filePath: Self.jobqPath)
+        process.arguments = ["--socket", fixture.socketPath, "logs", "--follow", id]
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        // The first line arrives while the job is blocked on the gate.
+        let first = await onOwnThread { output.fileHandleForReading.availableData }
+        #expect(String(decoding: first, as: UTF8.self) == "one\n")
+        daemon.terminate()
+        #expect(await DaemonTests().exit(of: daemon) == 0)
+        let message = await onOwnThread { errors.fileHandleForReading.readDataToEndOfFile() }
+        #expect(await DaemonTests().exit(of: process) == 3)
+        #expect(String(decoding: message, as: UTF8.self).contains("jobq: jobqd went away before job \(id) finished"))
+    }
+
     @Test("On a terminal, wait draws a progress line and tables are coloured; NO_COLOR turns colours off")
     func terminalOutput() async throws {
         try await Self.withDaemon { _, socket in
