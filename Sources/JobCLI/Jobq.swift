@@ -24,7 +24,8 @@ public struct Jobq: AsyncParsableCommand {
               0    success
               1    a job failed or was cancelled (wait, submit --wait)
               2    usage: a bad command line
-              3    the daemon is unreachable (the message names the socket tried)
+              3    the daemon is unreachable (the message names the socket tried), or went
+                   away during a wait and did not come back in time (--reconnect)
               4    the daemon refused the request (its message is printed)
               124  wait/join: the timeout passed first
             """,
