@@ -32,6 +32,7 @@ command -v debootstrap >/dev/null || missing+=" debootstrap"
 command -v systemd-nspawn >/dev/null || missing+=" systemd-container"
 command -v nsenter >/dev/null || missing+=" util-linux"
 command -v sqlite3 >/dev/null || missing+=" sqlite3"
+command -v curl >/dev/null || missing+=" curl"
 if [ -n "$missing" ]; then
     if command -v apt-get >/dev/null; then
         echo "installing:$missing"
@@ -230,6 +231,31 @@ expect "the job runs as jobq with the unit's hardening in force" "$actual_probe"
 
 status=$(inside systemctl show -p StatusText --value jobqd)
 if [[ "$status" =~ ^[0-9]+\ running,\ [0-9]+\ queued ]]; then ok "StatusText shows jobqd's STATUS= line: $status"; else bad "StatusText: '$status'"; fi
+
+# systemctl restart under a waiting `jobq wait`: the wait goes on. Under socket activation the
+# socket outlives the daemon, so the repeated wait sits in its backlog until the new jobqd.
+inside jobq pause e2e-held >/dev/null
+held=$(inside jobq submit -q e2e-held -- true)
+inside jobq wait "$held" >"$work/wait.out" 2>&1 &
+waiter=$!
+# The wait is held open once the daemon's gauge counts it (read from outside, through the
+# container's root).
+held_open() {
+    curl -sf --unix-socket "/proc/$init/root/run/jobq/jobq.sock" http://jobqd/metrics | grep -qx 'jobq_api_long_requests 1'
+}
+until_true 30 held_open || bad "the wait is not held open by jobqd"
+pid_before=$(inside systemctl show -p ExecMainPID --value jobqd)
+inside systemctl restart jobqd
+expect "systemctl restart jobqd starts a new daemon" \
+    "$([ "$(inside systemctl show -p ExecMainPID --value jobqd)" != "$pid_before" ] && inside systemctl is-active jobqd)" "active"
+inside jobq resume e2e-held >/dev/null
+wait "$waiter"
+expect "jobq wait goes on across systemctl restart jobqd and exits 0 once its job ran" "$?" "0"
+if grep -q "jobqd went away during the wait" "$work/wait.out"; then
+    ok "jobq wait said that jobqd went away"
+else
+    bad "jobq wait's stderr: $(cat "$work/wait.out")"
+fi
 
 # SIGKILL to the whole service: systemd restarts it; every acknowledged job is still there and runs.
 ids=$(for i in $(seq 1 40); do echo "sleep 0.1"; done | inside jobq submit --stdin)
