@@ -44,6 +44,23 @@ struct JobqCommandTests {
                    stderr: String(decoding: err, as: UTF8.self))
     }
 
+    /// Runs `jobq` under script(1), which gives it a pseudo-terminal for stdout and stderr; both
+    /// come back in `stdout`.
+    static func jobqOnTerminal(_ socket: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> Run {
+        let process = Process()
+        process.executableURL = URL(filePath: "/usr/bin/script")
+        let command = ([jobqPath, "--socket", socket] + arguments).joined(separator: " ")
+        process.arguments = ["-qec", command, "/dev/null"]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }.filter { $0.key != "NO_COLOR" || environment["NO_COLOR"] != nil }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = await onOwnThread { output.fileHandleForReading.readDataToEndOfFile() }
+        let status = await DaemonTests().exit(of: process)
+        return Run(status: status, stdout: String(decoding: data, as: UTF8.self), stderr: "")
+    }
+
     /// A started daemon and its socket; `config`, when given, is its config file's text.
     static func withDaemon(
         config: String? = nil, _ body: (DaemonTests.Fixture, String) async throws -> Void
@@ -309,7 +326,7 @@ struct JobqCommandTests {
     }
 
     @Test(
-        "wait, join and submit --wait go on across a restart of jobqd (SIGTERM: 503 shutting_down; SIGKILL: the connection breaks); --reconnect 0 gives up at once",
+        "wait (also on a terminal, with its progress line), join and submit --wait go on across a restart of jobqd (SIGTERM: 503 shutting_down; SIGKILL: the connection breaks); --reconnect 0 gives up at once",
         arguments: [SIGTERM, SIGKILL])
     func waitersSurviveRestart(signal: Int32) async throws {
         let fixture = try DaemonTests.Fixture()
@@ -322,9 +339,11 @@ struct JobqCommandTests {
         async let joined = Self.jobq(socket, ["join", "-q", "held"])
         async let submitted = Self.jobq(socket, ["submit", "-q", "held", "--wait", "--", "sh", "-c", "exit 7"])
         async let gaveUp = Self.jobq(socket, ["wait", "--reconnect", "0", id])
-        // The four waits are held open by the first daemon (each look is one request, no sleep).
+        // On a terminal, the progress line's event stream is a long request too.
+        async let onTerminal = Self.jobqOnTerminal(socket, ["wait", id])
+        // The six long requests are held open by the first daemon (each look is one request, no sleep).
         let client = JobClient(socketPath: socket)
-        while try await !client.metrics().contains("jobq_api_long_requests 4\n") {}
+        while try await !client.metrics().contains("jobq_api_long_requests 6\n") {}
 
         kill(first.processIdentifier, signal)
         _ = await DaemonTests().exit(of: first)
@@ -341,6 +360,9 @@ struct JobqCommandTests {
         #expect(wait.stderr.contains("jobq: jobqd went away during the wait ("), "\(wait.stderr)")
         #expect(wait.stderr.contains("waiting up to 1m30s for it to come back at \(socket)"), "\(wait.stderr)")
         try await joined.expectSuccess()
+        let terminal = try await onTerminal
+        #expect(terminal.status == 0, "\(terminal.stdout)")
+        #expect(terminal.stdout.contains("jobq: jobqd went away during the wait ("), "\(terminal.stdout)")
         let submit = try await submitted
         #expect(submit.status == 7, "\(submit.stderr)")
         #expect(submit.stderr.contains("went away"), "\(submit.stderr)")
@@ -427,20 +449,10 @@ struct JobqCommandTests {
     func terminalOutput() async throws {
         try await Self.withDaemon { _, socket in
             let id = try await Self.jobq(socket, ["submit", "--", "true"]).stdout.trimmingCharacters(in: .newlines)
-            // script(1) gives jobq a pseudo-terminal for stdout and stderr.
             func onTerminal(_ arguments: [String], environment: [String: String] = [:]) async throws -> String {
-                let process = Process()
-                process.executableURL = URL(filePath: "/usr/bin/script")
-                let command = ([Self.jobqPath, "--socket", socket] + arguments).joined(separator: " ")
-                process.arguments = ["-qec", command, "/dev/null"]
-                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }.filter { $0.key != "NO_COLOR" || environment["NO_COLOR"] != nil }
-                let output = Pipe()
-                process.standardOutput = output
-                process.standardInput = FileHandle.nullDevice
-                try process.run()
-                let data = await onOwnThread { output.fileHandleForReading.readDataToEndOfFile() }
-                #expect(await DaemonTests().exit(of: process) == 0)
-                return String(decoding: data, as: UTF8.self)
+                let run = try await Self.jobqOnTerminal(socket, arguments, environment: environment)
+                #expect(run.status == 0)
+                return run.stdout
             }
             let waited = try await onTerminal(["wait", id])
             #expect(waited.contains("1/1 done, 0 running, 0 failed"))
