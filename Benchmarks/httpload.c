@@ -7,7 +7,8 @@
 // GET PATH without a body, POST PATH with it. Each connection keeps one request in flight.
 // With --new-connections, each request goes on a new connection, closed once its answer is
 // read, as one `jobq` command per request does.
-// Prints "<rate> req/s (<count> in <seconds>s, <n> not 2xx)". Exits 1 if a connection fails
+// Prints "<rate> req/s (<count> in <seconds>s, <n> not 2xx) p50 <ms> p99 <ms>", the latencies
+// from a request's send (its connect, with --new-connections) to its whole answer. Exits 1 if a connection fails
 // or closes, or if a response does not fit one read (this tool is for small answers only).
 // Built and run by Benchmarks/api-load.sh.
 #define _GNU_SOURCE  // memmem
@@ -49,6 +50,11 @@ static long content_length(const char *head, size_t length) {
         if (strncasecmp(head + i, name, name_length) == 0) return strtol(head + i + name_length, NULL, 10);
     }
     return -1;
+}
+
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
 }
 
 // A new connection to the socket, or -1 (errno set).
@@ -109,7 +115,12 @@ int main(int argc, char **argv) {
     long done = 0, not_ok = 0;
     static char buffer[1 << 16];
     double started = now(), end = started + seconds;
+    double *sent_at = calloc((size_t)connections, sizeof *sent_at);
+    size_t latency_capacity = 1 << 16, latency_count = 0;
+    double *latencies = malloc(latency_capacity * sizeof *latencies);
+    if (!sent_at || !latencies) return 1;
     for (int i = 0; i < connections; i++) {
+        sent_at[i] = started;
         if (send_all(polls[i].fd, request, (size_t)request_length) != 0) {
             perror("httpload: write");
             return 1;
@@ -136,6 +147,13 @@ int main(int argc, char **argv) {
             }
             if (n < 12 || memcmp(buffer, "HTTP/1.1 2", 10) != 0) not_ok++;
             done++;
+            if (latency_count == latency_capacity) {
+                latency_capacity *= 2;
+                latencies = realloc(latencies, latency_capacity * sizeof *latencies);
+                if (!latencies) return 1;
+            }
+            latencies[latency_count++] = now() - sent_at[i];
+            sent_at[i] = now();
             if (new_connections) {
                 close(polls[i].fd);
                 polls[i].fd = connect_to(socket_path);
@@ -151,6 +169,10 @@ int main(int argc, char **argv) {
         }
     }
     double elapsed = now() - started;
-    printf("%.0f req/s (%ld in %.1fs, %ld not 2xx)\n", (double)done / elapsed, done, elapsed, not_ok);
+    qsort(latencies, latency_count, sizeof *latencies, compare_doubles);
+    double p50 = latency_count ? latencies[latency_count / 2] : 0;
+    double p99 = latency_count ? latencies[(latency_count * 99) / 100] : 0;
+    printf("%.0f req/s (%ld in %.1fs, %ld not 2xx) p50 %.3f ms p99 %.3f ms\n", (double)done / elapsed, done, elapsed,
+           not_ok, p50 * 1e3, p99 * 1e3);
     return not_ok > 0 ? 1 : 0;
 }
