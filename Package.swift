@@ -121,7 +121,7 @@ let package = Package(
         .target(
             name: "JobEngine",
             dependencies: [
-                "AsyncQueues", "JobStore", "JobRunner", "JobModel",
+                "AsyncQueues", "JobBasics", "JobStore", "JobRunner", "JobModel",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -75,7 +75,7 @@ final class LogTail {
         let watch = try DirectoryWatch(directory: directory, name: name) { wake.yield() }
         defer { watch.cancel() }
         // Subscribe before the first look, so that the job's end cannot slip between the two.
-        let events = await engine.events()
+        let events = engine.events()
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await event in events where event.job.id == id {

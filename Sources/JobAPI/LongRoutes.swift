@@ -96,7 +96,7 @@ enum LongRoutes {
         }
         router.get("v1/events") { request, context -> Response in
             let queue = try request.uri.queryParameters["queue"].map { try JobRoutes.queueName(String($0)) }
-            let events = await engine.events()
+            let events = engine.events()
             let ended = ConnectionWatch.ended(on: context.channel)
             var headers = HTTPFields()
             headers[.contentType] = "text/event-stream"

@@ -15,7 +15,7 @@ enum Metrics {
 
     static func render(_ environment: JobAPI.Environment) async throws -> String {
         let queues = try await QueueInfo.all(environment)
-        let counters = await environment.engine.metrics()
+        let counters = environment.engine.metrics()
         var out = ""
         func family(_ name: String, _ type: String, _ help: String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"

@@ -103,9 +103,11 @@ public final class HeldLock: Sendable {
     }
 
     /// The `sqlite3` shell inside `BEGIN IMMEDIATE` on the database at `path`, as an operator or
-    /// a backup tool would hold it; nil when the shell did not say it has the lock.
+    /// a backup tool would hold it; nil when the shell did not say it has the lock. The shell
+    /// waits up to 5 s for a write of the daemon's to commit, and stops at an error (without
+    /// `.bail`, a `BEGIN` refused as busy went on to say `locked`).
     public static func sqliteWrite(_ path: String) async throws -> HeldLock? {
-        try await take(["sqlite3", path], request: "BEGIN IMMEDIATE;\nSELECT 'locked';\n",
+        try await take(["sqlite3", "-bail", path], request: ".timeout 5000\nBEGIN IMMEDIATE;\nSELECT 'locked';\n",
                        farewell: "ROLLBACK;\n.quit\n")
     }
 

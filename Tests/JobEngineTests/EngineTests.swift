@@ -140,7 +140,7 @@ struct EngineTests {
     @Test("A failing job retries after its backoff on the clock, until its attempts are spent")
     func retriesWithBackoff() async throws {
         try await withEngine { engine, store, fake, clock in
-            var events = await engine.events().makeAsyncIterator()
+            var events = engine.events().makeAsyncIterator()
             var flaky = spec("flaky-3")
             flaky.retry = RetryPolicy(maxAttempts: 3, initialBackoff: .seconds(10), maxBackoff: .seconds(60), multiplier: 2, jitter: 0)
             let id = try await engine.submit([flaky])[0].job.id
@@ -246,13 +246,14 @@ struct EngineTests {
             #expect(try await engine.wait(for: [id])[0].state == .cancelled)
             // Before the fix the cancel marked the finished run as one to skip, so a retry's run
             // was skipped and the job stayed running.
-            try #require(await engine.cancelledByUser.isEmpty)
+            try #require(await engine.state.cancelledInFlight.isEmpty)
+            try #require(await !engine.state.jobs.values.contains { $0.phase == .stopping(byUser: true) })
             _ = try await engine.retry(id)
             await fake.state.untilStarted(2)
             await fake.release(id)
             let job = try await engine.wait(for: [id])[0]
             #expect(job.state == .succeeded)
-            #expect(await engine.recording.isEmpty)
+            #expect(await engine.state.jobs.isEmpty)
         }
     }
 
@@ -295,14 +296,14 @@ struct EngineTests {
 
     @Test("Claims refill the queue once it runs low, several jobs per claim: with 2 workers, 2 at a time")
     func claimsInBatches() async throws {
-        #expect(JobEngine.claimLimit(concurrency: 1, waiting: 0) == 1)
-        #expect(JobEngine.claimLimit(concurrency: 1, waiting: 1) == 0)
-        #expect(JobEngine.claimLimit(concurrency: 2, waiting: 0) == 2)
-        #expect(JobEngine.claimLimit(concurrency: 2, waiting: 1) == 0)
-        #expect(JobEngine.claimLimit(concurrency: 3, waiting: 1) == 2)
-        #expect(JobEngine.claimLimit(concurrency: 3, waiting: 2) == 0)
-        #expect(JobEngine.claimLimit(concurrency: 8, waiting: 3) == 5)
-        #expect(JobEngine.claimLimit(concurrency: 8, waiting: 4) == 0)
+        #expect(QueueState.claimLimit(concurrency: 1, waiting: 0) == 1)
+        #expect(QueueState.claimLimit(concurrency: 1, waiting: 1) == 0)
+        #expect(QueueState.claimLimit(concurrency: 2, waiting: 0) == 2)
+        #expect(QueueState.claimLimit(concurrency: 2, waiting: 1) == 0)
+        #expect(QueueState.claimLimit(concurrency: 3, waiting: 1) == 2)
+        #expect(QueueState.claimLimit(concurrency: 3, waiting: 2) == 0)
+        #expect(QueueState.claimLimit(concurrency: 8, waiting: 3) == 5)
+        #expect(QueueState.claimLimit(concurrency: 8, waiting: 4) == 0)
         try await withEngine(EngineConfiguration(defaultConcurrency: 2, drainGrace: .zero)) { engine, store, fake, _ in
             try await engine.untilStarted()  // its start-up recovery is a write too
             let before = store.statistics.operations
@@ -377,7 +378,7 @@ struct EngineTests {
     @Test("Events: submitted, started, finished, in order")
     func events() async throws {
         try await withEngine { engine, _, _, _ in
-            var events = await engine.events().makeAsyncIterator()
+            var events = engine.events().makeAsyncIterator()
             let id = try await engine.submit([spec("ok")])[0].job.id
             var kinds: [String] = []
             while kinds.count < 3, let event = await events.next() {

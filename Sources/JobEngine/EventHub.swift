@@ -1,0 +1,55 @@
+import JobBasics
+import JobModel
+
+/// The engine's event fan-out and the counters kept from the same events: any thread may
+/// publish (a submit on its connection's event loop, the engine after a record), without a
+/// hop to the engine.
+final class EventHub: Sendable {
+    private struct State {
+        var subscribers: [Int: AsyncStream<EngineEvent>.Continuation] = [:]
+        var nextToken = 0
+        var metrics = EngineMetrics()
+        var finished = false
+    }
+
+    private let state = Locked(State())
+
+    /// How far a subscriber may fall behind before it loses the oldest events.
+    static let buffer = 4096
+
+    /// Job changes from now on, until ``finish()``.
+    func subscribe() -> AsyncStream<EngineEvent> {
+        let (stream, continuation) = AsyncStream<EngineEvent>.makeStream(bufferingPolicy: .bufferingNewest(Self.buffer))
+        let added = state.withLock { state -> Bool in
+            if state.finished { return false }
+            state.nextToken += 1
+            state.subscribers[state.nextToken] = continuation
+            return true
+        }
+        if !added { continuation.finish() }
+        return stream
+    }
+
+    /// Sends an event to every subscriber, forgetting those whose stream has ended, and counts it.
+    func publish(_ event: EngineEvent) {
+        state.withLock { state in
+            state.metrics.record(event)
+            for (token, subscriber) in state.subscribers {
+                if case .terminated = subscriber.yield(event) { state.subscribers[token] = nil }
+            }
+        }
+    }
+
+    /// Jobs submitted and finished since the engine started, and their run times.
+    var metrics: EngineMetrics { state.withLock { $0.metrics } }
+
+    /// Ends every subscriber's stream (the engine stopped).
+    func finish() {
+        let subscribers = state.withLock { state in
+            state.finished = true
+            defer { state.subscribers.removeAll() }
+            return Array(state.subscribers.values)
+        }
+        for subscriber in subscribers { subscriber.finish() }
+    }
+}

@@ -1,0 +1,202 @@
+@testable import JobEngine
+import JobModel
+import JobRunner
+import Testing
+
+/// ``EngineState`` alone: inputs in, actions out, no tasks, no store, no clock.
+@Suite("EngineState")
+struct EngineStateTests {
+    let now = Timestamp(millisecondsSinceEpoch: 1_800_000_000_000)
+
+    func job(_ id: Int64, queue: String = "default") -> Job {
+        Job(id: JobID(id), spec: JobSpec(argv: ["true"], queue: queue), state: .running, attempts: 1,
+            createdAt: now, updatedAt: now)
+    }
+
+    /// A running engine with one queue of `concurrency` slots, its first claim made.
+    func started(concurrency: Int = 2) -> EngineState {
+        var state = EngineState(defaultConcurrency: concurrency)
+        let actions = state.handle(.started(queues: ["default"], paused: []), now: now)
+        #expect(actions == [.claim(queue: "default", limit: concurrency)])
+        return state
+    }
+
+    func started(_ job: Job) -> Job {
+        var job = job
+        job.startedAt = now
+        return job
+    }
+
+    @Test("A claim starts what fits, keeps the rest waiting, and claims again below the refill level")
+    func claimAndStart() {
+        var state = started(concurrency: 2)
+        let jobs = [job(1), job(2)]
+        #expect(state.handle(.claimed(queue: "default", jobs: jobs, limit: 2), now: now)
+            == [.run(started(jobs[0])), .run(started(jobs[1])), .claim(queue: "default", limit: 2)])
+        // Two more claimed: both wait (the slots are busy), and no claim while they do.
+        #expect(state.handle(.claimed(queue: "default", jobs: [job(3), job(4)], limit: 2), now: now) == [])
+        #expect(state.queues["default"]?.waiting == [3, 4])
+        // A run ends: its outcome is recorded and the first waiting job starts; one job still
+        // waits, which is the refill level of 2 slots: no claim yet.
+        #expect(state.handle(.runEnded(1, .exited(code: 0), abandoned: false), now: now)
+            == [.record(started(jobs[0]), .exited(code: 0)), .run(started(job(3)))])
+        #expect(state.handle(.runEnded(2, .exited(code: 0), abandoned: false), now: now)
+            == [.record(started(jobs[1]), .exited(code: 0)), .run(started(job(4))), .claim(queue: "default", limit: 2)])
+        #expect(state.jobs[1]?.phase == .recording)
+        #expect(state.handle(.recorded(1), now: now) == [])
+        #expect(state.jobs[1] == nil)
+    }
+
+    @Test("A claim that finds less than it asked for puts the queue to sleep until work arrives or its next run_at")
+    func sleepsWhenDry() {
+        var state = started(concurrency: 1)
+        #expect(state.handle(.claimed(queue: "default", jobs: [], limit: 1), now: now) == [.findNextRunAt(queue: "default")])
+        let later = now.advanced(by: .seconds(60))
+        #expect(state.handle(.nextRunAt(queue: "default", later), now: now) == [.rearmTimer])
+        #expect(state.nextDeadline == later)
+        // Too early: nothing; at the time: a claim.
+        #expect(state.handle(.tick, now: now) == [.rearmTimer])
+        #expect(state.handle(.tick, now: later) == [.claim(queue: "default", limit: 1), .rearmTimer])
+        #expect(state.nextDeadline == nil)
+        // A submit while the claim is in flight makes a dry answer claim again.
+        #expect(state.handle(.workArrived(queues: ["default"]), now: now) == [])
+        #expect(state.handle(.claimed(queue: "default", jobs: [], limit: 1), now: now) == [.claim(queue: "default", limit: 1)])
+    }
+
+    @Test("A failed claim is tried again at its retry time")
+    func claimFailure() {
+        var state = started(concurrency: 1)
+        let retry = now.advanced(by: .seconds(1))
+        #expect(state.handle(.claimFailed(queue: "default", retryAt: retry), now: now) == [.rearmTimer])
+        #expect(state.nextDeadline == retry)
+        #expect(state.handle(.tick, now: retry) == [.claim(queue: "default", limit: 1), .rearmTimer])
+    }
+
+    @Test("Cancel of a running job stops it and records nothing when it ends")
+    func cancelRunning() {
+        var state = started(concurrency: 1)
+        _ = state.handle(.claimed(queue: "default", jobs: [job(1)], limit: 1), now: now)
+        #expect(state.handle(.cancelled(1, queue: "default", previousState: .running), now: now) == [.stop(1)])
+        #expect(state.jobs[1]?.phase == .stopping(byUser: true))
+        // (The next claim is already in flight: it was made when the job started.)
+        #expect(state.handle(.runEnded(1, .cancelled(signal: 15), abandoned: false), now: now) == [])
+        #expect(state.jobs.isEmpty)
+        #expect(state.runningCount("default") == 0)
+    }
+
+    @Test("Cancel of a claimed job waiting for a slot: it never starts")
+    func cancelWaiting() {
+        var state = started(concurrency: 1)
+        _ = state.handle(.claimed(queue: "default", jobs: [job(1)], limit: 1), now: now)
+        _ = state.handle(.claimed(queue: "default", jobs: [job(2)], limit: 1), now: now)
+        #expect(state.jobs[2]?.phase == .waiting)
+        #expect(state.handle(.cancelled(2, queue: "default", previousState: .running), now: now) == [.claim(queue: "default", limit: 1)])
+        #expect(state.jobs[2] == nil)
+        #expect(state.queues["default"]?.waiting == [])
+        // The first job's end starts nothing else.
+        let actions = state.handle(.runEnded(1, .exited(code: 0), abandoned: false), now: now)
+        #expect(!actions.contains { if case .run = $0 { true } else { false } })
+    }
+
+    @Test("Cancel between a run's end and its record: nothing to stop, nothing left behind")
+    func cancelWhileRecording() {
+        var state = started(concurrency: 1)
+        _ = state.handle(.claimed(queue: "default", jobs: [job(1)], limit: 1), now: now)
+        _ = state.handle(.runEnded(1, .exited(code: 0), abandoned: false), now: now)
+        #expect(state.handle(.cancelled(1, queue: "default", previousState: .running), now: now) == [])
+        #expect(state.handle(.recorded(1), now: now) == [])
+        #expect(state.jobs.isEmpty)
+        #expect(state.cancelledInFlight.isEmpty)
+    }
+
+    @Test("Cancel while the claim that returns the job is in flight: the job never starts")
+    func cancelDuringClaim() {
+        var state = started(concurrency: 1)
+        #expect(state.handle(.cancelled(1, queue: "default", previousState: .running), now: now) == [])
+        #expect(state.cancelledInFlight == [1: "default"])
+        let actions = state.handle(.claimed(queue: "default", jobs: [job(1)], limit: 1), now: now)
+        #expect(actions == [.claim(queue: "default", limit: 1)])
+        #expect(state.jobs.isEmpty)
+        #expect(state.cancelledInFlight.isEmpty)
+        // A cancel of a queued job (no claim involved) remembers nothing.
+        #expect(state.handle(.cancelled(5, queue: "default", previousState: .queued), now: now) == [])
+        #expect(state.cancelledInFlight.isEmpty)
+    }
+
+    @Test("Pause gives waiting jobs back and stops claims; resume claims again")
+    func pauseAndResume() {
+        var state = started(concurrency: 1)
+        _ = state.handle(.claimed(queue: "default", jobs: [job(1)], limit: 1), now: now)
+        _ = state.handle(.claimed(queue: "default", jobs: [job(2)], limit: 1), now: now)
+        #expect(state.handle(.paused("default"), now: now) == [.release([job(2)])])
+        #expect(state.handle(.releaseEnded, now: now) == [])
+        // The running job goes on; its end claims nothing.
+        #expect(state.handle(.runEnded(1, .exited(code: 0), abandoned: false), now: now) == [.record(started(job(1)), .exited(code: 0))])
+        #expect(state.handle(.resumed("default"), now: now) == [.claim(queue: "default", limit: 1)])
+    }
+
+    @Test("Drain: waiting jobs go back, running ones get the grace, then are stopped and released; then it finishes")
+    func drain() {
+        var state = started(concurrency: 1)
+        _ = state.handle(.claimed(queue: "default", jobs: [job(1)], limit: 1), now: now)
+        _ = state.handle(.claimed(queue: "default", jobs: [job(2)], limit: 1), now: now)
+        let grace = now.advanced(by: .seconds(30))
+        #expect(state.handle(.drain(graceDeadline: grace), now: now) == [.release([job(2)]), .rearmTimer])
+        #expect(state.nextDeadline == grace)
+        #expect(state.handle(.releaseEnded, now: now) == [])
+        #expect(state.handle(.tick, now: grace) == [.stop(1), .rearmTimer])
+        #expect(state.handle(.runEnded(1, .cancelled(signal: 15), abandoned: false), now: grace) == [.release([started(job(1))])])
+        #expect(state.handle(.releaseEnded, now: grace) == [.finishDrain])
+        #expect(state.lifecycle == .stopped)
+    }
+
+    @Test("Drain with nothing running finishes at once; a claim in flight is released when it returns")
+    func drainWithClaimInFlight() {
+        var state = started(concurrency: 1)
+        #expect(state.handle(.drain(graceDeadline: now), now: now) == [.rearmTimer])
+        #expect(state.handle(.claimed(queue: "default", jobs: [job(1)], limit: 1), now: now) == [.release([job(1)])])
+        #expect(state.handle(.releaseEnded, now: now) == [.finishDrain])
+    }
+
+    @Test("A job that ends during the drain's grace is recorded as usual; a user's cancel is never released")
+    func endsDuringGrace() {
+        var state = started(concurrency: 2)
+        _ = state.handle(.claimed(queue: "default", jobs: [job(1), job(2)], limit: 2), now: now)
+        _ = state.handle(.drain(graceDeadline: now.advanced(by: .seconds(10))), now: now)
+        #expect(state.handle(.runEnded(1, .exited(code: 3), abandoned: false), now: now) == [.record(started(job(1)), .exited(code: 3))])
+        #expect(state.handle(.cancelled(2, queue: "default", previousState: .running), now: now) == [.stop(2)])
+        #expect(state.handle(.recorded(1), now: now) == [])
+        #expect(state.handle(.runEnded(2, .cancelled(signal: 15), abandoned: false), now: now) == [])
+        #expect(state.handle(.tick, now: now.advanced(by: .seconds(10))) == [.rearmTimer])
+    }
+
+    @Test("Concurrency: growing starts waiting jobs; shrinking gives them back")
+    func concurrencyChanges() {
+        var state = started(concurrency: 1)
+        _ = state.handle(.claimed(queue: "default", jobs: [job(1)], limit: 1), now: now)
+        _ = state.handle(.claimed(queue: "default", jobs: [job(2)], limit: 1), now: now)
+        #expect(state.handle(.concurrencyChanged("default", 2), now: now) == [.run(started(job(2))), .claim(queue: "default", limit: 2)])
+        _ = state.handle(.claimed(queue: "default", jobs: [job(3)], limit: 2), now: now)
+        #expect(state.handle(.concurrencyChanged("default", 1), now: now) == [.release([job(3)])])
+        #expect(state.runningCount("default") == 2)
+    }
+
+    @Test("A run abandoned by the engine's cancellation records nothing")
+    func abandoned() {
+        var state = started(concurrency: 1)
+        _ = state.handle(.claimed(queue: "default", jobs: [job(1)], limit: 1), now: now)
+        #expect(state.handle(.runEnded(1, .cancelled(signal: 15), abandoned: true), now: now) == [])
+        #expect(state.jobs.isEmpty)
+    }
+
+    @Test("Queues are made on first use with their configured concurrency, or the default")
+    func queuesOnFirstUse() {
+        var state = EngineState(defaultConcurrency: 3, configuredConcurrency: ["serial": 1])
+        _ = state.handle(.started(queues: [], paused: []), now: now)
+        #expect(state.handle(.workArrived(queues: ["serial", "fresh"]), now: now)
+            == [.claim(queue: "fresh", limit: 3), .claim(queue: "serial", limit: 1)])
+        // Before the start, nothing is claimed.
+        var early = EngineState(defaultConcurrency: 1)
+        #expect(early.handle(.workArrived(queues: ["default"]), now: now) == [])
+    }
+}
