@@ -87,14 +87,11 @@ let package = Package(
             dependencies: ["MigrationEmbedder"],
             path: "Sources/EmbedMigrationsPlugin"
         ),
-        // A SQLite VFS that writes a transaction's WAL frames to the kernel in one call.
-        .target(name: "CWALWrites", dependencies: ["CSQLite"]),
         // The durable job store: the only module that speaks SQL.
         .target(
             name: "JobStore",
             dependencies: [
                 "CSQLite",
-                "CWALWrites",
                 "JobBasics",
                 "JobModel",
                 .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,4 @@
 import CSQLite
-import CWALWrites
 import Dispatch
 import Foundation
 import JobBasics
@@ -109,17 +108,7 @@ public final class JobStore: Sendable {
         let path = configuration.path
         let connection: SQLiteConnection
         do throws(SQLiteError) {
-            // The writer's WAL writes go through jobq-wal-writes: one write(2) per commit
-            // instead of two per page (CWALWrites says why that is safe).
-            var vfs: String?
-            if writer {
-                let registered = jobq_wal_writes_register()
-                guard registered == SQLITE_OK else {
-                    throw SQLiteError(extendedCode: registered, message: "cannot register the \(JOBQ_WAL_WRITES_VFS) SQLite VFS")
-                }
-                vfs = JOBQ_WAL_WRITES_VFS
-            }
-            connection = try SQLiteConnection(path: path, vfs: vfs)
+            connection = try SQLiteConnection(path: path)
         } catch {
             throw .storage(error)
         }

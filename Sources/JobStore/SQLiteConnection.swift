@@ -1,5 +1,4 @@
 import CSQLite
-import CWALWrites
 import Foundation
 
 /// One SQLite connection, used by one thread at a time (it is opened `NOMUTEX`; the store
@@ -13,18 +12,13 @@ final class SQLiteConnection {
     let path: String
     private var cache: [String: Statement] = [:]
 
-    /// The write calls the jobq-wal-writes VFS has made on this connection's WAL file; -1 when
-    /// the connection does not write its WAL through it.
-    var walWriteCalls: Int { Int(jobq_wal_writes_file_calls(handle)) }
-
-    /// Opens (creating when `create` is set) the database at `path`, through the registered
-    /// SQLite VFS named `vfs` (nil: the default one).
-    init(path: String, readOnly: Bool = false, create: Bool = true, vfs: String? = nil) throws(SQLiteError) {
+    /// Opens (creating when `create` is set) the database at `path`.
+    init(path: String, readOnly: Bool = false, create: Bool = true) throws(SQLiteError) {
         var db: OpaquePointer?
         var flags = SQLITE_OPEN_NOMUTEX
         flags |= readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
         if create && !readOnly { flags |= SQLITE_OPEN_CREATE }
-        let rc = sqlite3_open_v2(path, &db, flags, vfs)
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
             // sqlite3_close even after a failed open: the handle may hold memory.

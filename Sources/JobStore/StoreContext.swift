@@ -71,7 +71,4 @@ public struct StoreStatistics: Sendable, Hashable {
     public var largestGroup: Int = 0
     /// Transactions of operations none of which asked for an fsync (claims).
     public var unsyncedTransactions: Int = 0
-    /// write(2) calls the writer has made on its WAL file (one per commit through the
-    /// jobq-wal-writes VFS, where SQLite alone makes two per page); -1 when not known.
-    public var walWrites: Int = 0
 }

@@ -195,9 +195,6 @@ final class WriteBatcher: Sendable {
             logger.error("write transaction failed; its writes were rolled back",
                          metadata: ["error": "\(abort)", "operations": "\(applied.count)"])
         }
-        // Before any caller resumes, so that a caller reading the statistics sees its write.
-        let walWrites = connection.walWriteCalls
-        state.withLock { $0.statistics.walWrites = walWrites }
         for result in applied { result.complete(abort) }
     }
 }
