@@ -213,6 +213,7 @@ let package = Package(
         // pools, a notify-socket listener, a seeded generator.
         .target(
             name: "JobQueueTesting",
+            dependencies: ["JobRunner"],
             swiftSettings: strictSettings
         ),
         .testTarget(

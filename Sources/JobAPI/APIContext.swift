@@ -18,16 +18,23 @@ public struct PeerCredentials: Hashable, Sendable {
 /// Finds the caller of a request. The daemon asks the kernel about the connection's socket;
 /// route tests, whose requests do not come through a socket, supply their own.
 public struct PeerResolver: Sendable {
-    let resolve: @Sendable (any Channel, Request) async -> PeerCredentials?
+    let resolve: @Sendable (APIContext, Request) -> PeerCredentials?
 
-    public init(_ resolve: @escaping @Sendable (any Channel, Request) async -> PeerCredentials?) {
+    public init(_ resolve: @escaping @Sendable (APIContext, Request) -> PeerCredentials?) {
         self.resolve = resolve
     }
 
     /// `SO_PEERCRED` of the connection's Unix socket, read once when it was accepted.
-    public static let socket = PeerResolver { channel, _ in
-        ConnectionRegistry.shared.entry(for: channel)?.peer
-    }
+    public static let socket = PeerResolver { context, _ in context.connection?.peer }
+}
+
+/// What the accept loop learned about a connection when it accepted it, for every request on it.
+public struct ConnectionFacts: Sendable {
+    /// The peer's credentials (`nil` when the kernel would not say).
+    var peer: PeerCredentials?
+    /// Completed when the connection's long requests must end (its client left, or the daemon
+    /// is shutting down).
+    var ended: EventLoopFuture<ConnectionEnd>?
 }
 
 /// `struct ucred` of <sys/socket.h>, which Glibc's module hides behind `_GNU_SOURCE`.
@@ -43,14 +50,14 @@ extension PeerCredentials {
     }
 }
 
-/// The request context of every route: Hummingbird's core storage and the connection's channel
-/// (for the caller's credentials and for noticing that the client went away).
+/// The request context of every route: Hummingbird's core storage and what the accept loop
+/// learned of the connection (the caller's credentials, the end of its long requests); `nil`
+/// for requests that do not come through the daemon's socket (the route tests').
 public struct APIContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    public let channel: any Channel
+    public var connection: ConnectionFacts?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = CoreRequestContextStorage(source: source)
-        channel = source.channel
     }
 }

@@ -50,20 +50,25 @@ public struct APILimits: Hashable, Sendable {
 struct APIServer: Service {
     let listener: APIListener
     let limits: APILimits
-    let responder: HTTPChannelHandler.Responder
+    /// Answers one request, given what the accept loop learned of its connection.
+    let respond: @Sendable (Request, consuming ResponseWriter, any Channel, ConnectionFacts) async throws -> Void
     let onListening: @Sendable () async throws -> Void
     let logger: Logger
 
     func run() async throws {
         let group = MultiThreadedEventLoopGroup.singleton
-        let http = HTTP1Channel(
-            responder: responder,
-            configuration: .init(
-                additionalChannelHandlers: [ConnectionWatch()],
-                idleTimeout: TimeAmount.nanoseconds(Int64(limits.idleTimeout.components.seconds) * 1_000_000_000
-                    + limits.idleTimeout.components.attoseconds / 1_000_000_000),
-                httpDecoderConfiguration: .init(
-                    maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes, maxHeaderFieldCount: 100)))
+        // One task executor per event loop of the group, for the connections on that loop.
+        var executors: [ObjectIdentifier: EventLoopTaskExecutor] = [:]
+        for loop in group.makeIterator() { executors[ObjectIdentifier(loop)] = EventLoopTaskExecutor(loop) }
+        let configuration = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [ConnectionWatch()],
+            idleTimeout: TimeAmount.nanoseconds(Int64(limits.idleTimeout.components.seconds) * 1_000_000_000
+                + limits.idleTimeout.components.attoseconds / 1_000_000_000),
+            httpDecoderConfiguration: .init(
+                maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes, maxHeaderFieldCount: 100))
+        // The pipeline's set-up; each connection is then served with a responder of its own,
+        // which hands its requests what was learned at accept time.
+        let http = HTTP1Channel(responder: { _, _, _ in }, configuration: configuration)
         let quiesce = ServerQuiescingHelper(group: group)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
@@ -81,12 +86,12 @@ struct APIServer: Service {
             http.setup(channel: channel, logger: logger).flatMap { value in
                 let ended = try? channel.pipeline.syncOperations.handler(type: ConnectionWatch.self).ended
                 guard let provider = channel as? any SocketOptionProvider else {
-                    return channel.eventLoop.makeSucceededFuture(Accepted(value: value, peer: nil, ended: ended))
+                    return channel.eventLoop.makeSucceededFuture(Accepted(value: value, facts: ConnectionFacts(ended: ended)))
                 }
                 let credentials: EventLoopFuture<UCred> = provider.unsafeGetSocketOption(
                     level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
-                return credentials.map { Accepted(value: value, peer: PeerCredentials($0), ended: ended) }
-                    .recover { _ in Accepted(value: value, peer: nil, ended: ended) }
+                return credentials.map { Accepted(value: value, facts: ConnectionFacts(peer: PeerCredentials($0), ended: ended)) }
+                    .recover { _ in Accepted(value: value, facts: ConnectionFacts(ended: ended)) }
             }
         }
         let server: NIOAsyncChannel<Accepted, Never>
@@ -99,10 +104,11 @@ struct APIServer: Service {
         try await onListening()
         let active = ConnectionCount()
         let maxConnections = limits.maxConnections
+        let respond = self.respond
         await withGracefulShutdownHandler {
             // The accept loop runs on the listening channel's event loop, so that an accepted
             // connection reaches it without a thread switch.
-            await withTaskExecutorPreference(EventLoopTaskExecutor.of(server.channel.eventLoop)) {
+            await withTaskExecutorPreference(executors[ObjectIdentifier(server.channel.eventLoop)]) {
                 await withDiscardingTaskGroup { tasks in
                     do {
                         try await server.executeThenClose { connections in
@@ -116,11 +122,12 @@ struct APIServer: Service {
                                     try? await connection.executeThenClose { _, _ in }
                                     continue
                                 }
-                                let key = ObjectIdentifier(connection.channel)
-                                ConnectionRegistry.shared.add(key, ConnectionRegistry.Entry(peer: accepted.peer, ended: accepted.ended))
-                                tasks.addTask(executorPreference: EventLoopTaskExecutor.of(connection.channel.eventLoop)) {
-                                    await http.handle(value: connection, logger: logger)
-                                    ConnectionRegistry.shared.remove(key)
+                                let facts = accepted.facts
+                                let served = HTTP1Channel(
+                                    responder: { request, writer, channel in try await respond(request, writer, channel, facts) },
+                                    configuration: configuration)
+                                tasks.addTask(executorPreference: executors[ObjectIdentifier(connection.channel.eventLoop)]) {
+                                    await served.handle(value: connection, logger: logger)
                                     active.value.subtract(1, ordering: .relaxed)
                                 }
                             }
@@ -141,33 +148,7 @@ struct APIServer: Service {
 /// A connection as the accept loop gets it.
 struct Accepted: Sendable {
     var value: HTTP1Channel.Value
-    var peer: PeerCredentials?
-    var ended: EventLoopFuture<ConnectionEnd>?
-}
-
-/// What the accept loop learned about each open connection, found by its channel from any
-/// thread (a lock, no hop to the channel's event loop). NIO's pthread-based lock rather than
-/// `Synchronization.Mutex`, which ThreadSanitizer cannot see on Linux (tsan-suppressions.txt).
-final class ConnectionRegistry: Sendable {
-    struct Entry: Sendable {
-        var peer: PeerCredentials?
-        var ended: EventLoopFuture<ConnectionEnd>?
-    }
-
-    static let shared = ConnectionRegistry()
-    private let entries = NIOLockedValueBox<[ObjectIdentifier: Entry]>([:])
-
-    func add(_ key: ObjectIdentifier, _ entry: Entry) {
-        entries.withLockedValue { $0[key] = entry }
-    }
-
-    func remove(_ key: ObjectIdentifier) {
-        _ = entries.withLockedValue { $0.removeValue(forKey: key) }
-    }
-
-    func entry(for channel: any Channel) -> Entry? {
-        entries.withLockedValue { $0[ObjectIdentifier(channel)] }
-    }
+    var facts: ConnectionFacts
 }
 
 /// Connections being served now.
@@ -239,12 +220,5 @@ final class ConnectionWatch: ChannelInboundHandler, RemovableChannelHandler {
         }
         for await end in stream { return end }
         return nil
-    }
-
-    /// The future of the watch on `channel`, from the accept loop's registry; `nil` for a
-    /// channel it did not accept (the router tests'), whose long requests run to their
-    /// condition or timeout.
-    static func ended(on channel: any Channel) -> EventLoopFuture<ConnectionEnd>? {
-        ConnectionRegistry.shared.entry(for: channel)?.ended
     }
 }

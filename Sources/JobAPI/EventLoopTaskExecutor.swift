@@ -16,7 +16,7 @@ import NIOCore
 final class EventLoopTaskExecutor: TaskExecutor {
     let eventLoop: any EventLoop
 
-    private init(_ eventLoop: any EventLoop) {
+    init(_ eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
     }
 
@@ -26,21 +26,6 @@ final class EventLoopTaskExecutor: TaskExecutor {
             job.runSynchronously(on: self.asUnownedTaskExecutor())
         }
     }
-
-    /// The executor of `eventLoop`: one per loop, made on first use and kept for the process
-    /// (with its loop: the daemon serves on `MultiThreadedEventLoopGroup.singleton`'s, which
-    /// live as long as it does).
-    static func of(_ eventLoop: any EventLoop) -> EventLoopTaskExecutor {
-        let key = ObjectIdentifier(eventLoop)
-        return executors.withLockedValue { executors in
-            if let existing = executors[key] { return existing }
-            let made = EventLoopTaskExecutor(eventLoop)
-            executors[key] = made
-            return made
-        }
-    }
-
-    private static let executors = NIOLockedValueBox<[ObjectIdentifier: EventLoopTaskExecutor]>([:])
 }
 
 /// Runs system calls that may wait for the disk (reading a log, unlinking files) on a

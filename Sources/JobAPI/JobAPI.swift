@@ -90,8 +90,9 @@ public enum JobAPI {
         let responder = router(environment).buildResponder()
         return APIServer(
             listener: listener, limits: environment.limits,
-            responder: { request, writer, channel in
-                let context = APIContext(source: .init(channel: channel, logger: logger))
+            respond: { request, writer, channel, facts in
+                var context = APIContext(source: .init(channel: channel, logger: logger))
+                context.connection = facts
                 var response: Response
                 do {
                     response = try await responder.respond(to: request, context: context)

@@ -13,7 +13,7 @@ enum JobRoutes {
         router.post("v1/jobs") { request, context -> Response in
             var specs = try await decodeSubmit(request, limit: environment.limits.maxBodyBytes)
             // The kernel's word on who submits, not the body's.
-            let peer = await environment.peers.resolve(context.channel, request)
+            let peer = environment.peers.resolve(context, request)
             for index in specs.indices { specs[index].submitterUID = peer?.uid }
             let submitted = try await storeCall { try await engine.submit(specs) }
             return try submitResponse(submitted)
@@ -133,7 +133,7 @@ enum JobRoutes {
     static func authorize(
         _ request: Request, _ context: APIContext, _ environment: JobAPI.Environment, toChange job: Job, _ action: String
     ) async throws {
-        let peer = await environment.peers.resolve(context.channel, request)
+        let peer = environment.peers.resolve(context, request)
         guard let uid = peer?.uid else {
             throw APIError(.forbidden, code: "forbidden", message: "cannot \(action) job \(job.id): the caller's identity is unknown")
         }
@@ -147,7 +147,7 @@ enum JobRoutes {
     static func authorizeAdministration(
         _ request: Request, _ context: APIContext, _ environment: JobAPI.Environment, _ action: String
     ) async throws {
-        let uid = await environment.peers.resolve(context.channel, request)?.uid
+        let uid = environment.peers.resolve(context, request)?.uid
         if let uid, uid == 0 || uid == environment.daemonUID { return }
         throw APIError(.forbidden, code: "forbidden",
                        message: "\(action) is for the daemon's user (uid \(environment.daemonUID)) and root; the caller is uid \(uid.map(String.init) ?? "unknown")")

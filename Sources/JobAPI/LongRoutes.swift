@@ -29,7 +29,7 @@ enum LongRoutes {
                 return try WaitResponse(done: jobs.allSatisfy(\.state.isTerminal), jobs: jobs).response(from: request, context: context)
             }
             let outcome = try await environment.longRequests.during {
-                try await race(context.channel, timeout: timeout) { try await storeCall { try await engine.wait(for: body.ids) } }
+                try await race(context.connection?.ended, timeout: timeout) { try await storeCall { try await engine.wait(for: body.ids) } }
             }
             switch outcome {
             case .done(let jobs):
@@ -48,7 +48,7 @@ enum LongRoutes {
                 return try JoinResponse(done: now.allSatisfy { $0.live == 0 }, queue: queue, queues: now).response(from: request, context: context)
             }
             let outcome = try await environment.longRequests.during {
-                try await race(context.channel, timeout: timeout) { try await storeCall { try await engine.join(queue: queue) } }
+                try await race(context.connection?.ended, timeout: timeout) { try await storeCall { try await engine.join(queue: queue) } }
             }
             let done: Bool
             if case .done = outcome { done = true } else { done = false }
@@ -72,7 +72,7 @@ enum LongRoutes {
             let job = try await JobRoutes.job(id, in: store)
             let path = (stream == "out" ? job.stdoutPath : job.stderrPath)
                 ?? "\(environment.logDirectory)/\(id).\(stream)"
-            let ended = ConnectionWatch.ended(on: context.channel)
+            let ended = context.connection?.ended
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; charset=utf-8"
             headers[.cacheControl] = "no-store"
@@ -97,7 +97,7 @@ enum LongRoutes {
         router.get("v1/events") { request, context -> Response in
             let queue = try request.uri.queryParameters["queue"].map { try JobRoutes.queueName(String($0)) }
             let events = engine.events()
-            let ended = ConnectionWatch.ended(on: context.channel)
+            let ended = context.connection?.ended
             var headers = HTTPFields()
             headers[.contentType] = "text/event-stream"
             headers[.cacheControl] = "no-store"
@@ -141,9 +141,8 @@ enum LongRoutes {
     /// Runs `body` until it returns, `timeout` passes, or the connection ends (client gone:
     /// `CancellationError`, the request is dropped; shutdown: `503 shutting_down`).
     static func race<T: Sendable>(
-        _ channel: any Channel, timeout: Duration?, _ body: @escaping @Sendable () async throws -> T
+        _ ended: EventLoopFuture<ConnectionEnd>?, timeout: Duration?, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> Outcome<T> {
-        let ended = ConnectionWatch.ended(on: channel)
         return try await withThrowingTaskGroup(of: Outcome<T>.self) { group in
             group.addTask { .done(try await body()) }
             if let timeout {

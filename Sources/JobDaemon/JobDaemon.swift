@@ -55,6 +55,7 @@ public enum JobDaemon {
                 outputLimit: configuration.outputLimit, killGrace: configuration.killGrace,
                 environment: ProcessExecutorConfiguration.jobEnvironment(from: environment),
                 stateDirectory: state),
+            launcher: ProcessLauncher(),
             logger: logger)
         let engine = JobEngine(
             store: store, executor: executor,

@@ -1,5 +1,6 @@
 // Helpers shared by the test targets (and only by them): temporary directories, blocking work
-// kept off the concurrency pools, a stand-in for systemd's notify socket, a seeded generator.
+// kept off the concurrency pools, a stand-in for systemd's notify socket, a seeded generator,
+// the job launcher their executors share.
 
 import Foundation
 

@@ -67,12 +67,16 @@ public struct ProcessExecutorConfiguration: Sendable {
 /// grandchild survives; when the leader exits, whatever is left of its group is SIGKILLed.
 public struct ProcessJobExecutor: JobExecutor {
     public let configuration: ProcessExecutorConfiguration
+    /// The thread that starts and watches the processes.
+    let launcher: ProcessLauncher
     private let logger: Logger
     /// `configuration.environment` as `NAME=value` entries, without jobq's own marks.
     private let baseEnvironment: [String]
 
-    public init(configuration: ProcessExecutorConfiguration, logger: Logger = Logger(label: "jobq.runner")) {
+    public init(configuration: ProcessExecutorConfiguration, launcher: ProcessLauncher,
+                logger: Logger = Logger(label: "jobq.runner")) {
         self.configuration = configuration
+        self.launcher = launcher
         self.logger = logger
         baseEnvironment = configuration.environment.filter { !Self.markNames.contains($0.key) }.map { "\($0.key)=\($0.value)" }
     }
@@ -122,7 +126,7 @@ public struct ProcessJobExecutor: JobExecutor {
         }
         let workingDirectory = job.spec.cwd ?? configuration.workingDirectory
         let timeout = job.spec.timeout
-        let report = await ProcessLauncher.shared.run(LaunchRequest(
+        let report = await launcher.run(LaunchRequest(
             path: path, arguments: arguments, environment: variables.entries, workingDirectory: workingDirectory,
             stdoutPath: outPath, stderrPath: errPath, outputLimit: configuration.outputLimit,
             timeout: timeout, killGrace: configuration.killGrace), stop: stop)
@@ -131,7 +135,7 @@ public struct ProcessJobExecutor: JobExecutor {
         // leader exited; what left the group (`setsid`) but still carries the job's mark goes too.
         if report.pid > 0, let stateDirectory = configuration.stateDirectory {
             let killed = JobProcesses.kill(jobs: [job.id.rawValue], stateDirectory: stateDirectory, since: report.pid,
-                                           skipping: ProcessLauncher.shared.unreapedLeaders)
+                                           skipping: launcher.unreapedLeaders)
             if killed > 0 {
                 logger.notice("killed processes the job left outside its process group",
                               metadata: ["job": "\(job.id)", "queue": "\(job.spec.queue)", "processes": "\(killed)"])

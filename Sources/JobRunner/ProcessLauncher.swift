@@ -60,9 +60,10 @@ struct LaunchReport: Sendable {
 /// - timeouts and stops: SIGTERM to the group, SIGKILL to the group after the grace period.
 ///
 /// Requires Linux 5.4 or later (pidfds that `waitid` accepts).
-final class ProcessLauncher: Sendable {
-    static let shared = ProcessLauncher()
-
+///
+/// The daemon makes one and hands it to its ``ProcessJobExecutor``; its thread lives as long as
+/// the process.
+public final class ProcessLauncher: Sendable {
     private enum Command: Sendable {
         case launch(token: UInt64, LaunchRequest, CheckedContinuation<LaunchReport, Never>)
         case stop(token: UInt64)
@@ -88,7 +89,7 @@ final class ProcessLauncher: Sendable {
     /// The job leaders that are alive or not reaped yet (see ``JobProcesses/find(jobs:stateDirectory:since:skipping:)``).
     var unreapedLeaders: Set<pid_t> { unreaped.withLock { $0 } }
 
-    private init() {
+    public init() {
         let epoll = jobq_epoll_create()
         let epollError = epoll < 0 ? errno : 0
         let wake = jobq_eventfd()

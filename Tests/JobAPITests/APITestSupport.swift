@@ -42,7 +42,8 @@ func withAPI<T: Sendable>(
     let store = try await JobStore.open(
         StoreConfiguration(path: directory + "/jobs.db", logDirectory: logs, busyTimeout: busyTimeout), logger: quiet)
     let executor = ProcessJobExecutor(
-        configuration: ProcessExecutorConfiguration(logDirectory: logs, workingDirectory: directory), logger: quiet)
+        configuration: ProcessExecutorConfiguration(logDirectory: logs, workingDirectory: directory),
+        launcher: testLauncher, logger: quiet)
     let engine = JobEngine(
         store: store, executor: executor, configuration: EngineConfiguration(defaultConcurrency: 2, drainGrace: .zero), logger: quiet)
     let environment = JobAPI.Environment(

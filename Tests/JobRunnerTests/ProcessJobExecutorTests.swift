@@ -17,7 +17,7 @@ func executor(_ directory: String, outputLimit: Int = 1 << 20, killGrace: Durati
         logDirectory: directory, workingDirectory: directory, outputLimit: outputLimit, killGrace: killGrace,
         stateDirectory: stateDirectory)
     if let environment { configuration.environment = environment }
-    return ProcessJobExecutor(configuration: configuration)
+    return ProcessJobExecutor(configuration: configuration, launcher: testLauncher)
 }
 
 func contents(_ path: String) -> String {
@@ -428,12 +428,12 @@ struct ProcessJobExecutorTests {
                     return nil
                 }
                 let pid = pid_t(await awaitLine(fromFIFO: fifo)) ?? -1
-                #expect(pid > 0 && ProcessLauncher.shared.unreapedLeaders.contains(pid))
+                #expect(pid > 0 && runner.launcher.unreapedLeaders.contains(pid))
                 group.cancelAll()  // stops the job; the run reports once the launcher reaped it
                 await group.waitForAll()
                 return pid
             }
-            #expect(!ProcessLauncher.shared.unreapedLeaders.contains(pid))
+            #expect(!runner.launcher.unreapedLeaders.contains(pid))
         }
     }
 

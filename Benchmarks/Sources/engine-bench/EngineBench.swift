@@ -44,7 +44,7 @@ struct EngineBench {
             logger: quiet)
         let executor = ProcessJobExecutor(
             configuration: ProcessExecutorConfiguration(logDirectory: directory + "/logs", workingDirectory: directory),
-            logger: quiet)
+            launcher: ProcessLauncher(), logger: quiet)
         let engine = JobEngine(
             store: store, executor: executor, configuration: EngineConfiguration(defaultConcurrency: workers), logger: quiet)
         let group = ServiceGroup(services: [engine], logger: quiet)

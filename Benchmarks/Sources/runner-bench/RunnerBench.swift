@@ -33,7 +33,8 @@ struct RunnerBench {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let runner = ProcessJobExecutor(
-            configuration: ProcessExecutorConfiguration(logDirectory: directory, workingDirectory: directory))
+            configuration: ProcessExecutorConfiguration(logDirectory: directory, workingDirectory: directory),
+            launcher: ProcessLauncher())
         let total = jobs, width = concurrency
         let start = now()
         let failures = await withTaskGroup(of: Int.self) { group in
