@@ -193,15 +193,21 @@ func storeCall<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
     } catch let error as JobStoreError {
-        let status: HTTPResponse.Status = switch error.code {
-        case "invalid_request": .badRequest
-        case "not_found": .notFound
-        case "conflict": .conflict
-        case "storage_error", "storage_full": HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
-        case "shutting_down": .serviceUnavailable
-        default: .internalServerError
+        throw APIError(error.httpStatus, code: error.code, message: error.description)
+    }
+}
+
+extension JobStoreError {
+    /// The HTTP status of each store error.
+    var httpStatus: HTTPResponse.Status {
+        switch self {
+        case .invalidSpec, .dependencyNotFound: .badRequest
+        case .notFound: .notFound
+        case .illegalTransition, .conflict: .conflict
+        case .storage: HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
+        case .migration, .notADatabase: .internalServerError
+        case .closed: .serviceUnavailable
         }
-        throw APIError(status, code: error.code, message: error.description)
     }
 }
 
