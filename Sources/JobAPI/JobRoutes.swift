@@ -11,12 +11,17 @@ enum JobRoutes {
         let engine = environment.engine
         let store = environment.store
         router.post("v1/jobs") { request, context -> Response in
-            var specs = try await decodeSubmit(request, limit: environment.limits.maxBodyBytes)
-            // The kernel's word on who submits, not the body's.
-            let peer = environment.peers.resolve(context, request)
-            for index in specs.indices { specs[index].submitterUID = peer?.uid }
-            let submitted = try await storeCall { try await engine.submit(specs) }
-            return try submitResponse(submitted)
+            let plain = request.headers[.accept] == "text/plain"
+            do {
+                var specs = try await decodeSubmit(request, limit: environment.limits.maxBodyBytes)
+                // The kernel's word on who submits, not the body's.
+                let peer = environment.peers.resolve(context, request)
+                for index in specs.indices { specs[index].submitterUID = peer?.uid }
+                let submitted = try await storeCall { try await engine.submit(specs) }
+                return plain ? plainSubmitResponse(submitted) : try submitResponse(submitted)
+            } catch let error as APIError where plain {
+                return plainResponse(error.status, "\(error.code): \(error.message)\n")
+            }
         }
         router.get("v1/jobs/:id") { _, context -> Job in
             try await job(jobID(context), in: store)
@@ -107,6 +112,21 @@ enum JobRoutes {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: submitted.contains { $0.created } ? .created : .ok, headers: headers, body: .init(byteBuffer: buffer))
+    }
+
+    /// The answer to `Accept: text/plain`: each job's id on a line of its own, so that a client
+    /// as small as `jobq`'s quick submit reads it without JSON.
+    static func plainSubmitResponse(_ submitted: [SubmittedJob]) -> Response {
+        var text = ""
+        for item in submitted { text += "\(item.job.id)\n" }
+        return plainResponse(submitted.contains { $0.created } ? .created : .ok, text)
+    }
+
+    /// A `text/plain` answer, with its Content-Length.
+    static func plainResponse(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
     static func job(_ id: JobID, in store: JobStore) async throws -> Job {

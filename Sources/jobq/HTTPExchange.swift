@@ -6,7 +6,7 @@ import Musl
 import JobBasics
 
 /// One HTTP/1.1 request and its answer on a Unix socket, with blocking system calls: all the
-/// quick submit needs (the answer has a Content-Length or is chunked; the connection is closed).
+/// quick submit needs (the daemon answers its `Accept: text/plain` submit with a Content-Length).
 enum HTTPExchange {
     struct Response {
         var status: Int
@@ -80,7 +80,6 @@ enum HTTPExchange {
             return .failure(.badResponse("not an HTTP/1.1 status line"))
         }
         var contentLength: Int?
-        var chunked = false
         var lineStart = statusEnd + 2
         while lineStart < headerEnd {
             let lineEnd = firstIndex(of: "\r\n", in: bytes, from: lineStart, to: headerEnd) ?? headerEnd
@@ -93,14 +92,8 @@ enum HTTPExchange {
             if isName("content-length", in: bytes, from: lineStart, to: colon) {
                 contentLength = decimal(bytes, from: valueStart, to: valueEnd)
             }
-            if isName("transfer-encoding", in: bytes, from: lineStart, to: colon),
-                (valueStart..<valueEnd).contains(where: { matches("chunked", in: bytes, at: $0, caseless: true) })
-            {
-                chunked = true
-            }
         }
         let bodyStart = headerEnd + 4
-        if chunked { return dechunk(bytes, from: bodyStart).map { .success(Response(status: status, body: $0)) } }
         guard let length = contentLength else { return .failure(.badResponse("an answer without Content-Length")) }
         guard bytes.count - bodyStart >= length else { return nil }
         let body = RawBytes(capacity: length)
@@ -118,32 +111,6 @@ enum HTTPExchange {
             value = value * 10 + Int(digit - UInt8(ascii: "0"))
         }
         return value
-    }
-
-    /// A chunked body, once its last chunk has arrived.
-    private static func dechunk(_ bytes: Bytes, from start: Int) -> RawBytes? {
-        let body = RawBytes(capacity: 256)
-        var position = start
-        while true {
-            guard let lineEnd = firstIndex(of: "\r\n", in: bytes, from: position, to: bytes.count) else { return nil }
-            // The size in hexadecimal, up to a chunk extension (";...").
-            let sizeEnd = (position..<lineEnd).first { bytes[$0] == UInt8(ascii: ";") } ?? lineEnd
-            guard sizeEnd > position, sizeEnd - position < 15 else { return nil }
-            var size = 0
-            for index in position..<sizeEnd {
-                let byte = bytes[index] | 0x20  // ASCII lower case
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): size = size * 16 + Int(byte - UInt8(ascii: "0"))
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): size = size * 16 + Int(byte - UInt8(ascii: "a")) + 10
-                default: return nil
-                }
-            }
-            let dataStart = lineEnd + 2
-            if size == 0 { return body }
-            guard bytes.count - dataStart >= size + 2 else { return nil }
-            body.append(Bytes(rebasing: bytes[dataStart..<(dataStart + size)]))
-            position = dataStart + size + 2
-        }
     }
 
     /// Where `pattern` first starts in `bytes[from..<to]`.
@@ -171,68 +138,5 @@ enum HTTPExchange {
     /// Whether the header name in `bytes[from..<to]` is `name` (given in lower case).
     private static func isName(_ name: StaticString, in bytes: Bytes, from: Int, to: Int) -> Bool {
         to - from == name.utf8CodeUnitCount && matches(name, in: bytes, at: from, caseless: true)
-    }
-}
-
-/// Finds values in the daemon's small JSON answers without a JSON library: the integer or the
-/// string right after a given key.
-enum JSONScan {
-    static func integer(after key: StaticString, in bytes: HTTPExchange.Bytes) -> Int? {
-        guard let start = valueStart(after: key, in: bytes) else { return nil }
-        var end = start
-        while end < bytes.count, bytes[end] >= UInt8(ascii: "0"), bytes[end] <= UInt8(ascii: "9") { end += 1 }
-        return HTTPExchange.decimal(bytes, from: start, to: end)
-    }
-
-    /// A JSON string, its escapes undone.
-    static func string(after key: StaticString, in bytes: HTTPExchange.Bytes) -> String? {
-        guard var index = valueStart(after: key, in: bytes), index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
-            return nil
-        }
-        index += 1
-        var scalars = String.UnicodeScalarView()
-        var raw: [UInt8] = []
-        func flush() {
-            scalars.append(contentsOf: String(decoding: raw, as: UTF8.self).unicodeScalars)
-            raw.removeAll()
-        }
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
-                flush()
-                return String(scalars)
-            }
-            if byte == UInt8(ascii: "\\"), index + 1 < bytes.count {
-                flush()
-                let escaped = bytes[index + 1]
-                index += 2
-                switch escaped {
-                case UInt8(ascii: "n"): scalars.append("\n")
-                case UInt8(ascii: "t"): scalars.append("\t")
-                case UInt8(ascii: "r"): scalars.append("\r")
-                case UInt8(ascii: "b"): scalars.append("\u{8}")
-                case UInt8(ascii: "f"): scalars.append("\u{c}")
-                case UInt8(ascii: "u"):
-                    guard index + 4 <= bytes.count,
-                        let value = UInt32(String(decoding: bytes[index..<(index + 4)], as: UTF8.self), radix: 16)
-                    else { return nil }
-                    scalars.append(Unicode.Scalar(value) ?? "\u{FFFD}")
-                    index += 4
-                default: scalars.append(Unicode.Scalar(escaped))
-                }
-                continue
-            }
-            raw.append(byte)
-            index += 1
-        }
-        return nil
-    }
-
-    /// Where the value after the first `key` starts, past any spaces.
-    private static func valueStart(after key: StaticString, in bytes: HTTPExchange.Bytes) -> Int? {
-        guard var index = HTTPExchange.firstIndex(of: key, in: bytes, from: 0, to: bytes.count) else { return nil }
-        index += key.utf8CodeUnitCount
-        while index < bytes.count, bytes[index] == UInt8(ascii: " ") { index += 1 }
-        return index
     }
 }

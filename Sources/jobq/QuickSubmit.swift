@@ -176,7 +176,7 @@ struct QuickSubmit {
         let body = RawBytes(capacity: 512)
         writeBody(into: body)
         let request = RawBytes(capacity: body.count + 160)
-        request.append("POST /v1/jobs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ")
+        request.append("POST /v1/jobs HTTP/1.1\r\nHost: localhost\r\nAccept: text/plain\r\nContent-Type: application/json\r\nContent-Length: ")
         request.appendDecimal(body.count)
         request.append("\r\nConnection: close\r\n\r\n")
         request.append(body.bytes)
@@ -189,16 +189,18 @@ struct QuickSubmit {
             printError("jobq: \(message)")
             return 3
         case .success(let response):
-            if (200..<300).contains(response.status), let id = JSONScan.integer(after: "\"id\":", in: response.body.bytes) {
-                let line = RawBytes(capacity: 24)
-                line.appendDecimal(id)
-                line.append(UInt8(ascii: "\n"))
-                _ = write(1, line.base, line.count)
+            // `Accept: text/plain`: the new id and a newline, or `code: message` and a newline.
+            let text = response.body.bytes
+            let isID = text.count > 1 && text.last == UInt8(ascii: "\n")
+                && text.dropLast().allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+            if (200..<300).contains(response.status), isID {
+                _ = write(1, text.baseAddress, text.count)
                 return 0
             }
-            if let code = JSONScan.string(after: "\"code\":", in: response.body.bytes),
-                let message = JSONScan.string(after: "\"message\":", in: response.body.bytes)
-            {
+            if !(200..<300).contains(response.status),
+               let colon = HTTPExchange.firstIndex(of: ": ", in: text, from: 0, to: text.count), text.last == UInt8(ascii: "\n") {
+                let code = String(decoding: text[..<colon], as: UTF8.self)
+                let message = String(decoding: text[(colon + 2)..<(text.count - 1)], as: UTF8.self)
                 printError("jobq: \(message) (\(code))")
                 return 4
             }

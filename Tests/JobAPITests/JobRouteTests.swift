@@ -28,6 +28,31 @@ struct JobRouteTests {
         }
     }
 
+    @Test("POST /v1/jobs with Accept: text/plain answers each id on a line, and a refusal as `code: message`, with a Content-Length")
+    func submitPlain() async throws {
+        try await withAPI { client, _ in
+            func post(_ json: String) async throws -> TestResponse {
+                var headers = HTTPFields()
+                headers[uidHeader] = "\(daemonUID)"
+                headers[.accept] = "text/plain"
+                headers[.contentType] = "application/json"
+                return try await client.execute(uri: "/v1/jobs", method: .post, headers: headers, body: ByteBuffer(string: json))
+            }
+            let one = try await post(#"{"argv":["true"]}"#)
+            #expect(one.status == .created)
+            #expect(one.headers[.contentType] == "text/plain; charset=utf-8")
+            let text = String(buffer: one.body)
+            #expect(one.headers[.contentLength] == "\(text.utf8.count)")
+            let id = try #require(JobID(text.dropLast()))
+            #expect(text == "\(id)\n")
+            let batch = String(buffer: try await post(#"{"jobs":[{"argv":["true"]},{"argv":["true"]}]}"#).body)
+            #expect(batch == "\(id.rawValue + 1)\n\(id.rawValue + 2)\n")
+            let refused = try await post(#"{"argv":[]}"#)
+            #expect(refused.status == .badRequest)
+            #expect(String(buffer: refused.body) == "invalid_request: job 0: argv must hold at least the program to run\n")
+        }
+    }
+
     @Test("POST /v1/jobs with a batch stores all of them, and a reused idempotency key answers 200 with the live job")
     func submitBatchAndIdempotency() async throws {
         try await withAPI { client, _ in
