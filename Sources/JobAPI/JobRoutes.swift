@@ -174,11 +174,11 @@ enum JobRoutes {
     }
 
     /// One spec, or `{"jobs": [spec, …]}`; bodies over the limit and malformed JSON are refused
-    /// with a message saying where. The common bodies take `JobSpec.fastDecodeSubmit`;
-    /// `JSONDecoder` decides the rest.
+    /// with a message saying where. The common bodies take `SubmitReader`; `JSONDecoder`
+    /// decides the rest.
     static func decodeSubmit(_ request: Request, limit: Int) async throws -> [JobSpec] {
         let buffer = try await collectBody(request, limit: limit)
-        let specs = try JobSpec.fastDecodeSubmit(buffer.readableBytesView) ?? decodeJSON(SubmitBody.self, buffer).specs
+        let specs = try SubmitReader.specs(buffer.readableBytesView) ?? decodeJSON(SubmitBody.self, buffer).specs
         guard !specs.isEmpty else { throw APIError.invalid("jobs: the batch is empty") }
         return specs
     }

@@ -33,16 +33,6 @@ public struct JSONOutput {
         first = false
     }
 
-    /// An array of strings (not generic: no runtime metadata lookups in `jobq`'s quick path).
-    public mutating func stringArray(_ values: [String]) {
-        separate()
-        bytes.append(UInt8(ascii: "["))
-        first = true
-        for value in values { string(value) }
-        bytes.append(UInt8(ascii: "]"))
-        first = false
-    }
-
     public mutating func string(_ value: String) {
         separate()
         writeString(value)

@@ -174,7 +174,8 @@ public struct JobSpec: Hashable, Sendable, Codable {
 
     // MARK: Codable
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
+    /// The JSON fields of a spec (what Codable reads and writes, and the API's submit reader).
+    public enum CodingKeys: String, CodingKey, CaseIterable {
         case argv, shell, cwd, env, queue, priority
         case runAt = "run_at"
         case timeout = "timeout_seconds"

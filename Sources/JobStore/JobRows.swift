@@ -18,9 +18,7 @@ extension StoreContext {
         let spec: JobSpec
         let specJSON = row.data(2)
         do {
-            // The fast reader takes the specs it is sure of (plain ones, without a retry policy);
-            // JSONDecoder the rest.
-            spec = try JobSpec.fastDecode(specJSON) ?? decoder.decode(JobSpec.self, from: specJSON)
+            spec = try decoder.decode(JobSpec.self, from: specJSON)
         } catch {
             throw .storage(SQLiteError(extendedCode: SQLITE_CORRUPT, message: "job \(id) has an unreadable spec: \(error)"))
         }

@@ -1,24 +1,14 @@
 import JobBasics
+import JobModel
 
-/// A fast reader for the common submit bodies: one spec, or `{"jobs":[spec, …]}`, with the
-/// fields people send. It accepts only what it is sure `JSONDecoder` would decode to the same
-/// specs; on anything else (an escape it does not handle, a `retry` object, an unknown or
-/// repeated field, a number that is not plain, invalid JSON) it answers `nil`, and the caller
-/// decodes with `JSONDecoder`, which also gives the error message. Batches of thousands of specs
-/// are the reason: `JSONDecoder` spent most of a batch submit's time.
-extension JobSpec {
-    /// The specs of a submit body, or `nil` when `JSONDecoder` must decide.
-    public static func fastDecodeSubmit(_ bytes: some Collection<UInt8>) -> [JobSpec]? {
-        FastJSONReader.read(bytes) { $0.submitBody() }
-    }
-
-    /// One spec (as the store keeps it, `compactJSON`), or `nil` when `JSONDecoder` must decide.
-    public static func fastDecode(_ bytes: some Collection<UInt8>) -> JobSpec? {
-        FastJSONReader.read(bytes) { $0.spec() }
-    }
-}
-
-struct FastJSONReader {
+/// A fast reader for the common submit bodies: one spec, or `{"jobs":[spec, …]}`. It accepts
+/// only what it is sure `JSONDecoder` would decode to the same specs; on anything else (an
+/// escape it does not handle, a `retry` object, a repeated field, a number that is not plain,
+/// invalid JSON) it answers `nil`, and the caller decodes with `JSONDecoder`, which also gives
+/// the error message. Hand-written because `JSONDecoder` spent most of a batch submit's time.
+/// Its fields are `JobSpec.CodingKeys`, the list Codable reads, in an exhaustive switch: a new
+/// field of the spec does not compile until the reader takes it or leaves it to `JSONDecoder`.
+struct SubmitReader {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
 
@@ -28,9 +18,14 @@ struct FastJSONReader {
 
     /// What `body` reads from `bytes`, provided that only white space follows it; read in place
     /// when the bytes are contiguous (a `Data`, a request body), else from a copy.
-    static func read<T>(_ bytes: some Collection<UInt8>, _ body: (inout FastJSONReader) -> T?) -> T? {
+    /// The specs of a submit body, or `nil` when `JSONDecoder` must decide.
+    static func specs(_ bytes: some Collection<UInt8>) -> [JobSpec]? {
+        read(bytes) { $0.submitBody() }
+    }
+
+    static func read<T>(_ bytes: some Collection<UInt8>, _ body: (inout SubmitReader) -> T?) -> T? {
         func whole(_ buffer: UnsafeBufferPointer<UInt8>) -> T? {
-            var reader = FastJSONReader(bytes: buffer)
+            var reader = SubmitReader(bytes: buffer)
             guard let value = body(&reader) else { return nil }
             reader.skipSpace()
             return reader.atEnd ? value : nil
@@ -101,35 +96,36 @@ struct FastJSONReader {
             repeat {
                 guard let key = string(), seen.insert(key).inserted, take(UInt8(ascii: ":")) else { return nil }
                 if takeNull() { return nil }  // null is refused: JSONDecoder says so
-                switch key {
-                case "argv":
+                guard let field = JobSpec.CodingKeys(rawValue: key) else { return nil }  // JSONDecoder refuses it
+                switch field {
+                case .argv:
                     guard let value = stringArray() else { return nil }
                     argv = value
-                case "shell":
+                case .shell:
                     guard let value = string() else { return nil }
                     shell = value
-                case "cwd":
+                case .cwd:
                     guard let value = string() else { return nil }
                     spec.cwd = value
-                case "env":
+                case .env:
                     guard let value = stringObject() else { return nil }
                     spec.env = value
-                case "queue":
+                case .queue:
                     guard let value = string() else { return nil }
                     spec.queue = value
-                case "priority":
+                case .priority:
                     guard let value = integer(), let priority = Int(exactly: value) else { return nil }
                     spec.priority = priority
-                case "run_at":
+                case .runAt:
                     guard let text = string(), let time = Timestamp(rfc3339: text) else { return nil }
                     spec.runAt = time
-                case "timeout_seconds":
+                case .timeout:
                     guard let (milliseconds, exact) = wholeMilliseconds(),
                           exact || milliseconds < JobSpec.Limits.timeout.wholeMilliseconds else {
                         return nil  // above the limit by less than a millisecond: JSONDecoder refuses it
                     }
                     spec.timeout = .milliseconds(milliseconds)
-                case "after":
+                case .after:
                     guard take(UInt8(ascii: "[")) else { return nil }
                     var ids: [JobID] = []
                     if !take(UInt8(ascii: "]")) {
@@ -140,17 +136,17 @@ struct FastJSONReader {
                         guard take(UInt8(ascii: "]")) else { return nil }
                     }
                     spec.after = ids
-                case "idempotency_key":
+                case .idempotencyKey:
                     guard let value = string() else { return nil }
                     spec.idempotencyKey = value
-                case "label":
+                case .label:
                     guard let value = string() else { return nil }
                     spec.label = value
-                case "submitter_uid":
+                case .submitterUID:
                     guard let value = integer(), let uid = UInt32(exactly: value) else { return nil }
                     spec.submitterUID = uid
-                default:
-                    return nil  // `retry`, or a field JSONDecoder must refuse
+                case .retry:
+                    return nil  // JSONDecoder reads a retry policy
                 }
             } while take(UInt8(ascii: ","))
             guard take(UInt8(ascii: "}")) else { return nil }
@@ -286,34 +282,5 @@ struct FastJSONReader {
         for _ in min(fractionDigits, 3)..<3 { fraction *= 10 }
         guard whole < 1_000_000_000_000 else { return nil }
         return (whole * 1000 + fraction, exact)
-    }
-
-    /// A JSON number as a Double.
-    mutating func number() -> Double? {
-        skipSpace()
-        let start = index
-        while index < bytes.count {
-            switch bytes[index] {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."),
-                UInt8(ascii: "e"), UInt8(ascii: "E"):
-                index += 1
-            default:
-                return number(in: start..<index)
-            }
-        }
-        return number(in: start..<index)
-    }
-
-    private func number(in range: Range<Int>) -> Double? {
-        guard !range.isEmpty else { return nil }
-        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
-        // A plain decimal only (what Double(String) and JSON agree on): no leading '+', no
-        // leading zeros, digits on both sides of a point.
-        guard text.first != "+", !text.hasPrefix("."), !text.hasPrefix("-."), !text.hasSuffix("."),
-            !text.contains(".e"), !text.contains(".E")
-        else { return nil }
-        let unsigned = text.hasPrefix("-") ? text.dropFirst() : Substring(text)
-        if unsigned.count > 1, unsigned.hasPrefix("0"), !unsigned.hasPrefix("0.") { return nil }
-        return Double(text)
     }
 }

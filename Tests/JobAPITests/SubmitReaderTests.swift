@@ -1,9 +1,10 @@
 import Foundation
+@testable import JobAPI
 import JobModel
 import JobQueueTesting
 import Testing
 
-@Suite("JobSpec.fastDecodeSubmit agrees with JSONDecoder")
+@Suite("The API's submit reader agrees with JSONDecoder")
 struct FastJSONTests {
     /// The slow path: what the API decodes when the fast one declines.
     struct Body: Decodable {
@@ -19,7 +20,7 @@ struct FastJSONTests {
     }
 
     static func fast(_ text: String) -> [JobSpec]? {
-        JobSpec.fastDecodeSubmit(Array(text.utf8))
+        SubmitReader.specs(Array(text.utf8))
     }
 
     @Test("Bodies the fast path takes decode to the same specs", arguments: [
@@ -66,10 +67,15 @@ struct FastJSONTests {
     ])
     func declines(_ text: String) {
         #expect(Self.fast(text) == nil)
-        if !text.contains("jobs") { #expect(JobSpec.fastDecode(Array(text.utf8)) == nil) }
     }
 
-    @Test("Random specs written by compactJSON and by JSONEncoder decode alike on both paths, and fastDecode reads compactJSON back to the same spec")
+    @Test("A timeout's upper limit holds for the number as sent: at the limit it is read, above it declined for JSONDecoder to refuse")
+    func timeoutLimit() {
+        #expect(Self.fast(#"{"argv": ["x"], "timeout_seconds": 31536000}"#)?.first?.timeout == .seconds(31_536_000))
+        #expect(Self.fast(#"{"argv": ["x"], "timeout_seconds": 31536000.0002}"#) == nil)
+    }
+
+    @Test("Random specs written by compactJSON and by JSONEncoder decode alike on both paths, and JSONDecoder reads compactJSON back to the same spec")
     func randomSpecs() throws {
         var generator = SplitMix64(seed: 0x6A6F6271)
         let alphabet = Array("abcXYZ019 ;$()'\"\\/\n\t\u{7F}é中🙂-_.")
@@ -90,7 +96,7 @@ struct FastJSONTests {
             if Bool.random(using: &generator) { spec.label = text() }
             if Bool.random(using: &generator) { spec.idempotencyKey = text() }
             // What the store reads back: the spec it wrote, without a retry policy.
-            #expect(JobSpec.fastDecode(Array(spec.compactJSON.utf8)) == spec, "\(spec.compactJSON)")
+            #expect(try JSONDecoder().decode(JobSpec.self, from: Data(spec.compactJSON.utf8)) == spec, "\(spec.compactJSON)")
             for body in [spec.compactJSON, String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)] {
                 let slow = try #require(Self.slow(body), "JSONDecoder refused \(body)")
                 if let fast = Self.fast(body) {
