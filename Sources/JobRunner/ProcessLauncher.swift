@@ -4,43 +4,6 @@ import JobBasics
 import Synchronization
 import SystemPackage
 
-/// What one run asks of the ``ProcessLauncher``.
-struct LaunchRequest: Sendable {
-    /// The program's path (already searched for on the PATH).
-    var path: String
-    /// argv, `argv[0]` first, as the job gave it.
-    var arguments: [String]
-    /// `NAME=value` entries.
-    var environment: [String]
-    var workingDirectory: String
-    var stdoutPath: String
-    var stderrPath: String
-    /// The most bytes kept of each stream.
-    var outputLimit: Int
-    var timeout: Duration?
-    /// Between SIGTERM and SIGKILL when the process is stopped.
-    var killGrace: Duration
-}
-
-/// How a launched process ended.
-struct LaunchReport: Sendable {
-    enum End: Sendable {
-        /// The run was cancelled before the process was spawned.
-        case notStarted
-        /// The spawn failed with this errno; `inWorkingDirectory` when the working directory
-        /// was the cause (it is not a directory that can be entered).
-        case spawnFailed(errno: Int32, inWorkingDirectory: Bool)
-        case exited(code: Int32)
-        case signaled(Int32)
-    }
-
-    var end: End
-    /// The process's id (and its group's); 0 when it never started.
-    var pid: pid_t = 0
-    /// Whether the request's timeout stopped it.
-    var timedOut = false
-}
-
 /// Starts and watches job processes, all of them from one thread of its own.
 ///
 /// swift-subprocess, which jobq used before, forks the whole daemon for each spawn (copying its
@@ -158,7 +121,7 @@ public final class ProcessLauncher: Sendable {
 
     /// The thread's loop. Everything below runs only here.
     private func serve() {
-        var watched = WatchRegistry<Watched>()
+        var watched = WatchRegistry<WatchedProcess>()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
         var ready = [Int32](repeating: 0, count: 64)
         while true {
@@ -248,7 +211,7 @@ public final class ProcessLauncher: Sendable {
             close(pidfd)
             return failed(code)
         }
-        let process = Watched(
+        let process = WatchedProcess(
             token: token, pid: pid, pidfd: pidfd, continuation: continuation,
             streams: [
                 OutputStream(descriptor: stdoutPipe[0], sink: OutputSink(path: request.stdoutPath, limit: request.outputLimit)),
@@ -264,7 +227,7 @@ public final class ProcessLauncher: Sendable {
     /// Ends a process whose pidfd became readable: SIGKILL to its group (the zombie leader still
     /// holds the group's id), reap it, read what its pipes hold, close everything, resume its
     /// run. False when it had not exited after all.
-    private func finish(_ process: Watched, buffer: UnsafeMutableRawBufferPointer) -> Bool {
+    private func finish(_ process: WatchedProcess, buffer: UnsafeMutableRawBufferPointer) -> Bool {
         _ = kill(-process.pid, SIGKILL)
         var exited: Int32 = 0
         var value: Int32 = 0
@@ -320,7 +283,7 @@ public final class ProcessLauncher: Sendable {
     }
 
     /// epoll_wait's timeout: until the nearest deadline (rounded up), or -1 for none.
-    private static func millisecondsToNextDeadline(_ processes: some Sequence<Watched>) -> Int32 {
+    private static func millisecondsToNextDeadline(_ processes: some Sequence<WatchedProcess>) -> Int32 {
         guard let nearest = processes.lazy.compactMap(\.nextDeadline).min() else { return -1 }
         let now = monotonicNanoseconds()
         guard nearest > now else { return 0 }
@@ -328,50 +291,9 @@ public final class ProcessLauncher: Sendable {
     }
 }
 
-/// The launcher's running processes, by their token and by each of their descriptors.
-///
-/// Descriptor numbers are reused: a stream closed at its end of file gives its number back
-/// while its process still runs, and the next launch may take it. So forgetting a process
-/// removes only the entries that still name it.
-struct WatchRegistry<Entry: AnyObject> {
-    private var byToken: [UInt64: Entry] = [:]
-    private var byDescriptor: [Int32: Entry] = [:]
-
-    var entries: Dictionary<UInt64, Entry>.Values { byToken.values }
-    var descriptorCount: Int { byDescriptor.count }
-
-    subscript(descriptor: Int32) -> Entry? { byDescriptor[descriptor] }
-    subscript(token token: UInt64) -> Entry? { byToken[token] }
-
-    mutating func add(_ entry: Entry, token: UInt64, descriptors: [Int32]) {
-        byToken[token] = entry
-        for descriptor in descriptors { byDescriptor[descriptor] = entry }
-    }
-
-    /// One of an entry's descriptors was closed.
-    mutating func closed(_ descriptor: Int32) {
-        byDescriptor[descriptor] = nil
-    }
-
-    mutating func forget(_ entry: Entry, token: UInt64, descriptors: [Int32]) {
-        if byToken[token] === entry { byToken[token] = nil }
-        for descriptor in descriptors where byDescriptor[descriptor] === entry {
-            byDescriptor[descriptor] = nil
-        }
-    }
-}
-
-private extension UInt64 {
-    /// `self + other`, or `UInt64.max` when that does not fit: a deadline too far to count.
-    func saturatingAdd(_ other: UInt64) -> UInt64 {
-        let (sum, overflow) = addingReportingOverflow(other)
-        return overflow ? .max : sum
-    }
-}
-
 /// What a launch request came to on the launcher's thread.
 private enum Launched {
-    case watching(Watched)
+    case watching(WatchedProcess)
     case failed(LaunchReport)
 }
 
@@ -381,182 +303,4 @@ private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeM
     pointers.append(nil)
     defer { for pointer in pointers { free(pointer) } }
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
-}
-
-/// One process the launcher watches; lives on the launcher's thread only.
-private final class Watched {
-    let token: UInt64
-    let pid: pid_t
-    let pidfd: Int32
-    let continuation: CheckedContinuation<LaunchReport, Never>
-    let streams: [OutputStream]
-    let grace: UInt64
-    var timeoutDeadline: UInt64?
-    var killDeadline: UInt64?
-    var timedOut = false
-    var descriptors: [Int32] { [pidfd] + streams.map(\.descriptor) }
-    /// The sooner of the timeout and the SIGKILL after a stop, if either is set.
-    var nextDeadline: UInt64? {
-        switch (timeoutDeadline, killDeadline) {
-        case let (timeout?, kill?): min(timeout, kill)
-        case let (deadline?, nil), let (nil, deadline?): deadline
-        case (nil, nil): nil
-        }
-    }
-    /// SIGTERM went to the group (a stop or the timeout): a second reason sends nothing more.
-    private var terminating = false
-
-    init(token: UInt64, pid: pid_t, pidfd: Int32, continuation: CheckedContinuation<LaunchReport, Never>,
-         streams: [OutputStream], grace: Duration) {
-        self.token = token
-        self.pid = pid
-        self.pidfd = pidfd
-        self.continuation = continuation
-        self.streams = streams
-        self.grace = ProcessLauncher.nanoseconds(grace)
-    }
-
-    /// A stop: SIGTERM to the group now, SIGKILL after the grace period.
-    func stop(now: UInt64) {
-        guard !terminating else { return }
-        terminating = true
-        _ = kill(-pid, SIGTERM)
-        killDeadline = now.saturatingAdd(grace)
-    }
-
-    func passDeadlines(now: UInt64) {
-        if let deadline = timeoutDeadline, deadline <= now {
-            timeoutDeadline = nil
-            timedOut = true
-            stop(now: now)
-        }
-        if let deadline = killDeadline, deadline <= now {
-            killDeadline = nil
-            _ = kill(-pid, SIGKILL)
-        }
-    }
-
-    /// Reads what `descriptor` holds into its stream's file, at most `reads` buffers: epoll
-    /// reports a pipe again while it holds more, so a job that writes without pause cannot hold
-    /// this thread from the others. Without `drain`, a short read ends the turn (the pipe is
-    /// most likely empty); with it, reading goes on until the pipe is empty. At end of file
-    /// the stream is closed and `closed` is told its descriptor.
-    func read(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, reads: Int, drain: Bool, epoll: Int32,
-              closed: (Int32) -> Void) {
-        guard let stream = streams.first(where: { $0.descriptor == descriptor && $0.isOpen }) else { return }
-        var left = reads
-        while left > 0 {
-            let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
-            if count > 0 {
-                stream.sink.take(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-                if count < buffer.count, !drain { return }
-                left -= 1
-                continue
-            }
-            if count < 0, errno == EINTR { continue }
-            if count < 0, errno == EAGAIN { return }
-            closed(descriptor)  // end of file, or an error: the stream is over
-            stream.close(epoll: epoll)
-            return
-        }
-    }
-}
-
-/// The read end of one of a process's output pipes.
-private final class OutputStream {
-    let descriptor: Int32
-    let sink: OutputSink
-    private(set) var isOpen = true
-
-    init(descriptor: Int32, sink: OutputSink) {
-        self.descriptor = descriptor
-        self.sink = sink
-    }
-
-    func close(epoll: Int32) {
-        guard isOpen else { return }
-        isOpen = false
-        _ = jobq_epoll_remove(epoll, descriptor)
-        _ = Glibc.close(descriptor)
-    }
-}
-
-/// A job's output file, created (mode 0600) when the first byte arrives, keeping at most
-/// `limit` bytes; the rest is read and dropped (so that the job never blocks on a full pipe),
-/// and a last line says how much, and why when the disk was the reason.
-///
-/// Job output shares the disk with the store: it stops being written while the disk's free
-/// space is below a reserve (a tenth of the filesystem, at most 64 MiB, checked at creation and
-/// every MiB), so that a job's output cannot fill the disk the store needs to record the job's
-/// end and take new submits.
-final class OutputSink {
-    let path: String
-    let limit: Int
-    private var descriptor: FileDescriptor?
-    private var stopped: String?
-    private var untilCheck = 0
-    private var written = 0
-    private var dropped = 0
-
-    static let checkEvery = 1 << 20
-    static let maxReserve: UInt64 = 64 << 20
-
-    init(path: String, limit: Int) {
-        self.path = path
-        self.limit = limit
-    }
-
-    deinit { try? descriptor?.close() }
-
-    /// Keeps what fits under the limit and the disk's reserve, counts the rest as dropped.
-    func take(_ bytes: UnsafeRawBufferPointer) {
-        let keep = stopped == nil ? min(bytes.count, max(0, limit - written)) : 0
-        if keep > 0 { write(UnsafeRawBufferPointer(rebasing: bytes[0..<keep])) }
-        if stopped == nil { written += keep }
-        dropped += bytes.count - (stopped == nil ? keep : 0)
-    }
-
-    /// Writes the note on dropped output, then closes the file.
-    func finish() {
-        if dropped > 0, let descriptor {
-            let reason = stopped.map { " (\($0))" } ?? ""
-            let note = "\n[jobq: output truncated after \(written) bytes\(reason); \(dropped) more bytes dropped]\n"
-            _ = try? Array(note.utf8).withUnsafeBytes { try descriptor.writeAll($0) }
-        }
-        try? descriptor?.close()
-        descriptor = nil
-    }
-
-    /// Appends bytes, creating the file first. A full disk, or free space below the reserve,
-    /// drops the rest of the output, never the job.
-    private func write(_ bytes: UnsafeRawBufferPointer) {
-        if stopped != nil { return }
-        if untilCheck <= 0 {
-            untilCheck = Self.checkEvery
-            if let free = Self.freeBelowReserve(path) {
-                stopped = "less than \(free >> 20) MiB free on the disk"
-                return
-            }
-        }
-        untilCheck -= bytes.count
-        do {
-            if descriptor == nil {
-                descriptor = try FileDescriptor.open(
-                    FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
-            }
-            _ = try descriptor?.writeAll(bytes)
-        } catch {
-            stopped = "\(error)"
-        }
-    }
-
-    /// The reserve (in bytes) when the free space of `path`'s filesystem is below it.
-    private static func freeBelowReserve(_ path: String) -> UInt64? {
-        var info = statvfs()
-        guard statvfs((path as NSString).deletingLastPathComponent, &info) == 0 else { return nil }
-        let total = UInt64(info.f_blocks) * UInt64(info.f_frsize)
-        let free = UInt64(info.f_bavail) * UInt64(info.f_frsize)
-        let reserve = min(maxReserve, total / 10)
-        return free < reserve ? reserve : nil
-    }
 }

@@ -1,0 +1,50 @@
+import JobModel
+
+/// A job as `insert` answers it: the stored job, and whether this call created it (`false`
+/// when a live job already held the spec's idempotency key, and that job is returned instead).
+public struct SubmittedJob: Hashable, Sendable {
+    public var job: Job
+    public var created: Bool
+
+    public init(job: Job, created: Bool) {
+        self.job = job
+        self.created = created
+    }
+}
+
+/// What `cancel` did: the job as it is now, the state it was in (so that the caller knows
+/// whether a running process must be stopped), and the jobs that failed because they ran after it.
+public struct CancelledJob: Hashable, Sendable {
+    public var job: Job
+    public var previousState: JobState
+    public var failedDependents: [JobID]
+}
+
+/// What `finish` did: the job as it is now, and what happened to the jobs that run after it
+/// (queued once all their dependencies succeeded, or failed down the chain).
+public struct FinishedJob: Hashable, Sendable {
+    public var job: Job
+    /// Jobs that became `queued` because this one succeeded.
+    public var unblocked: [JobID]
+    /// Jobs that failed because this one (or a job failed by it) failed.
+    public var failedDependents: [JobID]
+}
+
+/// Dependents changed by a job reaching a terminal state.
+struct DependentsSettled {
+    var unblocked: [JobID] = []
+    var failed: [JobID] = []
+}
+
+/// A queue and a state: a key of `job_counts`.
+struct QueueState: Hashable {
+    var queue: String
+    var state: JobState
+}
+
+/// A job removed by pruning, with the output files the caller may now delete.
+public struct PrunedJob: Hashable, Sendable {
+    public var id: JobID
+    public var stdoutPath: String?
+    public var stderrPath: String?
+}
