@@ -6,6 +6,9 @@ enum EngineMessage: Sendable {
     /// An input for ``EngineState``, decided when the loop reads it (from a caller off the
     /// engine's actor: a submit on a connection's event loop, an effect that ended).
     case input(EngineInput)
+    /// Queues in ``JobEngine/wakes`` have new work (``EngineInput/workArrived(queues:)`` for
+    /// them, taken from the board when the loop reads this).
+    case wake
     /// Actions already decided on the engine's actor, for the loop to carry out.
     case execute([EngineAction])
     /// Jobs reached a terminal state: waits for them resolve, joins may be done. `queue`, when

@@ -1,4 +1,5 @@
 import AsyncQueues
+import JobBasics
 import JobModel
 import JobRunner
 import JobStore
@@ -10,8 +11,19 @@ import Logging
 extension JobEngine {
     /// Decides on `input` now (on the actor); the run loop carries the actions out.
     func decide(_ input: EngineInput) {
+        noteLifecycle(of: input)
         let actions = state.handle(input, now: clock.now())
         if !actions.isEmpty { inbox.yield(.execute(actions)) }
+    }
+
+    /// Keeps the wake board's paused queues as the state's.
+    private func noteLifecycle(of input: EngineInput) {
+        switch input {
+        case .started(_, let paused): wakes.withLock { $0.paused = paused }
+        case .paused(let name): wakes.withLock { _ = $0.paused.insert(name) }
+        case .resumed(let name): wakes.withLock { _ = $0.paused.remove(name) }
+        default: break
+        }
     }
 
     /// Handles one message of the inbox. Returns `true` once the drain is done.
@@ -30,7 +42,12 @@ extension JobEngine {
             default:
                 break
             }
+            noteLifecycle(of: input)
             return execute(state.handle(input, now: clock.now()), in: &group)
+        case .wake:
+            let queues = wakes.withLock { $0.take() }
+            if queues.isEmpty { return false }
+            return execute(state.handle(.workArrived(queues: queues), now: clock.now()), in: &group)
         case .execute(let actions):
             return execute(actions, in: &group)
         case .terminal(let ids, let queue):

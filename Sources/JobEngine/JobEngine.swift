@@ -1,4 +1,5 @@
 import AsyncQueues
+import JobBasics
 import JobModel
 import JobRunner
 import JobStore
@@ -32,6 +33,9 @@ public actor JobEngine: Service {
     /// The inbox: every input of ``state`` and of ``waits``, in order.
     let messages: AsyncStream<EngineMessage>
     let inbox: AsyncStream<EngineMessage>.Continuation
+    /// Queues with new work not yet told to the state, and the paused ones, which submits do
+    /// not wake: a burst of submits to one queue makes one wake-up, a paused queue none.
+    let wakes = Locked(WakeBoard())
     /// Wakes the timer when the earliest deadline changes.
     let timerBell = Doorbell()
     /// The stop signal of each running job, for a cancel or the drain's end.
@@ -173,7 +177,7 @@ public actor JobEngine: Service {
             hub.publish(.submitted(item.job))
             if item.job.state.isTerminal { terminal.append(item.job.id) }
         }
-        if !queues.isEmpty { inbox.yield(.input(.workArrived(queues: queues))) }
+        if wakes.withLock({ $0.post(queues) }) { inbox.yield(.wake) }
         if !terminal.isEmpty { inbox.yield(.terminal(terminal, queue: nil)) }
         return submitted
     }

@@ -200,3 +200,28 @@ struct EngineStateTests {
         #expect(early.handle(.workArrived(queues: ["default"]), now: now) == [])
     }
 }
+
+@Suite("WakeBoard")
+struct WakeBoardTests {
+    @Test("Submits to a queue before the loop looks make one wake-up; a paused queue makes none")
+    func coalesces() {
+        var board = WakeBoard()
+        var woke = board.post(["a"])
+        #expect(woke)
+        woke = board.post(["a"])
+        #expect(!woke)
+        woke = board.post(["b"])  // the loop is already woken: it takes both
+        #expect(!woke)
+        var taken = board.take()
+        #expect(taken == ["a", "b"])
+        board.paused = ["p"]
+        woke = board.post(["p"])
+        #expect(!woke)
+        taken = board.take()
+        #expect(taken.isEmpty)
+        woke = board.post(["p", "c"])
+        #expect(woke)
+        taken = board.take()
+        #expect(taken == ["c"])
+    }
+}
