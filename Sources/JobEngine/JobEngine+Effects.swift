@@ -157,7 +157,7 @@ extension JobEngine {
     ) async -> (ids: [JobID], queue: String?)? {
         do {
             if outcome.isSuccess {
-                let finished = try await store.finish(job.id, .succeeded, startedAt: job.startedAt)
+                let finished = try await store.finish(job.id, .succeeded, startedAt: job.startedAt, spec: job.spec)
                 hub.publish(.finished(finished.job))
                 if !finished.unblocked.isEmpty { inbox.yield(.input(.dependentsReady)) }
                 logger.debug("job succeeded", metadata: metadata())
@@ -166,13 +166,13 @@ extension JobEngine {
             if job.hasAttemptsLeft, case let .failed(exitCode, signal, reason) = outcome.completion {
                 let at = clock.now().advanced(by: job.spec.retry.backoff(afterFailedAttempts: job.attempts))
                 let queued = try await store.scheduleRetry(
-                    job.id, at: at, exitCode: exitCode, signal: signal, reason: reason, startedAt: job.startedAt)
+                    job.id, at: at, exitCode: exitCode, signal: signal, reason: reason, startedAt: job.startedAt, spec: job.spec)
                 hub.publish(.requeued(queued))
                 inbox.yield(.input(.workArrived(queues: [job.spec.queue])))
                 logger.info("job failed; it will run again", metadata: metadata().merging(["at": "\(at)"]) { $1 })
                 return nil
             }
-            let finished = try await store.finish(job.id, outcome.completion, startedAt: job.startedAt)
+            let finished = try await store.finish(job.id, outcome.completion, startedAt: job.startedAt, spec: job.spec)
             hub.publish(.finished(finished.job))
             for id in finished.failedDependents {
                 if let dependent = try? await store.job(id) { hub.publish(.finished(dependent)) }
@@ -194,7 +194,7 @@ extension JobEngine {
     nonisolated func release(_ jobs: [Job]) async {
         for job in jobs {
             do {
-                let released = try await store.release(job.id)
+                let released = try await store.release(job.id, spec: job.spec)
                 hub.publish(.requeued(released))
             } catch {
                 // Cancelled meanwhile (no longer running) or the store failed: recovery at the

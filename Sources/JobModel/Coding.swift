@@ -10,9 +10,17 @@ struct AnyCodingKey: CodingKey {
     init?(intValue: Int) { nil }
 }
 
+extension CodingUserInfoKey {
+    /// Set to `true` in a decoder's `userInfo` for JSON that jobq wrote itself (a stored spec):
+    /// the check for unknown and `null` fields, about a third of a spec's decoding, is skipped.
+    public static let jobqWrittenJSON = CodingUserInfoKey(rawValue: "jobq.written-json")!
+}
+
 /// Throws when the object being decoded has a key outside `known`: a misspelt field
-/// (`"prority"`) is an error, not silently ignored; and when a field is `null`.
+/// (`"prority"`) is an error, not silently ignored; and when a field is `null`. Nothing is
+/// checked for JSON jobq wrote itself (``CodingUserInfoKey/jobqWrittenJSON``).
 func rejectUnknownOrNullFields(_ decoder: any Decoder, known: [String]) throws {
+    if decoder.userInfo[.jobqWrittenJSON] as? Bool == true { return }
     let container = try decoder.container(keyedBy: AnyCodingKey.self)
     let known = Set(known)
     let keys = container.allKeys.sorted { $0.stringValue < $1.stringValue }

@@ -8,19 +8,26 @@ let jobColumns = """
     exit_code, signal, error, stdout_path, stderr_path, run_at
     """
 
+/// `jobColumns` without the spec (a `NULL` in its place), for a caller that knows it.
+let jobColumnsWithoutSpec = jobColumns.replacingOccurrences(of: "spec,", with: "NULL,")
+
 extension StoreContext {
-    /// Decodes the current row of a statement that selected `jobColumns`.
-    func job(from row: Statement) throws(JobStoreError) -> Job {
+    /// Decodes the current row of a statement that selected `jobColumns`, or
+    /// `jobColumnsWithoutSpec` with the spec given.
+    func job(from row: Statement, spec known: JobSpec? = nil) throws(JobStoreError) -> Job {
         let id = JobID(row.int64(0))
         guard let state = JobState(rawValue: row.text(1)) else {
             throw .storage(SQLiteError(extendedCode: SQLITE_CORRUPT, message: "job \(id) has an unknown state '\(row.text(1))'"))
         }
         let spec: JobSpec
-        let specJSON = row.data(2)
-        do {
-            spec = try decoder.decode(JobSpec.self, from: specJSON)
-        } catch {
-            throw .storage(SQLiteError(extendedCode: SQLITE_CORRUPT, message: "job \(id) has an unreadable spec: \(error)"))
+        if let known {
+            spec = known
+        } else {
+            do {
+                spec = try decoder.decode(JobSpec.self, from: row.data(2))
+            } catch {
+                throw .storage(SQLiteError(extendedCode: SQLITE_CORRUPT, message: "job \(id) has an unreadable spec: \(error)"))
+            }
         }
         var job = Job(
             id: id,
@@ -41,14 +48,17 @@ extension StoreContext {
         return job
     }
 
-    /// Runs a statement that returns job rows, after `bind`, and decodes them all.
-    func jobs(_ sql: String, bind: (Statement) throws(SQLiteError) -> Void) throws(JobStoreError) -> [Job] {
+    /// Runs a statement that returns job rows, after `bind`, and decodes them all (with `spec`
+    /// as every row's spec, when given: the statement then selects `jobColumnsWithoutSpec`).
+    func jobs(
+        _ sql: String, spec: JobSpec? = nil, bind: (Statement) throws(SQLiteError) -> Void
+    ) throws(JobStoreError) -> [Job] {
         let rows: Result<[Job], JobStoreError> = try withStatement(sql) { statement throws(SQLiteError) in
             try bind(statement)
             var jobs: [Job] = []
             while try statement.step() {
                 do throws(JobStoreError) {
-                    jobs.append(try job(from: statement))
+                    jobs.append(try job(from: statement, spec: spec))
                 } catch {
                     return .failure(error)
                 }
@@ -74,14 +84,16 @@ extension StoreContext {
     }
 
     /// Applies `set` (a fixed SQL assignment list; `?1` is the id, `bind` binds the rest) to
-    /// the job if it is running, and returns the job as it is now. Throws the refusal (no such
-    /// job, or the state it is in) when it was not running: then nothing changed.
+    /// the job if it is running, and returns the job as it is now (its spec not read back when
+    /// the caller gives it). Throws the refusal (no such job, or the state it is in) when it
+    /// was not running: then nothing changed.
     func updateRunning(
-        _ id: JobID, to target: JobState, set assignments: String,
+        _ id: JobID, to target: JobState, spec: JobSpec? = nil, set assignments: String,
         bind: (Statement) throws(SQLiteError) -> Void
     ) throws(JobStoreError) -> Job {
-        let sql = "UPDATE jobs SET \(assignments) WHERE id = ?1 AND state = 'running' RETURNING \(jobColumns)"
-        guard let job = try jobs(sql, bind: { statement throws(SQLiteError) in
+        let columns = spec == nil ? jobColumns : jobColumnsWithoutSpec
+        let sql = "UPDATE jobs SET \(assignments) WHERE id = ?1 AND state = 'running' RETURNING \(columns)"
+        guard let job = try jobs(sql, spec: spec, bind: { statement throws(SQLiteError) in
             try statement.bind(1, id.rawValue)
             try bind(statement)
         }).first else {

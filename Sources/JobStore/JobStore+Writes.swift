@@ -103,9 +103,10 @@ extension JobStore {
     /// example, it was cancelled meanwhile) and ``JobStoreError/notFound(_:)``.
     ///
     /// `startedAt`, when given, is when the job's command started, which replaces the claim's
-    /// time in `started_at` (a claimed job may wait in its queue for a free worker).
+    /// time in `started_at` (a claimed job may wait in its queue for a free worker). `spec`,
+    /// when the caller knows the job's spec (the engine does), is not read back.
     public func finish(
-        _ id: JobID, _ completion: JobCompletion, startedAt: Timestamp? = nil
+        _ id: JobID, _ completion: JobCompletion, startedAt: Timestamp? = nil, spec: JobSpec? = nil
     ) async throws(JobStoreError) -> FinishedJob {
         try await write { context throws(JobStoreError) in
             let now = context.clock()
@@ -117,7 +118,7 @@ extension JobStore {
             case let .failed(code, sig, why):
                 (target, exitCode, signal, reason) = (.failed, code, sig, why)
             }
-            let job = try context.updateRunning(id, to: target, set: """
+            let job = try context.updateRunning(id, to: target, spec: spec, set: """
                 state = ?2, finished_at = ?3, updated_at = ?3, exit_code = ?4, signal = ?5, error = ?6,
                 started_at = coalesce(?7, started_at)
                 """) { statement throws(SQLiteError) in
@@ -135,15 +136,15 @@ extension JobStore {
 
     /// Puts a running job whose attempt failed back to `queued`, to run again at `runAt`,
     /// recording why the attempt failed. The caller decides that an attempt is left
-    /// (``Job/hasAttemptsLeft``) and computes `runAt` from the job's backoff. `startedAt` as
-    /// in ``finish(_:_:startedAt:)``.
+    /// (``Job/hasAttemptsLeft``) and computes `runAt` from the job's backoff. `startedAt` and
+    /// `spec` as in ``finish(_:_:startedAt:spec:)``.
     public func scheduleRetry(
         _ id: JobID, at runAt: Timestamp, exitCode: Int32? = nil, signal: Int32? = nil, reason: String,
-        startedAt: Timestamp? = nil
+        startedAt: Timestamp? = nil, spec: JobSpec? = nil
     ) async throws(JobStoreError) -> Job {
         try await write { context throws(JobStoreError) in
             let now = context.clock()
-            return try context.updateRunning(id, to: .queued, set: """
+            return try context.updateRunning(id, to: .queued, spec: spec, set: """
                 state = 'queued', run_at = ?2, updated_at = ?3, exit_code = ?4, signal = ?5, error = ?6,
                 started_at = coalesce(?7, started_at)
                 """) { statement throws(SQLiteError) in
@@ -158,11 +159,12 @@ extension JobStore {
     }
 
     /// Gives back a claimed job that never started (the daemon is draining): it is `queued`
-    /// again, in its old place, and the claim does not count as an attempt.
-    public func release(_ id: JobID) async throws(JobStoreError) -> Job {
+    /// again, in its old place, and the claim does not count as an attempt. `spec` as in
+    /// ``finish(_:_:startedAt:spec:)``.
+    public func release(_ id: JobID, spec: JobSpec? = nil) async throws(JobStoreError) -> Job {
         try await write { context throws(JobStoreError) in
             let now = context.clock()
-            return try context.updateRunning(id, to: .queued, set: """
+            return try context.updateRunning(id, to: .queued, spec: spec, set: """
                 state = 'queued', attempts = max(0, attempts - 1), updated_at = ?2,
                 started_at = NULL, stdout_path = NULL, stderr_path = NULL
                 """) { statement throws(SQLiteError) in

@@ -8,7 +8,12 @@ final class StoreContext {
     let connection: SQLiteConnection
     let clock: @Sendable () -> Timestamp
     let logDirectory: String
-    let decoder = JSONDecoder()
+    /// Reads stored specs, which the store wrote itself (no check for unknown fields).
+    let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.userInfo[.jobqWrittenJSON] = true
+        return decoder
+    }()
     /// The writer's: whether the store was opened with ``StoreConfiguration/Durability/full``,
     /// and whether its connection's commits fsync now (`PRAGMA synchronous` FULL or NORMAL),
     /// which the writer sets per transaction (see ``WriteOperation/synced``).

@@ -86,6 +86,17 @@ struct JobModelTests {
         }
     }
 
+    @Test("JSON jobq wrote itself (a stored spec) is read without the unknown- and null-field check; a request's is checked")
+    func writtenJSON() throws {
+        let text = Data(#"{"argv": ["x"], "retry": {"max_attempts": 2, "colour": 1}, "label": null}"#.utf8)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(JobSpec.self, from: text) }
+        let trusting = JSONDecoder()
+        trusting.userInfo[.jobqWrittenJSON] = true
+        let spec = try trusting.decode(JobSpec.self, from: text)
+        #expect(spec.retry.maxAttempts == 2)
+        #expect(spec.label == nil)
+    }
+
     @Test("A duration's upper limit holds for the number as sent, not for its whole milliseconds (schemathesis sent max_backoff_seconds 604800.0000000002)")
     func durationLimitsAreExact() throws {
         for (field, limit) in [("backoff_seconds", "604800"), ("max_backoff_seconds", "604800")] {

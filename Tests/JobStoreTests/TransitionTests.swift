@@ -32,6 +32,21 @@ struct TransitionTests {
         }
     }
 
+    @Test("finish, scheduleRetry and release given the job's spec answer the job as the store holds it, without reading the spec back")
+    func knownSpec() async throws {
+        try await withStore { store, _ async throws in
+            var detailed = spec()
+            detailed.env = ["A": "1"]
+            detailed.label = "known"
+            let a = try await running(store, detailed)
+            #expect(try await store.finish(a.id, .succeeded, spec: a.spec).job == store.existing(a.id))
+            let b = try await running(store, detailed)
+            #expect(try await store.scheduleRetry(b.id, at: .now(), reason: "x", spec: b.spec) == store.existing(b.id))
+            let c = try await running(store, detailed)
+            #expect(try await store.release(c.id, spec: c.spec) == store.existing(c.id))
+        }
+    }
+
     @Test("Illegal transitions are refused with the job's state, and change nothing")
     func illegalTransitions() async throws {
         try await withStore { store, _ async throws in
