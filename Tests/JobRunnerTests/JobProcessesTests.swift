@@ -55,15 +55,25 @@ struct JobProcessesTests {
     @Test("The processes started since a job's leader are found by their mark, each process once (not once per thread), by a probe of the pids since the leader as by a listing of /proc")
     func findSinceLeader() async throws {
         try await withTemporaryDirectory("jobq-procs") { directory in
-            // The leader: any process started before the others; its pid is the floor.
-            let leader = Process()
-            leader.executableURL = URL(filePath: "/bin/true")
-            try leader.run()
-            await onOwnThread { leader.waitUntilExit() }
-            let threaded = try await Marked(Self.threaded, job: 77, stateDirectory: directory)
-            let other = try await Marked(Self.single, job: 78, stateDirectory: directory)
-            let unmarked = try await Marked(Self.single, job: nil, stateDirectory: directory)
-            let elsewhere = try await Marked(Self.single, job: 77, stateDirectory: directory + "/other")
+            // The leader: any process started before the others; its pid is the floor. The
+            // others must have higher pids, as a job's processes have: when the kernel's pids
+            // wrap around between them (pid_max is 32768 on small machines), start again.
+            var leader = Process()
+            var threaded, other, unmarked, elsewhere: Marked
+            repeat {
+                leader = Process()
+                leader.executableURL = URL(filePath: "/bin/true")
+                try leader.run()
+                let started = leader
+                await onOwnThread { started.waitUntilExit() }
+                threaded = try await Marked(Self.threaded, job: 77, stateDirectory: directory)
+                other = try await Marked(Self.single, job: 78, stateDirectory: directory)
+                unmarked = try await Marked(Self.single, job: nil, stateDirectory: directory)
+                elsewhere = try await Marked(Self.single, job: 77, stateDirectory: directory + "/other")
+                let pids = [threaded.pid, other.pid, unmarked.pid, elsewhere.pid]
+                if zip([leader.processIdentifier] + pids, pids).allSatisfy({ $0 < $1 }) { break }
+                for process in [threaded, other, unmarked, elsewhere] { await process.stop() }
+            } while true
 
             let since = JobProcesses.find(jobs: [77], stateDirectory: directory, since: leader.processIdentifier)
             #expect(since == [threaded.pid])
