@@ -11,9 +11,14 @@ import Logging
 extension JobEngine {
     /// Decides on `input` now (on the actor); the run loop carries the actions out.
     func decide(_ input: EngineInput) {
-        noteLifecycle(of: input)
-        let actions = state.handle(input, now: clock.now())
+        let actions = handle(input)
         if !actions.isEmpty { inbox.yield(.execute(actions)) }
+    }
+
+    /// Hands `input` to the state, the wake board following its paused queues.
+    private func handle(_ input: EngineInput) -> [EngineAction] {
+        noteLifecycle(of: input)
+        return state.handle(input, now: clock.now())
     }
 
     /// Keeps the wake board's paused queues as the state's.
@@ -42,8 +47,7 @@ extension JobEngine {
             default:
                 break
             }
-            noteLifecycle(of: input)
-            return execute(state.handle(input, now: clock.now()), in: &group)
+            return execute(handle(input), in: &group)
         case .wake:
             let queues = wakes.withLock { $0.take() }
             if queues.isEmpty { return false }
@@ -174,9 +178,7 @@ extension JobEngine {
             }
             let finished = try await store.finish(job.id, outcome.completion, startedAt: job.startedAt, spec: job.spec)
             hub.publish(.finished(finished.job))
-            for id in finished.failedDependents {
-                if let dependent = try? await store.job(id) { hub.publish(.finished(dependent)) }
-            }
+            await publishFinished(finished.failedDependents)
             logger.info("job failed", metadata: metadata())
             return ([job.id] + finished.failedDependents, nil)
         } catch JobStoreError.illegalTransition(_, from: .cancelled, to: _) {

@@ -210,7 +210,8 @@ public actor JobEngine: Service {
     /// events behind loses the oldest.
     public nonisolated func events() -> AsyncStream<EngineEvent> { hub.subscribe() }
 
-    func publishFinished(_ ids: [JobID]) async {
+    /// Publishes the jobs as finished (dependents a failure or a cancel failed), read from the store.
+    nonisolated func publishFinished(_ ids: [JobID]) async {
         for id in ids {
             if let job = try? await store.job(id) { hub.publish(.finished(job)) }
         }

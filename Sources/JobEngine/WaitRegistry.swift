@@ -15,10 +15,9 @@ struct WaitRegistry {
     private var joinWaiters: [Int: (queue: String?, signal: AsyncQueue<Void>)] = [:]
     private var nextToken = 0
     private var recheckNeeded = false
-    private(set) var recheckRunning = false
+    private var recheckRunning = false
 
     var joinCount: Int { joinWaiters.count }
-    var isEmpty: Bool { idWaiters.isEmpty && joinWaiters.isEmpty }
 
     /// Registers a wait for `ids`; returns its token and signal.
     mutating func addWait(for ids: Set<JobID>) -> (token: Int, signal: AsyncQueue<Void>) {
