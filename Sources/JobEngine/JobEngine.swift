@@ -169,17 +169,32 @@ public actor JobEngine: Service {
     /// they are durable. Runs on the caller's executor (a connection's event loop): the engine
     /// learns of the work through its inbox, not in the answer's path.
     public nonisolated func submit(_ specs: [JobSpec]) async throws(JobStoreError) -> [SubmittedJob] {
-        let submitted = try await store.insert(specs)
-        var queues = Set<String>()
-        var terminal: [JobID] = []
-        for item in submitted where item.created {
-            queues.insert(item.job.spec.queue)
-            hub.publish(.submitted(item.job))
-            if item.job.state.isTerminal { terminal.append(item.job.id) }
+        let result: Result<[SubmittedJob], JobStoreError> = await withCheckedContinuation { continuation in
+            submit(specs) { continuation.resume(returning: $0) }
         }
-        if wakes.withLock({ $0.post(queues) }) { inbox.yield(.wake) }
-        if !terminal.isEmpty { inbox.yield(.terminal(terminal, queue: nil)) }
-        return submitted
+        return try result.get()
+    }
+
+    /// ``submit(_:)`` for a caller that is not a task (the API's submit handler on its event
+    /// loop): `completion` is called once, on the store's writer thread after the commit.
+    public nonisolated func submit(
+        _ specs: [JobSpec], completion: @escaping @Sendable (Result<[SubmittedJob], JobStoreError>) -> Void
+    ) {
+        let (hub, wakes, inbox) = (self.hub, self.wakes, self.inbox)
+        store.insert(specs) { result in
+            if case .success(let submitted) = result {
+                var queues = Set<String>()
+                var terminal: [JobID] = []
+                for item in submitted where item.created {
+                    queues.insert(item.job.spec.queue)
+                    hub.publish(.submitted(item.job))
+                    if item.job.state.isTerminal { terminal.append(item.job.id) }
+                }
+                if wakes.withLock({ $0.post(queues) }) { inbox.yield(.wake) }
+                if !terminal.isEmpty { inbox.yield(.terminal(terminal, queue: nil)) }
+            }
+            completion(result)
+        }
     }
 
     /// Cancels a queued, blocked or running job; a running one is stopped (SIGTERM to its group,

@@ -15,44 +15,25 @@ extension JobStore {
     /// - Throws ``JobStoreError/invalidSpec(index:_:)`` or
     ///   ``JobStoreError/dependencyNotFound(index:_:)`` without storing anything.
     public func insert(_ specs: [JobSpec]) async throws(JobStoreError) -> [SubmittedJob] {
+        let result: Result<[SubmittedJob], JobStoreError> = await withCheckedContinuation { continuation in
+            insert(specs) { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
+    /// ``insert(_:)`` for a caller that is not a task: `completion` is called once, on the
+    /// writer's thread after the commit (or on the caller's, for a spec refused before any write).
+    public func insert(_ specs: [JobSpec], completion: @escaping @Sendable (Result<[SubmittedJob], JobStoreError>) -> Void) {
         for (index, spec) in specs.enumerated() {
             do {
                 try spec.validate()
             } catch {
-                throw .invalidSpec(index: index, error)
+                completion(.failure(.invalidSpec(index: index, error)))
+                return
             }
         }
-        if specs.isEmpty { return [] }
-        return try await write { context throws(JobStoreError) in
-            let now = context.clock()
-            var submitted: [SubmittedJob] = []
-            submitted.reserveCapacity(specs.count)
-            var added: [QueueState: Int] = [:]
-            // Specs with no idempotency key and no dependency need no look-up: each run of them
-            // is stored by multi-row INSERTs, in order (twice the rows/s of one INSERT per row).
-            var plainStart: Int?
-            func storePlain(upTo end: Int) throws(JobStoreError) {
-                guard let start = plainStart else { return }
-                plainStart = nil
-                for job in try context.insertQueued(specs[start..<end], now: now) {
-                    added[QueueState(queue: job.spec.queue, state: .queued), default: 0] += 1
-                    submitted.append(SubmittedJob(job: job, created: true))
-                }
-            }
-            for (index, spec) in specs.enumerated() {
-                if spec.idempotencyKey == nil && spec.after.isEmpty {
-                    if plainStart == nil { plainStart = index }
-                    continue
-                }
-                try storePlain(upTo: index)
-                let result = try context.insert(spec, index: index, now: now)
-                if result.created { added[QueueState(queue: spec.queue, state: result.job.state), default: 0] += 1 }
-                submitted.append(result)
-            }
-            try storePlain(upTo: specs.count)
-            try context.addToCounts(added)
-            return submitted
-        }
+        if specs.isEmpty { return completion(.success([])) }
+        enqueueWrite({ context throws(JobStoreError) in try context.insertSubmitted(specs) }, completion: completion)
     }
 
     // MARK: Claim, finish, retry

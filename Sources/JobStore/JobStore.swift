@@ -182,22 +182,33 @@ public final class JobStore: Sendable {
         _ body: @escaping @Sendable (StoreContext) throws(JobStoreError) -> T
     ) async throws(JobStoreError) -> T {
         let result: Result<T, JobStoreError> = await withCheckedContinuation { continuation in
-            writer.enqueue(WriteOperation(
-                apply: { context in
-                    do throws(JobStoreError) {
-                        let value = try body(context)
-                        return AppliedWrite(succeeded: true) { commitFailure in
-                            continuation.resume(returning: commitFailure.map { .failure($0) } ?? .success(value))
-                        }
-                    } catch {
-                        return AppliedWrite(succeeded: false) { _ in continuation.resume(returning: .failure(error)) }
-                    }
-                },
-                reject: { error in continuation.resume(returning: .failure(error)) },
-                synced: synced
-            ))
+            enqueueWrite(synced: synced, body) { continuation.resume(returning: $0) }
         }
         return try result.get()
+    }
+
+    /// Runs `body` in the next group-commit transaction and calls `completion` on the writer's
+    /// thread once it has committed (or failed), without a task: the caller's own thread (an
+    /// event loop, the launcher) hears of it next, with one hand-off each way.
+    func enqueueWrite<T: Sendable>(
+        synced: Bool = true,
+        _ body: @escaping @Sendable (StoreContext) throws(JobStoreError) -> T,
+        completion: @escaping @Sendable (Result<T, JobStoreError>) -> Void
+    ) {
+        writer.enqueue(WriteOperation(
+            apply: { context in
+                do throws(JobStoreError) {
+                    let value = try body(context)
+                    return AppliedWrite(succeeded: true) { commitFailure in
+                        completion(commitFailure.map { .failure($0) } ?? .success(value))
+                    }
+                } catch {
+                    return AppliedWrite(succeeded: false) { _ in completion(.failure(error)) }
+                }
+            },
+            reject: { error in completion(.failure(error)) },
+            synced: synced
+        ))
     }
 
     /// Runs `body` on the reading connection, in its own read transaction (a consistent snapshot).
