@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import JobEngine
 import HummingbirdCore
 import Logging
 import NIOConcurrencyHelpers
@@ -52,6 +53,8 @@ struct APIServer: Service {
     let limits: APILimits
     /// Answers one request, given what the accept loop learned of its connection.
     let respond: @Sendable (Request, consuming ResponseWriter, any Channel, ConnectionFacts) async throws -> Void
+    /// Whose store ``SubmitHandler`` submits to.
+    let engine: JobEngine
     let onListening: @Sendable () async throws -> Void
     let logger: Logger
 
@@ -78,20 +81,33 @@ struct APIServer: Service {
                 }
             }
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-        let logger = self.logger
-        // Each accepted connection: Hummingbird's HTTP/1.1 pipeline, and what the routes need
-        // to know about it (the peer's credentials, the watch's future), read once on its event
-        // loop so that requests find them without a hop.
+        let (logger, engine, maxBodyBytes) = (self.logger, self.engine, limits.maxBodyBytes)
+        // Each accepted connection: Hummingbird's HTTP/1.1 pipeline with the submit handler
+        // after its connection-state handler, and what the routes need to know about it (the
+        // peer's credentials, the watch's future), read once on its event loop so that
+        // requests find them without a hop.
         let setup: @Sendable (any Channel) -> EventLoopFuture<Accepted> = { channel in
             http.setup(channel: channel, logger: logger).flatMap { value in
+                let submit = SubmitHandler(engine: engine, maxBodyBytes: maxBodyBytes)
+                do {
+                    let operations = channel.pipeline.syncOperations
+                    try operations.addHandler(submit, position: .after(operations.handler(type: HTTPConnectionStateHandler.self)))
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
                 let ended = try? channel.pipeline.syncOperations.handler(type: ConnectionWatch.self).ended
                 guard let provider = channel as? any SocketOptionProvider else {
                     return channel.eventLoop.makeSucceededFuture(Accepted(value: value, facts: ConnectionFacts(ended: ended)))
                 }
                 let credentials: EventLoopFuture<UCred> = provider.unsafeGetSocketOption(
                     level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
-                return credentials.map { Accepted(value: value, facts: ConnectionFacts(peer: PeerCredentials($0), ended: ended)) }
-                    .recover { _ in Accepted(value: value, facts: ConnectionFacts(ended: ended)) }
+                let loopBound = NIOLoopBound(submit, eventLoop: channel.eventLoop)
+                return credentials.map { credentials in
+                    let peer = PeerCredentials(credentials)
+                    loopBound.value.peer = peer
+                    return Accepted(value: value, facts: ConnectionFacts(peer: peer, ended: ended))
+                }
+                .recover { _ in Accepted(value: value, facts: ConnectionFacts(ended: ended)) }
             }
         }
         let server: NIOAsyncChannel<Accepted, Never>

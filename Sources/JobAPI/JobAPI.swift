@@ -108,7 +108,7 @@ public enum JobAPI {
                 response.headers[.server] = "jobqd"
                 try await writer.write(response: response.head, body: response.body)
             },
-            onListening: onListening, logger: logger)
+            engine: environment.engine, onListening: onListening, logger: logger)
     }
 }
 

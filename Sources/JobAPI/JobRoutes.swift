@@ -11,16 +11,18 @@ enum JobRoutes {
         let engine = environment.engine
         let store = environment.store
         router.post("v1/jobs") { request, context -> Response in
+            // Reached when ``SubmitHandler`` passed the request on (it arrived while an earlier
+            // request of its connection was being answered), and by the route tests.
             let plain = request.headers[.accept] == "text/plain"
             do {
-                var specs = try await decodeSubmit(request, limit: environment.limits.maxBodyBytes)
+                var specs = try SubmitAnswer.specs(of: try await collectBody(request, limit: environment.limits.maxBodyBytes))
                 // The kernel's word on who submits, not the body's.
                 let peer = environment.peers.resolve(context, request)
                 for index in specs.indices { specs[index].submitterUID = peer?.uid }
                 let submitted = try await storeCall { try await engine.submit(specs) }
-                return plain ? plainSubmitResponse(submitted) : try submitResponse(submitted)
+                return try SubmitAnswer.submitted(submitted, plain: plain).response
             } catch let error as APIError where plain {
-                return plainResponse(error.status, "\(error.code): \(error.message)\n")
+                return SubmitAnswer.refused(error, plain: true).response
             }
         }
         router.get("v1/jobs/:id") { _, context -> Job in
@@ -92,43 +94,6 @@ enum JobRoutes {
         }
     }
 
-    /// `{"jobs":[{"id":1,"created":true,"state":"queued"},…]}`, written by hand: a batch of
-    /// thousands answers in microseconds. 201 when a job was created, 200 when every spec named a
-    /// live job by its idempotency key (those items carry the job whole).
-    static func submitResponse(_ submitted: [SubmittedJob]) throws -> Response {
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(16 + submitted.count * 48)
-        buffer.writeStaticString(#"{"jobs":["#)
-        for (index, item) in submitted.enumerated() {
-            if index > 0 { buffer.writeStaticString(",") }
-            buffer.writeString(#"{"id":\#(item.job.id.rawValue),"created":\#(item.created),"state":"\#(item.job.state.rawValue)""#)
-            if !item.created {
-                buffer.writeStaticString(#","job":"#)
-                buffer.writeBytes(try JSONEncoder().encode(item.job))
-            }
-            buffer.writeStaticString("}")
-        }
-        buffer.writeStaticString("]}")
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(status: submitted.contains { $0.created } ? .created : .ok, headers: headers, body: .init(byteBuffer: buffer))
-    }
-
-    /// The answer to `Accept: text/plain`: each job's id on a line of its own, so that a client
-    /// as small as `jobq`'s quick submit reads it without JSON.
-    static func plainSubmitResponse(_ submitted: [SubmittedJob]) -> Response {
-        var text = ""
-        for item in submitted { text += "\(item.job.id)\n" }
-        return plainResponse(submitted.contains { $0.created } ? .created : .ok, text)
-    }
-
-    /// A `text/plain` answer, with its Content-Length.
-    static func plainResponse(_ status: HTTPResponse.Status, _ text: String) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "text/plain; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
-    }
-
     static func job(_ id: JobID, in store: JobStore) async throws -> Job {
         guard let job = try await storeCall({ try await store.job(id) }) else {
             throw APIError(.notFound, code: "not_found", message: "no job \(id)")
@@ -172,16 +137,6 @@ enum JobRoutes {
         throw APIError(.forbidden, code: "forbidden",
                        message: "\(action) is for the daemon's user (uid \(environment.daemonUID)) and root; the caller is uid \(uid.map(String.init) ?? "unknown")")
     }
-
-    /// One spec, or `{"jobs": [spec, …]}`; bodies over the limit and malformed JSON are refused
-    /// with a message saying where. The common bodies take `SubmitReader`; `JSONDecoder`
-    /// decides the rest.
-    static func decodeSubmit(_ request: Request, limit: Int) async throws -> [JobSpec] {
-        let buffer = try await collectBody(request, limit: limit)
-        let specs = try SubmitReader.specs(buffer.readableBytesView) ?? decodeJSON(SubmitBody.self, buffer).specs
-        guard !specs.isEmpty else { throw APIError.invalid("jobs: the batch is empty") }
-        return specs
-    }
 }
 
 /// The request's body, at most `limit` bytes (`payload_too_large` past it).
@@ -213,7 +168,7 @@ func storeCall<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
     } catch let error as JobStoreError {
-        throw APIError(error.httpStatus, code: error.code, message: error.description)
+        throw APIError(error)
     }
 }
 

@@ -96,6 +96,35 @@ struct SocketTests {
         }
     }
 
+    @Test("Pipelined requests on one connection, submits among them, are answered in order, each once")
+    func pipelinedInOrder() async throws {
+        try await JobqCommandTests.withDaemon { _, socket in
+            let submit = "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n{\"argv\":[\"true\"]}"
+            let plain = "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAccept: text/plain\r\nContent-Length: 17\r\n\r\n{\"argv\":[\"true\"]}"
+            let health = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+            let show = "GET /v1/jobs/1 HTTP/1.1\r\nHost: x\r\n\r\n"
+            let bad = "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAccept: text/plain\r\nContent-Length: 11\r\n\r\n{\"argv\":[]}"
+            let last = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            let connection = try RawConnection(socket)
+            // The first submit is read by the submit handler, which holds what follows until it answers.
+            connection.send(submit + health + plain + show + bad + plain + submit + last)
+            let answer = await connection.readToEnd()
+            // A body is followed by the next status line directly.
+            let statuses = answer.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+            #expect(statuses == ["201", "200", "201", "200", "400", "201", "201", "200"])
+            // Each answer's body where its request's place says: ids 1 to 4 in submit order.
+            let marks = [#""id":1,"created":true"#, #""status":"ok""#, "\r\n\r\n2\n", #""id":1"#,
+                         "invalid_request: job 0: argv", "\r\n\r\n3\n", #""id":4,"created":true"#, #""status":"ok""#]
+            var rest = Substring(answer)
+            for mark in marks {
+                let found = try #require(rest.range(of: mark), "\(mark) after the answers before it")
+                rest = rest[found.upperBound...]
+            }
+            let client = JobClient(socketPath: socket)
+            #expect(try await client.jobs().jobs.count == 4)
+        }
+    }
+
     @Test("A client that sends half a request and stalls holds nothing: others are served meanwhile")
     func stalledClient() async throws {
         try await JobqCommandTests.withDaemon { _, socket in
