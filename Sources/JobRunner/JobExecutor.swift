@@ -4,14 +4,14 @@ import JobModel
 /// Runs jobs' commands. The engine depends on this protocol only, so that its tests use a fake
 /// that spawns nothing.
 public protocol JobExecutor: Sendable {
-    /// Runs one attempt of `job` to its end and says how it ended. Never throws: a command that
-    /// cannot start is ``JobOutcome/spawnFailed(errno:message:)``.
+    /// Starts one attempt of `job` and calls `onEnd` once with how it ended: on the executor's
+    /// own thread, or on the caller's when it ends before it starts. A command that cannot
+    /// start is ``JobOutcome/spawnFailed(errno:message:)``.
     ///
-    /// A request on `stop`, or cancelling the calling task, stops the command: SIGTERM to its
-    /// whole process group, the grace period, then SIGKILL to the group; the result is then
-    /// ``JobOutcome/cancelled(signal:)`` (or ``JobOutcome/timedOut(after:signal:)`` when the
-    /// timeout came first).
-    func run(_ job: Job, stop: RunStop) async -> JobOutcome
+    /// A request on `stop` stops the command: SIGTERM to its whole process group, the grace
+    /// period, then SIGKILL to the group; the result is then ``JobOutcome/cancelled(signal:)``
+    /// (or ``JobOutcome/timedOut(after:signal:)`` when the timeout came first).
+    func start(_ job: Job, stop: RunStop, onEnd: @escaping @Sendable (JobOutcome) -> Void)
 
     /// Stops the processes a previous daemon's run of `jobs` left running (it was killed while
     /// they ran, and they are about to run again); returns how many it stopped.
@@ -22,15 +22,22 @@ extension JobExecutor {
     /// Nothing is left behind by an executor that spawns nothing.
     public func stopLeftovers(of jobs: [JobID]) async -> Int { 0 }
 
-    /// Runs `job` with no way to stop it but cancelling the calling task.
-    public func run(_ job: Job) async -> JobOutcome { await run(job, stop: RunStop()) }
+    /// Runs one attempt of `job` to its end (see ``start(_:stop:onEnd:)``); cancelling the
+    /// calling task stops it, as a request on `stop` does.
+    public func run(_ job: Job, stop: RunStop = RunStop()) async -> JobOutcome {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                start(job, stop: stop) { continuation.resume(returning: $0) }
+            }
+        } onCancel: {
+            stop.request()
+        }
+    }
 }
 
-/// A request to stop one run, made from another task than the one that runs it (a user's
-/// cancel, the end of the drain's grace period).
-///
-/// Lets the engine await a run on its worker's own task, with no second task to listen for the
-/// stop and no task group around the two: each of those cost the run a hand-off to another thread.
+/// A request to stop one run, made from another thread than the one it ends on (a user's
+/// cancel, the end of the drain's grace period, the engine's cancellation). A request made
+/// before the run starts keeps it from starting.
 public final class RunStop: Sendable {
     private struct State {
         var requested = false

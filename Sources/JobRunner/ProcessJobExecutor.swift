@@ -88,7 +88,7 @@ public struct ProcessJobExecutor: JobExecutor {
         return JobProcesses.kill(jobs: Set(jobs.map(\.rawValue)), stateDirectory: stateDirectory)
     }
 
-    public func run(_ job: Job, stop: RunStop) async -> JobOutcome {
+    public func start(_ job: Job, stop: RunStop, onEnd: @escaping @Sendable (JobOutcome) -> Void) {
         let outPath = job.stdoutPath ?? "\(configuration.logDirectory)/\(job.id).out"
         let errPath = job.stderrPath ?? "\(configuration.logDirectory)/\(job.id).err"
         // Output files are created on the first byte a stream carries: most jobs print nothing
@@ -100,7 +100,7 @@ public struct ProcessJobExecutor: JobExecutor {
         for directory in directories[0] == directories[1] ? [directories[0]] : directories {
             guard access(directory, W_OK | X_OK) == 0 else {
                 let code = errno
-                return .spawnFailed(errno: code, message: "cannot write its output file in \(directory): \(Errno(rawValue: code))")
+                return onEnd(.spawnFailed(errno: code, message: "cannot write its output file in \(directory): \(Errno(rawValue: code))"))
             }
         }
         unlink(outPath)
@@ -117,7 +117,7 @@ public struct ProcessJobExecutor: JobExecutor {
             } else if let found = Self.find(program, onSearchPath: variables.searchPath ?? Self.defaultSearchPath) {
                 path = found
             } else {
-                return .spawnFailed(errno: ENOENT, message: "no executable '\(program)' found on the job's PATH")
+                return onEnd(.spawnFailed(errno: ENOENT, message: "no executable '\(program)' found on the job's PATH"))
             }
             arguments = argv
         case .shell(let line):
@@ -126,45 +126,52 @@ public struct ProcessJobExecutor: JobExecutor {
         }
         let workingDirectory = job.spec.cwd ?? configuration.workingDirectory
         let timeout = job.spec.timeout
-        let report = await launcher.run(LaunchRequest(
+        let request = LaunchRequest(
             path: path, arguments: arguments, environment: variables.entries, workingDirectory: workingDirectory,
             stdoutPath: outPath, stderrPath: errPath, outputLimit: configuration.outputLimit,
-            timeout: timeout, killGrace: configuration.killGrace), stop: stop)
-
-        // No process outlives its job: the launcher SIGKILLed the leader's process group when the
-        // leader exited; what left the group (`setsid`) but still carries the job's mark goes too.
-        if report.pid > 0, let stateDirectory = configuration.stateDirectory {
-            let killed = JobProcesses.kill(jobs: [job.id.rawValue], stateDirectory: stateDirectory, since: report.pid,
-                                           skipping: launcher.unreapedLeaders)
-            if killed > 0 {
-                logger.notice("killed processes the job left outside its process group",
-                              metadata: ["job": "\(job.id)", "queue": "\(job.spec.queue)", "processes": "\(killed)"])
+            timeout: timeout, killGrace: configuration.killGrace)
+        launcher.start(request, stop: stop) { [configuration, launcher, logger] report in
+            // No process outlives its job: the launcher SIGKILLed the leader's process group when
+            // the leader exited; what left the group (`setsid`) but still carries the job's mark
+            // goes too.
+            if report.pid > 0, let stateDirectory = configuration.stateDirectory {
+                let killed = JobProcesses.kill(jobs: [job.id.rawValue], stateDirectory: stateDirectory, since: report.pid,
+                                               skipping: launcher.unreapedLeaders)
+                if killed > 0 {
+                    logger.notice("killed processes the job left outside its process group",
+                                  metadata: ["job": "\(job.id)", "queue": "\(job.spec.queue)", "processes": "\(killed)"])
+                }
             }
+            let outcome = Self.outcome(of: report, timeout: timeout, stopped: stop.isRequested, path: path,
+                                       workingDirectory: workingDirectory)
+            logger.debug("job ran", metadata: ["job": "\(job.id)", "queue": "\(job.spec.queue)", "outcome": "\(outcome)"])
+            onEnd(outcome)
         }
+    }
 
-        /// A run the timeout or a cancellation stopped reports that, with what ended it.
-        func stopped(by signal: Int32?) -> JobOutcome? {
+    /// What a launch's report means for the job: a run the timeout or a stop ended reports
+    /// that, with the signal that ended it.
+    private static func outcome(
+        of report: LaunchReport, timeout: Duration?, stopped: Bool, path: String, workingDirectory: String
+    ) -> JobOutcome {
+        func stoppedBy(_ signal: Int32?) -> JobOutcome? {
             if report.timedOut, let timeout { return .timedOut(after: timeout, signal: signal) }
-            return Task.isCancelled || stop.isRequested ? .cancelled(signal: signal) : nil
+            return stopped ? .cancelled(signal: signal) : nil
         }
-        let outcome: JobOutcome
         switch report.end {
         case .exited(let code):
-            outcome = stopped(by: nil) ?? .exited(code: code)
+            return stoppedBy(nil) ?? .exited(code: code)
         case .signaled(let signal):
-            outcome = stopped(by: signal) ?? .signaled(signal: signal)
+            return stoppedBy(signal) ?? .signaled(signal: signal)
         case .notStarted:
-            outcome = .cancelled(signal: nil)
+            return .cancelled(signal: nil)
         case .spawnFailed(let code, let inWorkingDirectory):
             let reason = String(cString: strerror(code))
             if inWorkingDirectory {
-                outcome = .spawnFailed(errno: code, message: "cannot change to the working directory '\(workingDirectory)': \(reason)")
-            } else {
-                outcome = .spawnFailed(errno: code, message: "cannot run '\(path)': \(reason)")
+                return .spawnFailed(errno: code, message: "cannot change to the working directory '\(workingDirectory)': \(reason)")
             }
+            return .spawnFailed(errno: code, message: "cannot run '\(path)': \(reason)")
         }
-        logger.debug("job ran", metadata: ["job": "\(job.id)", "queue": "\(job.spec.queue)", "outcome": "\(outcome)"])
-        return outcome
     }
 
     /// The directory of a file's path: what precedes its last `/` (`/` for a file at the root,

@@ -19,7 +19,7 @@ import SystemPackage
 ///   epoll set; output is copied into the job's files as it arrives;
 /// - when the leader exits, its process group is SIGKILLed while the zombie still holds the
 ///   group's id (no process outlives its job), the leader is reaped, what its pipes still hold
-///   is read, and the waiting run is resumed: one wake-up in, one out;
+///   is read, and the run's end handler is called, on this thread: one wake-up in, none out;
 /// - timeouts and stops: SIGTERM to the group, SIGKILL to the group after the grace period.
 ///
 /// Requires Linux 5.4 or later (pidfds that `waitid` accepts).
@@ -28,7 +28,7 @@ import SystemPackage
 /// the process.
 public final class ProcessLauncher: Sendable {
     private enum Command: Sendable {
-        case launch(token: UInt64, LaunchRequest, CheckedContinuation<LaunchReport, Never>)
+        case launch(token: UInt64, LaunchRequest, onEnd: @Sendable (LaunchReport) -> Void)
         case stop(token: UInt64)
     }
 
@@ -77,34 +77,44 @@ public final class ProcessLauncher: Sendable {
     /// Runs one process to its end. A request on `stop`, or cancelling the calling task, stops
     /// it: SIGTERM to its process group, SIGKILL to the group after the request's grace period.
     func run(_ request: LaunchRequest, stop: RunStop = RunStop()) async -> LaunchReport {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                start(request, stop: stop) { continuation.resume(returning: $0) }
+            }
+        } onCancel: {
+            stop.request()
+        }
+    }
+
+    /// Starts one process and calls `onEnd` once, on the launcher's thread, when it has ended
+    /// and been reaped (or at once, on the caller's thread, when the launcher cannot start any).
+    /// A request on `stop` stops it: SIGTERM to its process group, SIGKILL to the group after
+    /// the request's grace period.
+    func start(_ request: LaunchRequest, stop: RunStop, onEnd: @escaping @Sendable (LaunchReport) -> Void) {
         if let startError {
-            return LaunchReport(end: .spawnFailed(errno: startError, inWorkingDirectory: false))
+            return onEnd(LaunchReport(end: .spawnFailed(errno: startError, inWorkingDirectory: false)))
         }
         let token = tokens.wrappingAdd(1, ordering: .relaxed).newValue
         let phase = Phase()
         // Before the launch is posted: nothing yet (and no launch after this); after it, a stop
         // queued behind it.
-        let requestStop: @Sendable () -> Void = { [self] in
+        stop.onRequest { [self] in
             _ = post { inbox in
                 guard phase.value.exchange(2, ordering: .relaxed) == 1 else { return false }
                 inbox.append(.stop(token: token))
                 return true
             }
         }
-        stop.onRequest(requestStop)
-        defer { stop.clearHandler() }
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let posted = post { inbox in
-                    guard phase.value.compareExchange(expected: 0, desired: 1, ordering: .relaxed).exchanged else { return false }
-                    inbox.append(.launch(token: token, request, continuation))
-                    return true
-                }
-                if !posted { continuation.resume(returning: LaunchReport(end: .notStarted)) }
-            }
-        } onCancel: {
-            requestStop()
+        let ended: @Sendable (LaunchReport) -> Void = { report in
+            stop.clearHandler()
+            onEnd(report)
         }
+        let posted = post { inbox in
+            guard phase.value.compareExchange(expected: 0, desired: 1, ordering: .relaxed).exchanged else { return false }
+            inbox.append(.launch(token: token, request, onEnd: ended))
+            return true
+        }
+        if !posted { ended(LaunchReport(end: .notStarted)) }
     }
 
     /// Adds to the inbox under its lock and wakes the thread when something was added.
@@ -159,12 +169,12 @@ public final class ProcessLauncher: Sendable {
             }
             for command in commands {
                 switch command {
-                case .launch(let token, let request, let continuation):
-                    switch launch(request, token: token, continuation: continuation) {
+                case .launch(let token, let request, let onEnd):
+                    switch launch(request, token: token, onEnd: onEnd) {
                     case .watching(let process):
                         watched.add(process, token: token, descriptors: process.descriptors)
                     case .failed(let report):
-                        continuation.resume(returning: report)
+                        onEnd(report)
                     }
                 case .stop(let token):
                     watched[token: token]?.stop(now: Self.monotonicNanoseconds())
@@ -175,7 +185,7 @@ public final class ProcessLauncher: Sendable {
 
     /// Spawns the request's process and registers it, or says why it could not start.
     private func launch(_ request: LaunchRequest, token: UInt64,
-                        continuation: CheckedContinuation<LaunchReport, Never>) -> Launched {
+                        onEnd: @escaping @Sendable (LaunchReport) -> Void) -> Launched {
         var stdoutPipe: [Int32] = [-1, -1]
         var stderrPipe: [Int32] = [-1, -1]
         func failed(_ code: Int32, inWorkingDirectory: Bool = false) -> Launched {
@@ -212,7 +222,7 @@ public final class ProcessLauncher: Sendable {
             return failed(code)
         }
         let process = WatchedProcess(
-            token: token, pid: pid, pidfd: pidfd, continuation: continuation,
+            token: token, pid: pid, pidfd: pidfd, onEnd: onEnd,
             streams: [
                 OutputStream(descriptor: stdoutPipe[0], sink: OutputSink(path: request.stdoutPath, limit: request.outputLimit)),
                 OutputStream(descriptor: stderrPipe[0], sink: OutputSink(path: request.stderrPath, limit: request.outputLimit)),
@@ -248,7 +258,7 @@ public final class ProcessLauncher: Sendable {
         _ = jobq_epoll_remove(epollDescriptor, process.pidfd)
         close(process.pidfd)
         let end: LaunchReport.End = exited != 0 ? .exited(code: value) : .signaled(value)
-        process.continuation.resume(returning: LaunchReport(end: end, pid: process.pid, timedOut: process.timedOut))
+        process.onEnd(LaunchReport(end: end, pid: process.pid, timedOut: process.timedOut))
         return true
     }
 

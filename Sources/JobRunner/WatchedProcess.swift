@@ -6,7 +6,8 @@ final class WatchedProcess {
     let token: UInt64
     let pid: pid_t
     let pidfd: Int32
-    let continuation: CheckedContinuation<LaunchReport, Never>
+    /// Called once, on the launcher's thread, with how the process ended.
+    let onEnd: @Sendable (LaunchReport) -> Void
     let streams: [OutputStream]
     let grace: UInt64
     var timeoutDeadline: UInt64?
@@ -24,12 +25,12 @@ final class WatchedProcess {
     /// SIGTERM went to the group (a stop or the timeout): a second reason sends nothing more.
     private var terminating = false
 
-    init(token: UInt64, pid: pid_t, pidfd: Int32, continuation: CheckedContinuation<LaunchReport, Never>,
+    init(token: UInt64, pid: pid_t, pidfd: Int32, onEnd: @escaping @Sendable (LaunchReport) -> Void,
          streams: [OutputStream], grace: Duration) {
         self.token = token
         self.pid = pid
         self.pidfd = pidfd
-        self.continuation = continuation
+        self.onEnd = onEnd
         self.streams = streams
         self.grace = ProcessLauncher.nanoseconds(grace)
     }

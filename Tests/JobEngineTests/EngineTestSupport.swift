@@ -1,5 +1,6 @@
 import AsyncQueues
 import Foundation
+import JobBasics
 import JobEngine
 import JobModel
 import JobQueueTesting
@@ -69,88 +70,98 @@ final class ManualClock: EngineClock {
 
 /// An executor that spawns nothing: each job's `argv[0]` says what happens.
 /// - `ok`: succeeds; `fail`: exits 1; `flaky-N`: fails until attempt N, then succeeds;
-/// - `block`: runs until the test releases it (`release(id)`) or the run is cancelled.
-actor FakeExecutorState {
-    var started: [JobID] = []
-    var running = 0
-    var maxRunning = 0
-    var gates: [JobID: AsyncQueue<Void>] = [:]
-    var startObservers: [(count: Int, signal: AsyncQueue<Void>)] = []
-
-    func begin(_ id: JobID) async {
-        started.append(id)
-        running += 1
-        maxRunning = max(maxRunning, running)
-        for observer in startObservers where started.count >= observer.count { try? await observer.signal.putNowait(()) }
-        startObservers.removeAll { started.count >= $0.count }
+/// - `block`: runs until the test releases it (`release(id)`, which a later run of the job
+///   finds too when it comes first) or the run is stopped.
+/// Runs end on the caller's thread (at once) or on the releasing test's, as the real
+/// executor's end on its launcher's thread.
+final class FakeExecutorState: Sendable {
+    private struct State {
+        var started: [JobID] = []
+        var running = 0
+        var maxRunning = 0
+        /// The end of each blocked run, until released or stopped.
+        var blocked: [JobID: @Sendable (JobOutcome) -> Void] = [:]
+        var releasedEarly: Set<JobID> = []
+        var startObservers: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
     }
 
-    func end() { running -= 1 }
+    private let state = Locked(State())
 
-    func gate(_ id: JobID) -> AsyncQueue<Void> {
-        if let gate = gates[id] { return gate }
-        let gate = AsyncQueue<Void>(maxsize: 1)
-        gates[id] = gate
-        return gate
+    var started: [JobID] { get async { state.withLock { $0.started } } }
+    var running: Int { get async { state.withLock { $0.running } } }
+    var maxRunning: Int { get async { state.withLock { $0.maxRunning } } }
+
+    fileprivate func begin(_ id: JobID) {
+        let due = state.withLock { state in
+            state.started.append(id)
+            state.running += 1
+            state.maxRunning = max(state.maxRunning, state.running)
+            let count = state.started.count
+            defer { state.startObservers.removeAll { count >= $0.count } }
+            return state.startObservers.filter { count >= $0.count }.map(\.continuation)
+        }
+        for continuation in due { continuation.resume() }
+    }
+
+    fileprivate func end() { state.withLock { $0.running -= 1 } }
+
+    /// Holds a blocked run's end until `release`; false when the release came first.
+    fileprivate func block(_ id: JobID, _ end: @escaping @Sendable (JobOutcome) -> Void) -> Bool {
+        state.withLock { state in
+            if state.releasedEarly.remove(id) != nil { return false }
+            state.blocked[id] = end
+            return true
+        }
+    }
+
+    /// Takes out a blocked run's end; remembers the release for a run that has not blocked yet.
+    fileprivate func unblock(_ id: JobID, rememberIfNone: Bool) -> (@Sendable (JobOutcome) -> Void)? {
+        state.withLock { state in
+            if let end = state.blocked.removeValue(forKey: id) { return end }
+            if rememberIfNone { state.releasedEarly.insert(id) }
+            return nil
+        }
     }
 
     /// Returns once `count` runs have started in all.
     func untilStarted(_ count: Int) async {
-        if started.count >= count { return }
-        let signal = AsyncQueue<Void>(maxsize: 1)
-        startObservers.append((count, signal))
-        _ = try? await signal.get()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let reached = state.withLock { state in
+                if state.started.count >= count { return true }
+                state.startObservers.append((count, continuation))
+                return false
+            }
+            if reached { continuation.resume() }
+        }
     }
 }
 
 struct FakeExecutor: JobExecutor {
     let state = FakeExecutorState()
 
-    func run(_ job: Job, stop: RunStop) async -> JobOutcome {
-        await state.begin(job.id)
-        let outcome = await outcome(of: job, stop: stop)
-        await state.end()
-        return outcome
-    }
-
-    private func outcome(of job: Job, stop: RunStop) async -> JobOutcome {
-        guard case .argv(let argv) = job.spec.command, let program = argv.first else { return .exited(code: 2) }
+    func start(_ job: Job, stop: RunStop, onEnd: @escaping @Sendable (JobOutcome) -> Void) {
+        state.begin(job.id)
+        let end: @Sendable (JobOutcome) -> Void = { [state] outcome in
+            state.end()
+            onEnd(outcome)
+        }
+        guard case .argv(let argv) = job.spec.command, let program = argv.first else { return end(.exited(code: 2)) }
         switch program {
-        case "ok": return .exited(code: 0)
-        case "fail": return .exited(code: 1)
+        case "ok": end(.exited(code: 0))
+        case "fail": end(.exited(code: 1))
         case let flaky where flaky.hasPrefix("flaky-"):
             let succeedsAt = Int(flaky.dropFirst(6)) ?? 1
-            return job.attempts >= succeedsAt ? .exited(code: 0) : .exited(code: 3)
+            end(job.attempts >= succeedsAt ? .exited(code: 0) : .exited(code: 3))
         case "block":
-            // Until released, or stopped (a stop request shuts its gate; so does cancelling the task).
-            let gate = await state.gate(job.id)
-            let (stopped, stoppedSink) = AsyncStream<Void>.makeStream()
-            stop.onRequest { stoppedSink.finish() }
-            return await withTaskGroup(of: JobOutcome?.self) { group in
-                group.addTask {
-                    do {
-                        try await gate.get()
-                        return .exited(code: 0)
-                    } catch {
-                        return .cancelled(signal: SIGTERM)
-                    }
-                }
-                group.addTask {
-                    for await _ in stopped {}
-                    return Task.isCancelled ? nil : .cancelled(signal: SIGTERM)
-                }
-                let first = await group.next() ?? nil
-                stoppedSink.finish()
-                group.cancelAll()
-                return first ?? .cancelled(signal: SIGTERM)
-            }
+            guard state.block(job.id, end) else { return end(.exited(code: 0)) }
+            stop.onRequest { [state] in state.unblock(job.id, rememberIfNone: false)?(.cancelled(signal: SIGTERM)) }
         default:
-            return .spawnFailed(errno: ENOENT, message: "no executable '\(program)' found")
+            end(.spawnFailed(errno: ENOENT, message: "no executable '\(program)' found"))
         }
     }
 
     func release(_ id: JobID) async {
-        try? await state.gate(id).putNowait(())
+        state.unblock(id, rememberIfNone: true)?(.exited(code: 0))
     }
 }
 
