@@ -113,7 +113,14 @@ extension JobStore {
     /// The earliest `run_at` after `instant` among the queue's queued jobs: when the
     /// dispatcher's timer should fire next (`nil`: no delayed job). One index seek.
     public func nextRunAt(queue: String, after instant: Timestamp) async throws(JobStoreError) -> Timestamp? {
-        try await read { context throws(JobStoreError) in
+        try await awaiting { nextRunAt(queue: queue, after: instant, completion: $0) }
+    }
+
+    /// ``nextRunAt(queue:after:)`` with a completion handler, called on the reader's thread.
+    public func nextRunAt(
+        queue: String, after instant: Timestamp, completion: @escaping @Sendable (Result<Timestamp?, JobStoreError>) -> Void
+    ) {
+        enqueueRead({ context throws(JobStoreError) in
             try context.withStatement("""
                 SELECT min(run_at) FROM jobs INDEXED BY jobs_due
                 WHERE state = 'queued' AND queue = ?1 AND run_at > ?2
@@ -123,7 +130,7 @@ extension JobStore {
                 guard try statement.step() else { return nil }
                 return statement.optionalInt64(0).map(Timestamp.init(millisecondsSinceEpoch:))
             }
-        }
+        }, completion: completion)
     }
 
     /// Whether the queue has a job ready to claim now.

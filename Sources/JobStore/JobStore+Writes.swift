@@ -15,10 +15,7 @@ extension JobStore {
     /// - Throws ``JobStoreError/invalidSpec(index:_:)`` or
     ///   ``JobStoreError/dependencyNotFound(index:_:)`` without storing anything.
     public func insert(_ specs: [JobSpec]) async throws(JobStoreError) -> [SubmittedJob] {
-        let result: Result<[SubmittedJob], JobStoreError> = await withCheckedContinuation { continuation in
-            insert(specs) { continuation.resume(returning: $0) }
-        }
-        return try result.get()
+        try await awaiting { insert(specs, completion: $0) }
     }
 
     /// ``insert(_:)`` for a caller that is not a task: `completion` is called once, on the
@@ -42,10 +39,15 @@ extension JobStore {
     /// first, then earliest `run_at`, then lowest id, in one atomic statement: each becomes
     /// `running` with one more attempt and its output paths set. Returns them in that order.
     public func claim(queue: String, limit: Int = 1) async throws(JobStoreError) -> [Job] {
-        guard limit > 0 else { return [] }
+        try await awaiting { claim(queue: queue, limit: limit, completion: $0) }
+    }
+
+    /// ``claim(queue:limit:)`` with a completion handler, called on the writer's thread.
+    public func claim(queue: String, limit: Int = 1, completion done: @escaping @Sendable (Result<[Job], JobStoreError>) -> Void) {
+        guard limit > 0 else { return done(.success([])) }
         // Without an fsync of its own (see `WriteOperation.synced`): a claim that a power cut
         // undoes leaves the jobs queued, which is what recovery would make of them anyway.
-        return try await write(synced: false) { context throws(JobStoreError) in
+        enqueueWrite(synced: false) { context throws(JobStoreError) in
             let now = context.clock()
             // INDEXED BY: the walk down jobs_ready is what keeps a claim O(log n) in the backlog;
             // if the planner ever preferred another index, the statement fails instead of sorting.
@@ -73,7 +75,7 @@ extension JobStore {
                 }
             }
             return claimed
-        }
+        } completion: { done($0) }
     }
 
     /// Records how a running job ended, for good: `succeeded`, or `failed` when it has no
@@ -89,7 +91,15 @@ extension JobStore {
     public func finish(
         _ id: JobID, _ completion: JobCompletion, startedAt: Timestamp? = nil, spec: JobSpec? = nil
     ) async throws(JobStoreError) -> FinishedJob {
-        try await write { context throws(JobStoreError) in
+        try await awaiting { finish(id, completion, startedAt: startedAt, spec: spec, completion: $0) }
+    }
+
+    /// ``finish(_:_:startedAt:spec:)`` with a completion handler, called on the writer's thread.
+    public func finish(
+        _ id: JobID, _ completion: JobCompletion, startedAt: Timestamp? = nil, spec: JobSpec? = nil,
+        completion done: @escaping @Sendable (Result<FinishedJob, JobStoreError>) -> Void
+    ) {
+        enqueueWrite { context throws(JobStoreError) in
             let now = context.clock()
             let target: JobState
             let exitCode: Int32?, signal: Int32?, reason: String?
@@ -112,7 +122,7 @@ extension JobStore {
             }
             let settled = try context.settleDependents(of: id, finishedAs: target, now: now)
             return FinishedJob(job: job, unblocked: settled.unblocked, failedDependents: settled.failed)
-        }
+        } completion: { done($0) }
     }
 
     /// Puts a running job whose attempt failed back to `queued`, to run again at `runAt`,
@@ -123,7 +133,19 @@ extension JobStore {
         _ id: JobID, at runAt: Timestamp, exitCode: Int32? = nil, signal: Int32? = nil, reason: String,
         startedAt: Timestamp? = nil, spec: JobSpec? = nil
     ) async throws(JobStoreError) -> Job {
-        try await write { context throws(JobStoreError) in
+        try await awaiting {
+            scheduleRetry(id, at: runAt, exitCode: exitCode, signal: signal, reason: reason, startedAt: startedAt, spec: spec,
+                          completion: $0)
+        }
+    }
+
+    /// ``scheduleRetry(_:at:exitCode:signal:reason:startedAt:spec:)`` with a completion handler,
+    /// called on the writer's thread.
+    public func scheduleRetry(
+        _ id: JobID, at runAt: Timestamp, exitCode: Int32? = nil, signal: Int32? = nil, reason: String,
+        startedAt: Timestamp? = nil, spec: JobSpec? = nil, completion done: @escaping @Sendable (Result<Job, JobStoreError>) -> Void
+    ) {
+        enqueueWrite { context throws(JobStoreError) in
             let now = context.clock()
             return try context.updateRunning(id, to: .queued, spec: spec, set: """
                 state = 'queued', run_at = ?2, updated_at = ?3, exit_code = ?4, signal = ?5, error = ?6,
@@ -136,14 +158,19 @@ extension JobStore {
                 try statement.bind(6, reason)
                 try statement.bind(7, startedAt?.millisecondsSinceEpoch)
             }
-        }
+        } completion: { done($0) }
     }
 
     /// Gives back a claimed job that never started (the daemon is draining): it is `queued`
     /// again, in its old place, and the claim does not count as an attempt. `spec` as in
     /// ``finish(_:_:startedAt:spec:)``.
     public func release(_ id: JobID, spec: JobSpec? = nil) async throws(JobStoreError) -> Job {
-        try await write { context throws(JobStoreError) in
+        try await awaiting { release(id, spec: spec, completion: $0) }
+    }
+
+    /// ``release(_:spec:)`` with a completion handler, called on the writer's thread.
+    public func release(_ id: JobID, spec: JobSpec? = nil, completion done: @escaping @Sendable (Result<Job, JobStoreError>) -> Void) {
+        enqueueWrite { context throws(JobStoreError) in
             let now = context.clock()
             return try context.updateRunning(id, to: .queued, spec: spec, set: """
                 state = 'queued', attempts = max(0, attempts - 1), updated_at = ?2,
@@ -151,7 +178,7 @@ extension JobStore {
                 """) { statement throws(SQLiteError) in
                 try statement.bind(2, now.millisecondsSinceEpoch)
             }
-        }
+        } completion: { done($0) }
     }
 
     // MARK: Cancel and retry by hand

@@ -181,10 +181,7 @@ public final class JobStore: Sendable {
         synced: Bool = true,
         _ body: @escaping @Sendable (StoreContext) throws(JobStoreError) -> T
     ) async throws(JobStoreError) -> T {
-        let result: Result<T, JobStoreError> = await withCheckedContinuation { continuation in
-            enqueueWrite(synced: synced, body) { continuation.resume(returning: $0) }
-        }
-        return try result.get()
+        try await awaiting { enqueueWrite(synced: synced, body, completion: $0) }
     }
 
     /// Runs `body` in the next group-commit transaction and calls `completion` on the writer's
@@ -211,26 +208,41 @@ public final class JobStore: Sendable {
         ))
     }
 
+    /// Waits for a store call made with a completion handler.
+    func awaiting<T: Sendable>(
+        _ start: (@escaping @Sendable (Result<T, JobStoreError>) -> Void) -> Void
+    ) async throws(JobStoreError) -> T {
+        let result: Result<T, JobStoreError> = await withCheckedContinuation { continuation in
+            start { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
     /// Runs `body` on the reading connection, in its own read transaction (a consistent snapshot).
     func read<T: Sendable>(
         _ body: @escaping @Sendable (StoreContext) throws(JobStoreError) -> T
     ) async throws(JobStoreError) -> T {
-        let result: Result<T, JobStoreError> = await withCheckedContinuation { continuation in
-            readQueue.async {
-                let result = self.reader.withLock { context -> Result<T, JobStoreError> in
-                    guard let context else { return .failure(.closed) }
-                    do throws(SQLiteError) {
-                        try context.connection.run("BEGIN")
-                    } catch {
-                        return .failure(.storage(error))
-                    }
-                    defer { try? context.connection.run("COMMIT") }
-                    return Result { () throws(JobStoreError) -> T in try body(context) }
+        try await awaiting { enqueueRead(body, completion: $0) }
+    }
+
+    /// ``read(_:)`` with a completion handler, called on the reader's thread.
+    func enqueueRead<T: Sendable>(
+        _ body: @escaping @Sendable (StoreContext) throws(JobStoreError) -> T,
+        completion: @escaping @Sendable (Result<T, JobStoreError>) -> Void
+    ) {
+        readQueue.async {
+            let result = self.reader.withLock { context -> Result<T, JobStoreError> in
+                guard let context else { return .failure(.closed) }
+                do throws(SQLiteError) {
+                    try context.connection.run("BEGIN")
+                } catch {
+                    return .failure(.storage(error))
                 }
-                continuation.resume(returning: result)
+                defer { try? context.connection.run("COMMIT") }
+                return Result { () throws(JobStoreError) -> T in try body(context) }
             }
+            completion(result)
         }
-        return try result.get()
     }
 }
 
