@@ -62,6 +62,9 @@ struct EngineState {
         return deadlines.min()
     }
 
+    /// Whether any job's command runs (or is being stopped).
+    var isRunningAnything: Bool { queues.values.contains { $0.running > 0 } }
+
     /// Jobs of `queue` whose command runs (or is being stopped).
     func runningCount(_ queue: String) -> Int { queues[queue]?.running ?? 0 }
 
@@ -82,7 +85,8 @@ struct EngineState {
             lifecycle = .running
             for name in names { ensureQueue(name) }
             for name in paused { queues[name]?.lifecycle = .paused }
-            for name in names.sorted() { claimIfDue(name, &actions) }
+            // With the queues that work arrived in during the recovery.
+            for name in queues.keys.sorted() { claimIfDue(name, &actions) }
         case .workArrived(let names):
             for name in names.sorted() {
                 ensureQueue(name)

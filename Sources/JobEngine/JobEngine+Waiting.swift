@@ -1,15 +1,52 @@
 import AsyncQueues
+import JobBasics
 import JobModel
 import JobStore
 
 /// Waiting for jobs and joining queues: asyncio's `join`, for clients.
 extension JobEngine {
+    /// Handles one message of the inbox. Returns `true` once the drain is done.
+    func apply(_ message: EngineMessage, in group: inout DiscardingTaskGroup) async -> Bool {
+        switch message {
+        case .terminal(let ids, let queue):
+            for signal in waits.resolve(ids) { try? await signal.putNowait(()) }
+            let queueStillRuns = queue.map { name in core.withLock { $0.state.hasUncancelledRun(in: name) } } ?? false
+            if waits.needsRecheck(queueStillRuns: queueStillRuns) { countForJoins(in: &group) }
+        case .joinCounts(let counts):
+            let (done, again) = waits.countsRead(counts)
+            for signal in done { try? await signal.putNowait(()) }
+            if again { countForJoins(in: &group) }
+        case .publishFinished(let ids):
+            group.addTask { await self.publishFinished(ids) }
+        case .drained:
+            return true
+        }
+        return false
+    }
+
+    private func countForJoins(in group: inout DiscardingTaskGroup) {
+        group.addTask { [store, inbox] in inbox.yield(.joinCounts(try? await store.counts())) }
+    }
+
+    /// Keeps the core's count of waits and joins as the registry's.
+    private func noteWaiters() {
+        let (ids, joins) = (waits.waitCount, waits.joinCount)
+        core.withLock { core in
+            core.idWaits = ids
+            core.joins = joins
+        }
+    }
+
     /// Returns the jobs once every one of them has reached a terminal state. Throws
     /// `CancellationError` when the calling task is cancelled, and ``JobStoreError/notFound(_:)``
     /// for an unknown id.
     public func wait(for ids: [JobID]) async throws -> [Job] {
         let (token, signal) = waits.addWait(for: Set(ids))
-        defer { waits.remove(token) }
+        noteWaiters()
+        defer {
+            waits.remove(token)
+            noteWaiters()
+        }
         for id in Set(ids) {
             guard let job = try await store.job(id) else { throw JobStoreError.notFound(id) }
             if job.state.isTerminal {
@@ -31,7 +68,11 @@ extension JobEngine {
     /// asyncio's `join`. Throws `CancellationError` when the calling task is cancelled.
     public func join(queue: String? = nil) async throws {
         let (token, signal) = waits.addJoin(queue: queue)
-        defer { waits.remove(token) }
+        noteWaiters()
+        defer {
+            waits.remove(token)
+            noteWaiters()
+        }
         for observer in joinObservers.reached(waits.joinCount) { try? await observer.putNowait(()) }
         if WaitRegistry.liveCount(queue, in: try await store.counts()) > 0 {
             try await signal.get()
@@ -47,7 +88,13 @@ extension JobEngine {
     /// Returns once at least `count` jobs have been claimed since the start (for tests of what
     /// a claimed job that waits for a worker records).
     func untilClaimed(_ count: Int) async {
-        guard let signal = claimObservers.signal(at: count, current: claimedCount) else { return }
-        _ = try? await signal.get()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let reached = core.withLock { core in
+                if core.claimedCount >= count { return true }
+                core.claimWaiters.append((count, continuation))
+                return false
+            }
+            if reached { continuation.resume() }
+        }
     }
 }

@@ -8,11 +8,12 @@ import ServiceLifecycle
 
 /// The daemon's core: asyncio's producer/consumer pattern over the durable store.
 ///
-/// Decisions are ``EngineState``'s (a value that takes inputs and returns actions); this actor
-/// only carries the actions out and feeds their results back. Every input goes through one
-/// inbox, read by ``run()``: a submit, a cancel, a claim that returned, a run that ended, a
-/// record that committed, the timer. Effects (claims, runs, records, releases) run as child
-/// tasks of ``run()``, which report back through the inbox.
+/// Decisions are ``EngineState``'s (a value that takes inputs and returns actions), kept in an
+/// ``EngineCore`` under a lock. Whoever has an input (the store's writer when a claim or a
+/// record commits, the launcher's thread when a command ends, a caller's cancel, the timer)
+/// takes the lock, hands the input in, and carries out the actions itself: a job's end goes
+/// launcher → writer → launcher with no hop through the task pool. The actor keeps what tasks
+/// wait on (waits and joins, the start-up latch) and the engine's life as a `Service`.
 ///
 /// Run it as a swift-service-lifecycle `Service`: on graceful shutdown it stops claiming, gives
 /// claimed jobs that never started back, lets running jobs go on for
@@ -25,27 +26,20 @@ public actor JobEngine: Service {
     let configuration: EngineConfiguration
     let logger: Logger
 
-    /// The decisions.
-    var state: EngineState
+    /// The decisions, and what the threads that feed them share.
+    let core: Locked<EngineCore>
     /// Waits and joins.
     var waits = WaitRegistry()
     let hub = EventHub()
-    /// The inbox: every input of ``state`` and of ``waits``, in order.
+    /// The actor's inbox: what concerns waits and joins, and the drain's end, in order.
     let messages: AsyncStream<EngineMessage>
     let inbox: AsyncStream<EngineMessage>.Continuation
-    /// Queues with new work not yet told to the state, and the paused ones, which submits do
-    /// not wake: a burst of submits to one queue makes one wake-up, a paused queue none.
-    let wakes = Locked(WakeBoard())
     /// Wakes the timer when the earliest deadline changes.
     let timerBell = Doorbell()
-    /// The stop signal of each running job, for a cancel or the drain's end.
-    var stops: [JobID: RunStop] = [:]
     /// Resumed once start-up recovery is done.
     var startWaiters: [AsyncQueue<Void>] = []
-    /// Tests: joins waiting, jobs claimed since the start, and who waits for those counts.
+    /// Tests: who waits for a number of joins.
     var joinObservers = CountSignals()
-    var claimedCount = 0
-    var claimObservers = CountSignals()
 
     public init(
         store: JobStore,
@@ -59,8 +53,8 @@ public actor JobEngine: Service {
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
-        state = EngineState(defaultConcurrency: configuration.defaultConcurrency,
-                            configuredConcurrency: configuration.concurrency)
+        core = Locked(EngineCore(state: EngineState(defaultConcurrency: configuration.defaultConcurrency,
+                                                    configuredConcurrency: configuration.concurrency)))
         (messages, inbox) = AsyncStream<EngineMessage>.makeStream()
     }
 
@@ -82,23 +76,30 @@ public actor JobEngine: Service {
         let paused = try await store.pausedQueues()
         let names = Set(configuration.concurrency.keys).union(stored).union(paused).sorted()
         for name in paused { logger.info("queue paused since before the start", metadata: ["queue": "\(name)"]) }
-        let inbox = self.inbox
         let grace = configuration.drainGrace
         let clock = self.clock
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.runTimer() }
-                _ = await self.apply(.input(.started(queues: names, paused: Set(paused))), in: &group)
+                self.decide(.started(queues: names, paused: Set(paused)))
                 for name in names { self.logger.info("queue started", metadata: ["queue": "\(name)"]) }
                 for waiter in self.startWaiters { try? await waiter.putNowait(()) }
                 self.startWaiters.removeAll()
+                var drained = false
                 for await message in self.messages {
-                    if await self.apply(message, in: &group) { break }
+                    if await self.apply(message, in: &group) {
+                        drained = true
+                        break
+                    }
                 }
-                group.cancelAll()  // the timer; nothing else runs once the drain is done
+                if !drained { await self.abandonRuns() }
+                group.cancelAll()  // the timer and join counts; the runs have ended
             }
-        } onGracefulShutdown: {
-            inbox.yield(.input(.drain(graceDeadline: clock.now().advanced(by: grace))))
+        } onGracefulShutdown: { [self] in
+            let deadline = clock.now().advanced(by: grace)
+            logger.info("draining: no more claims; running jobs get the grace period",
+                        metadata: ["grace": "\(clock.now().duration(to: deadline))"])
+            decide(.drain(graceDeadline: deadline))
         }
         hub.finish()
         logger.info("engine stopped")
@@ -119,7 +120,7 @@ public actor JobEngine: Service {
         let total = { (state: JobState) in counts.reduce(0) { $0 + $1[state] } }
         var line = "\(total(.running)) running, \(total(.queued)) queued"
         if total(.blocked) > 0 { line += ", \(total(.blocked)) blocked" }
-        if case .draining = state.lifecycle { line = "draining: " + line }
+        if case .draining = core.withLock({ $0.state.lifecycle }) { line = "draining: " + line }
         return line
     }
 
@@ -156,8 +157,9 @@ public actor JobEngine: Service {
     /// The queues and their state: those the engine runs (configured, with jobs, or used since
     /// the start), as it has decided so far.
     public func queueStatus() -> [QueueStatus] {
-        state.queues.keys.sorted().compactMap { name in
-            state.queues[name].map {
+        let queues = core.withLock { $0.state.queues }
+        return queues.keys.sorted().compactMap { name in
+            queues[name].map {
                 QueueStatus(name: name, concurrency: $0.concurrency, paused: $0.lifecycle == .paused, running: $0.running)
             }
         }
@@ -180,8 +182,7 @@ public actor JobEngine: Service {
     public nonisolated func submit(
         _ specs: [JobSpec], completion: @escaping @Sendable (Result<[SubmittedJob], JobStoreError>) -> Void
     ) {
-        let (hub, wakes, inbox) = (self.hub, self.wakes, self.inbox)
-        store.insert(specs) { result in
+        store.insert(specs) { [self] result in
             if case .success(let submitted) = result {
                 var queues = Set<String>()
                 var terminal: [JobID] = []
@@ -190,8 +191,8 @@ public actor JobEngine: Service {
                     hub.publish(.submitted(item.job))
                     if item.job.state.isTerminal { terminal.append(item.job.id) }
                 }
-                if wakes.withLock({ $0.post(queues) }) { inbox.yield(.wake) }
-                if !terminal.isEmpty { inbox.yield(.terminal(terminal, queue: nil)) }
+                if !queues.isEmpty { decide(.workArrived(queues: queues)) }
+                if !terminal.isEmpty { tellWaiters(terminal, queue: nil) }
             }
             completion(result)
         }
@@ -204,7 +205,7 @@ public actor JobEngine: Service {
         decide(.cancelled(id, queue: cancelled.job.spec.queue, previousState: cancelled.previousState))
         hub.publish(.finished(cancelled.job))
         await publishFinished(cancelled.failedDependents)
-        inbox.yield(.terminal([id] + cancelled.failedDependents, queue: nil))
+        tellWaiters([id] + cancelled.failedDependents, queue: nil)
         return cancelled
     }
 

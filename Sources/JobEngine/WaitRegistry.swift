@@ -16,8 +16,12 @@ struct WaitRegistry {
     private var nextToken = 0
     private var recheckNeeded = false
     private var recheckRunning = false
+    /// The newest token when the count in progress started: a join registered after it reads
+    /// the counts itself, and a count read before it registered must not resolve it.
+    private var countHorizon = 0
 
     var joinCount: Int { joinWaiters.count }
+    var waitCount: Int { idWaiters.count }
 
     /// Registers a wait for `ids`; returns its token and signal.
     mutating func addWait(for ids: Set<JobID>) -> (token: Int, signal: AsyncQueue<Void>) {
@@ -65,6 +69,7 @@ struct WaitRegistry {
         if recheckRunning { return false }
         recheckRunning = true
         recheckNeeded = false
+        countHorizon = nextToken
         return true
     }
 
@@ -72,12 +77,13 @@ struct WaitRegistry {
     mutating func countsRead(_ counts: [QueueCounts]?) -> (done: [AsyncQueue<Void>], again: Bool) {
         var done: [AsyncQueue<Void>] = []
         if let counts {
-            for (_, waiter) in joinWaiters where Self.liveCount(waiter.queue, in: counts) == 0 {
+            for (token, waiter) in joinWaiters where token <= countHorizon && Self.liveCount(waiter.queue, in: counts) == 0 {
                 done.append(waiter.signal)
             }
         }
         if counts != nil, recheckNeeded, !joinWaiters.isEmpty {
             recheckNeeded = false
+            countHorizon = nextToken
             return (done, true)
         }
         recheckRunning = false

@@ -1,6 +1,7 @@
 @testable import JobEngine
 import JobModel
 import JobRunner
+import JobStore
 import Testing
 
 /// ``EngineState`` alone: inputs in, actions out, no tasks, no store, no clock.
@@ -130,8 +131,9 @@ struct EngineStateTests {
         _ = state.handle(.claimed(queue: "default", jobs: [job(2)], limit: 1), now: now)
         #expect(state.handle(.paused("default"), now: now) == [.release([job(2)])])
         #expect(state.handle(.releaseEnded, now: now) == [])
-        // The running job goes on; its end claims nothing.
+        // The running job goes on; its end claims nothing, and neither does new work.
         #expect(state.handle(.runEnded(1, .exited(code: 0), abandoned: false), now: now) == [.record(started(job(1)), .exited(code: 0))])
+        #expect(state.handle(.workArrived(queues: ["default"]), now: now) == [])
         #expect(state.handle(.resumed("default"), now: now) == [.claim(queue: "default", limit: 1)])
     }
 
@@ -195,33 +197,26 @@ struct EngineStateTests {
         _ = state.handle(.started(queues: [], paused: []), now: now)
         #expect(state.handle(.workArrived(queues: ["serial", "fresh"]), now: now)
             == [.claim(queue: "fresh", limit: 3), .claim(queue: "serial", limit: 1)])
-        // Before the start, nothing is claimed.
+        // Before the start, nothing is claimed; the start claims it, with the queues it names.
         var early = EngineState(defaultConcurrency: 1)
-        #expect(early.handle(.workArrived(queues: ["default"]), now: now) == [])
+        #expect(early.handle(.workArrived(queues: ["early"]), now: now) == [])
+        #expect(early.handle(.started(queues: ["default"], paused: []), now: now)
+            == [.claim(queue: "default", limit: 1), .claim(queue: "early", limit: 1)])
     }
 }
 
-@Suite("WakeBoard")
-struct WakeBoardTests {
-    @Test("Submits to a queue before the loop looks make one wake-up; a paused queue makes none")
-    func coalesces() {
-        var board = WakeBoard()
-        var woke = board.post(["a"])
-        #expect(woke)
-        woke = board.post(["a"])
-        #expect(!woke)
-        woke = board.post(["b"])  // the loop is already woken: it takes both
-        #expect(!woke)
-        var taken = board.take()
-        #expect(taken == ["a", "b"])
-        board.paused = ["p"]
-        woke = board.post(["p"])
-        #expect(!woke)
-        taken = board.take()
-        #expect(taken.isEmpty)
-        woke = board.post(["p", "c"])
-        #expect(woke)
-        taken = board.take()
-        #expect(taken == ["c"])
+@Suite("WaitRegistry")
+struct WaitRegistryTests {
+    @Test("A count read before a join registered does not resolve it; the joins before it resolve")
+    func countBeforeJoin() {
+        var registry = WaitRegistry()
+        _ = registry.addJoin(queue: "default")
+        let counting = registry.needsRecheck(queueStillRuns: false)
+        #expect(counting)
+        // A join registers while that count is being read (it reads the counts itself).
+        _ = registry.addJoin(queue: "default")
+        let (done, again) = registry.countsRead([])
+        #expect(done.count == 1)
+        #expect(!again)
     }
 }
