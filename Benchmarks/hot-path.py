@@ -15,6 +15,10 @@ starts a fresh jobqd (durability full, state under /var/tmp) and measures:
   job (its children's excluded: they are cutime/cstime) and its threads' context switches per
   job.
 
+Then Benchmarks/store-floor.c: SQLite's commit of the same row alone, in one process, with
+`synchronous` FULL (jobqd's `durability = full`), NORMAL and OFF, and a plain pwrite+fdatasync:
+no kept-alive submit can cost jobqd less than its FULL row.
+
 Context switches are the voluntary and involuntary switches of jobqd's own threads
 (/proc/PID/task/*/status), sampled every 50 ms so that a thread that ends within the window
 still counts; `perf stat -p` would count the jobs' processes too.
@@ -45,6 +49,17 @@ def build_httpload():
             sys.exit("hot-path: no C compiler (cc, gcc or clang)")
         subprocess.run([cc, "-O2", "-Wall", "-Wextra", "-Werror", "-o", load, source], check=True)
     return load
+
+
+def store_floor():
+    """Benchmarks/store-floor.c's lines: SQLite's commit alone on this machine, no jobqd."""
+    floor = os.path.join(ROOT, "Benchmarks/.build-httpload/store-floor")
+    source = os.path.join(ROOT, "Benchmarks/store-floor.c")
+    if not os.path.exists(floor) or os.path.getmtime(source) > os.path.getmtime(floor):
+        cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+        subprocess.run([cc, "-O2", "-Wall", "-Wextra", "-Werror", "-o", floor, source, "-lsqlite3"], check=True)
+    return subprocess.run([floor, os.path.join(ROOT, "migrations"), "10000"], check=True, capture_output=True,
+                          text=True).stdout
 
 
 def cpu_seconds(pid):
@@ -229,6 +244,9 @@ def main():
         ]
         for name, value in rows:
             print(f"| {bin_dir} | {name} | {value} |")
+    print()
+    print("The floor under a kept-alive submit (Benchmarks/store-floor.c, one process, no jobqd):")
+    print(store_floor(), end="")
 
 
 if __name__ == "__main__":
