@@ -96,10 +96,8 @@ public actor JobEngine: Service {
                 group.cancelAll()  // the timer and join counts; the runs have ended
             }
         } onGracefulShutdown: { [self] in
-            let deadline = clock.now().advanced(by: grace)
-            logger.info("draining: no more claims; running jobs get the grace period",
-                        metadata: ["grace": "\(clock.now().duration(to: deadline))"])
-            decide(.drain(graceDeadline: deadline))
+            logger.info("draining: no more claims; running jobs get the grace period", metadata: ["grace": "\(grace)"])
+            decide(.drain(graceDeadline: clock.now().advanced(by: grace)))
         }
         hub.finish()
         logger.info("engine stopped")
@@ -168,8 +166,7 @@ public actor JobEngine: Service {
     // MARK: Submitting, cancelling, retrying
 
     /// Stores jobs (all or none), tells the engine that its queues have work, and returns once
-    /// they are durable. Runs on the caller's executor (a connection's event loop): the engine
-    /// learns of the work through its inbox, not in the answer's path.
+    /// they are durable (see ``submit(_:completion:)``).
     public nonisolated func submit(_ specs: [JobSpec]) async throws(JobStoreError) -> [SubmittedJob] {
         let result: Result<[SubmittedJob], JobStoreError> = await withCheckedContinuation { continuation in
             submit(specs) { continuation.resume(returning: $0) }

@@ -74,18 +74,6 @@ public final class ProcessLauncher: Sendable {
         thread.start()
     }
 
-    /// Runs one process to its end. A request on `stop`, or cancelling the calling task, stops
-    /// it: SIGTERM to its process group, SIGKILL to the group after the request's grace period.
-    func run(_ request: LaunchRequest, stop: RunStop = RunStop()) async -> LaunchReport {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                start(request, stop: stop) { continuation.resume(returning: $0) }
-            }
-        } onCancel: {
-            stop.request()
-        }
-    }
-
     /// Starts one process and calls `onEnd` once, on the launcher's thread, when it has ended
     /// and been reaped (or at once, on the caller's thread, when the launcher cannot start any).
     /// A request on `stop` stops it: SIGTERM to its process group, SIGKILL to the group after
