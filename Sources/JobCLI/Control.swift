@@ -42,6 +42,7 @@ struct JobIDArguments: ParsableArguments {
 
     func validate() throws {
         if ids.isEmpty { throw ValidationError("give at least one job id") }
+        _ = try parsed()
     }
 
     func parsed() throws -> [JobID] {
@@ -76,7 +77,7 @@ struct Pause: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
-    @Argument(help: "The queue (default: default).")
+    @Argument(help: "The queue.")
     var queue: String = JobSpec.defaultQueue
 
     func run() async throws {
@@ -92,7 +93,7 @@ struct Resume: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
-    @Argument(help: "The queue (default: default).")
+    @Argument(help: "The queue.")
     var queue: String = JobSpec.defaultQueue
 
     func run() async throws {
@@ -151,11 +152,22 @@ struct Prune: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
-    @Option(help: ArgumentHelp("Only jobs finished longer ago than this.", valueName: "duration"))
-    var olderThan: String
+    @Option(parsing: .unconditional, help: ArgumentHelp("Only jobs finished longer ago than this (required).", valueName: "duration"))
+    var olderThan: String?
+
+    func validate() throws {
+        if olderThan != nil { _ = try age() }
+    }
+
+    /// The age from --older-than. Its absence is refused in `run`, after parsing, so that an
+    /// unknown option (`prune --state failed`) is the error named, not the missing one.
+    func age() throws -> Duration {
+        guard let olderThan else { throw ValidationError("give --older-than: jobq prune --older-than 7d") }
+        return try parseDuration(olderThan, "--older-than")
+    }
 
     func run() async throws {
-        let age = try parseDuration(olderThan, "--older-than")
+        let age = try age()
         let result = try await global.client().prune(olderThan: age.seconds)
         if output.json { return try printJSON(result) }
         print("pruned \(result.pruned) job\(result.pruned == 1 ? "" : "s")")

@@ -42,20 +42,25 @@ struct List: AsyncParsableCommand {
     var queue: String?
     @Option(help: "Only jobs with this label.")
     var label: String?
-    @Option(help: "At most this many jobs, the most recent (1 to 100000).")
+    @Option(parsing: .unconditional, help: "At most this many jobs, the most recent (1 to 100000).")
     var limit: Int = 50
 
     func validate() throws {
         if !(1...100_000).contains(limit) { throw ValidationError("--limit: must be from 1 to 100000") }
+        _ = try states()
     }
 
-    func run() async throws {
-        let states = try (state?.split(separator: ",") ?? []).map { name in
+    func states() throws -> [JobState] {
+        try (state?.split(separator: ",") ?? []).map { name in
             guard let state = JobState(rawValue: String(name)) else {
                 throw ValidationError("--state: '\(name)' is not one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             return state
         }
+    }
+
+    func run() async throws {
+        let states = try states()
         let client = global.client()
         var jobs: [Job] = []
         var cursor: JobID?
@@ -99,6 +104,10 @@ struct Show: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
     @Argument(help: ArgumentHelp("The job.", valueName: "id"))
     var id: String
+
+    func validate() throws {
+        _ = try parseIDs([id])
+    }
 
     func run() async throws {
         let job = try await global.client().job(try parseIDs([id])[0])
@@ -157,6 +166,10 @@ struct Logs: AsyncParsableCommand {
     var follow = false
     @Argument(help: ArgumentHelp("The job.", valueName: "id"))
     var id: String
+
+    func validate() throws {
+        _ = try parseIDs([id])
+    }
 
     func run() async throws {
         let id = try parseIDs([id])[0]

@@ -42,8 +42,14 @@ public struct Jobq: AsyncParsableCommand {
     /// Parses `arguments` (without the program name), runs the command, and returns jobq's exit
     /// code; messages go to stderr.
     public static func run(_ arguments: [String]) async -> Int32 {
+        if let unknown = UsageHints.unknownCommand(arguments) {
+            printError(unknown.message ?? "")
+            return unknown.code
+        }
+        var parsed: (any ParsableCommand.Type)?
         do {
             var command = try fastParse(arguments) ?? parseAsRoot(arguments)
+            parsed = type(of: command)
             if var command = command as? any AsyncParsableCommand {
                 try await command.run()
             } else {
@@ -56,7 +62,17 @@ public struct Jobq: AsyncParsableCommand {
         } catch let error as JobClientError {
             printError("jobq: \(error)")
             return error.exitCode
+        } catch let error as ValidationError where parsed != nil && parsed != Jobq.self {
+            // A value refused while running: the subcommand's usage, as for one refused in parsing.
+            let command = parsed!
+            printError("Error: \(error.message)\nUsage: \(usageString(for: command))\n"
+                + "  See 'jobq \(command._commandName) --help' for more information.")
+            return 2
         } catch {
+            if parsed == nil, let hint = UsageHints.submitNeedsSeparator(arguments, error: error) {
+                printError(hint.message ?? "")
+                return hint.code
+            }
             let code = exitCode(for: error)
             let message = fullMessage(for: error)
             if code == .success {

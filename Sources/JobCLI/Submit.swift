@@ -28,17 +28,17 @@ struct Submit: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
 
-    @Option(name: .shortAndLong, help: "The queue (default: default).")
+    @Option(name: .shortAndLong, help: "The queue.")
     var queue: String = JobSpec.defaultQueue
-    @Option(name: .shortAndLong, help: "Higher runs first within the queue (-1000000 to 1000000).")
+    @Option(name: .shortAndLong, parsing: .unconditional, help: "Higher runs first within the queue (-1000000 to 1000000).")
     var priority: Int = 0
-    @Option(help: ArgumentHelp("Start no earlier than this long from now.", valueName: "duration"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Start no earlier than this long from now.", valueName: "duration"))
     var delay: String?
     @Option(help: ArgumentHelp("Start no earlier than this time (ISO 8601).", valueName: "time"))
     var at: String?
-    @Option(help: ArgumentHelp("Stop an attempt that runs longer (SIGTERM to its process group, then SIGKILL).", valueName: "duration"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Stop an attempt that runs longer (SIGTERM to its process group, then SIGKILL).", valueName: "duration"))
     var timeout: String?
-    @Option(help: "Run again after a failure this many times (exponential backoff from 1 s).")
+    @Option(parsing: .unconditional, help: "Run again after a failure this many times (exponential backoff from 1 s).")
     var retries: Int = 0
     @Option(help: ArgumentHelp("Start only after this job succeeded (repeatable).", valueName: "id"))
     var after: [String] = []
@@ -48,7 +48,7 @@ struct Submit: AsyncParsableCommand {
     var label: String?
     @Option(help: ArgumentHelp("An environment variable for the job (repeatable).", valueName: "name=value"))
     var env: [String] = []
-    @Option(help: ArgumentHelp("The working directory (default: the current directory).", valueName: "dir"))
+    @Option(help: ArgumentHelp("The working directory, absolute or relative to the current one (default: the current directory).", valueName: "dir"))
     var cwd: String?
     @Flag(help: "Run the command as one /bin/sh -c string.")
     var shell = false
@@ -77,11 +77,22 @@ struct Submit: AsyncParsableCommand {
         if !JobSpec.isValidQueueName(queue) {
             throw ValidationError("--queue: '\(queue)' must be 1 to \(JobSpec.Limits.queueName) characters from A-Z a-z 0-9 . _ - and not start with . or -")
         }
+        var probe = try template()
+        if !commandArguments.isEmpty {
+            probe.command = shell ? .shell(commandArguments.joined(separator: " ")) : .argv(commandArguments)
+            do {
+                try probe.validate()
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
     }
 
-    func specs() throws -> [JobSpec] {
+    /// The job's settings from the options, every value checked; the command is a placeholder.
+    func template() throws -> JobSpec {
         var template = JobSpec(command: .argv(["true"]), queue: queue, priority: priority)
-        template.cwd = cwd ?? FileManager.default.currentDirectoryPath
+        let here = FileManager.default.currentDirectoryPath
+        template.cwd = cwd.map { $0.hasPrefix("/") ? $0 : ((here as NSString).appendingPathComponent($0) as NSString).standardizingPath } ?? here
         if let delay {
             let duration = try parseDuration(delay, "--delay")
             template.runAt = Timestamp.now().advanced(by: duration)
@@ -105,6 +116,11 @@ struct Submit: AsyncParsableCommand {
             }
             template.env[name] = value
         }
+        return template
+    }
+
+    func specs() throws -> [JobSpec] {
+        let template = try template()
         let commands: [Command]
         if stdin {
             var lines: [Command] = []

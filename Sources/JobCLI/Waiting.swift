@@ -16,7 +16,7 @@ struct Wait: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
-    @Option(help: ArgumentHelp("Give up after this long.", valueName: "duration"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Give up after this long.", valueName: "duration"))
     var timeout: String?
     @OptionGroup var reconnect: ReconnectOptions
     @Argument(help: ArgumentHelp("The jobs to wait for.", valueName: "id"))
@@ -24,6 +24,8 @@ struct Wait: AsyncParsableCommand {
 
     func validate() throws {
         if ids.isEmpty { throw ValidationError("give at least one job id") }
+        _ = try parseIDs(ids)
+        _ = try timeout.map { try parseDuration($0, "--timeout") }
     }
 
     func run() async throws {
@@ -49,9 +51,13 @@ struct Join: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
     @Option(name: .shortAndLong, help: "The queue (default: every queue).")
     var queue: String?
-    @Option(help: ArgumentHelp("Give up after this long.", valueName: "duration"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Give up after this long.", valueName: "duration"))
     var timeout: String?
     @OptionGroup var reconnect: ReconnectOptions
+
+    func validate() throws {
+        _ = try timeout.map { try parseDuration($0, "--timeout") }
+    }
 
     func run() async throws {
         let deadline = try timeout.map { ContinuousClock.now + (try parseDuration($0, "--timeout")) }
@@ -79,7 +85,7 @@ struct Join: AsyncParsableCommand {
 struct ReconnectOptions: ParsableArguments {
     static let defaultWindow = Duration.seconds(90)
 
-    @Option(help: ArgumentHelp(
+    @Option(parsing: .unconditional, help: ArgumentHelp(
         "When jobqd goes away during the wait (a restart, a crash), wait up to this long for it to come back, "
             + "then go on waiting; 0 gives up at once. Giving up exits 3 (124 once --timeout has passed). "
             + "Default: 90s, more than a systemd stop takes (TimeoutStopSec=45s).",
