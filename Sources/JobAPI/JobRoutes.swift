@@ -64,8 +64,12 @@ enum JobRoutes {
         }
         router.post("v1/jobs/:id/cancel") { request, context -> Job in
             let id = try jobID(context)
-            try await authorize(request, context, environment, toChange: job(id, in: store), "cancel")
-            return try await storeCall { try await engine.cancel(id, reason: "cancelled through the API") }.job
+            let current = try await job(id, in: store)
+            let uid = try await authorize(request, context, environment, toChange: current, "cancel")
+            // Asked twice, a cancel is done: the job as it is, not a refusal.
+            if current.state == .cancelled { return current }
+            let via = request.headers[.userAgent]?.hasPrefix("jobq/") == true ? "jobq cancel" : "the API"
+            return try await storeCall { try await engine.cancel(id, reason: "cancelled by uid \(uid) with \(via)") }.job
         }
         router.post("v1/jobs/:id/retry") { request, context -> Job in
             let id = try jobID(context)
@@ -115,14 +119,16 @@ enum JobRoutes {
     }
 
     /// Cancel and retry: the job's submitter, the daemon's user and root.
+    /// Returns the caller's uid.
+    @discardableResult
     static func authorize(
         _ request: Request, _ context: APIContext, _ environment: JobAPI.Environment, toChange job: Job, _ action: String
-    ) async throws {
+    ) async throws -> UInt32 {
         let peer = environment.peers.resolve(context, request)
         guard let uid = peer?.uid else {
             throw APIError(.forbidden, code: "forbidden", message: "cannot \(action) job \(job.id): the caller's identity is unknown")
         }
-        if uid == 0 || uid == environment.daemonUID || uid == job.spec.submitterUID { return }
+        if uid == 0 || uid == environment.daemonUID || uid == job.spec.submitterUID { return uid }
         throw APIError(.forbidden, code: "forbidden",
                        message: "cannot \(action) job \(job.id): it belongs to uid \(job.spec.submitterUID.map(String.init) ?? "unknown"), "
                            + "and uid \(uid) is neither its submitter, the daemon's user nor root")

@@ -329,6 +329,8 @@ extension JobClient {
         mutating func send(_ method: HTTPMethod, _ path: String, body: Data?) async throws -> Int {
             var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
             head.headers.add(name: "Host", value: "jobqd")
+            // Tells the daemon the request comes from jobq (it names it in a cancel's reason).
+            head.headers.add(name: "User-Agent", value: "jobq/\(JobqVersion.current)")
             if let body {
                 head.headers.add(name: "Content-Type", value: "application/json")
                 head.headers.add(name: "Content-Length", value: "\(body.count)")

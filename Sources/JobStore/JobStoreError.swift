@@ -5,12 +5,14 @@ import JobModel
 /// Each case has a stable ``code`` that the API and the CLI map to their error codes and exit
 /// statuses. A refused operation changes nothing.
 public enum JobStoreError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// Spec number `index` of a submitted batch is invalid; nothing of the batch was stored.
-    case invalidSpec(index: Int, JobSpecError)
+    /// Spec number `index` of a submitted batch (nil: the only one) is invalid; nothing of the
+    /// batch was stored.
+    case invalidSpec(index: Int?, JobSpecError)
     /// No job has this id (it never existed, or it was pruned).
     case notFound(JobID)
-    /// Spec number `index` runs after a job that does not exist; nothing of the batch was stored.
-    case dependencyNotFound(index: Int, JobID)
+    /// Spec number `index` (nil: the only one) runs after a job that does not exist; nothing of
+    /// the batch was stored.
+    case dependencyNotFound(index: Int?, JobID)
     /// The job is in a state that does not allow the operation (`finish` on a queued job,
     /// `cancel` on a finished one, …).
     case illegalTransition(JobID, from: JobState, to: JobState)
@@ -40,11 +42,22 @@ public enum JobStoreError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// `spec 3 of the batch: ` for a batch's spec, nothing for a request of one.
+    private static func inBatch(_ index: Int?) -> String {
+        index.map { "spec \($0) of the batch (counted from 0): " } ?? ""
+    }
+
     public var description: String {
         switch self {
-        case let .invalidSpec(index, error): "job \(index): \(error)"
+        case let .invalidSpec(index, error): Self.inBatch(index) + "\(error)"
         case let .notFound(id): "no job \(id)"
-        case let .dependencyNotFound(index, id): "job \(index): it runs after job \(id), which does not exist"
+        case let .dependencyNotFound(index, id): Self.inBatch(index) + "it runs after job \(id), which does not exist"
+        case let .illegalTransition(id, from, .queued) where from.isTerminal || from == .running:
+            "job \(id) has \(from == .running ? "not finished yet (it is running)" : from.rawValue): only a failed or cancelled job can be retried"
+        case let .illegalTransition(id, from, .queued):
+            "job \(id) is \(from.rawValue), still to run: there is nothing to retry"
+        case let .illegalTransition(id, from, .cancelled) where from.isTerminal:
+            "job \(id) has already finished (\(from.rawValue)): there is nothing to cancel"
         case let .illegalTransition(id, from, to): "job \(id) is \(from) and cannot become \(to)"
         case let .conflict(id, reason): "job \(id): \(reason)"
         case let .storage(error) where error.isDiskFull:

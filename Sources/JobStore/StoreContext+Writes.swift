@@ -26,7 +26,7 @@ extension StoreContext {
                 continue
             }
             try storePlain(upTo: index)
-            let result = try insert(spec, index: index, now: now)
+            let result = try insert(spec, index: specs.count == 1 ? nil : index, now: now)
             if result.created { added[QueueState(queue: spec.queue, state: result.job.state), default: 0] += 1 }
             submitted.append(result)
         }
@@ -35,7 +35,7 @@ extension StoreContext {
         return submitted
     }
 
-    func insert(_ spec: JobSpec, index: Int, now: Timestamp) throws(JobStoreError) -> SubmittedJob {
+    func insert(_ spec: JobSpec, index: Int?, now: Timestamp) throws(JobStoreError) -> SubmittedJob {
         if let key = spec.idempotencyKey, let existing = try jobs("""
             SELECT \(jobColumns) FROM jobs
             WHERE idempotency_key = ?1 AND state IN ('queued', 'blocked', 'running')

@@ -114,7 +114,7 @@ struct SocketTests {
             #expect(statuses == ["201", "200", "201", "200", "400", "201", "201", "200"])
             // Each answer's body where its request's place says: ids 1 to 4 in submit order.
             let marks = [#""id":1,"created":true"#, #""status":"ok""#, "\r\n\r\n2\n", #""id":1"#,
-                         "invalid_request: job 0: argv", "\r\n\r\n3\n", #""id":4,"created":true"#, #""status":"ok""#]
+                         "invalid_request: argv", "\r\n\r\n3\n", #""id":4,"created":true"#, #""status":"ok""#]
             var rest = Substring(answer)
             for mark in marks {
                 let found = try #require(rest.range(of: mark), "\(mark) after the answers before it")
