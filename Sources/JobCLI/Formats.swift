@@ -74,7 +74,33 @@ public enum Formats {
         return String(format: "%dd%02dh", seconds / 86_400, (seconds % 86_400) / 3600)
     }
 
-    /// A time as people read it: `14:03:27` today, `Nov 24 14:03` this year, else `2025-11-24`.
+    /// A table cell of at most `width` characters: control characters escaped (a newline as
+    /// `\n`, so that a row stays one line), and `…` where the text was cut.
+    public static func cell(_ text: String, width: Int) -> String {
+        var escaped = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": escaped += "\\n"
+            case "\t": escaped += "\\t"
+            case "\r": escaped += "\\r"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                escaped += String(format: "\\x%02X", scalar.value)
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped.count > width ? String(escaped.prefix(width - 1)) + "…" : escaped
+    }
+
+    /// A time in full, for `show`: `2027-01-15 14:03:27`, local.
+    public static func describeFull(_ time: Timestamp) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return formatter.string(from: Date(timeIntervalSince1970: Double(time.millisecondsSinceEpoch) / 1000))
+    }
+
+    /// A time as people read it: `14:03:27` today, `Nov 24 14:03` this year, else
+    /// `2025-11-24 14:03`.
     public static func describe(_ time: Timestamp, now: Date = Date()) -> String {
         let date = Date(timeIntervalSince1970: Double(time.millisecondsSinceEpoch) / 1000)
         let formatter = DateFormatter()
@@ -85,7 +111,7 @@ public enum Formats {
         } else if calendar.component(.year, from: date) == calendar.component(.year, from: now) {
             formatter.dateFormat = "MMM dd HH:mm"
         } else {
-            formatter.dateFormat = "yyyy-MM-dd"
+            formatter.dateFormat = "yyyy-MM-dd HH:mm"
         }
         return formatter.string(from: date)
     }

@@ -44,6 +44,8 @@ struct List: AsyncParsableCommand {
     var label: String?
     @Option(parsing: .unconditional, help: "At most this many jobs, the most recent (1 to 100000).")
     var limit: Int = 50
+    @Flag(help: "Every job that matches, however many (instead of --limit).")
+    var all = false
 
     func validate() throws {
         if !(1...100_000).contains(limit) { throw ValidationError("--limit: must be from 1 to 100000") }
@@ -62,6 +64,7 @@ struct List: AsyncParsableCommand {
     func run() async throws {
         let states = try states()
         let client = global.client()
+        let limit = all ? Int.max : self.limit
         var jobs: [Job] = []
         var cursor: JobID?
         repeat {
@@ -74,19 +77,47 @@ struct List: AsyncParsableCommand {
         if output.json { return try printJSON(jobs.map(JobJSON.init)) }
         if jobs.isEmpty { return print("no jobs") }
         let style = Style.forStandardOutput()
-        var table = Table(header: ["ID", "STATE", "QUEUE", "PRI", "TRIES", "EXIT", "CREATED", "TOOK", "COMMAND"])
+        let now = Timestamp.now()
+        var table = Table(header: ["ID", "STATE", "QUEUE", "PRI", "TRIES", "EXIT", "CREATED", "RUN AT", "TOOK", "COMMAND"])
         table.rightAligned = [0, 3, 4, 5]
         for job in jobs {
             table.rows.append([
                 "\(job.id)", style.state(job.state), job.spec.queue, "\(job.spec.priority)",
-                "\(job.attempts)/\(job.spec.retry.maxAttempts)",
+                "\(job.attempts)/\(job.spec.retry.maxAttempts)" + (job.interruptedAttempts > 0 ? "+\(job.interruptedAttempts)" : ""),
                 job.exitCode.map(String.init) ?? job.signal.map { "sig\($0)" } ?? "-",
-                Formats.describe(job.createdAt), took(job),
-                String(Formats.describe(job.spec.command).prefix(60)),
+                Formats.describe(job.createdAt), runsNext(job, now: now), took(job),
+                Formats.cell(Formats.describe(job.spec.command), width: 60),
             ])
         }
         print(table.render(style: style))
+        // Said on stderr, so that a pipe reading the rows gets rows only.
+        if cursor != nil {
+            let total = try await matching(client, states: states)
+            printError("\(jobs.count) of \(total.map(String.init) ?? "more") jobs shown, the most recent (--limit N, --all)")
+        }
+        if jobs.contains(where: { $0.interruptedAttempts > 0 }) {
+            print("TRIES +N: attempts interrupted by a stop or crash of jobqd (the job ran again; not counted)")
+        }
     }
+}
+
+extension List {
+    /// How many jobs match the filters, from the daemon's counts; nil with a label filter,
+    /// which the counts do not break down.
+    func matching(_ client: JobClient, states: [JobState]) async throws -> Int? {
+        guard label == nil else { return nil }
+        let wanted = states.isEmpty ? JobState.allCases : states
+        return try await client.status().queues
+            .filter { queue == nil || $0.name == queue }
+            .reduce(0) { sum, info in sum + wanted.reduce(0) { $0 + (info.states[$1.rawValue] ?? 0) } }
+    }
+}
+
+/// When a queued or blocked job runs next, if it waits for a time: `retry 14:03:27` for a
+/// failed attempt's backoff, the time alone for a delayed job; `-` otherwise.
+func runsNext(_ job: Job, now: Timestamp) -> String {
+    guard job.state == .queued || job.state == .blocked, job.runAt > now else { return "-" }
+    return (job.attempts > 0 ? "retry " : "") + Formats.describe(job.runAt)
 }
 
 /// How long the job's last attempt ran (so far, for a running job).
@@ -126,12 +157,22 @@ struct Show: AsyncParsableCommand {
         if let label = job.spec.label { lines.append(("label", label)) }
         if let key = job.spec.idempotencyKey { lines.append(("key", key)) }
         if !job.spec.after.isEmpty { lines.append(("after", job.spec.after.map { "\($0)" }.joined(separator: ", "))) }
-        lines.append(("attempts", "\(job.attempts) of \(job.spec.retry.maxAttempts)"))
+        var attempts = "\(job.attempts) of \(job.spec.retry.maxAttempts)"
+        if job.interruptedAttempts > 0 {
+            attempts += ", and \(job.interruptedAttempts) interrupted by a stop or crash of jobqd (run again, not counted)"
+        }
+        lines.append(("attempts", attempts))
         if let timeout = job.spec.timeout { lines.append(("timeout", Formats.describe(milliseconds: Int64(timeout.seconds * 1000)))) }
-        lines.append(("created", Formats.describe(job.createdAt)))
-        if job.state == .queued || job.state == .blocked, job.runAt > Timestamp.now() { lines.append(("runs at", Formats.describe(job.runAt))) }
-        if let started = job.startedAt { lines.append(("started", Formats.describe(started))) }
-        if let finished = job.finishedAt { lines.append(("finished", Formats.describe(finished) + (job.startedAt != nil ? " (took \(took(job)))" : ""))) }
+        lines.append(("created", Formats.describeFull(job.createdAt)))
+        let now = Timestamp.now()
+        if job.state == .queued || job.state == .blocked, job.runAt > now {
+            let wait = Formats.describe(milliseconds: job.runAt.millisecondsSinceEpoch - now.millisecondsSinceEpoch)
+            lines.append((job.attempts > 0 ? "retry at" : "runs at", Formats.describeFull(job.runAt) + " (in \(wait))"))
+        }
+        if let started = job.startedAt { lines.append(("started", Formats.describeFull(started))) }
+        if let finished = job.finishedAt {
+            lines.append(("finished", Formats.describeFull(finished) + (job.startedAt != nil ? " (took \(took(job)))" : "")))
+        }
         if let uid = job.spec.submitterUID { lines.append(("submitter", "uid \(uid)")) }
         if let path = job.stdoutPath { lines.append(("stdout", path)) }
         if let path = job.stderrPath { lines.append(("stderr", path)) }

@@ -8,6 +8,7 @@ struct JobJSON: Encodable {
     enum Key: String, CodingKey {
         case id, state, queue, command, argv, shell, priority, attempts
         case maxAttempts = "max_attempts"
+        case interruptedAttempts = "interrupted_attempts"
         case exitCode = "exit_code"
         case signal, error, label, cwd
         case after
@@ -40,6 +41,7 @@ struct JobJSON: Encodable {
         try container.encode(job.spec.priority, forKey: .priority)
         try container.encode(job.attempts, forKey: .attempts)
         try container.encode(job.spec.retry.maxAttempts, forKey: .maxAttempts)
+        try container.encode(job.interruptedAttempts, forKey: .interruptedAttempts)
         try container.encode(job.exitCode, forKey: .exitCode)
         try container.encode(job.signal, forKey: .signal)
         try container.encode(job.error, forKey: .error)

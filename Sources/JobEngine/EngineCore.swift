@@ -19,9 +19,6 @@ struct EngineCore {
     /// while there are none needs no message to the actor.
     var idWaits = 0
     var joins = 0
-    /// Tests: jobs claimed since the start, and who waits for that count.
-    var claimedCount = 0
-    var claimWaiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
 
     init(state: EngineState) {
         self.state = state

@@ -13,8 +13,9 @@ enum EngineInput: Sendable {
     case workArrived(queues: Set<String>)
     /// Jobs waiting on others became `queued`, in queues not known here: every queue claims again.
     case dependentsReady
-    /// A claim of `queue` returned these jobs (`running` in the store), asked for `limit`.
-    case claimed(queue: String, jobs: [Job], limit: Int)
+    /// A claim of `queue` returned these jobs (`running` in the store), asked for `limit`;
+    /// `more`: whether the queue still had a ready job after it.
+    case claimed(queue: String, jobs: [Job], limit: Int, more: Bool = true)
     /// A claim of `queue` failed; the next one is tried at `retryAt`.
     case claimFailed(queue: String, retryAt: Timestamp)
     /// After a claim that emptied the queue: its earliest future `run_at`, if any.

@@ -6,10 +6,10 @@ import JobRunner
 /// each race (a cancel while a job is claimed, running, being recorded, or while its claim is
 /// in flight; a drain) is a unit test of inputs in and actions out.
 ///
-/// A queue of concurrency C runs at most C jobs at once. Claimed jobs wait for a free slot in
-/// claim order; the queue is claimed again once fewer than half of its slots (rounded up) hold
-/// a waiting job, as many as fill them, in one claim: at most 2C jobs are claimed at once, and
-/// the backlog stays in the store.
+/// A queue of concurrency C runs at most C jobs at once. A claim asks for the free slots only
+/// and its jobs start as it returns (any beyond the slots, after a shrink, go back at once):
+/// a job is `running` in the store while its process runs, never while it waits for a slot.
+/// The backlog stays in the store.
 struct EngineState {
     /// The engine's life: recovering, running, draining, stopped.
     enum Lifecycle: Equatable {
@@ -22,8 +22,6 @@ struct EngineState {
 
     /// Where one job the engine holds is.
     enum JobPhase: Equatable {
-        /// Claimed (`running` in the store), waiting for a free slot of its queue.
-        case waiting
         /// Its command runs.
         case running
         /// Its command is being stopped: by the user's cancel (its outcome is not recorded:
@@ -98,9 +96,9 @@ struct EngineState {
                 queues[name]?.wake()
                 claimIfDue(name, &actions)
             }
-        case .claimed(let name, let claimed, let limit):
+        case .claimed(let name, let claimed, let limit, let more):
             pendingStoreWork -= 1
-            receive(claimed, limit: limit, in: name, now: now, &actions)
+            receive(claimed, limit: limit, more: more, in: name, now: now, &actions)
         case .claimFailed(let name, let retryAt):
             pendingStoreWork -= 1
             queues[name]?.claiming = .asleep(until: retryAt)
@@ -124,7 +122,6 @@ struct EngineState {
         case .paused(let name):
             ensureQueue(name)
             queues[name]?.lifecycle = .paused
-            releaseWaiting(of: name, &actions)
         case .resumed(let name):
             ensureQueue(name)
             queues[name]?.lifecycle = .active
@@ -132,16 +129,12 @@ struct EngineState {
             claimIfDue(name, &actions)
         case .concurrencyChanged(let name, let concurrency):
             ensureQueue(name)
-            let old = queues[name]?.concurrency
+            // Fewer slots take effect as running jobs end; more are claimed for at once.
             queues[name]?.concurrency = max(1, concurrency)
-            // Claimed jobs beyond the new window go back; the rest start as slots free up.
-            if let old, concurrency < old { releaseWaiting(of: name, &actions) }
-            startWaiting(in: name, now: now, &actions)
             claimIfDue(name, &actions)
         case .drain(let graceDeadline):
             guard lifecycle == .running || lifecycle == .starting else { break }
             lifecycle = .draining(graceDeadline: graceDeadline, graceOver: false)
-            for name in queues.keys.sorted() { releaseWaiting(of: name, &actions) }
             actions.append(.rearmTimer)
             checkDrained(&actions)
         case .tick:
@@ -157,7 +150,7 @@ struct EngineState {
         queues[name] = QueueState(concurrency: max(1, configuredConcurrency[name] ?? defaultConcurrency))
     }
 
-    /// Claims for the queue when it may and its waiting jobs are below the refill level.
+    /// Claims for the queue's free slots when it may.
     private mutating func claimIfDue(_ name: String, _ actions: inout [EngineAction]) {
         guard lifecycle == .running, var queue = queues[name], let limit = queue.claimLimit() else { return }
         queue.claiming = .inFlight(rewoken: false)
@@ -167,7 +160,7 @@ struct EngineState {
     }
 
     private mutating func receive(
-        _ claimed: [Job], limit: Int, in name: String, now: Timestamp, _ actions: inout [EngineAction]
+        _ claimed: [Job], limit: Int, more: Bool, in name: String, now: Timestamp, _ actions: inout [EngineAction]
     ) {
         // Jobs cancelled while this claim was in flight never start.
         let fresh = claimed.filter { cancelledInFlight[$0.id] == nil }
@@ -175,44 +168,29 @@ struct EngineState {
         guard var queue = queues[name] else { return }
         let rewoken: Bool
         if case .inFlight(let woken) = queue.claiming { rewoken = woken } else { rewoken = false }
-        queue.claimEnded(found: claimed.count, asked: limit, rewoken: rewoken)
+        queue.claimEnded(found: claimed.count, asked: limit, more: more, rewoken: rewoken)
         queues[name] = queue
         if lifecycle != .running || queue.lifecycle == .paused {
             if !fresh.isEmpty { release(fresh, &actions) }
             checkDrained(&actions)
             return
         }
-        for job in fresh {
-            jobs[job.id] = TrackedJob(job: job, phase: .waiting)
-            queues[name]?.waiting.append(job.id)
-        }
         if queues[name]?.claiming == .asleep(until: nil) { actions.append(.findNextRunAt(queue: name)) }
-        startWaiting(in: name, now: now, &actions)
+        // More than the free slots (the concurrency shrank while the claim was in flight): the
+        // rest go back at once, so that a job `running` in the store is one whose process runs.
+        let free = max(0, queue.concurrency - queue.running)
+        for job in fresh.prefix(free) { start(job, in: name, now: now, &actions) }
+        if fresh.count > free { release(Array(fresh.dropFirst(free)), &actions) }
         claimIfDue(name, &actions)
     }
 
-    /// Starts waiting jobs while the queue has free slots.
-    private mutating func startWaiting(in name: String, now: Timestamp, _ actions: inout [EngineAction]) {
-        guard lifecycle == .running, var queue = queues[name], queue.lifecycle == .active else { return }
-        while queue.running < queue.concurrency, !queue.waiting.isEmpty {
-            let id = queue.waiting.removeFirst()
-            guard var tracked = jobs[id] else { continue }
-            // A claimed job may wait for a whole job's run: its start is now, not the claim.
-            tracked.job.startedAt = now
-            tracked.phase = .running
-            jobs[id] = tracked
-            queue.running += 1
-            actions.append(.run(tracked.job))
-        }
-        queues[name] = queue
-    }
-
-    /// Gives the queue's waiting jobs back to the store.
-    private mutating func releaseWaiting(of name: String, _ actions: inout [EngineAction]) {
-        guard let waiting = queues[name]?.waiting, !waiting.isEmpty else { return }
-        queues[name]?.waiting.removeAll()
-        let released = waiting.compactMap { jobs.removeValue(forKey: $0)?.job }
-        release(released, &actions)
+    /// Starts a claimed job in a free slot of its queue.
+    private mutating func start(_ claimed: Job, in name: String, now: Timestamp, _ actions: inout [EngineAction]) {
+        var job = claimed
+        job.startedAt = now
+        jobs[job.id] = TrackedJob(job: job, phase: .running)
+        queues[name]?.running += 1
+        actions.append(.run(job))
     }
 
     private mutating func release(_ released: [Job], _ actions: inout [EngineAction]) {
@@ -243,7 +221,6 @@ struct EngineState {
             jobs[id] = tracked
             actions.append(.record(tracked.job, outcome))
         }
-        startWaiting(in: name, now: now, &actions)
         claimIfDue(name, &actions)
         checkDrained(&actions)
     }
@@ -262,10 +239,6 @@ struct EngineState {
             return
         }
         switch tracked.phase {
-        case .waiting:
-            jobs[id] = nil
-            queues[name]?.waiting.removeAll { $0 == id }
-            claimIfDue(name, &actions)
         case .running:
             jobs[id]?.phase = .stopping(byUser: true)
             actions.append(.stop(id))

@@ -18,11 +18,6 @@ extension JobEngine {
         let (actions, stops) = core.withLock { core -> ([EngineAction], [JobID: RunStop]) in
             var input = input
             switch input {
-            case .claimed(_, let jobs, _):
-                core.claimedCount += jobs.count
-                let count = core.claimedCount
-                resumed += core.claimWaiters.filter { $0.count <= count }.map(\.continuation)
-                core.claimWaiters.removeAll { $0.count <= count }
             case .runEnded(let id, let outcome, _):
                 core.stops[id] = nil
                 if core.abandoning { input = .runEnded(id, outcome, abandoned: true) }
@@ -53,8 +48,8 @@ extension JobEngine {
             case .claim(let queue, let limit):
                 store.claim(queue: queue, limit: limit) { [self] result in
                     switch result {
-                    case .success(let jobs):
-                        decide(.claimed(queue: queue, jobs: jobs, limit: limit))
+                    case .success(let claim):
+                        decide(.claimed(queue: queue, jobs: claim.jobs, limit: limit, more: claim.more))
                     case .failure(let error):
                         logger.error("cannot claim jobs", metadata: ["queue": "\(queue)", "error": "\(error)"])
                         decide(.claimFailed(queue: queue, retryAt: clock.now().advanced(by: configuration.storeRetryDelay)))

@@ -84,17 +84,4 @@ extension JobEngine {
         guard let signal = joinObservers.signal(at: count, current: waits.joinCount) else { return }
         _ = try? await signal.get()
     }
-
-    /// Returns once at least `count` jobs have been claimed since the start (for tests of what
-    /// a claimed job that waits for a worker records).
-    func untilClaimed(_ count: Int) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let reached = core.withLock { core in
-                if core.claimedCount >= count { return true }
-                core.claimWaiters.append((count, continuation))
-                return false
-            }
-            if reached { continuation.resume() }
-        }
-    }
 }

@@ -15,8 +15,12 @@ public struct Job: Hashable, Sendable, Codable, Identifiable {
     public var spec: JobSpec
     /// Where the job is in its life.
     public var state: JobState
-    /// Attempts started so far (a retry by hand starts again from 0).
+    /// Attempts started so far (a retry by hand starts again from 0), not counting those
+    /// ``interruptedAttempts`` cut short.
     public var attempts: Int
+    /// Attempts cut short because jobqd stopped or crashed while they ran; the job ran again
+    /// after each, and they do not count toward its retry limit.
+    public var interruptedAttempts = 0
     /// When the job is due: its `run_at` when submitted with one, the time of its next retry
     /// after a failed attempt, otherwise when it was submitted.
     public var runAt: Timestamp
@@ -71,11 +75,33 @@ public struct Job: Hashable, Sendable, Codable, Identifiable {
         self.stderrPath = stderrPath
     }
 
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try container.decode(JobID.self, forKey: .id),
+            spec: try container.decode(JobSpec.self, forKey: .spec),
+            state: try container.decode(JobState.self, forKey: .state),
+            attempts: try container.decode(Int.self, forKey: .attempts),
+            runAt: try container.decodeIfPresent(Timestamp.self, forKey: .runAt),
+            createdAt: try container.decode(Timestamp.self, forKey: .createdAt),
+            updatedAt: try container.decode(Timestamp.self, forKey: .updatedAt),
+            startedAt: try container.decodeIfPresent(Timestamp.self, forKey: .startedAt),
+            finishedAt: try container.decodeIfPresent(Timestamp.self, forKey: .finishedAt),
+            exitCode: try container.decodeIfPresent(Int32.self, forKey: .exitCode),
+            signal: try container.decodeIfPresent(Int32.self, forKey: .signal),
+            error: try container.decodeIfPresent(String.self, forKey: .error),
+            stdoutPath: try container.decodeIfPresent(String.self, forKey: .stdoutPath),
+            stderrPath: try container.decodeIfPresent(String.self, forKey: .stderrPath))
+        // Absent from a daemon older than the field.
+        interruptedAttempts = try container.decodeIfPresent(Int.self, forKey: .interruptedAttempts) ?? 0
+    }
+
     /// Whether another attempt is allowed after the current one fails.
     public var hasAttemptsLeft: Bool { attempts < spec.retry.maxAttempts }
 
     enum CodingKeys: String, CodingKey {
         case id, spec, state, attempts
+        case interruptedAttempts = "interrupted_attempts"
         case runAt = "run_at"
         case createdAt = "created_at"
         case updatedAt = "updated_at"

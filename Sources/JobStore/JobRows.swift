@@ -5,7 +5,7 @@ import JobModel
 /// The columns every job query selects, in the order `StoreContext.job(from:)` reads them.
 let jobColumns = """
     id, state, spec, attempts, created_at, updated_at, started_at, finished_at, \
-    exit_code, signal, error, stdout_path, stderr_path, run_at
+    exit_code, signal, error, stdout_path, stderr_path, run_at, interrupted
     """
 
 /// `jobColumns` without the spec (a `NULL` in its place), for a caller that knows it.
@@ -45,6 +45,7 @@ extension StoreContext {
             stderrPath: row.optionalText(12)
         )
         job.runAt = Timestamp(millisecondsSinceEpoch: row.int64(13))
+        job.interruptedAttempts = Int(row.int64(14))
         return job
     }
 

@@ -136,15 +136,7 @@ extension JobStore {
     /// Whether the queue has a job ready to claim now.
     public func hasReadyJob(queue: String) async throws(JobStoreError) -> Bool {
         try await read { context throws(JobStoreError) in
-            let now = context.clock()
-            return try context.withStatement("""
-                SELECT 1 FROM jobs INDEXED BY jobs_due
-                WHERE state = 'queued' AND queue = ?1 AND run_at <= ?2 LIMIT 1
-                """) { statement throws(SQLiteError) in
-                try statement.bind(1, queue)
-                try statement.bind(2, now.millisecondsSinceEpoch)
-                return try statement.step()
-            }
+            try context.hasReadyJob(queue: queue, now: context.clock())
         }
     }
 
@@ -161,6 +153,20 @@ extension JobStore {
                 while try statement.step() { texts.append(statement.text(0)) }
                 return texts
             }
+        }
+    }
+}
+
+extension StoreContext {
+    /// Whether `queue` has a job ready to claim at `now` (an indexed probe, for claims and reads).
+    func hasReadyJob(queue: String, now: Timestamp) throws(JobStoreError) -> Bool {
+        try withStatement("""
+            SELECT 1 FROM jobs INDEXED BY jobs_due
+            WHERE state = 'queued' AND queue = ?1 AND run_at <= ?2 LIMIT 1
+            """) { statement throws(SQLiteError) in
+            try statement.bind(1, queue)
+            try statement.bind(2, now.millisecondsSinceEpoch)
+            return try statement.step()
         }
     }
 }

@@ -25,7 +25,7 @@ extension JobStore {
             do {
                 try spec.validate()
             } catch {
-                completion(.failure(.invalidSpec(index: index, error)))
+                completion(.failure(.invalidSpec(index: specs.count == 1 ? nil : index, error)))
                 return
             }
         }
@@ -39,12 +39,13 @@ extension JobStore {
     /// first, then earliest `run_at`, then lowest id, in one atomic statement: each becomes
     /// `running` with one more attempt and its output paths set. Returns them in that order.
     public func claim(queue: String, limit: Int = 1) async throws(JobStoreError) -> [Job] {
-        try await awaiting { claim(queue: queue, limit: limit, completion: $0) }
+        try await awaiting { done in claim(queue: queue, limit: limit) { done($0.map(\.jobs)) } }
     }
 
-    /// ``claim(queue:limit:)`` with a completion handler, called on the writer's thread.
-    public func claim(queue: String, limit: Int = 1, completion done: @escaping @Sendable (Result<[Job], JobStoreError>) -> Void) {
-        guard limit > 0 else { return done(.success([])) }
+    /// ``claim(queue:limit:)`` with a completion handler, called on the writer's thread; it
+    /// also says whether a ready job was left.
+    public func claim(queue: String, limit: Int = 1, completion done: @escaping @Sendable (Result<ClaimedJobs, JobStoreError>) -> Void) {
+        guard limit > 0 else { return done(.success(ClaimedJobs(jobs: [], more: true))) }
         // Without an fsync of its own (see `WriteOperation.synced`): a claim that a power cut
         // undoes leaves the jobs queued, which is what recovery would make of them anyway.
         enqueueWrite(synced: false) { context throws(JobStoreError) in
@@ -74,7 +75,8 @@ extension JobStore {
                     return a.runAt != b.runAt ? a.runAt < b.runAt : a.id < b.id
                 }
             }
-            return claimed
+            let more = claimed.count < limit ? false : try context.hasReadyJob(queue: queue, now: now)
+            return ClaimedJobs(jobs: claimed, more: more)
         } completion: { done($0) }
     }
 
@@ -276,14 +278,15 @@ extension JobStore {
     // MARK: Recovery and pruning
 
     /// At start-up: jobs left `running` by a daemon that died go back to `queued` (at least
-    /// once: they run again), in their old place, with the interrupted attempt recorded in
-    /// their `error`. Returns their ids.
+    /// once: they run again), in their old place. The interrupted attempt moves from `attempts`
+    /// to `interrupted` and is named in their `error`. Returns their ids.
     public func recoverInterruptedJobs() async throws(JobStoreError) -> [JobID] {
         try await write { context throws(JobStoreError) in
             let now = context.clock()
             return try context.withStatement("""
                 UPDATE jobs SET state = 'queued', updated_at = ?1,
-                    error = 'attempt ' || attempts || ' was interrupted: jobqd stopped while it ran'
+                    attempts = max(attempts - 1, 0), interrupted = interrupted + 1,
+                    error = 'attempt ' || attempts || ' was interrupted: jobqd stopped or crashed while it ran'
                 WHERE state = 'running'
                 RETURNING id
                 """) { statement throws(SQLiteError) in

@@ -113,22 +113,36 @@ final class WriteBatcher: Sendable {
                 return batch
             }
             guard let batch else { return }
-            // Whether any caller waits for the disk (see `WriteOperation.synced`).
-            let synced = batch.contains(where: \.synced)
-            // Counted before any caller resumes, so that a caller reading them sees its own write.
-            state.withLock { state in
-                state.statistics.transactions += 1
-                state.statistics.operations += batch.count
-                state.statistics.largestGroup = max(state.statistics.largestGroup, batch.count)
-                if !synced { state.statistics.unsyncedTransactions += 1 }
+            // The writes that need no fsync (claims) commit first, on their own: a claim must
+            // not wait for the fsync of the submits and records beside it, since a worker slot
+            // stays idle until it returns. Their order relative to the others does not matter:
+            // a claim that misses a job inserted beside it is woken again by that insert.
+            if batch.contains(where: \.synced), batch.contains(where: { !$0.synced }) {
+                transact(batch.filter { !$0.synced })
+                transact(batch.filter(\.synced))
+            } else {
+                transact(batch)
             }
-            context.withLock { context in
-                guard let context else {
-                    for operation in batch { operation.reject(.closed) }
-                    return
-                }
-                commit(batch, synced: synced, in: context)
+        }
+    }
+
+    /// Runs `batch` as one transaction, fsynced when any of its callers waits for the disk.
+    private func transact(_ batch: [WriteOperation]) {
+        // Whether any caller waits for the disk (see `WriteOperation.synced`).
+        let synced = batch.contains(where: \.synced)
+        // Counted before any caller resumes, so that a caller reading them sees its own write.
+        state.withLock { state in
+            state.statistics.transactions += 1
+            state.statistics.operations += batch.count
+            state.statistics.largestGroup = max(state.statistics.largestGroup, batch.count)
+            if !synced { state.statistics.unsyncedTransactions += 1 }
+        }
+        context.withLock { context in
+            guard let context else {
+                for operation in batch { operation.reject(.closed) }
+                return
             }
+            commit(batch, synced: synced, in: context)
         }
     }
 

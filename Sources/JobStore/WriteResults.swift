@@ -48,3 +48,10 @@ public struct PrunedJob: Hashable, Sendable {
     public var stdoutPath: String?
     public var stderrPath: String?
 }
+
+/// What a claim took: the jobs, now `running`, and whether the queue still had a ready job
+/// after them (so that the caller does not claim again only to find nothing).
+public struct ClaimedJobs: Hashable, Sendable {
+    public var jobs: [Job]
+    public var more: Bool
+}

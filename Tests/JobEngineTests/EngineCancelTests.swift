@@ -9,48 +9,46 @@ import JobRunner
 import ServiceLifecycleTestKit
 import Testing
 
-/// One worker and two jobs that block: `body` runs once the first has started and the second
-/// is claimed, waiting in the queue for the worker (`running` in the store). It gets their ids.
-func withSecondJobClaimedAndWaiting(
+/// One worker and two jobs that block: `body` runs once the first has started; the second
+/// waits for the worker. It gets their ids.
+func withSecondJobWaiting(
     _ body: @Sendable (JobEngine, JobStore, FakeExecutor, ManualClock, [JobID]) async throws -> Void
 ) async throws {
     try await withEngine(EngineConfiguration(defaultConcurrency: 1, drainGrace: .zero)) { engine, store, fake, clock in
         let ids = try await engine.submit([spec("block"), spec("block")]).map(\.job.id)
         await fake.state.untilStarted(1)
-        await engine.untilClaimed(2)
         try await body(engine, store, fake, clock, ids)
     }
 }
 
 @Suite("JobEngine: cancel, drain", .timeLimit(.minutes(1)))
 struct EngineCancelTests {
-    @Test("A claimed job that waits in its queue for a free worker records when its command started, not when it was claimed")
-    func startedAtIsTheRunsStart() async throws {
-        try await withSecondJobClaimedAndWaiting { engine, store, fake, clock, ids in
-            let claimedAt = clock.now()
-            // The second job is claimed (it waits in the queue) while the first runs.
-            #expect(try await store.job(ids[1])?.state == .running)
-            #expect(try await store.job(ids[1])?.startedAt == claimedAt)
+    @Test("A job waiting for a free worker is queued in the store, not running; its start is when its command started")
+    func waitingIsQueued() async throws {
+        try await withSecondJobWaiting { engine, store, fake, clock, ids in
+            let firstStart = clock.now()
+            let waiting = try #require(try await store.job(ids[1]))
+            #expect(waiting.state == .queued && waiting.startedAt == nil && waiting.attempts == 0)
             await clock.advance(by: .seconds(30))
             await fake.release(ids[0])
             await fake.state.untilStarted(2)
             let startedAt = clock.now()
+            #expect(try await store.job(ids[1])?.state == .running)
             await clock.advance(by: .seconds(5))
             await fake.release(ids[1])
             let jobs = try await engine.wait(for: ids)
-            #expect(jobs[0].startedAt == claimedAt)
+            #expect(jobs[0].startedAt == firstStart)
             #expect(jobs[1].startedAt == startedAt)
             #expect(jobs[1].finishedAt == startedAt.advanced(by: .seconds(5)))
         }
     }
 
-    @Test("A claimed job cancelled while it waits for a worker never starts; retried meanwhile, it runs once")
-    func cancelWhileClaimed() async throws {
-        try await withSecondJobClaimedAndWaiting { engine, store, fake, _, ids in
+    @Test("A job cancelled while it waits for a worker never starts; retried meanwhile, it runs once")
+    func cancelWhileWaiting() async throws {
+        try await withSecondJobWaiting { engine, store, fake, _, ids in
             let cancelled = try await engine.cancel(ids[1])
-            #expect(cancelled.previousState == .running)  // claimed: running in the store
+            #expect(cancelled.previousState == .queued)
             #expect(try await store.job(ids[1])?.state == .cancelled)
-            // Queued again while its cancelled copy still waits in the queue.
             #expect(try await engine.retry(ids[1]).state == .queued)
             await fake.release(ids[0])
             await fake.state.untilStarted(2)

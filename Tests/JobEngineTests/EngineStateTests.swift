@@ -28,24 +28,31 @@ struct EngineStateTests {
         return job
     }
 
-    @Test("A claim starts what fits, keeps the rest waiting, and claims again below the refill level")
+    @Test("A claim asks for the free slots only; its jobs start as it returns, nothing waits")
     func claimAndStart() {
         var state = started(concurrency: 2)
         let jobs = [job(1), job(2)]
+        // Both slots taken: no claim.
         #expect(state.handle(.claimed(queue: "default", jobs: jobs, limit: 2), now: now)
-            == [.run(started(jobs[0])), .run(started(jobs[1])), .claim(queue: "default", limit: 2)])
-        // Two more claimed: both wait (the slots are busy), and no claim while they do.
-        #expect(state.handle(.claimed(queue: "default", jobs: [job(3), job(4)], limit: 2), now: now) == [])
-        #expect(state.queues["default"]?.waiting == [3, 4])
-        // A run ends: its outcome is recorded and the first waiting job starts; one job still
-        // waits, which is the refill level of 2 slots: no claim yet.
+            == [.run(started(jobs[0])), .run(started(jobs[1]))])
+        // A run ends: its outcome is recorded and its slot claimed for.
         #expect(state.handle(.runEnded(1, .exited(code: 0), abandoned: false), now: now)
-            == [.record(started(jobs[0]), .exited(code: 0)), .run(started(job(3)))])
-        #expect(state.handle(.runEnded(2, .exited(code: 0), abandoned: false), now: now)
-            == [.record(started(jobs[1]), .exited(code: 0)), .run(started(job(4))), .claim(queue: "default", limit: 2)])
+            == [.record(started(jobs[0]), .exited(code: 0)), .claim(queue: "default", limit: 1)])
         #expect(state.jobs[1]?.phase == .recording)
+        #expect(state.handle(.claimed(queue: "default", jobs: [job(3)], limit: 1), now: now) == [.run(started(job(3)))])
         #expect(state.handle(.recorded(1), now: now) == [])
         #expect(state.jobs[1] == nil)
+        #expect(state.runningCount("default") == 2)
+    }
+
+    @Test("A claim answered after the concurrency shrank: the jobs beyond the slots go back at once")
+    func surplusGoesBack() {
+        var state = started(concurrency: 2)
+        #expect(state.handle(.concurrencyChanged("default", 1), now: now) == [])
+        #expect(state.handle(.claimed(queue: "default", jobs: [job(1), job(2)], limit: 2), now: now)
+            == [.run(started(job(1))), .release([job(2)])])
+        #expect(state.jobs.keys.sorted() == [1])
+        #expect(state.handle(.releaseEnded, now: now) == [])
     }
 
     @Test("A claim that finds less than it asked for puts the queue to sleep until work arrives or its next run_at")
@@ -79,24 +86,10 @@ struct EngineStateTests {
         _ = state.handle(.claimed(queue: "default", jobs: [job(1)], limit: 1), now: now)
         #expect(state.handle(.cancelled(1, queue: "default", previousState: .running), now: now) == [.stop(1)])
         #expect(state.jobs[1]?.phase == .stopping(byUser: true))
-        // (The next claim is already in flight: it was made when the job started.)
-        #expect(state.handle(.runEnded(1, .cancelled(signal: 15), abandoned: false), now: now) == [])
+        // Its end records nothing (the cancel is recorded) and claims for its slot.
+        #expect(state.handle(.runEnded(1, .cancelled(signal: 15), abandoned: false), now: now) == [.claim(queue: "default", limit: 1)])
         #expect(state.jobs.isEmpty)
         #expect(state.runningCount("default") == 0)
-    }
-
-    @Test("Cancel of a claimed job waiting for a slot: it never starts")
-    func cancelWaiting() {
-        var state = started(concurrency: 1)
-        _ = state.handle(.claimed(queue: "default", jobs: [job(1)], limit: 1), now: now)
-        _ = state.handle(.claimed(queue: "default", jobs: [job(2)], limit: 1), now: now)
-        #expect(state.jobs[2]?.phase == .waiting)
-        #expect(state.handle(.cancelled(2, queue: "default", previousState: .running), now: now) == [.claim(queue: "default", limit: 1)])
-        #expect(state.jobs[2] == nil)
-        #expect(state.queues["default"]?.waiting == [])
-        // The first job's end starts nothing else.
-        let actions = state.handle(.runEnded(1, .exited(code: 0), abandoned: false), now: now)
-        #expect(!actions.contains { if case .run = $0 { true } else { false } })
     }
 
     @Test("Cancel between a run's end and its record: nothing to stop, nothing left behind")
@@ -124,28 +117,28 @@ struct EngineStateTests {
         #expect(state.cancelledInFlight.isEmpty)
     }
 
-    @Test("Pause gives waiting jobs back and stops claims; resume claims again")
+    @Test("Pause stops claims, and a claim returning after it gives its jobs back; resume claims again")
     func pauseAndResume() {
-        var state = started(concurrency: 1)
-        _ = state.handle(.claimed(queue: "default", jobs: [job(1)], limit: 1), now: now)
-        _ = state.handle(.claimed(queue: "default", jobs: [job(2)], limit: 1), now: now)
-        #expect(state.handle(.paused("default"), now: now) == [.release([job(2)])])
+        var state = started(concurrency: 2)
+        _ = state.handle(.claimed(queue: "default", jobs: [job(1)], limit: 2), now: now)
+        // The claim for the free slot is in flight when the pause comes.
+        #expect(state.handle(.workArrived(queues: ["default"]), now: now) == [.claim(queue: "default", limit: 1)])
+        #expect(state.handle(.paused("default"), now: now) == [])
+        #expect(state.handle(.claimed(queue: "default", jobs: [job(2)], limit: 1), now: now) == [.release([job(2)])])
         #expect(state.handle(.releaseEnded, now: now) == [])
         // The running job goes on; its end claims nothing, and neither does new work.
         #expect(state.handle(.runEnded(1, .exited(code: 0), abandoned: false), now: now) == [.record(started(job(1)), .exited(code: 0))])
         #expect(state.handle(.workArrived(queues: ["default"]), now: now) == [])
-        #expect(state.handle(.resumed("default"), now: now) == [.claim(queue: "default", limit: 1)])
+        #expect(state.handle(.resumed("default"), now: now) == [.claim(queue: "default", limit: 2)])
     }
 
-    @Test("Drain: waiting jobs go back, running ones get the grace, then are stopped and released; then it finishes")
+    @Test("Drain: running jobs get the grace, then are stopped and released; then it finishes")
     func drain() {
         var state = started(concurrency: 1)
         _ = state.handle(.claimed(queue: "default", jobs: [job(1)], limit: 1), now: now)
-        _ = state.handle(.claimed(queue: "default", jobs: [job(2)], limit: 1), now: now)
         let grace = now.advanced(by: .seconds(30))
-        #expect(state.handle(.drain(graceDeadline: grace), now: now) == [.release([job(2)]), .rearmTimer])
+        #expect(state.handle(.drain(graceDeadline: grace), now: now) == [.rearmTimer])
         #expect(state.nextDeadline == grace)
-        #expect(state.handle(.releaseEnded, now: now) == [])
         #expect(state.handle(.tick, now: grace) == [.stop(1), .rearmTimer])
         #expect(state.handle(.runEnded(1, .cancelled(signal: 15), abandoned: false), now: grace) == [.release([started(job(1))])])
         #expect(state.handle(.releaseEnded, now: grace) == [.finishDrain])
@@ -168,26 +161,32 @@ struct EngineStateTests {
         #expect(state.handle(.runEnded(1, .exited(code: 3), abandoned: false), now: now) == [.record(started(job(1)), .exited(code: 3))])
         #expect(state.handle(.cancelled(2, queue: "default", previousState: .running), now: now) == [.stop(2)])
         #expect(state.handle(.recorded(1), now: now) == [])
-        #expect(state.handle(.runEnded(2, .cancelled(signal: 15), abandoned: false), now: now) == [])
+        // Nothing left to run or record: the drain is over before its grace.
+        #expect(state.handle(.runEnded(2, .cancelled(signal: 15), abandoned: false), now: now) == [.finishDrain])
         #expect(state.handle(.tick, now: now.advanced(by: .seconds(10))) == [.rearmTimer])
     }
 
-    @Test("Concurrency: growing starts waiting jobs; shrinking gives them back")
+    @Test("Concurrency: growing claims the new slots; shrinking lets running jobs finish")
     func concurrencyChanges() {
         var state = started(concurrency: 1)
         _ = state.handle(.claimed(queue: "default", jobs: [job(1)], limit: 1), now: now)
-        _ = state.handle(.claimed(queue: "default", jobs: [job(2)], limit: 1), now: now)
-        #expect(state.handle(.concurrencyChanged("default", 2), now: now) == [.run(started(job(2))), .claim(queue: "default", limit: 2)])
-        _ = state.handle(.claimed(queue: "default", jobs: [job(3)], limit: 2), now: now)
-        #expect(state.handle(.concurrencyChanged("default", 1), now: now) == [.release([job(3)])])
-        #expect(state.runningCount("default") == 2)
+        #expect(state.handle(.concurrencyChanged("default", 3), now: now) == [.claim(queue: "default", limit: 2)])
+        #expect(state.handle(.claimed(queue: "default", jobs: [job(2), job(3)], limit: 2), now: now)
+            == [.run(started(job(2))), .run(started(job(3)))])
+        #expect(state.handle(.concurrencyChanged("default", 1), now: now) == [])
+        #expect(state.runningCount("default") == 3)
+        // Ends free no slot until fewer than 1 run.
+        #expect(state.handle(.runEnded(1, .exited(code: 0), abandoned: false), now: now) == [.record(started(job(1)), .exited(code: 0))])
+        #expect(state.handle(.runEnded(2, .exited(code: 0), abandoned: false), now: now) == [.record(started(job(2)), .exited(code: 0))])
+        #expect(state.handle(.runEnded(3, .exited(code: 0), abandoned: false), now: now)
+            == [.record(started(job(3)), .exited(code: 0)), .claim(queue: "default", limit: 1)])
     }
 
     @Test("A run abandoned by the engine's cancellation records nothing")
     func abandoned() {
         var state = started(concurrency: 1)
         _ = state.handle(.claimed(queue: "default", jobs: [job(1)], limit: 1), now: now)
-        #expect(state.handle(.runEnded(1, .cancelled(signal: 15), abandoned: true), now: now) == [])
+        #expect(state.handle(.runEnded(1, .cancelled(signal: 15), abandoned: true), now: now) == [.claim(queue: "default", limit: 1)])
         #expect(state.jobs.isEmpty)
     }
 

@@ -185,7 +185,7 @@ struct TransitionTests {
         }
     }
 
-    @Test("Recovery: jobs left running go back to queued, the interrupted attempt recorded")
+    @Test("Recovery: jobs left running go back to queued, the interrupted attempt counted apart")
     func recovery() async throws {
         try await withTemporaryDirectory { directory in
             let configuration = StoreConfiguration(path: directory + "/jobs.db", logDirectory: directory)
@@ -200,12 +200,15 @@ struct TransitionTests {
             for id in ids.prefix(2) {
                 let job = try await reopened.existing(id)
                 #expect(job.state == .queued)
-                #expect(job.attempts == 1)
-                #expect(job.error == "attempt 1 was interrupted: jobqd stopped while it ran")
+                // The interrupted attempt is not counted: attempts never pass the limit.
+                #expect(job.attempts == 0 && job.interruptedAttempts == 1)
+                #expect(job.error == "attempt 1 was interrupted: jobqd stopped or crashed while it ran")
             }
             #expect(try await reopened.recoverInterruptedJobs().isEmpty)
             // They keep their place: claimed again before the job that was never claimed.
-            #expect(try await reopened.claim(queue: "default", limit: 3).map(\.id) == ids)
+            let again = try await reopened.claim(queue: "default", limit: 3)
+            #expect(again.map(\.id) == ids)
+            #expect(again.map(\.attempts) == [1, 1, 1] && again.map(\.interruptedAttempts) == [1, 1, 0])
             await reopened.close()
         }
     }
