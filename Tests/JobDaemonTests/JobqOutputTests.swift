@@ -1,0 +1,85 @@
+import Foundation
+import JobModel
+import Testing
+
+/// What `jobq` prints, as a newcomer reads it: states that are true, lists that say what they
+/// leave out, refusals in plain sentences.
+@Suite("jobq output", .timeLimit(.minutes(2)))
+struct JobqOutputTests {
+    static func jobq(_ socket: String, _ arguments: [String]) async throws -> JobqCommandTests.Run {
+        try await JobqCommandTests.jobq(socket, arguments)
+    }
+
+    static func id(_ run: JobqCommandTests.Run) -> String {
+        run.stdout.trimmingCharacters(in: .newlines)
+    }
+
+    @Test("With 1 worker, a job waiting for it is queued in status, list, show and --json; running is one")
+    func truthfulStates() async throws {
+        try await JobqCommandTests.withDaemon(config: "workers = 1\n") { fixture, socket in
+            let started = try fixture.fifo("started")
+            let command = ["sh", "-c", "echo $JOBQ_JOB_ID > \(started); exec sleep 30"]
+            let first = Self.id(try await Self.jobq(socket, ["submit", "--"] + command))
+            let second = Self.id(try await Self.jobq(socket, ["submit", "--"] + command))
+            // The first has started; the second waits for the worker.
+            #expect(await DaemonTests().lines(1, from: started) == [first])
+            let status = try await Self.jobq(socket, ["status"])
+            #expect(status.stdout.contains("workers 1/1 busy"), "\(status.stdout)")
+            #expect(status.stdout.contains("queued 1") && status.stdout.contains("running 1"), "\(status.stdout)")
+            let waiting = try await Self.jobq(socket, ["show", second])
+            #expect(waiting.stdout.contains("state:     queued"), "\(waiting.stdout)")
+            #expect(!waiting.stdout.contains("started:"))
+            let json = try await Self.jobq(socket, ["show", "--json", second])
+            #expect(json.stdout.contains(#""state":"queued""#) && json.stdout.contains(#""started_at":null"#), "\(json.stdout)")
+            let listed = try await Self.jobq(socket, ["list", "--state", "running"])
+            #expect(listed.stdout.split(separator: "\n").count == 2, "\(listed.stdout)")  // the header and one job
+            _ = try await Self.jobq(socket, ["cancel", first, second])
+        }
+    }
+
+    @Test("list says how many it left out, cuts long commands with …, escapes newlines, shows when a delayed job runs")
+    func listSaysWhatItHides() async throws {
+        try await JobqCommandTests.withDaemon { _, socket in
+            try await Self.jobq(socket, ["pause"]).expectSuccess()
+            for _ in 0..<3 { _ = try await Self.jobq(socket, ["submit", "--", "true"]) }
+            let long = "echo " + String(repeating: "x", count: 100)
+            _ = try await Self.jobq(socket, ["submit", "--shell", "--", "echo one\necho two"])
+            _ = try await Self.jobq(socket, ["submit", "--", "sh", "-c", long])
+            let delayed = Self.id(try await Self.jobq(socket, ["submit", "--delay", "1h", "--", "true"]))
+            let limited = try await Self.jobq(socket, ["list", "--limit", "2"])
+            #expect(limited.stdout.split(separator: "\n").count == 3)
+            #expect(limited.stderr == "2 of 6 jobs shown, the most recent (--limit N, --all)\n", "\(limited.stderr)")
+            let all = try await Self.jobq(socket, ["list", "--all"])
+            #expect(all.stdout.split(separator: "\n").count == 7 && all.stderr.isEmpty)
+            #expect(all.stdout.contains(#"echo one\necho two"#))
+            #expect(all.stdout.contains("…") && !all.stdout.contains(String(repeating: "x", count: 100)))
+            #expect(all.stdout.contains("RUN AT"))
+            let show = try await Self.jobq(socket, ["show", delayed])
+            // A full date and time, and how long until then.
+            #expect(show.stdout.contains(try Regex(#"runs at: +\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \(in (59m|1h)"#)), "\(show.stdout)")
+        }
+    }
+
+    @Test("Refusals in plain sentences; cancelling twice is done; the cancel names who did it")
+    func plainWords() async throws {
+        try await JobqCommandTests.withDaemon { _, socket in
+            let done = Self.id(try await Self.jobq(socket, ["submit", "--", "true"]))
+            try await Self.jobq(socket, ["wait", done]).expectSuccess()
+            let retry = try await Self.jobq(socket, ["retry", done])
+            #expect(retry.status == 4)
+            #expect(retry.stderr.contains("job \(done) has succeeded: only a failed or cancelled job can be retried"), "\(retry.stderr)")
+            let cancelDone = try await Self.jobq(socket, ["cancel", done])
+            #expect(cancelDone.stderr.contains("has already finished (succeeded): there is nothing to cancel"), "\(cancelDone.stderr)")
+            try await Self.jobq(socket, ["pause", "held"]).expectSuccess()
+            let held = Self.id(try await Self.jobq(socket, ["submit", "-q", "held", "--", "true"]))
+            try await Self.jobq(socket, ["cancel", held]).expectSuccess()
+            let twice = try await Self.jobq(socket, ["cancel", held])
+            #expect(twice.status == 0, "\(twice.stderr)")
+            let shown = try await Self.jobq(socket, ["show", held])
+            #expect(shown.stdout.contains("cancelled by uid \(getuid()) with jobq cancel"), "\(shown.stdout)")
+            let after = try await Self.jobq(socket, ["submit", "--after", "9999", "--", "true"])
+            #expect(after.status == 4)
+            #expect(after.stderr.contains("it runs after job 9999, which does not exist") && !after.stderr.contains("job 0"), "\(after.stderr)")
+        }
+    }
+}
