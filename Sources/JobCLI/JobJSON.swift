@@ -1,7 +1,8 @@
 import Foundation
 import JobModel
 
-/// A job as `--json` prints it: flat, with stable field names; absent values are `null`.
+/// A job as every `--json` prints it (submit, show, list, wait, cancel, retry): flat, with
+/// stable field names; absent values are `null`.
 struct JobJSON: Encodable {
     var job: Job
 
@@ -10,7 +11,7 @@ struct JobJSON: Encodable {
         case maxAttempts = "max_attempts"
         case interruptedAttempts = "interrupted_attempts"
         case exitCode = "exit_code"
-        case signal, error, label, cwd
+        case signal, error, label, cwd, env
         case after
         case idempotencyKey = "idempotency_key"
         case submitterUID = "submitter_uid"
@@ -47,6 +48,7 @@ struct JobJSON: Encodable {
         try container.encode(job.error, forKey: .error)
         try container.encode(job.spec.label, forKey: .label)
         try container.encode(job.spec.cwd, forKey: .cwd)
+        try container.encode(job.spec.env, forKey: .env)
         try container.encode(job.spec.after, forKey: .after)
         try container.encode(job.spec.idempotencyKey, forKey: .idempotencyKey)
         try container.encode(job.spec.submitterUID, forKey: .submitterUID)

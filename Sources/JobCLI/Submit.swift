@@ -36,7 +36,7 @@ struct Submit: AsyncParsableCommand {
     var delay: String?
     @Option(help: ArgumentHelp("Start no earlier than this time (ISO 8601).", valueName: "time"))
     var at: String?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Stop an attempt that runs longer (SIGTERM to its process group, then SIGKILL).", valueName: "duration"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The job's time limit: stop an attempt that runs longer (SIGTERM to its process group, then SIGKILL). Not a limit on --wait.", valueName: "duration"))
     var timeout: String?
     @Option(parsing: .unconditional, help: "Run again after a failure this many times (exponential backoff from 1 s).")
     var retries: Int = 0
@@ -166,9 +166,12 @@ struct Submit: AsyncParsableCommand {
                     + "or raise jobqd's max_body_bytes")
         }
         let ids = submitted.jobs.map(\.id)
+        for (item, spec) in zip(submitted.jobs, specs) where !item.created {
+            printError(Self.keyHit(item, spec))
+        }
         if !wait {
             if output.json {
-                try printJSON(submitted.jobs)
+                try printJSON(try await Self.fetch(submitted.jobs, client: client).map(JobJSON.init))
             } else {
                 writeOut(ids.map { "\($0)\n" }.joined())
             }
@@ -187,5 +190,38 @@ struct Submit: AsyncParsableCommand {
             return
         }
         try Waiting.exitForResult(result.jobs, done: result.done)
+    }
+}
+
+extension Submit {
+    /// The stderr note for a submit whose idempotency key named a live job: its id is printed
+    /// as a new one's would be, and the note says so, and whether the command differs.
+    static func keyHit(_ item: SubmitResponse.Item, _ spec: JobSpec) -> String {
+        let key = spec.idempotencyKey ?? ""
+        var note = "jobq: key '\(key)' names job \(item.id), still \(item.state.rawValue): nothing new was submitted"
+        if let existing = item.job, existing.spec.command != spec.command {
+            note += "; that job runs `\(Formats.describe(existing.spec.command))`, not `\(Formats.describe(spec.command))`"
+        }
+        return note
+    }
+
+    /// The submitted jobs in full, for `--json`: a key's existing job comes with the answer; the
+    /// new ones are read back (one request each for a few, pages of the list for a batch).
+    static func fetch(_ items: [SubmitResponse.Item], client: JobClient) async throws -> [Job] {
+        var found: [JobID: Job] = [:]
+        for item in items { if let job = item.job { found[item.id] = job } }
+        let missing = Set(items.map(\.id)).subtracting(found.keys)
+        if missing.count <= 20 {
+            for id in missing { found[id] = try await client.job(id) }
+        } else if let first = missing.min(), let last = missing.max() {
+            var cursor = JobID(first.rawValue - 1)
+            while cursor < last {
+                let page = try await client.jobs(after: cursor, limit: 1000)
+                for job in page.jobs where missing.contains(job.id) { found[job.id] = job }
+                guard let next = page.nextCursor else { break }
+                cursor = next
+            }
+        }
+        return items.compactMap { found[$0.id] }
     }
 }

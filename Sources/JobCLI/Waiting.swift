@@ -64,6 +64,9 @@ struct Join: AsyncParsableCommand {
         let window = try reconnect.window()
         let client = global.client()
         let queue = self.queue
+        // An unknown queue is refused (exit 4), as `jobq workers nosuch` refuses it, not
+        // taken for a drained one.
+        if let queue { _ = try await client.queue(queue) }
         let result = try await Waiting.withProgress(client: client, queue: queue, reconnect: window) { progress in
             let queues = try await client.queues().filter { queue == nil || $0.name == queue }
             let live = queues.reduce(0) { $0 + $1.live }
@@ -87,7 +90,8 @@ struct ReconnectOptions: ParsableArguments {
 
     @Option(parsing: .unconditional, help: ArgumentHelp(
         "When jobqd goes away during the wait (a restart, a crash), wait up to this long for it to come back, "
-            + "then go on waiting; 0 gives up at once. Giving up exits 3 (124 once --timeout has passed). "
+            + "then go on waiting; 0 gives up at once. Giving up exits 3 (for wait and join: 124 once their "
+            + "own --timeout, the wait's limit, has passed). "
             + "Default: 90s, more than a systemd stop takes (TimeoutStopSec=45s).",
         valueName: "duration"))
     var reconnect: String?

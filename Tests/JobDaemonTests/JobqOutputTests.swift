@@ -82,4 +82,43 @@ struct JobqOutputTests {
             #expect(after.stderr.contains("it runs after job 9999, which does not exist") && !after.stderr.contains("job 0"), "\(after.stderr)")
         }
     }
+
+    @Test("One job object everywhere: submit --json, show --json, list --json; a key's hit is said on stderr")
+    func oneJobShape() async throws {
+        try await JobqCommandTests.withDaemon { _, socket in
+            try await Self.jobq(socket, ["pause"]).expectSuccess()
+            func object(_ text: String) throws -> [String: Any] {
+                let value = try JSONSerialization.jsonObject(with: Data(text.utf8))
+                return try #require((value as? [[String: Any]])?.first ?? value as? [String: Any])
+            }
+            let submitted = try await Self.jobq(socket, ["submit", "--json", "--key", "k1", "--env", "A=1", "--", "true"])
+            let job = try object(submitted.stdout)
+            let id = try #require(job["id"] as? Int)
+            let shown = try object(try await Self.jobq(socket, ["show", "--json", "\(id)"]).stdout)
+            let listed = try object(try await Self.jobq(socket, ["list", "--json"]).stdout)
+            #expect(Set(job.keys) == Set(shown.keys) && Set(shown.keys) == Set(listed.keys))
+            #expect((shown["env"] as? [String: String]) == ["A": "1"])
+            // The same key again, with another command: the old id, and a note saying so.
+            let again = try await Self.jobq(socket, ["submit", "--key", "k1", "--", "false"])
+            #expect(again.status == 0 && again.stdout == "\(id)\n")
+            #expect(again.stderr.contains("key 'k1' names job \(id), still queued: nothing new was submitted"), "\(again.stderr)")
+            #expect(again.stderr.contains("runs `true`, not `false`"))
+            let hit = try object(try await Self.jobq(socket, ["submit", "--json", "--key", "k1", "--", "true"]).stdout)
+            #expect(Set(hit.keys) == Set(job.keys) && hit["id"] as? Int == id)
+        }
+    }
+
+    @Test("join of an unknown queue is refused as workers refuses it; --timeout names say whose limit they are")
+    func unknownQueueAndTimeouts() async throws {
+        try await JobqCommandTests.withDaemon { _, socket in
+            let join = try await Self.jobq(socket, ["join", "-q", "nosuch"])
+            let workers = try await Self.jobq(socket, ["workers", "nosuch"])
+            #expect(join.status == 4 && workers.status == 4)
+            #expect(join.stderr == workers.stderr, "\(join.stderr)")
+            let help = try await Self.jobq(socket, ["submit", "--help"])
+            let text = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            #expect(text.contains("The job's time limit") && text.contains("Not a limit on --wait"))
+            #expect(text.contains("for wait and join: 124 once their own --timeout"))
+        }
+    }
 }
