@@ -61,6 +61,7 @@ public enum JobAPI {
     public static let routes: [String] = [
         "GET /healthz", "GET /metrics", "GET /v1/status",
         "POST /v1/jobs", "GET /v1/jobs", "GET /v1/jobs/{id}", "POST /v1/jobs/{id}/cancel", "POST /v1/jobs/{id}/retry",
+        "PUT /v1/jobs/{id}/priority",
         "GET /v1/jobs/{id}/logs", "POST /v1/wait", "POST /v1/join", "GET /v1/events", "POST /v1/prune",
         "GET /v1/queues", "GET /v1/queues/{name}", "POST /v1/queues/{name}/pause", "POST /v1/queues/{name}/resume",
         "PUT /v1/queues/{name}/concurrency", "POST /v1/queues/{name}/join",

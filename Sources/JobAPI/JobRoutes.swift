@@ -76,6 +76,12 @@ enum JobRoutes {
             try await authorize(request, context, environment, toChange: job(id, in: store), "retry")
             return try await storeCall { try await engine.retry(id) }
         }
+        router.put("v1/jobs/:id/priority") { request, context -> Job in
+            let id = try jobID(context)
+            try await authorize(request, context, environment, toChange: job(id, in: store), "change the priority of")
+            let body = try await decodeBody(PriorityRequest.self, request, limit: environment.limits.maxBodyBytes)
+            return try await storeCall { try await store.setPriority(id, body.priority) }
+        }
         router.post("v1/prune") { request, context -> PruneResponse in
             try await authorizeAdministration(request, context, environment, "prune")
             let body = try await decodeBody(PruneRequest.self, request, limit: environment.limits.maxBodyBytes)

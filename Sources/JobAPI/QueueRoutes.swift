@@ -28,7 +28,7 @@ enum QueueRoutes {
             try await JobRoutes.authorizeAdministration(request, context, environment, "changing a queue's concurrency")
             let body = try await decodeBody(ConcurrencyRequest.self, request, limit: environment.limits.maxBodyBytes)
             guard (1...1024).contains(body.concurrency) else { throw APIError.invalid("concurrency: must be a whole number from 1 to 1024") }
-            await engine.setConcurrency(queue, body.concurrency)
+            try await storeCall { try await engine.setConcurrency(queue, body.concurrency) }
             return try await view(queue, environment)
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JobBasics
 import JobClient
 import JobModel
 
@@ -110,7 +111,8 @@ struct Workers: AsyncParsableCommand {
         discussion: """
             jobq workers: every queue. jobq workers QUEUE: that queue. jobq workers QUEUE N: set it \
             (1 to 1024; for the daemon's user and root). Fewer workers take effect as running jobs finish. \
-            The number lasts until the daemon stops; set it in the configuration to keep it (docs/operations.md).
+            The number is kept across restarts, as a pause is, and takes precedence over the \
+            configuration's (docs/operations.md).
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -141,6 +143,31 @@ struct Workers: AsyncParsableCommand {
             table.rows.append([info.name, "\(info.concurrency)", "\(info.running)", info.paused ? "yes" : "no"])
         }
         print(table.render(style: Style.forStandardOutput()))
+    }
+}
+
+/// `jobq priority`.
+struct Priority: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Change the priority of a queued or blocked job.",
+        discussion: "Higher runs first within its queue; the next claim orders it so. Allowed to the job's submitter, the daemon's user and root.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: OutputOptions
+    @Argument(help: ArgumentHelp("The job.", valueName: "id"))
+    var id: String
+    @Argument(help: ArgumentHelp("Its new priority (-1000000 to 1000000).", valueName: "priority"))
+    var priority: Int
+
+    func validate() throws {
+        _ = try parseIDs([id])
+        if !JobLimits.priority.contains(priority) { throw ValidationError("priority: must be from -1000000 to 1000000") }
+    }
+
+    func run() async throws {
+        let job = try await global.client().setPriority(try parseIDs([id])[0], priority)
+        if output.json { return try printJSON(JobJSON(job: job)) }
+        print("\(job.id) priority \(job.spec.priority)")
     }
 }
 

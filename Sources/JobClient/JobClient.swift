@@ -175,6 +175,10 @@ public struct JobClient: Sendable {
                        body: ConcurrencyRequest(concurrency: concurrency), as: QueueInfo.self)
     }
 
+    public func setPriority(_ id: JobID, _ priority: Int) async throws -> Job {
+        try await call(.PUT, "/v1/jobs/\(id)/priority", body: PriorityRequest(priority: priority), as: Job.self)
+    }
+
     public func prune(olderThan seconds: Double) async throws -> PruneResponse {
         try await call(.POST, "/v1/prune", body: PruneRequest(olderThanSeconds: seconds), as: PruneResponse.self)
     }

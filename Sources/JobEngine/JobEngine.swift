@@ -74,13 +74,16 @@ public actor JobEngine: Service {
         let stored = try await store.counts().map(\.queue)
         // Paused before the last stop: paused before the first claim of this run.
         let paused = try await store.pausedQueues()
-        let names = Set(configuration.concurrency.keys).union(stored).union(paused).sorted()
+        // Set with `jobq workers` before the last stop: over the configuration's.
+        let workers = try await store.storedWorkers()
+        let names = Set(configuration.concurrency.keys).union(stored).union(paused).union(workers.keys).sorted()
         for name in paused { logger.info("queue paused since before the start", metadata: ["queue": "\(name)"]) }
         let grace = configuration.drainGrace
         let clock = self.clock
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.runTimer() }
+                for (name, count) in workers.sorted(by: { $0.key < $1.key }) { self.decide(.concurrencyChanged(name, count)) }
                 self.decide(.started(queues: names, paused: Set(paused)))
                 for name in names { self.logger.info("queue started", metadata: ["queue": "\(name)"]) }
                 for waiter in self.startWaiters { try? await waiter.putNowait(()) }
@@ -145,9 +148,11 @@ public actor JobEngine: Service {
         logger.info("queue resumed", metadata: ["queue": "\(name)"])
     }
 
-    /// Changes how many jobs of the queue run at once: more start now; when fewer, claimed jobs
-    /// that have not started go back, and running ones finish.
-    public func setConcurrency(_ name: String, _ concurrency: Int) async {
+    /// Changes how many jobs of the queue run at once: more start now; when fewer, running
+    /// ones finish. Recorded in the store first (it lasts across restarts, over the
+    /// configuration's number); when that fails, nothing changes and the error is thrown.
+    public func setConcurrency(_ name: String, _ concurrency: Int) async throws(JobStoreError) {
+        try await store.setWorkers(name, max(1, concurrency))
         decide(.concurrencyChanged(name, concurrency))
         logger.info("queue concurrency changed", metadata: ["queue": "\(name)", "concurrency": "\(max(1, concurrency))"])
     }

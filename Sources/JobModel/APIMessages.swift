@@ -195,6 +195,15 @@ public struct ConcurrencyRequest: Codable, Hashable, Sendable {
     }
 }
 
+/// `PUT /v1/jobs/{id}/priority`'s body.
+public struct PriorityRequest: Codable, Hashable, Sendable {
+    public var priority: Int
+
+    public init(priority: Int) {
+        self.priority = priority
+    }
+}
+
 /// Every error's body: `{"error":{"code":"…","message":"…"}}`.
 public struct ErrorResponse: Codable, Hashable, Sendable {
     public struct Detail: Codable, Hashable, Sendable {

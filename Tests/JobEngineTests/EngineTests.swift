@@ -168,14 +168,14 @@ struct EngineTests {
             let ids = try await engine.submit((0..<4).map { _ in spec("block") }).map(\.job.id)
             await fake.state.untilStarted(2)
             #expect(await fake.state.running == 2)
-            await engine.setConcurrency("default", 4)
+            try await engine.setConcurrency("default", 4)
             await fake.state.untilStarted(4)
             #expect(await fake.state.maxRunning == 4)
             #expect(await engine.queueStatus().first?.concurrency == 4)
             for id in ids { await fake.release(id) }
             try await engine.join()
             // Shrinking: the next jobs run one at a time.
-            await engine.setConcurrency("default", 1)
+            try await engine.setConcurrency("default", 1)
             let more = try await engine.submit((0..<3).map { _ in spec("block") }).map(\.job.id)
             await fake.state.untilStarted(5)
             #expect(await fake.state.running == 1)
