@@ -36,6 +36,46 @@ final class LogTail {
         return chunk.bytes
     }
 
+    /// Starts the next read at the last `lines` lines of what the file holds now (all of it
+    /// when it has fewer), found by reading backwards from its end, off the caller's thread.
+    func skipToLast(lines: Int) async {
+        let path = self.path
+        let (fd, offset) = await OffLoop.run { () -> (Int32, off_t) in
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return (fd, 0) }
+            return (fd, Self.startOfLast(lines: lines, fd: fd))
+        }
+        if self.fd >= 0 { close(self.fd) }
+        self.fd = fd
+        self.offset = offset
+    }
+
+    /// The offset where the last `lines` lines of `fd`'s file start (a last line without its
+    /// newline counts as one).
+    private static func startOfLast(lines: Int, fd: Int32) -> off_t {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return 0 }
+        guard lines > 0 else { return info.st_size }
+        var end = info.st_size
+        var newlines = 0
+        var block = [UInt8](repeating: 0, count: chunkSize)
+        // A final newline ends the last line; it does not start another.
+        var skipFinal = true
+        while end > 0 {
+            let start = max(0, end - off_t(chunkSize))
+            let count = block.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Int(end - start), start) }
+            guard count > 0 else { return 0 }
+            for index in stride(from: count - 1, through: 0, by: -1) where block[index] == UInt8(ascii: "\n") {
+                if skipFinal && start + off_t(index) == info.st_size - 1 { continue }
+                newlines += 1
+                if newlines == lines { return start + off_t(index) + 1 }
+            }
+            skipFinal = false
+            end = start
+        }
+        return 0
+    }
+
     /// What one read found: the descriptor (opened by it the first time), where the next read
     /// starts, and the bytes.
     private struct Chunk: Sendable {

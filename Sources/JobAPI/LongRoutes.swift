@@ -69,6 +69,10 @@ enum LongRoutes {
             case "true", "1": follow = true
             case let other?: throw APIError.invalid("follow: '\(other)' is not true or false")
             }
+            let lines = try query["tail"].map { text -> Int in
+                guard let lines = Int(text), lines >= 0 else { throw APIError.invalid("tail: '\(text)' is not a number of lines") }
+                return lines
+            }
             let job = try await JobRoutes.job(id, in: store)
             let path = (stream == "out" ? job.stdoutPath : job.stderrPath)
                 ?? "\(environment.logDirectory)/\(id).\(stream)"
@@ -78,6 +82,7 @@ enum LongRoutes {
             headers[.cacheControl] = "no-store"
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
                 let tail = LogTail(path: path)
+                if let lines { await tail.skipToLast(lines: lines) }
                 if !follow {
                     while let chunk = await tail.read() { try await writer.write(chunk) }
                     try await writer.finish(nil)

@@ -205,17 +205,20 @@ struct Logs: AsyncParsableCommand {
     var stderr = false
     @Flag(name: .shortAndLong, help: "Keep printing new output until the job is finished.")
     var follow = false
+    @Option(name: [.customShort("n"), .long], parsing: .unconditional, help: ArgumentHelp("Only the last N lines written so far (then, with --follow, what comes).", valueName: "N"))
+    var tail: Int?
     @Argument(help: ArgumentHelp("The job.", valueName: "id"))
     var id: String
 
     func validate() throws {
         _ = try parseIDs([id])
+        if let tail, tail < 0 { throw ValidationError("--tail: must be 0 or more lines") }
     }
 
     func run() async throws {
         let id = try parseIDs([id])[0]
         do {
-            try await global.client().logs(id, stream: stderr ? "err" : "out", follow: follow) { chunk in
+            try await global.client().logs(id, stream: stderr ? "err" : "out", follow: follow, tail: tail) { chunk in
                 FileHandle.standardOutput.write(chunk)
             }
         } catch let error as JobClientError where error.daemonWentAway {

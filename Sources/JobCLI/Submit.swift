@@ -58,6 +58,10 @@ struct Submit: AsyncParsableCommand {
     var split = false
     @Flag(help: "Wait for the job and exit with its exit code (1 when it was cancelled or failed without one; 128+N when killed by signal N).")
     var wait = false
+    @Flag(inversion: .prefixedNo, help: ArgumentHelp(
+        "With --wait and one command: print the job's stdout and stderr to jobq's as it writes them (default: when stdout is a terminal).",
+        valueName: "follow"))
+    var follow: Bool?
     @OptionGroup var reconnect: ReconnectOptions
     @Argument(help: ArgumentHelp("The command and its arguments, after -- (so that its options are not taken for jobq's).", valueName: "command"))
     var command: [String] = []
@@ -69,6 +73,8 @@ struct Submit: AsyncParsableCommand {
         if !stdin, commandArguments.isEmpty { throw ValidationError("missing the command: jobq submit [options] -- command [args...]") }
         if split, !stdin { throw ValidationError("--split splits the lines of --stdin: give --stdin too") }
         if reconnect.reconnect != nil, !wait { throw ValidationError("--reconnect is for --wait: give --wait too") }
+        if follow == true, !wait { throw ValidationError("--follow is for --wait: give --wait too") }
+        if follow == true, stdin { throw ValidationError("--follow streams one job's output: not with --stdin") }
         if split, shell { throw ValidationError("give either --split (no shell) or --shell, not both") }
         if delay != nil, at != nil { throw ValidationError("give either --delay or --at, not both") }
         if retries < 0 || retries >= RetryPolicy.maxAttemptsLimit {
@@ -177,8 +183,16 @@ struct Submit: AsyncParsableCommand {
             }
             return
         }
-        if !output.json { writeOut(ids.map { "\($0)\n" }.joined()) }
-        let result = try await Waiting.wait(client: client, ids: ids, timeout: nil, reconnect: try reconnect.window())
+        let following = ids.count == 1 && !output.json && (follow ?? (isatty(STDOUT_FILENO) == 1))
+        if !output.json {
+            // Followed, the id goes to stderr: stdout is the job's own output.
+            let line = ids.map { "\($0)\n" }.joined()
+            if following { FileHandle.standardError.write(Data(("jobq: job " + line).utf8)) } else { writeOut(line) }
+        }
+        let window = try reconnect.window()
+        let result = following
+            ? try await Self.following(ids[0], client: client, reconnect: window)
+            : try await Waiting.wait(client: client, ids: ids, timeout: nil, reconnect: window)
         if output.json { try printJSON(result.jobs.map(JobJSON.init)) }
         if ids.count == 1, let job = result.jobs.first {
             let code: Int32 = switch job.state {
@@ -223,5 +237,27 @@ extension Submit {
             }
         }
         return items.compactMap { found[$0.id] }
+    }
+}
+
+extension Submit {
+    /// Waits for the job while its stdout and stderr are copied to jobq's, as `systemd-run
+    /// --wait --pipe` shows a unit's. The copies end with the job; one cut by a restart of
+    /// jobqd stops copying (the wait goes on, and says so).
+    static func following(_ id: JobID, client: JobClient, reconnect: Duration) async throws -> WaitResponse {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (stream, handle) in [("out", FileHandle.standardOutput), ("err", FileHandle.standardError)] {
+                group.addTask {
+                    do {
+                        try await client.logs(id, stream: stream, follow: true) { handle.write($0) }
+                    } catch let error as JobClientError where error.daemonWentAway {
+                        printError("jobq: the job's std\(stream) is no longer followed: \(error.reason)")
+                    }
+                }
+            }
+            let result = try await Waiting.wait(client: client, ids: [id], timeout: nil, reconnect: reconnect, progress: false)
+            try await group.waitForAll()
+            return result
+        }
     }
 }

@@ -113,9 +113,16 @@ enum Waiting {
 
     /// Waits for `ids`, showing progress on a terminal, across restarts of the daemon that end
     /// within `reconnect` (``surviving(client:window:deadline:_:)``).
-    static func wait(client: JobClient, ids: [JobID], timeout: Duration?, reconnect: Duration) async throws -> WaitResponse {
+    static func wait(
+        client: JobClient, ids: [JobID], timeout: Duration?, reconnect: Duration, progress showProgress: Bool = true
+    ) async throws -> WaitResponse {
         let wanted = Set(ids)
         let deadline = timeout.map { ContinuousClock.now + $0 }
+        if !showProgress {
+            return try await surviving(client: client, window: reconnect, deadline: deadline) {
+                try await client.wait(for: ids, timeout: secondsLeft(until: deadline))
+            }
+        }
         return try await withProgress(client: client, queue: nil, reconnect: reconnect) { progress in
             let now = try await client.wait(for: ids, timeout: 0).jobs.filter { wanted.contains($0.id) }
             let done = now.filter(\.state.isTerminal).count

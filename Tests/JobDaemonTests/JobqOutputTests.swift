@@ -122,3 +122,33 @@ struct JobqOutputTests {
         }
     }
 }
+
+@Suite("jobq: the job's output", .timeLimit(.minutes(2)))
+struct JobqJobOutputTests {
+    @Test("submit --wait --follow prints the job's stdout and stderr as it runs; the id goes to stderr")
+    func submitFollows() async throws {
+        try await JobqCommandTests.withDaemon { _, socket in
+            let run = try await JobqCommandTests.jobq(socket, ["submit", "--wait", "--follow", "--", "sh", "-c", "echo out; echo err >&2; exit 3"])
+            #expect(run.status == 3)
+            #expect(run.stdout == "out\n", "\(run.stdout)")
+            #expect(run.stderr.hasPrefix("jobq: job ") && run.stderr.contains("err\n"), "\(run.stderr)")
+            // Piped, without --follow: the id alone on stdout, as scripts read it.
+            let quiet = try await JobqCommandTests.jobq(socket, ["submit", "--wait", "--", "sh", "-c", "echo out"])
+            #expect(quiet.status == 0 && JobID(quiet.stdout.trimmingCharacters(in: .newlines)) != nil, "\(quiet.stdout)")
+            #expect(try await JobqCommandTests.jobq(socket, ["submit", "--follow", "--", "true"]).status == 2)
+        }
+    }
+
+    @Test("logs --tail N prints the last N lines")
+    func tail() async throws {
+        try await JobqCommandTests.withDaemon { _, socket in
+            let id = try await JobqCommandTests.jobq(socket, ["submit", "--", "seq", "1", "100000"]).stdout
+                .trimmingCharacters(in: .newlines)
+            try await JobqCommandTests.jobq(socket, ["wait", id]).expectSuccess()
+            #expect(try await JobqCommandTests.jobq(socket, ["logs", "--tail", "3", id]).stdout == "99998\n99999\n100000\n")
+            #expect(try await JobqCommandTests.jobq(socket, ["logs", "-n", "0", id]).stdout == "")
+            #expect(try await JobqCommandTests.jobq(socket, ["logs", "-n", "200000", id]).stdout.count == 588_895)
+            #expect(try await JobqCommandTests.jobq(socket, ["logs", "--tail", "-1", id]).status == 2)
+        }
+    }
+}
