@@ -79,7 +79,7 @@ struct JobqCommandTests {
         #expect(await DaemonTests().exit(of: daemon) == 0)
     }
 
-    @Test("The README's quick start: submit prints the id alone, wait exits 0, logs prints the output")
+    @Test("submit prints the id alone, wait exits 0, logs prints the output")
     func quickStart() async throws {
         try await Self.withDaemon { _, socket in
             let submitted = try await Self.jobq(socket, ["submit", "--", "echo", "hi"])
