@@ -7,6 +7,7 @@ import JobRunner
 import JobStore
 import Logging
 import ServiceLifecycle
+import Synchronization
 import SystemdSupport
 import UnixSignals
 
@@ -29,6 +30,21 @@ public enum JobDaemon {
         logger: Logger
     ) async throws(DaemonError) {
         let state = configuration.stateDirectory
+        let systemd = SystemdEnvironment(environment: environment, pid: getpid())
+        // A socket systemd passed (jobqd.socket) is served as it is; else bind our own. Checked
+        // first: a daemon started on a socket another one answers on touches no state.
+        let activated = systemd.listenFD(named: "jobq") ?? systemd.listenFDs.first?.fd
+        let listener: APIListener
+        if let activated {
+            listener = .descriptor(activated, path: configuration.socketPath)
+        } else {
+            do {
+                try SocketFile.prepare(configuration.socketPath)
+            } catch {
+                throw DaemonError(description: error.description, exitCode: 75)
+            }
+            listener = .path(configuration.socketPath)
+        }
         for directory in [state, configuration.logDirectory] {
             do {
                 try FileManager.default.createDirectory(
@@ -63,21 +79,6 @@ public enum JobDaemon {
                 defaultConcurrency: configuration.workers, concurrency: configuration.queueConcurrency,
                 drainGrace: configuration.drainGrace),
             logger: logger)
-        let systemd = SystemdEnvironment(environment: environment, pid: getpid())
-        // A socket systemd passed (jobqd.socket) is served as it is; else bind our own.
-        let activated = systemd.listenFD(named: "jobq") ?? systemd.listenFDs.first?.fd
-        let listener: APIListener
-        if let activated {
-            listener = .descriptor(activated, path: configuration.socketPath)
-        } else {
-            do {
-                try SocketFile.prepare(configuration.socketPath)
-            } catch {
-                await store.close()
-                throw DaemonError(description: error.description, exitCode: 75)
-            }
-            listener = .path(configuration.socketPath)
-        }
         let socketGroup: gid_t?
         do {
             socketGroup = try configuration.socketGroup.map(SocketFile.groupID)
@@ -115,8 +116,12 @@ public enum JobDaemon {
             "durability": "\(configuration.durability.rawValue)", "pid": "\(getpid())",
         ])
         // Shutdown runs in reverse: STOPPING=1, then the API stops accepting, then the engine drains.
-        let group = ServiceGroup(
-            services: [engine, api, notify], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let made = Mutex<ServiceGroup?>(nil)
+        let interrupts = InterruptWatch(
+            engine: engine, grace: configuration.drainGrace,
+            shutDown: { await made.withLock { $0 }?.triggerGracefulShutdown() }, logger: logger)
+        let group = ServiceGroup(services: [interrupts, engine, api, notify], gracefulShutdownSignals: [.sigterm], logger: logger)
+        made.withLock { $0 = group }
         do {
             try await group.run()
         } catch {

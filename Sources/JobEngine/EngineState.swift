@@ -133,6 +133,12 @@ struct EngineState {
             queues[name]?.concurrency = max(1, concurrency)
             claimIfDue(name, &actions)
         case .drain(let graceDeadline):
+            // Asked again with an earlier deadline (a second Ctrl-C): the grace ends sooner.
+            if case .draining(let deadline, false) = lifecycle, graceDeadline < deadline {
+                lifecycle = .draining(graceDeadline: graceDeadline, graceOver: false)
+                actions.append(.rearmTimer)
+                break
+            }
             guard lifecycle == .running || lifecycle == .starting else { break }
             lifecycle = .draining(graceDeadline: graceDeadline, graceOver: false)
             actions.append(.rearmTimer)

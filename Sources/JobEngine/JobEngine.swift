@@ -99,7 +99,9 @@ public actor JobEngine: Service {
                 group.cancelAll()  // the timer and join counts; the runs have ended
             }
         } onGracefulShutdown: { [self] in
-            logger.info("draining: no more claims; running jobs get the grace period", metadata: ["grace": "\(grace)"])
+            let running = core.withLock { $0.state.jobs.keys.sorted() }
+            logger.info("draining: no more claims; the running jobs get the grace period to finish, then are stopped and run again at the next start",
+                        metadata: ["grace": "\(grace)", "running": "\(running.map(\.rawValue))"])
             decide(.drain(graceDeadline: clock.now().advanced(by: grace)))
         }
         hub.finish()
@@ -129,6 +131,15 @@ public actor JobEngine: Service {
     public func isHealthy() async -> Bool {
         (try? await store.counts()) != nil
     }
+
+    /// During a drain: ends the grace now, so that running jobs are stopped and go back to
+    /// `queued` (the attempt not counted) instead of being waited for.
+    public func endGraceNow() {
+        decide(.drain(graceDeadline: clock.now()))
+    }
+
+    /// How many jobs the engine holds (running, being stopped or recorded).
+    public nonisolated var heldJobs: Int { core.withLock { $0.state.jobs.count } }
 
     // MARK: Queues
 

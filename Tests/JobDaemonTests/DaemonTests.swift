@@ -55,15 +55,15 @@ struct DaemonTests {
             return path
         }
 
-        func start(_ arguments: [String] = []) throws -> Process {
+        func start(_ arguments: [String] = [], environment extra: [String: String] = [:], errors: Pipe? = nil) throws -> Process {
             let process = Process()
             process.executableURL = URL(filePath: DaemonTests.jobqdPath)
             process.arguments = ["--state-dir", state, "--socket", socketPath] + arguments
             var environment = ProcessInfo.processInfo.environment
             environment["NOTIFY_SOCKET"] = notify.address
             environment["JOBQ_LOG_LEVEL"] = "warning"
-            process.environment = environment
-            process.standardError = FileHandle.nullDevice
+            process.environment = environment.merging(extra) { $1 }
+            process.standardError = errors ?? FileHandle.nullDevice
             try process.run()
             started.withLock { $0.append(process.processIdentifier) }
             return process
@@ -326,6 +326,8 @@ struct DaemonTests {
         let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(await exit(of: rival) == 75)
         #expect(message.contains("a daemon already answers on \(fixture.socketPath)"))
+        // Refused before it touched its state directory: nothing created, nothing migrated.
+        #expect(!FileManager.default.fileExists(atPath: fixture.directory + "/other-state"))
         // kill -9 leaves the socket file behind; the next start replaces it.
         kill(first.processIdentifier, SIGKILL)
         _ = await exit(of: first)
