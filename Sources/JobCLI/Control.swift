@@ -8,15 +8,22 @@ import JobModel
 struct Cancel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Cancel jobs: queued and blocked ones never run, running ones are stopped.",
-        discussion: "A running job's process group gets SIGTERM, then SIGKILL after the daemon's kill grace. Allowed to the job's submitter, the daemon's user and root.")
+        discussion: """
+            A running job's process group gets SIGTERM, then SIGKILL after the daemon's kill grace. \
+            Allowed to the job's submitter, the daemon's user and root. A job already cancelled \
+            stays so (exit 0). With a filter instead of ids (jobq cancel --queue builds), every \
+            queued, blocked or running job it selects (or those in --state), after a question on \
+            a terminal (--yes without one).
+            """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
-    @OptionGroup var jobs: JobIDArguments
+    @OptionGroup var jobs: JobSelection
 
     func run() async throws {
         let client = global.client()
-        try await eachJob(try jobs.parsed(), json: output.json, verb: "cancelled") { try await client.cancel($0) }
+        let ids = try await jobs.resolve(client: client, verb: "cancel", defaultStates: [.queued, .blocked, .running])
+        try await eachJob(ids, json: output.json, verb: "cancelled") { try await client.cancel($0) }
     }
 }
 
@@ -24,30 +31,20 @@ struct Cancel: AsyncParsableCommand {
 struct Retry: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Queue failed or cancelled jobs again, from their first attempt.",
-        discussion: "Allowed to the job's submitter, the daemon's user and root.")
+        discussion: """
+            Allowed to the job's submitter, the daemon's user and root. With a filter instead of \
+            ids (jobq retry --queue builds), every failed or cancelled job it selects, after a \
+            question on a terminal (--yes without one).
+            """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
-    @OptionGroup var jobs: JobIDArguments
+    @OptionGroup var jobs: JobSelection
 
     func run() async throws {
         let client = global.client()
-        try await eachJob(try jobs.parsed(), json: output.json, verb: "queued again") { try await client.retry($0) }
-    }
-}
-
-/// The job ids that cancel and retry act on: one or more.
-struct JobIDArguments: ParsableArguments {
-    @Argument(help: ArgumentHelp("The jobs.", valueName: "id"))
-    var ids: [String]
-
-    func validate() throws {
-        if ids.isEmpty { throw ValidationError("give at least one job id") }
-        _ = try parsed()
-    }
-
-    func parsed() throws -> [JobID] {
-        try parseIDs(ids)
+        let ids = try await jobs.resolve(client: client, verb: "retry", defaultStates: [.failed, .cancelled])
+        try await eachJob(ids, json: output.json, verb: "queued again") { try await client.retry($0) }
     }
 }
 

@@ -8,6 +8,7 @@ struct Wait: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Wait until jobs are finished.",
         discussion: """
+            With a filter instead of ids (jobq wait --queue builds), every job it selects now. \
             Exits 0 when every job succeeded, 1 when one failed or was cancelled, 124 when the \
             timeout passed first. On a terminal, a progress line on stderr shows done/total, running \
             and failed. Ctrl-C stops waiting (the jobs go on). A restart of jobqd does not end the \
@@ -19,17 +20,15 @@ struct Wait: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Give up after this long.", valueName: "duration"))
     var timeout: String?
     @OptionGroup var reconnect: ReconnectOptions
-    @Argument(help: ArgumentHelp("The jobs to wait for.", valueName: "id"))
-    var ids: [String]
+    @OptionGroup var jobs: JobSelection
 
     func validate() throws {
-        if ids.isEmpty { throw ValidationError("give at least one job id") }
-        _ = try parseIDs(ids)
         _ = try timeout.map { try parseDuration($0, "--timeout") }
     }
 
     func run() async throws {
-        let ids = try parseIDs(ids)
+        let ids = try await jobs.resolve(client: global.client(), verb: "wait for", defaultStates: [], confirm: false)
+        if ids.isEmpty { return }
         let timeout = try timeout.map { try parseDuration($0, "--timeout") }
         let result = try await Waiting.wait(client: global.client(), ids: ids, timeout: timeout, reconnect: try reconnect.window())
         if output.json { try printJSON(Waiting.Result(done: result.done, jobs: result.jobs.map(JobJSON.init))) }

@@ -46,7 +46,9 @@ struct JobqCommandTests {
 
     /// Runs `jobq` under script(1), which gives it a pseudo-terminal for stdout and stderr; both
     /// come back in `stdout`.
-    static func jobqOnTerminal(_ socket: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> Run {
+    static func jobqOnTerminal(
+        _ socket: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil
+    ) async throws -> Run {
         let process = Process()
         process.executableURL = URL(filePath: "/usr/bin/script")
         let command = ([jobqPath, "--socket", socket] + arguments).joined(separator: " ")
@@ -54,8 +56,14 @@ struct JobqCommandTests {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }.filter { $0.key != "NO_COLOR" || environment["NO_COLOR"] != nil }
         let output = Pipe()
         process.standardOutput = output
-        process.standardInput = FileHandle.nullDevice
+        // script(1) passes its input to the terminal it makes (a person typing an answer).
+        let typed = Pipe()
+        process.standardInput = input == nil ? FileHandle.nullDevice : typed
         try process.run()
+        if let input {
+            typed.fileHandleForWriting.write(Data(input.utf8))
+            try typed.fileHandleForWriting.close()
+        }
         let data = await onOwnThread { output.fileHandleForReading.readDataToEndOfFile() }
         let status = await DaemonTests().exit(of: process)
         return Run(status: status, stdout: String(decoding: data, as: UTF8.self), stderr: "")
