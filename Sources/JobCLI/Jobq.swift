@@ -32,7 +32,7 @@ public struct Jobq: AsyncParsableCommand {
         version: version,
         subcommands: [
             Submit.self, Status.self, List.self, Show.self, Logs.self, Cancel.self, Retry.self, Wait.self, Join.self,
-            Priority.self, Pause.self, Resume.self, Workers.self, Prune.self, VersionCommand.self,
+            Events.self, Priority.self, Pause.self, Resume.self, Workers.self, Prune.self, VersionCommand.self,
         ])
 
     @OptionGroup var global: GlobalOptions

@@ -36,3 +36,35 @@ struct JobqBulkTests {
         }
     }
 }
+
+@Suite("jobq events", .timeLimit(.minutes(2)))
+struct JobqEventsTests {
+    @Test("events prints one line per change; --json one job object per line with its event")
+    func events() async throws {
+        try await JobqCommandTests.withDaemon { _, socket in
+            for json in [false, true] {
+                let process = Process()
+                process.executableURL = URL(filePath: JobqCommandTests.jobqPath)
+                process.arguments = ["--socket", socket, "events"] + (json ? ["--json"] : [])
+                let output = Pipe()
+                let errors = Pipe()
+                process.standardOutput = output
+                process.standardError = errors
+                try process.run()
+                // Subscribed once it says so.
+                let ready = await DaemonInterruptTests.line(containing: "watching the jobs of every queue", from: errors)
+                #expect(ready.contains("Ctrl-C stops"))
+                let id = try await JobqCommandTests.jobq(socket, ["submit", "--", "sh", "-c", "exit 3"]).stdout
+                    .trimmingCharacters(in: .newlines)
+                let finished = await DaemonInterruptTests.line(containing: json ? #""event":"finished""# : "finished", from: output)
+                process.terminate()
+                _ = await DaemonTests().exit(of: process)
+                if json {
+                    #expect(finished.contains(#""id":\#(id)"#) && finished.contains(#""state":"failed""#), "\(finished)")
+                } else {
+                    #expect(finished.contains("job \(id) finished: failed (exit 3)  default  sh -c 'exit 3'"), "\(finished)")
+                }
+            }
+        }
+    }
+}
