@@ -159,7 +159,10 @@ extension StatusReport {
             version: JobAPI.version,
             uptimeSeconds: (Date().timeIntervalSince(environment.startedAt) * 10).rounded() / 10,
             states: totals,
-            workers: Workers(busy: queues.reduce(0) { $0 + $1.running }, total: queues.reduce(0) { $0 + $1.concurrency }),
+            workers: Workers(
+                busy: queues.reduce(0) { $0 + $1.running },
+                total: min(queues.reduce(0) { $0 + $1.concurrency }, environment.engine.maxRunning ?? .max),
+                maxRunning: environment.engine.maxRunning),
             queues: queues)
     }
 }

@@ -15,7 +15,8 @@ struct Status: AsyncParsableCommand {
         if output.json { return try printJSON(status) }
         let style = Style.forStandardOutput()
         let uptime = Formats.describe(milliseconds: Int64(status.uptimeSeconds * 1000))
-        print("jobqd \(status.version), up \(uptime); workers \(status.workers.busy)/\(status.workers.total) busy")
+        let cap = status.workers.maxRunning.map { " (at most \($0) at once over every queue)" } ?? ""
+        print("jobqd \(status.version), up \(uptime); workers \(status.workers.busy)/\(status.workers.total) busy\(cap)")
         let states = JobState.allCases
         print(states.map { "\(style.state($0)) \(status.states[$0.rawValue] ?? 0)" }.joined(separator: "  "))
         if status.queues.isEmpty { return }

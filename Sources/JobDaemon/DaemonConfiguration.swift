@@ -25,6 +25,8 @@ public struct DaemonConfiguration: Hashable, Sendable {
     public var workers: Int
     /// Workers per named queue (`queue.NAME.concurrency = N` in the config file).
     public var queueConcurrency: [String: Int]
+    /// At most this many jobs run at once over every queue (`nil`: only the queues' limits).
+    public var maxRunning: Int? = nil
     /// `full` (fsync every commit; the default) or `normal`.
     public var durability: StoreConfiguration.Durability
     /// On SIGTERM, how long running jobs may go on before they are stopped and requeued.
@@ -61,7 +63,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
     static let keys: [(key: String, variable: String)] = [
         ("state_dir", "JOBQ_STATE_DIR"), ("socket", "JOBQ_SOCKET"), ("socket_group", "JOBQ_SOCKET_GROUP"), ("max_connections", "JOBQ_MAX_CONNECTIONS"),
         ("max_body_bytes", "JOBQ_MAX_BODY_BYTES"),
-        ("workers", "JOBQ_WORKERS"), ("durability", "JOBQ_DURABILITY"),
+        ("workers", "JOBQ_WORKERS"), ("max_running", "JOBQ_MAX_RUNNING"), ("durability", "JOBQ_DURABILITY"),
         ("drain_grace_seconds", "JOBQ_DRAIN_GRACE_SECONDS"), ("kill_grace_seconds", "JOBQ_KILL_GRACE_SECONDS"),
         ("output_limit_bytes", "JOBQ_OUTPUT_LIMIT_BYTES"), ("log_level", "JOBQ_LOG_LEVEL"),
     ]
@@ -98,6 +100,9 @@ public struct DaemonConfiguration: Hashable, Sendable {
         case "workers":
             guard let count = Int(value), (1...1024).contains(count) else { throw fail("must be a whole number from 1 to 1024") }
             workers = count
+        case "max_running":
+            guard let count = Int(value), (1...65_536).contains(count) else { throw fail("must be a whole number from 1 to 65536") }
+            maxRunning = count
         case "durability":
             guard let mode = StoreConfiguration.Durability(rawValue: value) else { throw fail("must be full or normal") }
             durability = mode

@@ -77,7 +77,7 @@ public enum JobDaemon {
             store: store, executor: executor,
             configuration: EngineConfiguration(
                 defaultConcurrency: configuration.workers, concurrency: configuration.queueConcurrency,
-                drainGrace: configuration.drainGrace),
+                maxRunning: configuration.maxRunning, drainGrace: configuration.drainGrace),
             logger: logger)
         let socketGroup: gid_t?
         do {

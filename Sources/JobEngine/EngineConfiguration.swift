@@ -4,6 +4,8 @@ public struct EngineConfiguration: Sendable {
     public var defaultConcurrency: Int
     /// Workers per named queue.
     public var concurrency: [String: Int]
+    /// At most this many jobs run at once over every queue (`nil`: only the queues' limits).
+    public var maxRunning: Int?
     /// On shutdown, how long running jobs may go on before they are stopped and requeued.
     public var drainGrace: Duration
     /// How long a dispatcher waits before trying again after the store failed (a full disk, a
@@ -13,11 +15,13 @@ public struct EngineConfiguration: Sendable {
     public init(
         defaultConcurrency: Int = 2,
         concurrency: [String: Int] = [:],
+        maxRunning: Int? = nil,
         drainGrace: Duration = .seconds(10),
         storeRetryDelay: Duration = .seconds(1)
     ) {
         self.defaultConcurrency = max(1, defaultConcurrency)
         self.concurrency = concurrency
+        self.maxRunning = maxRunning
         self.drainGrace = drainGrace
         self.storeRetryDelay = storeRetryDelay
     }

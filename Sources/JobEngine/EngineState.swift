@@ -47,11 +47,22 @@ struct EngineState {
     private(set) var pendingStoreWork = 0
     let defaultConcurrency: Int
     let configuredConcurrency: [String: Int]
+    /// At most this many jobs run at once over every queue (`nil`: no cap beyond the queues').
+    let maxRunning: Int?
+    /// Slots that claims in flight asked for, counted against ``maxRunning``.
+    private(set) var reserved = 0
 
-    init(defaultConcurrency: Int, configuredConcurrency: [String: Int] = [:]) {
+    init(defaultConcurrency: Int, configuredConcurrency: [String: Int] = [:], maxRunning: Int? = nil) {
         self.defaultConcurrency = max(1, defaultConcurrency)
         self.configuredConcurrency = configuredConcurrency
+        self.maxRunning = maxRunning.map { max(1, $0) }
     }
+
+    /// Jobs running (or being stopped) over every queue.
+    var totalRunning: Int { queues.values.reduce(0) { $0 + $1.running } }
+
+    /// Slots left under ``maxRunning`` (unlimited without one).
+    private var globalFree: Int { maxRunning.map { $0 - totalRunning - reserved } ?? .max }
 
     /// The soonest time the timer must fire: a queue's next `run_at`, or the drain's grace.
     var nextDeadline: Timestamp? {
@@ -101,6 +112,8 @@ struct EngineState {
             receive(claimed, limit: limit, more: more, in: name, now: now, &actions)
         case .claimFailed(let name, let retryAt):
             pendingStoreWork -= 1
+            reserved -= queues[name]?.asked ?? 0
+            queues[name]?.asked = 0
             queues[name]?.claiming = .asleep(until: retryAt)
             actions.append(.rearmTimer)
             checkDrained(&actions)
@@ -156,10 +169,14 @@ struct EngineState {
         queues[name] = QueueState(concurrency: max(1, configuredConcurrency[name] ?? defaultConcurrency))
     }
 
-    /// Claims for the queue's free slots when it may.
+    /// Claims for the queue's free slots when it may, within the global cap.
     private mutating func claimIfDue(_ name: String, _ actions: inout [EngineAction]) {
-        guard lifecycle == .running, var queue = queues[name], let limit = queue.claimLimit() else { return }
+        guard lifecycle == .running, var queue = queues[name], var limit = queue.claimLimit() else { return }
+        limit = min(limit, globalFree)
+        guard limit > 0 else { return }
         queue.claiming = .inFlight(rewoken: false)
+        queue.asked = limit
+        if maxRunning != nil { reserved += limit }
         queues[name] = queue
         pendingStoreWork += 1
         actions.append(.claim(queue: name, limit: limit))
@@ -175,7 +192,11 @@ struct EngineState {
         let rewoken: Bool
         if case .inFlight(let woken) = queue.claiming { rewoken = woken } else { rewoken = false }
         queue.claimEnded(found: claimed.count, asked: limit, more: more, rewoken: rewoken)
+        if maxRunning != nil { reserved -= queue.asked }
+        queue.asked = 0
         queues[name] = queue
+        // What this claim did not take is free for the other queues under the cap.
+        defer { if claimed.count < limit { claimAcross(after: name, &actions) } }
         if lifecycle != .running || queue.lifecycle == .paused {
             if !fresh.isEmpty { release(fresh, &actions) }
             checkDrained(&actions)
@@ -184,10 +205,19 @@ struct EngineState {
         if queues[name]?.claiming == .asleep(until: nil) { actions.append(.findNextRunAt(queue: name)) }
         // More than the free slots (the concurrency shrank while the claim was in flight): the
         // rest go back at once, so that a job `running` in the store is one whose process runs.
-        let free = max(0, queue.concurrency - queue.running)
+        let free = max(0, min(queue.concurrency - queue.running, globalFree))
         for job in fresh.prefix(free) { start(job, in: name, now: now, &actions) }
         if fresh.count > free { release(Array(fresh.dropFirst(free)), &actions) }
         claimIfDue(name, &actions)
+    }
+
+    /// Under a global cap, a freed slot goes round the queues: each, from the one after `name`
+    /// (and `name` last), claims if it may, so that one busy queue does not keep every slot.
+    private mutating func claimAcross(after name: String, _ actions: inout [EngineAction]) {
+        guard maxRunning != nil else { return }
+        let names = queues.keys.sorted()
+        let start = (names.firstIndex(of: name).map { $0 + 1 }) ?? 0
+        for index in 0..<names.count { claimIfDue(names[(start + index) % names.count], &actions) }
     }
 
     /// Starts a claimed job in a free slot of its queue.
@@ -212,6 +242,7 @@ struct EngineState {
         guard var tracked = jobs[id] else { return }
         let name = tracked.job.spec.queue
         queues[name]?.running -= 1
+        defer { if maxRunning != nil { claimAcross(after: name, &actions) } }
         switch tracked.phase {
         case .stopping(byUser: true):
             // The cancel is recorded; waiters were resolved by it.
@@ -227,7 +258,8 @@ struct EngineState {
             jobs[id] = tracked
             actions.append(.record(tracked.job, outcome))
         }
-        claimIfDue(name, &actions)
+        // Under a global cap the freed slot goes round the queues (the defer above).
+        if maxRunning == nil { claimIfDue(name, &actions) }
         checkDrained(&actions)
     }
 

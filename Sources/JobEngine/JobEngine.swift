@@ -54,7 +54,8 @@ public actor JobEngine: Service {
         self.clock = clock
         self.logger = logger
         core = Locked(EngineCore(state: EngineState(defaultConcurrency: configuration.defaultConcurrency,
-                                                    configuredConcurrency: configuration.concurrency)))
+                                                    configuredConcurrency: configuration.concurrency,
+                                                    maxRunning: configuration.maxRunning)))
         (messages, inbox) = AsyncStream<EngineMessage>.makeStream()
     }
 
@@ -137,6 +138,9 @@ public actor JobEngine: Service {
     public func endGraceNow() {
         decide(.drain(graceDeadline: clock.now()))
     }
+
+    /// The cap on running jobs over every queue, when one is set.
+    public nonisolated var maxRunning: Int? { configuration.maxRunning }
 
     /// How many jobs the engine holds (running, being stopped or recorded).
     public nonisolated var heldJobs: Int { core.withLock { $0.state.jobs.count } }

@@ -26,6 +26,8 @@ struct QueueState: Equatable {
     var claiming = Claiming.idle
     /// Jobs whose command runs (or is being stopped).
     var running = 0
+    /// How many jobs the claim in flight asked for (0 when none is).
+    var asked = 0
 
     init(concurrency: Int) {
         self.concurrency = concurrency

@@ -79,11 +79,20 @@ public struct QueueList: Codable, Hashable, Sendable {
 public struct StatusReport: Codable, Hashable, Sendable {
     public struct Workers: Codable, Hashable, Sendable {
         public var busy: Int
+        /// The queues' workers, or the global cap when it is lower.
         public var total: Int
+        /// The cap on running jobs over every queue (`max_running`), when one is set.
+        public var maxRunning: Int?
 
-        public init(busy: Int, total: Int) {
+        public init(busy: Int, total: Int, maxRunning: Int? = nil) {
             self.busy = busy
             self.total = total
+            self.maxRunning = maxRunning
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case busy, total
+            case maxRunning = "max_running"
         }
     }
 

@@ -12,7 +12,7 @@ struct Jobqd: AsyncParsableCommand {
             Every option can also come from the environment (JOBQ_STATE_DIR, JOBQ_SOCKET, JOBQ_WORKERS, \
             JOBQ_DURABILITY, JOBQ_DRAIN_GRACE_SECONDS, JOBQ_KILL_GRACE_SECONDS, \
             JOBQ_OUTPUT_LIMIT_BYTES, JOBQ_LOG_LEVEL, JOBQ_SOCKET_GROUP, JOBQ_MAX_CONNECTIONS, JOBQ_MAX_BODY_BYTES, JOBQ_CONFIG) or a \
-            config file of `key = value` lines (state_dir, socket, socket_group, max_connections, max_body_bytes, workers, \
+            config file of `key = value` lines (state_dir, socket, socket_group, max_connections, max_body_bytes, workers, max_running, \
             durability, drain_grace_seconds, kill_grace_seconds, output_limit_bytes, log_level, \
             queue.NAME.concurrency). socket_group gives the socket (mode 0660) to a group whose members may \
             submit. max_body_bytes (default 1048576) bounds an API request's body, so one batch of \
@@ -30,8 +30,11 @@ struct Jobqd: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The API's Unix socket (default /run/jobq/jobq.sock for root, else $XDG_RUNTIME_DIR/jobq/jobq.sock).", valueName: "path"))
     var socket: String?
 
-    @Option(name: .long, help: "Jobs run at once in a queue that has no concurrency of its own (1–1024; default 2).")
+    @Option(name: .long, help: "Jobs run at once in each queue that has no concurrency of its own (1–1024; default 2). Per queue: see --max-running for all of them.")
     var workers: Int?
+
+    @Option(name: .long, help: "At most this many jobs run at once over every queue, whatever each queue allows (1–65536; default: no such cap).")
+    var maxRunning: Int?
 
     @Option(name: .long, help: ArgumentHelp("full (fsync every commit; default) or normal (faster, may lose the last commits on power loss).", valueName: "mode"))
     var durability: String?
@@ -54,6 +57,7 @@ struct Jobqd: AsyncParsableCommand {
             if let stateDir { try configuration.set("state_dir", stateDir, source: "--state-dir") }
             if let socket { try configuration.set("socket", socket, source: "--socket") }
             if let workers { try configuration.set("workers", String(workers), source: "--workers") }
+            if let maxRunning { try configuration.set("max_running", String(maxRunning), source: "--max-running") }
             if let durability { try configuration.set("durability", durability, source: "--durability") }
             if let drainGrace { try configuration.set("drain_grace_seconds", drainGrace, source: "--drain-grace") }
             if let logLevel { try configuration.set("log_level", logLevel, source: "--log-level") }

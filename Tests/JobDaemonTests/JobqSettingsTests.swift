@@ -48,6 +48,36 @@ struct JobqSettingsTests {
     }
 }
 
+@Suite("jobqd --max-running", .timeLimit(.minutes(2)))
+struct MaxRunningTests {
+    @Test("A global cap holds over several queues, each with workers to spare; status says so")
+    func globalCap() async throws {
+        let fixture = try DaemonTests.Fixture()
+        let started = try fixture.fifo("started")
+        let daemon = try fixture.start(["--workers", "2", "--max-running", "1"])
+        #expect(await fixture.awaitNotification("READY=1"))
+        let socket = fixture.socketPath
+        var ids: [String] = []
+        for queue in ["a", "b", "c"] {
+            #expect(mkfifo(fixture.directory + "/go.\(queue)", 0o600) == 0)
+            ids.append(try await JobqCommandTests.jobq(socket, ["submit", "-q", queue, "--", "sh", "-c",
+                "echo \(queue) > \(started); read line < \(fixture.directory)/go.\(queue)"]).stdout
+                .trimmingCharacters(in: .newlines))
+        }
+        // One at a time: each job is let go only once it is the one running.
+        for _ in ids {
+            let running = await DaemonTests().lines(1, from: started)[0]
+            let status = try await JobqCommandTests.jobq(socket, ["status"])
+            #expect(status.stdout.contains("workers 1/1 busy (at most 1 at once over every queue)"), "\(status.stdout)")
+            #expect(status.stdout.contains("running 1"))
+            try "go\n".write(toFile: fixture.directory + "/go.\(running)", atomically: false, encoding: .utf8)
+        }
+        try await JobqCommandTests.jobq(socket, ["wait"] + ids).expectSuccess()
+        daemon.terminate()
+        #expect(await DaemonTests().exit(of: daemon) == 0)
+    }
+}
+
 extension Sequence {
     /// `map` with an async transform, in order.
     func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {

@@ -55,6 +55,22 @@ struct EngineStateTests {
         #expect(state.handle(.releaseEnded, now: now) == [])
     }
 
+    @Test("A global cap: claims take what it leaves, and a freed slot goes round the queues")
+    func globalCap() {
+        var state = EngineState(defaultConcurrency: 2, maxRunning: 2)
+        #expect(state.handle(.started(queues: ["a", "b"], paused: []), now: now) == [.claim(queue: "a", limit: 2)])
+        // a found one (and sleeps): the other slot goes to b.
+        #expect(state.handle(.claimed(queue: "a", jobs: [job(1, queue: "a")], limit: 2), now: now)
+            == [.findNextRunAt(queue: "a"), .run(started(job(1, queue: "a"))), .claim(queue: "b", limit: 1)])
+        #expect(state.handle(.claimed(queue: "b", jobs: [job(2, queue: "b")], limit: 1), now: now) == [.run(started(job(2, queue: "b")))])
+        // Both slots busy: work arriving in a wakes it but claims nothing.
+        #expect(state.handle(.workArrived(queues: ["a"]), now: now) == [])
+        // b's job ends: the slot goes round from the queue after b, so a claims it.
+        #expect(state.handle(.runEnded(2, .exited(code: 0), abandoned: false), now: now)
+            == [.record(started(job(2, queue: "b")), .exited(code: 0)), .claim(queue: "a", limit: 1)])
+        #expect(state.totalRunning == 1 && state.reserved == 1)
+    }
+
     @Test("A claim that finds less than it asked for puts the queue to sleep until work arrives or its next run_at")
     func sleepsWhenDry() {
         var state = started(concurrency: 1)
