@@ -96,7 +96,7 @@ enum JobRoutes {
             // would hold up its connections).
             let count = try await storeCall {
                 try await store.prune(finishedBefore: cutoff) { batch in
-                    let paths = batch.flatMap { [$0.stdoutPath, $0.stderrPath].compactMap { $0 } }
+                    let paths = batch.flatMap(\.outputPaths)
                     await OffLoop.run { for path in paths { unlink(path) } }
                 }
             }

@@ -73,17 +73,30 @@ enum LongRoutes {
                 guard let lines = Int(text), lines >= 0 else { throw APIError.invalid("tail: '\(text)' is not a number of lines") }
                 return lines
             }
+            let run = try query["attempt"].map { text -> Int in
+                guard let run = Int(text), run >= 1 else { throw APIError.invalid("attempt: '\(text)' is not a run's number (1 or more)") }
+                return run
+            }
             let job = try await JobRoutes.job(id, in: store)
-            let path = (stream == "out" ? job.stdoutPath : job.stderrPath)
+            let latest = (stream == "out" ? job.stdoutPath : job.stderrPath)
                 ?? "\(environment.logDirectory)/\(id).\(stream)"
+            var path = latest
+            if let run, run != job.runs {
+                guard run < job.runs else {
+                    throw APIError(.notFound, code: "not_found", message: "job \(id) has run \(job.runs) time\(job.runs == 1 ? "" : "s"): there is no attempt \(run)")
+                }
+                // An earlier run's file: complete, so it is never followed.
+                path = Job.logPath(directory: (latest as NSString).deletingLastPathComponent, id: id, run: run, stream: stream)
+            }
+            let chosen = path
             let ended = context.connection?.ended
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; charset=utf-8"
             headers[.cacheControl] = "no-store"
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                let tail = LogTail(path: path)
+                let tail = LogTail(path: chosen)
                 if let lines { await tail.skipToLast(lines: lines) }
-                if !follow {
+                if !follow || (run.map { $0 < job.runs } ?? false) {
                     while let chunk = await tail.read() { try await writer.write(chunk) }
                     try await writer.finish(nil)
                     return

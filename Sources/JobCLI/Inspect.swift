@@ -175,6 +175,7 @@ struct Show: AsyncParsableCommand {
             lines.append(("finished", Formats.describeFull(finished) + (job.startedAt != nil ? " (took \(took(job)))" : "")))
         }
         if let uid = job.spec.submitterUID { lines.append(("submitter", "uid \(uid)")) }
+        if job.runs > 1 { lines.append(("runs", "\(job.runs): jobq logs --attempt N \(job.id) prints run N's output")) }
         if let path = job.stdoutPath { lines.append(("stdout", path)) }
         if let path = job.stderrPath { lines.append(("stderr", path)) }
         let width = lines.map(\.0.count).max() ?? 0
@@ -208,18 +209,21 @@ struct Logs: AsyncParsableCommand {
     var follow = false
     @Option(name: [.customShort("n"), .long], parsing: .unconditional, help: ArgumentHelp("Only the last N lines written so far (then, with --follow, what comes).", valueName: "N"))
     var tail: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("The output of the job's Nth run (from 1, every run counted: interrupted ones and those before a retry by hand; default: the latest).", valueName: "N"))
+    var attempt: Int?
     @Argument(help: ArgumentHelp("The job.", valueName: "id"))
     var id: String
 
     func validate() throws {
         _ = try parseIDs([id])
         if let tail, tail < 0 { throw ValidationError("--tail: must be 0 or more lines") }
+        if let attempt, attempt < 1 { throw ValidationError("--attempt: must be 1 or more") }
     }
 
     func run() async throws {
         let id = try parseIDs([id])[0]
         do {
-            try await global.client().logs(id, stream: stderr ? "err" : "out", follow: follow, tail: tail) { chunk in
+            try await global.client().logs(id, stream: stderr ? "err" : "out", follow: follow, tail: tail, attempt: attempt) { chunk in
                 FileHandle.standardOutput.write(chunk)
             }
         } catch let error as JobClientError where error.daemonWentAway {

@@ -195,9 +195,10 @@ public struct JobClient: Sendable {
     /// A job's output (`stream` is `out` or `err`), chunk by chunk; with `follow`, until the job
     /// is terminal.
     public func logs(
-        _ id: JobID, stream: String = "out", follow: Bool = false, tail: Int? = nil, _ chunk: (Data) async throws -> Void
+        _ id: JobID, stream: String = "out", follow: Bool = false, tail: Int? = nil, attempt: Int? = nil,
+        _ chunk: (Data) async throws -> Void
     ) async throws {
-        let last = tail.map { "&tail=\($0)" } ?? ""
+        let last = (tail.map { "&tail=\($0)" } ?? "") + (attempt.map { "&attempt=\($0)" } ?? "")
         try await withConnection { connection in
             try await connection.stream(.GET, "/v1/jobs/\(id)/logs?stream=\(stream)&follow=\(follow)\(last)") {
                 try await chunk(Data($0.readableBytesView))

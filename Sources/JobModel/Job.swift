@@ -21,6 +21,9 @@ public struct Job: Hashable, Sendable, Codable, Identifiable {
     /// Attempts cut short because jobqd stopped or crashed while they ran; the job ran again
     /// after each, and they do not count toward its retry limit.
     public var interruptedAttempts = 0
+    /// How many times the job has started, every run counted (interrupted ones, and those
+    /// before a retry by hand): each run's output is kept apart (``logPath(directory:id:run:stream:)``).
+    public var runs = 0
     /// When the job is due: its `run_at` when submitted with one, the time of its next retry
     /// after a failed attempt, otherwise when it was submitted.
     public var runAt: Timestamp
@@ -94,6 +97,13 @@ public struct Job: Hashable, Sendable, Codable, Identifiable {
             stderrPath: try container.decodeIfPresent(String.self, forKey: .stderrPath))
         // Absent from a daemon older than the field.
         interruptedAttempts = try container.decodeIfPresent(Int.self, forKey: .interruptedAttempts) ?? 0
+        runs = try container.decodeIfPresent(Int.self, forKey: .runs) ?? 0
+    }
+
+    /// Where run `run` (from 1) of job `id` writes `stream` (`out` or `err`): `ID.out` for the
+    /// first, `ID.N.out` after. The store's claim names the files by the same rule, in SQL.
+    public static func logPath(directory: String, id: JobID, run: Int, stream: String) -> String {
+        run <= 1 ? "\(directory)/\(id).\(stream)" : "\(directory)/\(id).\(run).\(stream)"
     }
 
     /// Whether another attempt is allowed after the current one fails.
@@ -102,6 +112,7 @@ public struct Job: Hashable, Sendable, Codable, Identifiable {
     enum CodingKeys: String, CodingKey {
         case id, spec, state, attempts
         case interruptedAttempts = "interrupted_attempts"
+        case runs
         case runAt = "run_at"
         case createdAt = "created_at"
         case updatedAt = "updated_at"

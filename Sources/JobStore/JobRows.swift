@@ -5,7 +5,7 @@ import JobModel
 /// The columns every job query selects, in the order `StoreContext.job(from:)` reads them.
 let jobColumns = """
     id, state, spec, attempts, created_at, updated_at, started_at, finished_at, \
-    exit_code, signal, error, stdout_path, stderr_path, run_at, interrupted
+    exit_code, signal, error, stdout_path, stderr_path, run_at, interrupted, runs
     """
 
 /// `jobColumns` without the spec (a `NULL` in its place), for a caller that knows it.
@@ -46,6 +46,7 @@ extension StoreContext {
         )
         job.runAt = Timestamp(millisecondsSinceEpoch: row.int64(13))
         job.interruptedAttempts = Int(row.int64(14))
+        job.runs = Int(row.int64(15))
         return job
     }
 

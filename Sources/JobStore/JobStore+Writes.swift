@@ -53,9 +53,10 @@ extension JobStore {
             // INDEXED BY: the walk down jobs_ready is what keeps a claim O(log n) in the backlog;
             // if the planner ever preferred another index, the statement fails instead of sorting.
             var claimed = try context.jobs("""
-                UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?1,
+                UPDATE jobs SET state = 'running', attempts = attempts + 1, runs = runs + 1, started_at = ?1,
                     updated_at = ?1, finished_at = NULL, exit_code = NULL, signal = NULL, error = NULL,
-                    stdout_path = ?3 || '/' || id || '.out', stderr_path = ?3 || '/' || id || '.err'
+                    stdout_path = ?3 || '/' || id || iif(runs = 0, '', '.' || (runs + 1)) || '.out',
+                    stderr_path = ?3 || '/' || id || iif(runs = 0, '', '.' || (runs + 1)) || '.err'
                 WHERE id IN (
                     SELECT id FROM jobs INDEXED BY jobs_ready
                     WHERE state = 'queued' AND queue = ?2 AND run_at <= ?1
@@ -308,7 +309,7 @@ extension JobStore {
                     SELECT id FROM jobs INDEXED BY jobs_finished
                     WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < ?1
                     LIMIT ?2)
-                RETURNING id, stdout_path, stderr_path
+                RETURNING id, stdout_path, stderr_path, runs
                 """) { statement throws(SQLiteError) in
                 try statement.bind(1, cutoff.millisecondsSinceEpoch)
                 try statement.bind(2, limit)
@@ -316,7 +317,7 @@ extension JobStore {
                 while try statement.step() {
                     pruned.append(PrunedJob(
                         id: JobID(statement.int64(0)), stdoutPath: statement.optionalText(1),
-                        stderrPath: statement.optionalText(2)))
+                        stderrPath: statement.optionalText(2), runs: Int(statement.int64(3))))
                 }
                 return pruned.sorted { $0.id < $1.id }
             }

@@ -1,3 +1,4 @@
+import Foundation
 import JobModel
 
 /// A job as `insert` answers it: the stored job, and whether this call created it (`false`
@@ -47,6 +48,19 @@ public struct PrunedJob: Hashable, Sendable {
     public var id: JobID
     public var stdoutPath: String?
     public var stderrPath: String?
+    /// How many times it ran: the earlier runs' files are beside the last one's.
+    public var runs: Int = 0
+
+    /// Every output file of every run.
+    public var outputPaths: [String] {
+        let latest = [stdoutPath, stderrPath].compactMap { $0 }
+        guard let last = stdoutPath ?? stderrPath else { return latest }
+        let directory = (last as NSString).deletingLastPathComponent
+        let earlier = runs > 1 ? (1..<runs).flatMap { run in
+            ["out", "err"].map { Job.logPath(directory: directory, id: id, run: run, stream: $0) }
+        } : []
+        return latest + earlier
+    }
 }
 
 /// What a claim took: the jobs, now `running`, and whether the queue still had a ready job

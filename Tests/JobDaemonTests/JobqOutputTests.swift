@@ -152,3 +152,30 @@ struct JobqJobOutputTests {
         }
     }
 }
+
+@Suite("jobq: each run's output", .timeLimit(.minutes(2)))
+struct JobqRunOutputTests {
+    @Test("Each run's output is kept, a retry by hand's too; logs --attempt N reads it; prune removes them all")
+    func everyRunKept() async throws {
+        try await JobqCommandTests.withDaemon { fixture, socket in
+            let counter = fixture.directory + "/count"
+            let script = "n=$(cat \(counter) 2>/dev/null || echo 0); n=$((n+1)); echo $n > \(counter); echo run $n; exit 1"
+            let id = try await JobqCommandTests.jobq(socket, ["submit", "--retries", "1", "--", "sh", "-c", script]).stdout
+                .trimmingCharacters(in: .newlines)
+            #expect(try await JobqCommandTests.jobq(socket, ["wait", id]).status == 1)
+            try await JobqCommandTests.jobq(socket, ["retry", id]).expectSuccess()
+            #expect(try await JobqCommandTests.jobq(socket, ["wait", id]).status == 1)
+            // Two attempts, then two more after the retry by hand: four runs.
+            for run in 1...4 {
+                #expect(try await JobqCommandTests.jobq(socket, ["logs", "--attempt", "\(run)", id]).stdout == "run \(run)\n")
+            }
+            #expect(try await JobqCommandTests.jobq(socket, ["logs", id]).stdout == "run 4\n")
+            let missing = try await JobqCommandTests.jobq(socket, ["logs", "--attempt", "5", id])
+            #expect(missing.status == 4 && missing.stderr.contains("has run 4 times: there is no attempt 5"), "\(missing.stderr)")
+            #expect(try await JobqCommandTests.jobq(socket, ["show", id]).stdout.contains("runs:"))
+            try await JobqCommandTests.jobq(socket, ["prune", "--older-than", "0s"]).expectSuccess()
+            let logs = try FileManager.default.contentsOfDirectory(atPath: fixture.state + "/logs")
+            #expect(!logs.contains { $0.hasPrefix("\(id).") }, "\(logs)")
+        }
+    }
+}
