@@ -56,12 +56,20 @@ struct DaemonTests {
         }
 
         func start(_ arguments: [String] = [], environment extra: [String: String] = [:], errors: Pipe? = nil) throws -> Process {
+            try launch(DaemonTests.jobqdPath, ["--state-dir", state, "--socket", socketPath] + arguments,
+                       environment: ["JOBQ_LOG_LEVEL": "warning"].merging(extra) { $1 }, errors: errors)
+        }
+
+        /// Runs `executable` with the fixture's notify socket in its environment; a process a
+        /// failed test leaves running is killed with the fixture.
+        func launch(
+            _ executable: String, _ arguments: [String], environment extra: [String: String] = [:], errors: Pipe? = nil
+        ) throws -> Process {
             let process = Process()
-            process.executableURL = URL(filePath: DaemonTests.jobqdPath)
-            process.arguments = ["--state-dir", state, "--socket", socketPath] + arguments
+            process.executableURL = URL(filePath: executable)
+            process.arguments = arguments
             var environment = ProcessInfo.processInfo.environment
             environment["NOTIFY_SOCKET"] = notify.address
-            environment["JOBQ_LOG_LEVEL"] = "warning"
             process.environment = environment.merging(extra) { $1 }
             process.standardError = errors ?? FileHandle.nullDevice
             try process.run()

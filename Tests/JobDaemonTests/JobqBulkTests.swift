@@ -5,17 +5,13 @@ import Testing
 /// cancel, retry and wait by filter: a count, a question on a terminal, --yes for scripts.
 @Suite("jobq bulk operations", .timeLimit(.minutes(2)))
 struct JobqBulkTests {
-    static func jobq(_ socket: String, _ arguments: [String]) async throws -> JobqCommandTests.Run {
-        try await JobqCommandTests.jobq(socket, arguments)
-    }
-
     @Test("cancel --queue asks on a terminal, needs --yes without one; retry --label and wait --queue act on the matches")
     func byFilter() async throws {
         try await JobqCommandTests.withDaemon { _, socket in
-            try await Self.jobq(socket, ["pause", "builds"]).expectSuccess()
-            for _ in 0..<3 { _ = try await Self.jobq(socket, ["submit", "-q", "builds", "--label", "nightly", "--", "true"]) }
-            let other = try await Self.jobq(socket, ["submit", "--", "true"]).stdout.trimmingCharacters(in: .newlines)
-            let refused = try await Self.jobq(socket, ["cancel", "--queue", "builds"])
+            try await JobqCommandTests.jobq(socket, ["pause", "builds"]).expectSuccess()
+            for _ in 0..<3 { _ = try await JobqCommandTests.jobq(socket, ["submit", "-q", "builds", "--label", "nightly", "--", "true"]) }
+            let other = try await JobqCommandTests.jobq(socket, ["submit", "--", "true"]).stdout.trimmingCharacters(in: .newlines)
+            let refused = try await JobqCommandTests.jobq(socket, ["cancel", "--queue", "builds"])
             #expect(refused.status == 2)
             #expect(refused.stderr.contains("cancel 3 jobs (queue builds; queued, blocked, running)? Without a terminal to ask on, give --yes"), "\(refused.stderr)")
             // On a terminal: the question, and "n" changes nothing.
@@ -23,16 +19,16 @@ struct JobqBulkTests {
             #expect(declined.status == 1 && declined.stdout.contains("cancel 3 jobs (queue builds; queued, blocked, running)? [y/N]"), "\(declined.stdout)")
             let accepted = try await JobqCommandTests.jobqOnTerminal(socket, ["cancel", "-q", "builds"], input: "y\n")
             #expect(accepted.status == 0 && accepted.stdout.components(separatedBy: " cancelled").count == 4, "\(accepted.stdout)")
-            #expect(!(try await Self.jobq(socket, ["show", other]).stdout.contains("cancelled")))  // not of the queue
-            let retried = try await Self.jobq(socket, ["retry", "--label", "nightly", "--yes"])
+            #expect(!(try await JobqCommandTests.jobq(socket, ["show", other]).stdout.contains("cancelled")))  // not of the queue
+            let retried = try await JobqCommandTests.jobq(socket, ["retry", "--label", "nightly", "--yes"])
             #expect(retried.status == 0 && retried.stdout.components(separatedBy: " queued again").count == 4, "\(retried.stderr)")
-            try await Self.jobq(socket, ["resume", "builds"]).expectSuccess()
-            let waited = try await Self.jobq(socket, ["wait", "--queue", "builds", "--json"])
+            try await JobqCommandTests.jobq(socket, ["resume", "builds"]).expectSuccess()
+            let waited = try await JobqCommandTests.jobq(socket, ["wait", "--queue", "builds", "--json"])
             #expect(waited.status == 0)
             #expect(waited.stdout.components(separatedBy: #""state":"succeeded""#).count == 4, "\(waited.stdout)")
-            let none = try await Self.jobq(socket, ["cancel", "--label", "nosuch", "--yes"])
+            let none = try await JobqCommandTests.jobq(socket, ["cancel", "--label", "nosuch", "--yes"])
             #expect(none.status == 0 && none.stderr.contains("no job matches"))
-            #expect(try await Self.jobq(socket, ["cancel", "1", "--queue", "builds"]).status == 2)
+            #expect(try await JobqCommandTests.jobq(socket, ["cancel", "1", "--queue", "builds"]).status == 2)
         }
     }
 }

@@ -6,10 +6,6 @@ import Testing
 /// leave out, refusals in plain sentences.
 @Suite("jobq output", .timeLimit(.minutes(2)))
 struct JobqOutputTests {
-    static func jobq(_ socket: String, _ arguments: [String]) async throws -> JobqCommandTests.Run {
-        try await JobqCommandTests.jobq(socket, arguments)
-    }
-
     static func id(_ run: JobqCommandTests.Run) -> String {
         run.stdout.trimmingCharacters(in: .newlines)
     }
@@ -19,42 +15,42 @@ struct JobqOutputTests {
         try await JobqCommandTests.withDaemon(config: "workers = 1\n") { fixture, socket in
             let started = try fixture.fifo("started")
             let command = ["sh", "-c", "echo $JOBQ_JOB_ID > \(started); exec sleep 30"]
-            let first = Self.id(try await Self.jobq(socket, ["submit", "--"] + command))
-            let second = Self.id(try await Self.jobq(socket, ["submit", "--"] + command))
+            let first = Self.id(try await JobqCommandTests.jobq(socket, ["submit", "--"] + command))
+            let second = Self.id(try await JobqCommandTests.jobq(socket, ["submit", "--"] + command))
             // The first has started; the second waits for the worker.
             #expect(await DaemonTests().lines(1, from: started) == [first])
-            let status = try await Self.jobq(socket, ["status"])
+            let status = try await JobqCommandTests.jobq(socket, ["status"])
             #expect(status.stdout.contains("workers 1/1 busy"), "\(status.stdout)")
             #expect(status.stdout.contains("queued 1") && status.stdout.contains("running 1"), "\(status.stdout)")
-            let waiting = try await Self.jobq(socket, ["show", second])
+            let waiting = try await JobqCommandTests.jobq(socket, ["show", second])
             #expect(waiting.stdout.contains("state:     queued"), "\(waiting.stdout)")
             #expect(!waiting.stdout.contains("started:"))
-            let json = try await Self.jobq(socket, ["show", "--json", second])
+            let json = try await JobqCommandTests.jobq(socket, ["show", "--json", second])
             #expect(json.stdout.contains(#""state":"queued""#) && json.stdout.contains(#""started_at":null"#), "\(json.stdout)")
-            let listed = try await Self.jobq(socket, ["list", "--state", "running"])
+            let listed = try await JobqCommandTests.jobq(socket, ["list", "--state", "running"])
             #expect(listed.stdout.split(separator: "\n").count == 2, "\(listed.stdout)")  // the header and one job
-            _ = try await Self.jobq(socket, ["cancel", first, second])
+            _ = try await JobqCommandTests.jobq(socket, ["cancel", first, second])
         }
     }
 
     @Test("list says how many it left out, cuts long commands with …, escapes newlines, shows when a delayed job runs")
     func listSaysWhatItHides() async throws {
         try await JobqCommandTests.withDaemon { _, socket in
-            try await Self.jobq(socket, ["pause"]).expectSuccess()
-            for _ in 0..<3 { _ = try await Self.jobq(socket, ["submit", "--", "true"]) }
+            try await JobqCommandTests.jobq(socket, ["pause"]).expectSuccess()
+            for _ in 0..<3 { _ = try await JobqCommandTests.jobq(socket, ["submit", "--", "true"]) }
             let long = "echo " + String(repeating: "x", count: 100)
-            _ = try await Self.jobq(socket, ["submit", "--shell", "--", "echo one\necho two"])
-            _ = try await Self.jobq(socket, ["submit", "--", "sh", "-c", long])
-            let delayed = Self.id(try await Self.jobq(socket, ["submit", "--delay", "1h", "--", "true"]))
-            let limited = try await Self.jobq(socket, ["list", "--limit", "2"])
+            _ = try await JobqCommandTests.jobq(socket, ["submit", "--shell", "--", "echo one\necho two"])
+            _ = try await JobqCommandTests.jobq(socket, ["submit", "--", "sh", "-c", long])
+            let delayed = Self.id(try await JobqCommandTests.jobq(socket, ["submit", "--delay", "1h", "--", "true"]))
+            let limited = try await JobqCommandTests.jobq(socket, ["list", "--limit", "2"])
             #expect(limited.stdout.split(separator: "\n").count == 3)
             #expect(limited.stderr == "2 of 6 jobs shown, the most recent (--limit N, --all)\n", "\(limited.stderr)")
-            let all = try await Self.jobq(socket, ["list", "--all"])
+            let all = try await JobqCommandTests.jobq(socket, ["list", "--all"])
             #expect(all.stdout.split(separator: "\n").count == 7 && all.stderr.isEmpty)
             #expect(all.stdout.contains(#"echo one\necho two"#))
             #expect(all.stdout.contains("…") && !all.stdout.contains(String(repeating: "x", count: 100)))
             #expect(all.stdout.contains("RUN AT"))
-            let show = try await Self.jobq(socket, ["show", delayed])
+            let show = try await JobqCommandTests.jobq(socket, ["show", delayed])
             // A full date and time, and how long until then.
             #expect(show.stdout.contains(try Regex(#"runs at: +\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \(in (59m|1h)"#)), "\(show.stdout)")
         }
@@ -63,21 +59,21 @@ struct JobqOutputTests {
     @Test("Refusals in plain sentences; cancelling twice is done; the cancel names who did it")
     func plainWords() async throws {
         try await JobqCommandTests.withDaemon { _, socket in
-            let done = Self.id(try await Self.jobq(socket, ["submit", "--", "true"]))
-            try await Self.jobq(socket, ["wait", done]).expectSuccess()
-            let retry = try await Self.jobq(socket, ["retry", done])
+            let done = Self.id(try await JobqCommandTests.jobq(socket, ["submit", "--", "true"]))
+            try await JobqCommandTests.jobq(socket, ["wait", done]).expectSuccess()
+            let retry = try await JobqCommandTests.jobq(socket, ["retry", done])
             #expect(retry.status == 4)
             #expect(retry.stderr.contains("job \(done) has succeeded: only a failed or cancelled job can be retried"), "\(retry.stderr)")
-            let cancelDone = try await Self.jobq(socket, ["cancel", done])
+            let cancelDone = try await JobqCommandTests.jobq(socket, ["cancel", done])
             #expect(cancelDone.stderr.contains("has already finished (succeeded): there is nothing to cancel"), "\(cancelDone.stderr)")
-            try await Self.jobq(socket, ["pause", "held"]).expectSuccess()
-            let held = Self.id(try await Self.jobq(socket, ["submit", "-q", "held", "--", "true"]))
-            try await Self.jobq(socket, ["cancel", held]).expectSuccess()
-            let twice = try await Self.jobq(socket, ["cancel", held])
+            try await JobqCommandTests.jobq(socket, ["pause", "held"]).expectSuccess()
+            let held = Self.id(try await JobqCommandTests.jobq(socket, ["submit", "-q", "held", "--", "true"]))
+            try await JobqCommandTests.jobq(socket, ["cancel", held]).expectSuccess()
+            let twice = try await JobqCommandTests.jobq(socket, ["cancel", held])
             #expect(twice.status == 0, "\(twice.stderr)")
-            let shown = try await Self.jobq(socket, ["show", held])
+            let shown = try await JobqCommandTests.jobq(socket, ["show", held])
             #expect(shown.stdout.contains("cancelled by uid \(getuid()) with jobq cancel"), "\(shown.stdout)")
-            let after = try await Self.jobq(socket, ["submit", "--after", "9999", "--", "true"])
+            let after = try await JobqCommandTests.jobq(socket, ["submit", "--after", "9999", "--", "true"])
             #expect(after.status == 4)
             #expect(after.stderr.contains("it runs after job 9999, which does not exist") && !after.stderr.contains("job 0"), "\(after.stderr)")
         }
@@ -86,24 +82,24 @@ struct JobqOutputTests {
     @Test("One job object everywhere: submit --json, show --json, list --json; a key's hit is said on stderr")
     func oneJobShape() async throws {
         try await JobqCommandTests.withDaemon { _, socket in
-            try await Self.jobq(socket, ["pause"]).expectSuccess()
+            try await JobqCommandTests.jobq(socket, ["pause"]).expectSuccess()
             func object(_ text: String) throws -> [String: Any] {
                 let value = try JSONSerialization.jsonObject(with: Data(text.utf8))
                 return try #require((value as? [[String: Any]])?.first ?? value as? [String: Any])
             }
-            let submitted = try await Self.jobq(socket, ["submit", "--json", "--key", "k1", "--env", "A=1", "--", "true"])
+            let submitted = try await JobqCommandTests.jobq(socket, ["submit", "--json", "--key", "k1", "--env", "A=1", "--", "true"])
             let job = try object(submitted.stdout)
             let id = try #require(job["id"] as? Int)
-            let shown = try object(try await Self.jobq(socket, ["show", "--json", "\(id)"]).stdout)
-            let listed = try object(try await Self.jobq(socket, ["list", "--json"]).stdout)
+            let shown = try object(try await JobqCommandTests.jobq(socket, ["show", "--json", "\(id)"]).stdout)
+            let listed = try object(try await JobqCommandTests.jobq(socket, ["list", "--json"]).stdout)
             #expect(Set(job.keys) == Set(shown.keys) && Set(shown.keys) == Set(listed.keys))
             #expect((shown["env"] as? [String: String]) == ["A": "1"])
             // The same key again, with another command: the old id, and a note saying so.
-            let again = try await Self.jobq(socket, ["submit", "--key", "k1", "--", "false"])
+            let again = try await JobqCommandTests.jobq(socket, ["submit", "--key", "k1", "--", "false"])
             #expect(again.status == 0 && again.stdout == "\(id)\n")
             #expect(again.stderr.contains("key 'k1' names job \(id), still queued: nothing new was submitted"), "\(again.stderr)")
             #expect(again.stderr.contains("runs `true`, not `false`"))
-            let hit = try object(try await Self.jobq(socket, ["submit", "--json", "--key", "k1", "--", "true"]).stdout)
+            let hit = try object(try await JobqCommandTests.jobq(socket, ["submit", "--json", "--key", "k1", "--", "true"]).stdout)
             #expect(Set(hit.keys) == Set(job.keys) && hit["id"] as? Int == id)
         }
     }
@@ -111,11 +107,11 @@ struct JobqOutputTests {
     @Test("join of an unknown queue is refused as workers refuses it; --timeout names say whose limit they are")
     func unknownQueueAndTimeouts() async throws {
         try await JobqCommandTests.withDaemon { _, socket in
-            let join = try await Self.jobq(socket, ["join", "-q", "nosuch"])
-            let workers = try await Self.jobq(socket, ["workers", "nosuch"])
+            let join = try await JobqCommandTests.jobq(socket, ["join", "-q", "nosuch"])
+            let workers = try await JobqCommandTests.jobq(socket, ["workers", "nosuch"])
             #expect(join.status == 4 && workers.status == 4)
             #expect(join.stderr == workers.stderr, "\(join.stderr)")
-            let help = try await Self.jobq(socket, ["submit", "--help"])
+            let help = try await JobqCommandTests.jobq(socket, ["submit", "--help"])
             let text = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
             #expect(text.contains("The job's time limit") && text.contains("Not a limit on --wait"))
             #expect(text.contains("for wait and join: 124 once their own --timeout"))

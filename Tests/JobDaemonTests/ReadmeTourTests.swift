@@ -27,15 +27,7 @@ struct ReadmeTourTests {
         let daemonLine = placed(try Self.block("tour-daemon")).trimmingCharacters(in: .whitespacesAndNewlines)
         let words = daemonLine.split(separator: " ").map(String.init)
         #expect(words.first == ".build/debug/jobqd")
-        let daemon = Process()
-        daemon.executableURL = URL(filePath: DaemonTests.jobqdPath)
-        daemon.arguments = Array(words.dropFirst())
-        var environment = ProcessInfo.processInfo.environment
-        environment["NOTIFY_SOCKET"] = fixture.notify.address
-        daemon.environment = environment
-        daemon.standardError = FileHandle.nullDevice
-        try daemon.run()
-        fixture.started.withLock { $0.append(daemon.processIdentifier) }
+        let daemon = try fixture.launch(DaemonTests.jobqdPath, Array(words.dropFirst()))
         #expect(await fixture.awaitNotification("READY=1"))
 
         let shell = Process()

@@ -228,16 +228,8 @@ struct SocketTests {
             os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()), LISTEN_FDNAMES="jobq")
             os.execv(sys.argv[2], sys.argv[2:])
             """
-        let process = Process()
-        process.executableURL = URL(filePath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, socket, DaemonTests.jobqdPath, "--state-dir", fixture.state,
-                             "--socket", fixture.directory + "/unused.sock"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["NOTIFY_SOCKET"] = fixture.notify.address
-        process.environment = environment
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        fixture.started.withLock { $0.append(process.processIdentifier) }
+        let process = try fixture.launch("/usr/bin/env", ["python3", "-c", script, socket, DaemonTests.jobqdPath,
+                                                          "--state-dir", fixture.state, "--socket", fixture.directory + "/unused.sock"])
         #expect(await fixture.awaitNotification("READY=1"))
         let client = JobClient(socketPath: socket)
         let id = try await client.submit(JobSpec(argv: ["true"])).jobs[0].id
