@@ -62,7 +62,7 @@ enum LongRoutes {
             let id = try JobRoutes.jobID(context)
             let query = request.uri.queryParameters
             let stream = query["stream"].map(String.init) ?? "out"
-            guard stream == "out" || stream == "err" else { throw APIError.invalid("stream: '\(stream)' is not out or err") }
+            guard ["out", "err", "both"].contains(stream) else { throw APIError.invalid("stream: '\(stream)' is not out, err or both") }
             let follow: Bool
             switch query["follow"].map(String.init) {
             case nil, "false", "0": follow = false
@@ -78,15 +78,18 @@ enum LongRoutes {
                 return run
             }
             let job = try await JobRoutes.job(id, in: store)
-            let latest = (stream == "out" ? job.stdoutPath : job.stderrPath)
-                ?? "\(environment.logDirectory)/\(id).\(stream)"
+            // `both`: the file of both streams in the order they were read, beside stdout's.
+            let file = stream == "both" ? "log" : stream
+            let latest = stream == "both"
+                ? job.stdoutPath.map { String($0.dropLast(4)) + ".log" } ?? "\(environment.logDirectory)/\(id).log"
+                : (stream == "out" ? job.stdoutPath : job.stderrPath) ?? "\(environment.logDirectory)/\(id).\(stream)"
             var path = latest
             if let run, run != job.runs {
                 guard run < job.runs else {
                     throw APIError(.notFound, code: "not_found", message: "job \(id) has run \(job.runs) time\(job.runs == 1 ? "" : "s"): there is no attempt \(run)")
                 }
                 // An earlier run's file: complete, so it is never followed.
-                path = Job.logPath(directory: (latest as NSString).deletingLastPathComponent, id: id, run: run, stream: stream)
+                path = Job.logPath(directory: (latest as NSString).deletingLastPathComponent, id: id, run: run, stream: file)
             }
             let chosen = path
             let ended = context.connection?.ended

@@ -205,6 +205,8 @@ struct Logs: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Flag(help: "The job's stderr instead of its stdout.")
     var stderr = false
+    @Flag(help: "Both streams together, in the order jobqd read them (what a terminal would have shown, to the nearest read).")
+    var both = false
     @Flag(name: .shortAndLong, help: "Keep printing new output until the job is finished.")
     var follow = false
     @Option(name: [.customShort("n"), .long], parsing: .unconditional, help: ArgumentHelp("Only the last N lines written so far (then, with --follow, what comes).", valueName: "N"))
@@ -218,12 +220,13 @@ struct Logs: AsyncParsableCommand {
         _ = try parseIDs([id])
         if let tail, tail < 0 { throw ValidationError("--tail: must be 0 or more lines") }
         if let attempt, attempt < 1 { throw ValidationError("--attempt: must be 1 or more") }
+        if both, stderr { throw ValidationError("give either --stderr or --both, not both") }
     }
 
     func run() async throws {
         let id = try parseIDs([id])[0]
         do {
-            try await global.client().logs(id, stream: stderr ? "err" : "out", follow: follow, tail: tail, attempt: attempt) { chunk in
+            try await global.client().logs(id, stream: both ? "both" : stderr ? "err" : "out", follow: follow, tail: tail, attempt: attempt) { chunk in
                 FileHandle.standardOutput.write(chunk)
             }
         } catch let error as JobClientError where error.daemonWentAway {

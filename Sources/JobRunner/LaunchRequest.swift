@@ -11,6 +11,8 @@ struct LaunchRequest: Sendable {
     var workingDirectory: String
     var stdoutPath: String
     var stderrPath: String
+    /// Where both streams go too, in the order they are read (`nil`: nowhere).
+    var combinedPath: String?
     /// The most bytes kept of each stream.
     var outputLimit: Int
     var timeout: Duration?

@@ -103,8 +103,11 @@ public struct ProcessJobExecutor: JobExecutor {
                 return onEnd(.spawnFailed(errno: code, message: "cannot write its output file in \(directory): \(Errno(rawValue: code))"))
             }
         }
+        // Both streams together, beside stdout's file: ID.out gives ID.log.
+        let combinedPath = outPath.hasSuffix(".out") ? String(outPath.dropLast(4)) + ".log" : nil
         unlink(outPath)
         unlink(errPath)
+        if let combinedPath { unlink(combinedPath) }
 
         let variables = environment(of: job)
         let path: String
@@ -128,7 +131,7 @@ public struct ProcessJobExecutor: JobExecutor {
         let timeout = job.spec.timeout
         let request = LaunchRequest(
             path: path, arguments: arguments, environment: variables.entries, workingDirectory: workingDirectory,
-            stdoutPath: outPath, stderrPath: errPath, outputLimit: configuration.outputLimit,
+            stdoutPath: outPath, stderrPath: errPath, combinedPath: combinedPath, outputLimit: configuration.outputLimit,
             timeout: timeout, killGrace: configuration.killGrace)
         launcher.start(request, stop: stop) { [configuration, launcher, logger] report in
             // No process outlives its job: the launcher SIGKILLed the leader's process group when

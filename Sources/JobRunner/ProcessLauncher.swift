@@ -209,11 +209,12 @@ public final class ProcessLauncher: Sendable {
             close(pidfd)
             return failed(code)
         }
+        let combined = request.combinedPath.map { OutputSink(path: $0, limit: min(request.outputLimit, Int.max / 2) * 2) }
         let process = WatchedProcess(
             token: token, pid: pid, pidfd: pidfd, onEnd: onEnd,
             streams: [
-                OutputStream(descriptor: stdoutPipe[0], sink: OutputSink(path: request.stdoutPath, limit: request.outputLimit)),
-                OutputStream(descriptor: stderrPipe[0], sink: OutputSink(path: request.stderrPath, limit: request.outputLimit)),
+                OutputStream(descriptor: stdoutPipe[0], sink: OutputSink(path: request.stdoutPath, limit: request.outputLimit), combined: combined),
+                OutputStream(descriptor: stderrPipe[0], sink: OutputSink(path: request.stderrPath, limit: request.outputLimit), combined: combined),
             ],
             grace: request.killGrace)
         if let timeout = request.timeout {
@@ -243,6 +244,7 @@ public final class ProcessLauncher: Sendable {
             stream.close(epoll: epollDescriptor)
         }
         for stream in process.streams { stream.sink.finish() }
+        process.streams.first?.combined?.finish()
         _ = jobq_epoll_remove(epollDescriptor, process.pidfd)
         close(process.pidfd)
         let end: LaunchReport.End = exited != 0 ? .exited(code: value) : .signaled(value)

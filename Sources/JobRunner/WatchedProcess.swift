@@ -67,7 +67,9 @@ final class WatchedProcess {
         while left > 0 {
             let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
             if count > 0 {
-                stream.sink.take(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+                stream.sink.take(bytes)
+                stream.combined?.take(bytes)
                 if count < buffer.count, !drain { return }
                 left -= 1
                 continue
@@ -85,11 +87,14 @@ final class WatchedProcess {
 final class OutputStream {
     let descriptor: Int32
     let sink: OutputSink
+    /// Both streams' bytes, in the order they are read: shared by the process's two streams.
+    let combined: OutputSink?
     private(set) var isOpen = true
 
-    init(descriptor: Int32, sink: OutputSink) {
+    init(descriptor: Int32, sink: OutputSink, combined: OutputSink? = nil) {
         self.descriptor = descriptor
         self.sink = sink
+        self.combined = combined
     }
 
     func close(epoll: Int32) {

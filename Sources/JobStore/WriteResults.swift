@@ -51,15 +51,15 @@ public struct PrunedJob: Hashable, Sendable {
     /// How many times it ran: the earlier runs' files are beside the last one's.
     public var runs: Int = 0
 
-    /// Every output file of every run.
+    /// Every output file of every run (stdout, stderr, and both together).
     public var outputPaths: [String] {
         let latest = [stdoutPath, stderrPath].compactMap { $0 }
         guard let last = stdoutPath ?? stderrPath else { return latest }
         let directory = (last as NSString).deletingLastPathComponent
-        let earlier = runs > 1 ? (1..<runs).flatMap { run in
-            ["out", "err"].map { Job.logPath(directory: directory, id: id, run: run, stream: $0) }
-        } : []
-        return latest + earlier
+        let all = (1...max(1, runs)).flatMap { run in
+            ["out", "err", "log"].map { Job.logPath(directory: directory, id: id, run: run, stream: $0) }
+        }
+        return Array(Set(latest + all)).sorted()
     }
 }
 

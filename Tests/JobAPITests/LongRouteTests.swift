@@ -70,7 +70,9 @@ struct LongRouteTests {
             async let followed = send(client, .get, "/v1/jobs/\(slow.id)/logs?follow=true")
             #expect(FileManager.default.createFile(atPath: gate, contents: nil))
             #expect(String(buffer: try await followed.body) == "one\ntwo\n")
-            try expectError(try await send(client, .get, "/v1/jobs/\(job.id)/logs?stream=both"), .badRequest, "invalid_request")
+            try expectError(try await send(client, .get, "/v1/jobs/\(job.id)/logs?stream=all"), .badRequest, "invalid_request")
+            try expectError(try await send(client, .get, "/v1/jobs/\(job.id)/logs?attempt=0"), .badRequest, "invalid_request")
+            try expectError(try await send(client, .get, "/v1/jobs/\(job.id)/logs?tail=x"), .badRequest, "invalid_request")
             try expectError(try await send(client, .get, "/v1/jobs/\(job.id)/logs?follow=maybe"), .badRequest, "invalid_request")
             try expectError(try await send(client, .get, "/v1/jobs/999/logs"), .notFound, "not_found")
         }

@@ -135,6 +135,19 @@ struct JobqJobOutputTests {
         }
     }
 
+    @Test("logs --both prints both streams together, in the order they were written")
+    func both() async throws {
+        try await JobqCommandTests.withDaemon { _, socket in
+            // Two pipes: the order jobqd reads is the order written when the writes are apart.
+            let id = try await JobqCommandTests.jobq(socket, ["submit", "--", "sh", "-c",
+                "echo a; sleep 0.2; echo b >&2; sleep 0.2; echo c"]).stdout.trimmingCharacters(in: .newlines)
+            #expect(try await JobqCommandTests.jobq(socket, ["wait", id]).status == 0)
+            #expect(try await JobqCommandTests.jobq(socket, ["logs", "--both", id]).stdout == "a\nb\nc\n")
+            #expect(try await JobqCommandTests.jobq(socket, ["logs", id]).stdout == "a\nc\n")
+            #expect(try await JobqCommandTests.jobq(socket, ["logs", "--both", "--stderr", id]).status == 2)
+        }
+    }
+
     @Test("logs --tail N prints the last N lines")
     func tail() async throws {
         try await JobqCommandTests.withDaemon { _, socket in
