@@ -193,6 +193,7 @@ public struct ProcessJobExecutor: JobExecutor {
     private func environment(of job: Job) -> (entries: [String], searchPath: String?) {
         var marks = [
             "JOBQ_JOB_ID=\(job.id.rawValue)", "JOBQ_QUEUE=\(job.spec.queue)", "JOBQ_ATTEMPT=\(job.attempts)",
+            "JOBQ_RUN=\(job.runs)",
         ]
         if let stateDirectory = configuration.stateDirectory { marks.append("JOBQ_STATE_DIR=\(stateDirectory)") }
         if job.spec.env.isEmpty {
@@ -205,7 +206,7 @@ public struct ProcessJobExecutor: JobExecutor {
     }
 
     /// The variables every job gets from jobq, which no other source may set.
-    static let markNames: Set<String> = ["JOBQ_JOB_ID", "JOBQ_QUEUE", "JOBQ_ATTEMPT", "JOBQ_STATE_DIR"]
+    static let markNames: Set<String> = ["JOBQ_JOB_ID", "JOBQ_QUEUE", "JOBQ_ATTEMPT", "JOBQ_RUN", "JOBQ_STATE_DIR"]
 
     /// The first `directory/name` on `searchPath` that is an executable regular file, looked
     /// up in the absolute entries of the job's PATH (relative entries would depend on the
