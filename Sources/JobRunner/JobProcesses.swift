@@ -111,7 +111,7 @@ enum JobProcesses {
     }()
 
     /// The pid the kernel handed out last (the last field of /proc/loadavg).
-    private static func lastPID() -> pid_t? {
+    static func lastPID() -> pid_t? {
         guard let text = readText("/proc/loadavg"),
               let last = text.split(whereSeparator: { $0 == " " || $0 == "\n" }).last else { return nil }
         return pid_t(last)
