@@ -49,8 +49,6 @@ struct EngineState {
     let configuredConcurrency: [String: Int]
     /// At most this many jobs run at once over every queue (`nil`: no cap beyond the queues').
     let maxRunning: Int?
-    /// Slots that claims in flight asked for, counted against ``maxRunning``.
-    private(set) var reserved = 0
 
     init(defaultConcurrency: Int, configuredConcurrency: [String: Int] = [:], maxRunning: Int? = nil) {
         self.defaultConcurrency = max(1, defaultConcurrency)
@@ -60,6 +58,9 @@ struct EngineState {
 
     /// Jobs running (or being stopped) over every queue.
     var totalRunning: Int { queues.values.reduce(0) { $0 + $1.running } }
+
+    /// Slots that claims in flight asked for, counted against ``maxRunning``.
+    var reserved: Int { queues.values.reduce(0) { $0 + $1.asked } }
 
     /// Slots left under ``maxRunning`` (unlimited without one).
     private var globalFree: Int { maxRunning.map { $0 - totalRunning - reserved } ?? .max }
@@ -112,7 +113,6 @@ struct EngineState {
             receive(claimed, limit: limit, more: more, in: name, now: now, &actions)
         case .claimFailed(let name, let retryAt):
             pendingStoreWork -= 1
-            reserved -= queues[name]?.asked ?? 0
             queues[name]?.asked = 0
             queues[name]?.claiming = .asleep(until: retryAt)
             actions.append(.rearmTimer)
@@ -176,7 +176,6 @@ struct EngineState {
         guard limit > 0 else { return }
         queue.claiming = .inFlight(rewoken: false)
         queue.asked = limit
-        if maxRunning != nil { reserved += limit }
         queues[name] = queue
         pendingStoreWork += 1
         actions.append(.claim(queue: name, limit: limit))
@@ -192,7 +191,6 @@ struct EngineState {
         let rewoken: Bool
         if case .inFlight(let woken) = queue.claiming { rewoken = woken } else { rewoken = false }
         queue.claimEnded(found: claimed.count, asked: limit, more: more, rewoken: rewoken)
-        if maxRunning != nil { reserved -= queue.asked }
         queue.asked = 0
         queues[name] = queue
         // What this claim did not take is free for the other queues under the cap.
@@ -242,7 +240,6 @@ struct EngineState {
         guard var tracked = jobs[id] else { return }
         let name = tracked.job.spec.queue
         queues[name]?.running -= 1
-        defer { if maxRunning != nil { claimAcross(after: name, &actions) } }
         switch tracked.phase {
         case .stopping(byUser: true):
             // The cancel is recorded; waiters were resolved by it.
@@ -258,8 +255,8 @@ struct EngineState {
             jobs[id] = tracked
             actions.append(.record(tracked.job, outcome))
         }
-        // Under a global cap the freed slot goes round the queues (the defer above).
-        if maxRunning == nil { claimIfDue(name, &actions) }
+        // Under a global cap the freed slot goes round the queues.
+        if maxRunning == nil { claimIfDue(name, &actions) } else { claimAcross(after: name, &actions) }
         checkDrained(&actions)
     }
 
