@@ -54,12 +54,7 @@ struct List: AsyncParsableCommand {
     }
 
     func states() throws -> [JobState] {
-        try (state?.split(separator: ",") ?? []).map { name in
-            guard let state = JobState(rawValue: String(name)) else {
-                throw ValidationError("--state: '\(name)' is not one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return state
-        }
+        try state.map(parseStates) ?? []
     }
 
     func run() async throws {

@@ -28,13 +28,7 @@ struct JobSelection: ParsableArguments {
     }
 
     func states(default fallback: [JobState]) throws -> [JobState] {
-        guard let state else { return fallback }
-        return try state.split(separator: ",").map { name in
-            guard let state = JobState(rawValue: String(name)) else {
-                throw ValidationError("--state: '\(name)' is not one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return state
-        }
+        try state.map(parseStates) ?? fallback
     }
 
     /// The ids to act on: those given, or those the filter selects now (in `defaultStates` when

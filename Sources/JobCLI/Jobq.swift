@@ -159,6 +159,16 @@ func parseIDs(_ texts: [String]) throws -> [JobID] {
     }
 }
 
+/// Reads `--state`'s comma-separated job states.
+func parseStates(_ text: String) throws -> [JobState] {
+    try text.split(separator: ",").map { name in
+        guard let state = JobState(rawValue: String(name)) else {
+            throw ValidationError("--state: '\(name)' is not one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return state
+    }
+}
+
 func parseDuration(_ text: String, _ option: String) throws -> Duration {
     guard let duration = Formats.duration(text) else {
         throw ValidationError("\(option): '\(text)' is not a duration (90s, 5m, 1h30m, 2d, or seconds)")
