@@ -81,7 +81,7 @@ enum LongRoutes {
             // `both`: the file of both streams in the order they were read, beside stdout's.
             let file = stream == "both" ? "log" : stream
             let latest = stream == "both"
-                ? job.stdoutPath.map { String($0.dropLast(4)) + ".log" } ?? "\(environment.logDirectory)/\(id).log"
+                ? job.stdoutPath.flatMap(Job.combinedLogPath(besideStdout:)) ?? "\(environment.logDirectory)/\(id).log"
                 : (stream == "out" ? job.stdoutPath : job.stderrPath) ?? "\(environment.logDirectory)/\(id).\(stream)"
             var path = latest
             if let run, run != job.runs {

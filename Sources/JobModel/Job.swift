@@ -106,6 +106,12 @@ public struct Job: Hashable, Sendable, Codable, Identifiable {
         run <= 1 ? "\(directory)/\(id).\(stream)" : "\(directory)/\(id).\(run).\(stream)"
     }
 
+    /// The file of both streams together, beside a run's stdout file (`ID.out` gives `ID.log`);
+    /// nil for a stdout path not named so.
+    public static func combinedLogPath(besideStdout path: String) -> String? {
+        path.hasSuffix(".out") ? String(path.dropLast(4)) + ".log" : nil
+    }
+
     /// Whether another attempt is allowed after the current one fails.
     public var hasAttemptsLeft: Bool { attempts < spec.retry.maxAttempts }
 

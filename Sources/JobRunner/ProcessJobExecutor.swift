@@ -103,8 +103,7 @@ public struct ProcessJobExecutor: JobExecutor {
                 return onEnd(.spawnFailed(errno: code, message: "cannot write its output file in \(directory): \(Errno(rawValue: code))"))
             }
         }
-        // Both streams together, beside stdout's file: ID.out gives ID.log.
-        let combinedPath = outPath.hasSuffix(".out") ? String(outPath.dropLast(4)) + ".log" : nil
+        let combinedPath = Job.combinedLogPath(besideStdout: outPath)
         unlink(outPath)
         unlink(errPath)
         if let combinedPath { unlink(combinedPath) }
