@@ -54,6 +54,7 @@ public enum JobAPI {
         JobRoutes.add(to: router, environment)
         LongRoutes.add(to: router, environment)
         QueueRoutes.add(to: router, environment)
+        LeaseRoutes.add(to: router, environment)
         return router
     }
 
@@ -65,6 +66,8 @@ public enum JobAPI {
         "GET /v1/jobs/{id}/logs", "POST /v1/wait", "POST /v1/join", "GET /v1/events", "POST /v1/prune",
         "GET /v1/queues", "GET /v1/queues/{name}", "POST /v1/queues/{name}/pause", "POST /v1/queues/{name}/resume",
         "PUT /v1/queues/{name}/concurrency", "POST /v1/queues/{name}/join",
+        "POST /v1/queues/{name}/lease", "POST /v1/leases/{token}/heartbeat", "POST /v1/leases/{token}/complete",
+        "POST /v1/leases/{token}/fail", "POST /v1/leases/{token}/release",
     ]
 
     /// The methods of the routes whose pattern matches `path`, or `nil` when none does.
@@ -123,6 +126,7 @@ extension WaitResponse: ResponseEncodable {}
 extension JoinResponse: ResponseEncodable {}
 extension PruneResponse: ResponseEncodable {}
 extension Job: ResponseEncodable {}
+extension LeaseResponse: ResponseEncodable {}
 
 extension QueueInfo {
     /// Every state with a count of 0.
@@ -141,8 +145,10 @@ extension QueueInfo {
         }
         let byName = Dictionary(uniqueKeysWithValues: runtime.map { ($0.name, $0) })
         return Set(runtime.map(\.name)).union(perQueue.keys).sorted().map { name in
-            QueueInfo(name: name, concurrency: byName[name]?.concurrency ?? 0, paused: byName[name]?.paused ?? false,
-                      running: byName[name]?.running ?? 0, states: perQueue[name] ?? empty)
+            let consumers = byName[name]?.servesConsumers ?? false
+            return QueueInfo(name: name, concurrency: consumers ? 0 : byName[name]?.concurrency ?? 0, paused: byName[name]?.paused ?? false,
+                             running: consumers ? perQueue[name]?["running"] ?? 0 : byName[name]?.running ?? 0, states: perQueue[name] ?? empty,
+                             kind: consumers ? "payload" : "command", waitingConsumers: byName[name]?.waitingConsumers ?? 0)
         }
     }
 }
@@ -160,7 +166,7 @@ extension StatusReport {
             uptimeSeconds: (Date().timeIntervalSince(environment.startedAt) * 10).rounded() / 10,
             states: totals,
             workers: Workers(
-                busy: queues.reduce(0) { $0 + $1.running },
+                busy: queues.filter { $0.kind == "command" }.reduce(0) { $0 + $1.running },
                 total: min(queues.reduce(0) { $0 + $1.concurrency }, environment.engine.maxRunning ?? .max),
                 maxRunning: environment.engine.maxRunning),
             queues: queues)

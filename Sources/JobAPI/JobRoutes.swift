@@ -190,7 +190,7 @@ extension JobStoreError {
         switch self {
         case .invalidSpec, .dependencyNotFound: .badRequest
         case .notFound: .notFound
-        case .illegalTransition, .conflict: .conflict
+        case .illegalTransition, .conflict, .leaseLost, .wrongQueueKind, .notAConsumerQueue: .conflict
         case .storage: HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
         case .migration, .notADatabase: .internalServerError
         case .closed: .serviceUnavailable

@@ -145,8 +145,8 @@ struct SubmitReader {
                 case .submitterUID:
                     guard let value = integer(), let uid = UInt32(exactly: value) else { return nil }
                     spec.submitterUID = uid
-                case .retry:
-                    return nil  // JSONDecoder reads a retry policy
+                case .retry, .payload:
+                    return nil  // JSONDecoder reads a retry policy and any JSON value
                 }
             } while take(UInt8(ascii: ","))
             guard take(UInt8(ascii: "}")) else { return nil }

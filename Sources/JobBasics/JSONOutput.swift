@@ -13,7 +13,11 @@ public struct JSONOutput {
         first = false
     }
 
-    public mutating func beginObject() { bytes.append(UInt8(ascii: "{")); first = true }
+    public mutating func beginObject() {
+        separate()
+        bytes.append(UInt8(ascii: "{"))
+        first = true
+    }
     public mutating func endObject() { bytes.append(UInt8(ascii: "}")); first = false }
 
     /// A member's key; its value follows.
@@ -36,6 +40,12 @@ public struct JSONOutput {
     public mutating func string(_ value: String) {
         separate()
         writeString(value)
+    }
+
+    /// `null`, `true` or `false`.
+    public mutating func literal(_ word: StaticString) {
+        separate()
+        word.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
     public mutating func integer(_ value: Int64) {

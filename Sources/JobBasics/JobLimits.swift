@@ -3,6 +3,8 @@
 public enum JobLimits {
     public static let argumentCount = 4096
     public static let commandBytes = 256 * 1024
+    /// A payload's compact JSON: the API's default body limit, less room for the other fields.
+    public static let payloadBytes = 1024 * 1024 - 4096
     public static let environmentCount = 1024
     public static let priority = -1_000_000...1_000_000
     public static let queueName = 64

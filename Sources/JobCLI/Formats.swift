@@ -116,10 +116,12 @@ public enum Formats {
         return formatter.string(from: date)
     }
 
-    /// The command as a shell would show it: arguments with spaces or quotes are quoted.
+    /// The command as a shell would show it (arguments with spaces or quotes are quoted), or a
+    /// payload as compact JSON.
     public static func describe(_ command: Command) -> String {
         switch command {
         case .shell(let script): return script
+        case .payload(let value): return value.compactJSON
         case .argv(let argv):
             return argv.map { argument in
                 let plain = !argument.isEmpty && argument.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }

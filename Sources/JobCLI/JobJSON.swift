@@ -7,7 +7,7 @@ struct JobJSON: Encodable {
     var job: Job
 
     enum Key: String, CodingKey {
-        case id, state, queue, command, argv, shell, priority, attempts
+        case id, state, queue, command, argv, shell, payload, priority, attempts
         case maxAttempts = "max_attempts"
         case interruptedAttempts = "interrupted_attempts"
         case exitCode = "exit_code"
@@ -23,6 +23,7 @@ struct JobJSON: Encodable {
         case durationSeconds = "duration_seconds"
         case stdoutPath = "stdout_path"
         case stderrPath = "stderr_path"
+        case lease, consumer, result
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -31,14 +32,15 @@ struct JobJSON: Encodable {
         try container.encode(job.state.rawValue, forKey: .state)
         try container.encode(job.spec.queue, forKey: .queue)
         try container.encode(Formats.describe(job.spec.command), forKey: .command)
+        var argv: [String]?, shell: String?, payload: JSONValue?
         switch job.spec.command {
-        case .argv(let argv):
-            try container.encode(argv, forKey: .argv)
-            try container.encodeNil(forKey: .shell)
-        case .shell(let script):
-            try container.encodeNil(forKey: .argv)
-            try container.encode(script, forKey: .shell)
+        case .argv(let words): argv = words
+        case .shell(let script): shell = script
+        case .payload(let value): payload = value
         }
+        try container.encode(argv, forKey: .argv)
+        try container.encode(shell, forKey: .shell)
+        try container.encode(payload, forKey: .payload)
         try container.encode(job.spec.priority, forKey: .priority)
         try container.encode(job.attempts, forKey: .attempts)
         try container.encode(job.spec.retry.maxAttempts, forKey: .maxAttempts)
@@ -63,6 +65,9 @@ struct JobJSON: Encodable {
         try container.encode(duration, forKey: .durationSeconds)
         try container.encode(job.stdoutPath, forKey: .stdoutPath)
         try container.encode(job.stderrPath, forKey: .stderrPath)
+        try container.encode(job.lease, forKey: .lease)
+        try container.encode(job.consumer, forKey: .consumer)
+        try container.encode(job.result, forKey: .result)
     }
 }
 

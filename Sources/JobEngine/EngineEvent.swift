@@ -28,4 +28,8 @@ public struct QueueStatus: Hashable, Sendable {
     public var paused: Bool
     /// Jobs whose command is running now.
     public var running: Int
+    /// Its jobs carry payloads, which consumers lease.
+    public var servesConsumers = false
+    /// Lease requests waiting for its work.
+    public var waitingConsumers = 0
 }

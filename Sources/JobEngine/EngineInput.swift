@@ -6,8 +6,9 @@ import JobRunner
 /// pause…) and from the effects it started (a claim that returned, a run that ended, a
 /// record that committed, a timer).
 enum EngineInput: Sendable {
-    /// Start-up recovery is done: these queues exist (configured, with jobs, or paused).
-    case started(queues: [String], paused: Set<String>)
+    /// Start-up recovery is done: these queues exist (configured, with jobs, or paused); those
+    /// of `payloadQueues` serve consumers; the earliest lease held ends at `leaseExpiry`.
+    case started(queues: [String], paused: Set<String>, payloadQueues: Set<String> = [], leaseExpiry: Timestamp? = nil)
     /// Ready work may have arrived in these queues (a submit, a retry, a dependency that
     /// succeeded, a resume): their claims start again.
     case workArrived(queues: Set<String>)
@@ -37,8 +38,17 @@ enum EngineInput: Sendable {
     case concurrencyChanged(String, Int)
     /// Graceful shutdown: no more claims; running jobs may go on until `graceDeadline`.
     case drain(graceDeadline: Timestamp)
-    /// The engine's timer fired: queues sleeping until a `run_at`, or the drain's grace, may be due.
+    /// The engine's timer fired: queues sleeping until a `run_at`, the drain's grace, or the
+    /// earliest lease's end may be due.
     case tick
+    /// These queues serve consumers (their first job carried a payload): nothing is claimed
+    /// from them for jobqd's workers.
+    case consumersServe(Set<String>)
+    /// A consumer holds a lease until this time (granted or extended).
+    case leaseHeld(until: Timestamp)
+    /// The expiry timer's pass committed (or failed: `next` is then when to try again); `next`
+    /// is when the earliest lease left ends.
+    case leasesExpired(next: Timestamp?)
 }
 
 /// What ``EngineState`` decides: the effects the engine's actor carries out.
@@ -61,4 +71,6 @@ enum EngineAction: Equatable, Sendable {
     case rearmTimer
     /// The drain is done: nothing runs, nothing is being recorded; the engine stops.
     case finishDrain
+    /// End the leases whose time is up (each a failed attempt), and say when the next ends.
+    case expireLeases
 }

@@ -45,6 +45,15 @@ struct EngineState {
     private(set) var cancelledInFlight: [JobID: String] = [:]
     /// Claims and releases in flight: the drain ends only once none is left.
     private(set) var pendingStoreWork = 0
+    /// When the earliest lease of a payload job ends, as far as the engine knows (a heartbeat
+    /// may have moved it later: the pass then finds nothing and says when the next one ends).
+    private(set) var leaseDeadline: Timestamp?
+    /// Whether the expiry timer's pass is in flight, and the earliest lease granted meanwhile.
+    private(set) var expiringLeases = false
+    private var leaseHeldDuringPass: Timestamp?
+    /// Queues paused or resumed while the engine was starting: the start's own reading of the
+    /// paused queues, made earlier, does not undo those.
+    private var pausedOrResumedWhileStarting: Set<String> = []
     let defaultConcurrency: Int
     let configuredConcurrency: [String: Int]
     /// At most this many jobs run at once over every queue (`nil`: no cap beyond the queues').
@@ -68,6 +77,7 @@ struct EngineState {
     /// The soonest time the timer must fire: a queue's next `run_at`, or the drain's grace.
     var nextDeadline: Timestamp? {
         var deadlines = queues.values.compactMap(\.sleepsUntil)
+        if !expiringLeases, let leaseDeadline { deadlines.append(leaseDeadline) }
         if case .draining(let deadline, false) = lifecycle { deadlines.append(deadline) }
         return deadlines.min()
     }
@@ -91,10 +101,13 @@ struct EngineState {
     mutating func handle(_ input: EngineInput, now: Timestamp) -> [EngineAction] {
         var actions: [EngineAction] = []
         switch input {
-        case .started(let names, let paused):
+        case .started(let names, let paused, let payloadQueues, let leaseExpiry):
             lifecycle = .running
             for name in names { ensureQueue(name) }
-            for name in paused { queues[name]?.lifecycle = .paused }
+            for name in payloadQueues { queues[name]?.servesConsumers = true }
+            for name in paused where !pausedOrResumedWhileStarting.contains(name) { queues[name]?.lifecycle = .paused }
+            pausedOrResumedWhileStarting = []
+            leaseHeld(until: leaseExpiry, &actions)
             // With the queues that work arrived in during the recovery.
             for name in queues.keys.sorted() { claimIfDue(name, &actions) }
         case .workArrived(let names):
@@ -133,9 +146,11 @@ struct EngineState {
         case .cancelled(let id, let name, let previous):
             cancelled(id, queue: name, previousState: previous, now: now, &actions)
         case .paused(let name):
+            if lifecycle == .starting { pausedOrResumedWhileStarting.insert(name) }
             ensureQueue(name)
             queues[name]?.lifecycle = .paused
         case .resumed(let name):
+            if lifecycle == .starting { pausedOrResumedWhileStarting.insert(name) }
             ensureQueue(name)
             queues[name]?.lifecycle = .active
             queues[name]?.wake()
@@ -158,8 +173,33 @@ struct EngineState {
             checkDrained(&actions)
         case .tick:
             tick(now: now, &actions)
+        case .consumersServe(let names):
+            for name in names {
+                ensureQueue(name)
+                queues[name]?.servesConsumers = true
+            }
+        case .leaseHeld(let until):
+            leaseHeld(until: until, &actions)
+        case .leasesExpired(let next):
+            expiringLeases = false
+            let held = leaseHeldDuringPass
+            leaseHeldDuringPass = nil
+            leaseDeadline = [next, held].compactMap { $0 }.min()
+            actions.append(.rearmTimer)
         }
         return actions
+    }
+
+    /// A lease runs until `until` (granted, extended, or still held at the start): the expiry
+    /// timer must fire by then.
+    private mutating func leaseHeld(until: Timestamp?, _ actions: inout [EngineAction]) {
+        guard let until else { return }
+        if expiringLeases {
+            leaseHeldDuringPass = min(leaseHeldDuringPass ?? until, until)
+        } else if leaseDeadline.map({ until < $0 }) ?? true {
+            leaseDeadline = until
+            actions.append(.rearmTimer)
+        }
     }
 
     // MARK: Queues and claims
@@ -287,6 +327,11 @@ struct EngineState {
     // MARK: Time and the drain
 
     private mutating func tick(now: Timestamp, _ actions: inout [EngineAction]) {
+        if !expiringLeases, let deadline = leaseDeadline, deadline <= now {
+            expiringLeases = true
+            leaseDeadline = nil
+            actions.append(.expireLeases)
+        }
         for name in queues.keys.sorted() {
             if case .asleep(let until?) = queues[name]?.claiming, until <= now {
                 queues[name]?.claiming = .idle

@@ -80,6 +80,8 @@ extension JobEngine {
                 timerBell.ring()
             case .finishDrain:
                 inbox.yield(.drained)
+            case .expireLeases:
+                expireLeases()
             }
         }
     }
@@ -96,7 +98,7 @@ extension JobEngine {
             store.finish(job.id, .succeeded, startedAt: job.startedAt, spec: job.spec) { [self] result in
                 guard case .success(let finished) = result else { return recordFailed(result, of: job, metadata: metadata) }
                 hub.publish(.finished(finished.job))
-                if !finished.unblocked.isEmpty { decide(.dependentsReady) }
+                if !finished.unblocked.isEmpty { dependentsReady() }
                 logger.debug("job succeeded", metadata: metadata())
                 recorded(job, terminal: [job.id], queue: job.spec.queue)
             }

@@ -36,6 +36,8 @@ public actor JobEngine: Service {
     let inbox: AsyncStream<EngineMessage>.Continuation
     /// Wakes the timer when the earliest deadline changes.
     let timerBell = Doorbell()
+    /// Lease requests waiting for work.
+    let leaseWaiters = LeaseWaiters()
     /// Resumed once start-up recovery is done.
     var startWaiters: [AsyncQueue<Void>] = []
     /// Tests: who waits for a number of joins.
@@ -78,6 +80,9 @@ public actor JobEngine: Service {
         // Set with `jobq workers` before the last stop: over the configuration's.
         let workers = try await store.storedWorkers()
         let names = Set(configuration.concurrency.keys).union(stored).union(paused).union(workers.keys).sorted()
+        // Payload queues serve consumers; leases held before the stop run on until they expire.
+        let payloadQueues = try await store.payloadQueues()
+        let leaseExpiry = try await store.nextLeaseExpiry()
         for name in paused { logger.info("queue paused since before the start", metadata: ["queue": "\(name)"]) }
         let grace = configuration.drainGrace
         let clock = self.clock
@@ -85,7 +90,7 @@ public actor JobEngine: Service {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.runTimer() }
                 for (name, count) in workers.sorted(by: { $0.key < $1.key }) { self.decide(.concurrencyChanged(name, count)) }
-                self.decide(.started(queues: names, paused: Set(paused)))
+                self.decide(.started(queues: names, paused: Set(paused), payloadQueues: payloadQueues, leaseExpiry: leaseExpiry))
                 for name in names { self.logger.info("queue started", metadata: ["queue": "\(name)"]) }
                 for waiter in self.startWaiters { try? await waiter.putNowait(()) }
                 self.startWaiters.removeAll()
@@ -160,6 +165,7 @@ public actor JobEngine: Service {
     public func resume(_ name: String) async throws(JobStoreError) {
         try await store.setPaused(name, false)
         decide(.resumed(name))
+        leaseWaiters.workArrived(in: name, count: nil)
         logger.info("queue resumed", metadata: ["queue": "\(name)"])
     }
 
@@ -178,7 +184,8 @@ public actor JobEngine: Service {
         let queues = core.withLock { $0.state.queues }
         return queues.keys.sorted().compactMap { name in
             queues[name].map {
-                QueueStatus(name: name, concurrency: $0.concurrency, paused: $0.lifecycle == .paused, running: $0.running)
+                QueueStatus(name: name, concurrency: $0.concurrency, paused: $0.lifecycle == .paused, running: $0.running,
+                            servesConsumers: $0.servesConsumers, waitingConsumers: leaseWaiters.waitingCount(in: name))
             }
         }
     }
@@ -202,13 +209,22 @@ public actor JobEngine: Service {
         store.insert(specs) { [self] result in
             if case .success(let submitted) = result {
                 var queues = Set<String>()
+                var payloads: [String: Int] = [:]
                 var terminal: [JobID] = []
                 for item in submitted where item.created {
-                    queues.insert(item.job.spec.queue)
+                    if item.job.spec.command.isPayload {
+                        payloads[item.job.spec.queue, default: 0] += 1
+                    } else {
+                        queues.insert(item.job.spec.queue)
+                    }
                     hub.publish(.submitted(item.job))
                     if item.job.state.isTerminal { terminal.append(item.job.id) }
                 }
                 if !queues.isEmpty { decide(.workArrived(queues: queues)) }
+                if !payloads.isEmpty {
+                    decide(.consumersServe(Set(payloads.keys)))
+                    for (queue, count) in payloads { leaseWaiters.workArrived(in: queue, count: count) }
+                }
                 if !terminal.isEmpty { tellWaiters(terminal, queue: nil) }
             }
             completion(result)
@@ -230,7 +246,11 @@ public actor JobEngine: Service {
     public func retry(_ id: JobID) async throws(JobStoreError) -> Job {
         let job = try await store.requeue(id)
         hub.publish(.requeued(job))
-        decide(.workArrived(queues: [job.spec.queue]))
+        if job.spec.command.isPayload {
+            leaseWaiters.workArrived(in: job.spec.queue, count: 1)
+        } else {
+            decide(.workArrived(queues: [job.spec.queue]))
+        }
         return job
     }
 

@@ -22,6 +22,8 @@ struct QueueState: Equatable {
     }
 
     var lifecycle = Lifecycle.active
+    /// The queue's jobs carry payloads for consumers, who lease them: jobqd's workers claim nothing.
+    var servesConsumers = false
     var concurrency: Int
     var claiming = Claiming.idle
     /// Jobs whose command runs (or is being stopped).
@@ -37,7 +39,7 @@ struct QueueState: Equatable {
     /// asleep, or no slot free. A claim takes only free slots, so that a claimed job starts at
     /// once and `running` in the store means its process runs.
     func claimLimit() -> Int? {
-        guard lifecycle == .active, claiming == .idle else { return nil }
+        guard lifecycle == .active, claiming == .idle, !servesConsumers else { return nil }
         let free = concurrency - running
         return free > 0 ? free : nil
     }

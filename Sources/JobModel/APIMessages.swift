@@ -53,13 +53,25 @@ public struct QueueInfo: Codable, Hashable, Sendable {
     public var running: Int
     /// Jobs in the store by state (every state present).
     public var states: [String: Int]
+    /// `command` (jobqd's workers run its jobs) or `payload` (consumers lease them).
+    public var kind: String
+    /// Lease requests waiting for work (a payload queue's idle consumers).
+    public var waitingConsumers: Int
 
-    public init(name: String, concurrency: Int, paused: Bool, running: Int, states: [String: Int]) {
+    public init(name: String, concurrency: Int, paused: Bool, running: Int, states: [String: Int],
+                kind: String = "command", waitingConsumers: Int = 0) {
         self.name = name
         self.concurrency = concurrency
         self.paused = paused
         self.running = running
         self.states = states
+        self.kind = kind
+        self.waitingConsumers = waitingConsumers
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, concurrency, paused, running, states, kind
+        case waitingConsumers = "waiting_consumers"
     }
 
     /// Jobs not yet terminal: queued, blocked, running.

@@ -45,6 +45,12 @@ public struct Job: Hashable, Sendable, Codable, Identifiable {
     public var stdoutPath: String?
     /// Where the latest attempt's standard error is written.
     public var stderrPath: String?
+    /// A payload job's lease, while a consumer holds it (the job is `running`).
+    public var lease: Lease?
+    /// The consumer that leased a payload job last.
+    public var consumer: String?
+    /// What a consumer said when it completed a payload job, if it said anything.
+    public var result: JSONValue?
 
     public init(
         id: JobID,
@@ -98,6 +104,9 @@ public struct Job: Hashable, Sendable, Codable, Identifiable {
         // Absent from a daemon older than the field.
         interruptedAttempts = try container.decodeIfPresent(Int.self, forKey: .interruptedAttempts) ?? 0
         runs = try container.decodeIfPresent(Int.self, forKey: .runs) ?? 0
+        lease = try container.decodeIfPresent(Lease.self, forKey: .lease)
+        consumer = try container.decodeIfPresent(String.self, forKey: .consumer)
+        result = try container.decodeIfPresent(JSONValue.self, forKey: .result)
     }
 
     /// Where run `run` (from 1) of job `id` writes `stream` (`out` or `err`): `ID.out` for the
@@ -128,6 +137,7 @@ public struct Job: Hashable, Sendable, Codable, Identifiable {
         case signal, error
         case stdoutPath = "stdout_path"
         case stderrPath = "stderr_path"
+        case lease, consumer, result
     }
 }
 

@@ -30,6 +30,10 @@ extension JobSpec {
         }
         if let idempotencyKey { out.key("idempotency_key"); out.string(idempotencyKey) }
         if let label { out.key("label"); out.string(label) }
+        if case .payload(let value) = command {
+            out.key("payload")
+            value.write(to: &out)
+        }
         out.key("priority"); out.integer(Int64(priority))
         out.key("queue"); out.string(queue)
         if retry != .none {

@@ -1,20 +1,29 @@
 import Foundation
 import JobBasics
 
-/// What to run: an argument vector passed straight to exec, or a shell command line, only when
-/// the submitter asks for a shell.
+/// What the job is: a command jobqd runs (an argument vector passed straight to exec, or a
+/// shell command line, only when the submitter asks for a shell), or a payload that an
+/// external consumer leases, works on and completes (docs/consumers.md).
 public enum Command: Hashable, Sendable {
     /// `argv[0]` is the program (looked up in `PATH` when it has no slash), the rest its
     /// arguments, each passed as is: no word splitting, no globbing, no quoting to get wrong.
     case argv([String])
     /// A command line for `/bin/sh -c`, for pipes and redirections.
     case shell(String)
+    /// A JSON value for a consumer: jobqd runs nothing, a consumer leases the job.
+    case payload(JSONValue)
+
+    /// Whether the job is for a consumer rather than for jobqd's workers.
+    public var isPayload: Bool {
+        if case .payload = self { return true }
+        return false
+    }
 }
 
 /// Everything a submitter says about a job. The store adds the id, the state and the history
 /// (``Job``).
 ///
-/// JSON (the API's request body; only `argv` or `shell` is required):
+/// JSON (the API's request body; exactly one of `argv`, `shell` or `payload` is required):
 ///
 /// ```json
 /// {"argv": ["backup", "--full"], "queue": "nightly", "priority": 5,
@@ -119,6 +128,18 @@ public struct JobSpec: Hashable, Sendable, Codable {
                 throw .invalidField("shell", "is longer than \(Limits.commandBytes) bytes")
             }
             if line.utf8.contains(0) { throw .invalidField("shell", "must not contain NUL bytes") }
+        case .payload(let value):
+            guard value.compactJSON.utf8.count <= Limits.payloadBytes else {
+                throw .invalidField("payload", "is longer than \(Limits.payloadBytes) bytes as compact JSON")
+            }
+        }
+        if command.isPayload {
+            // What jobqd gives a command it runs; a consumer is its own process.
+            if cwd != nil { throw .invalidField("cwd", "applies to commands only, not to a payload job") }
+            if !env.isEmpty { throw .invalidField("env", "applies to commands only, not to a payload job") }
+            if timeout != nil {
+                throw .invalidField("timeout_seconds", "applies to commands only; a payload job's consumer holds it by its lease")
+            }
         }
         if let cwd {
             guard cwd.startsWithByte(UInt8(ascii: "/")) else { throw .invalidField("cwd", "must be an absolute path") }
@@ -176,7 +197,7 @@ public struct JobSpec: Hashable, Sendable, Codable {
 
     /// The JSON fields of a spec (what Codable reads and writes, and the API's submit reader).
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case argv, shell, cwd, env, queue, priority
+        case argv, shell, payload, cwd, env, queue, priority
         case runAt = "run_at"
         case timeout = "timeout_seconds"
         case retry, after
@@ -190,17 +211,21 @@ public struct JobSpec: Hashable, Sendable, Codable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let argv = try container.decodeIfPresent([String].self, forKey: .argv)
         let shell = try container.decodeIfPresent(String.self, forKey: .shell)
-        switch (argv, shell) {
-        case (let argv?, nil): command = .argv(argv)
-        case (nil, let shell?): command = .shell(shell)
-        case (nil, nil):
+        let payload = try container.decodeIfPresent(JSONValue.self, forKey: .payload)
+        switch (argv, shell, payload) {
+        case (let argv?, nil, nil): command = .argv(argv)
+        case (nil, let shell?, nil): command = .shell(shell)
+        case (nil, nil, let payload?): command = .payload(payload)
+        case (nil, nil, nil):
             throw DecodingError.keyNotFound(
                 CodingKeys.argv,
-                DecodingError.Context(codingPath: decoder.codingPath, debugDescription: "a job needs 'argv' or 'shell'")
+                DecodingError.Context(codingPath: decoder.codingPath,
+                                      debugDescription: "a job needs 'argv' or 'shell' (a command), or 'payload' (for a consumer)")
             )
-        case (.some, .some):
+        default:
             throw DecodingError.dataCorruptedError(
-                forKey: .shell, in: container, debugDescription: "give either 'argv' or 'shell', not both")
+                forKey: payload != nil ? .payload : .shell, in: container,
+                debugDescription: "give one of 'argv', 'shell' or 'payload', not two")
         }
         cwd = try container.decodeIfPresent(String.self, forKey: .cwd)
         env = try container.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
@@ -220,6 +245,7 @@ public struct JobSpec: Hashable, Sendable, Codable {
         switch command {
         case .argv(let argv): try container.encode(argv, forKey: .argv)
         case .shell(let line): try container.encode(line, forKey: .shell)
+        case .payload(let value): try container.encode(value, forKey: .payload)
         }
         try container.encodeIfPresent(cwd, forKey: .cwd)
         if !env.isEmpty { try container.encode(env, forKey: .env) }

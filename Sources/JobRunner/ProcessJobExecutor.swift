@@ -125,6 +125,9 @@ public struct ProcessJobExecutor: JobExecutor {
         case .shell(let line):
             path = "/bin/sh"
             arguments = ["/bin/sh", "-c", line]
+        case .payload:
+            // The engine never claims a payload queue's jobs; a consumer leases them.
+            return onEnd(.spawnFailed(errno: EINVAL, message: "a payload job has no command to run"))
         }
         let workingDirectory = job.spec.cwd ?? configuration.workingDirectory
         let timeout = job.spec.timeout

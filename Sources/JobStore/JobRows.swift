@@ -5,7 +5,8 @@ import JobModel
 /// The columns every job query selects, in the order `StoreContext.job(from:)` reads them.
 let jobColumns = """
     id, state, spec, attempts, created_at, updated_at, started_at, finished_at, \
-    exit_code, signal, error, stdout_path, stderr_path, run_at, interrupted, runs
+    exit_code, signal, error, stdout_path, stderr_path, run_at, interrupted, runs, \
+    lease_expires_at, consumer, result
     """
 
 /// `jobColumns` without the spec (a `NULL` in its place), for a caller that knows it.
@@ -47,6 +48,18 @@ extension StoreContext {
         job.runAt = Timestamp(millisecondsSinceEpoch: row.int64(13))
         job.interruptedAttempts = Int(row.int64(14))
         job.runs = Int(row.int64(15))
+        job.consumer = row.optionalText(17)
+        if state == .running, let consumer = job.consumer, let expiry = row.optionalInt64(16) {
+            job.lease = Lease(token: LeaseToken(job: id, run: job.runs), consumer: consumer,
+                              expiresAt: Timestamp(millisecondsSinceEpoch: expiry))
+        }
+        if let result = row.optionalText(18) {
+            do {
+                job.result = try decoder.decode(JSONValue.self, from: Data(result.utf8))
+            } catch {
+                throw .storage(SQLiteError(extendedCode: SQLITE_CORRUPT, message: "job \(id) has an unreadable result: \(error)"))
+            }
+        }
         return job
     }
 

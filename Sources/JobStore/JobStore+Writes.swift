@@ -60,6 +60,8 @@ extension JobStore {
                 WHERE id IN (
                     SELECT id FROM jobs INDEXED BY jobs_ready
                     WHERE state = 'queued' AND queue = ?2 AND run_at <= ?1
+                      -- A payload queue's jobs are for consumers, whatever the caller believes.
+                      AND NOT EXISTS (SELECT 1 FROM queue_kinds WHERE queue = ?2 AND kind = 'payload')
                     ORDER BY priority DESC, run_at, id
                     LIMIT ?4)
                 RETURNING \(jobColumns)
@@ -197,7 +199,7 @@ extension JobStore {
             }
             guard let job = try context.jobs("""
                 UPDATE jobs SET state = 'cancelled', finished_at = ?2, updated_at = ?2, error = ?3,
-                    pending_deps = 0
+                    pending_deps = 0, lease_expires_at = NULL
                 WHERE id = ?1
                 RETURNING \(jobColumns)
                 """, bind: { statement throws(SQLiteError) in
@@ -236,7 +238,8 @@ extension JobStore {
             do throws(JobStoreError) {
                 jobs = try context.jobs("""
                     UPDATE jobs SET state = ?2, pending_deps = ?3, attempts = 0, run_at = ?4, updated_at = ?4,
-                        started_at = NULL, finished_at = NULL, exit_code = NULL, signal = NULL, error = NULL
+                        started_at = NULL, finished_at = NULL, exit_code = NULL, signal = NULL, error = NULL,
+                        result = NULL
                     WHERE id = ?1
                     RETURNING \(jobColumns)
                     """) { statement throws(SQLiteError) in
@@ -279,7 +282,8 @@ extension JobStore {
     // MARK: Recovery and pruning
 
     /// At start-up: jobs left `running` by a daemon that died go back to `queued` (at least
-    /// once: they run again), in their old place. The interrupted attempt moves from `attempts`
+    /// once: they run again), in their old place; payload jobs under lease keep their lease
+    /// (their consumers may still be at work), which the expiry timer ends if it runs out. The interrupted attempt moves from `attempts`
     /// to `interrupted` and is named in their `error`. Returns their ids.
     public func recoverInterruptedJobs() async throws(JobStoreError) -> [JobID] {
         try await write { context throws(JobStoreError) in
@@ -288,7 +292,7 @@ extension JobStore {
                 UPDATE jobs SET state = 'queued', updated_at = ?1,
                     attempts = max(attempts - 1, 0), interrupted = interrupted + 1,
                     error = 'attempt ' || attempts || ' was interrupted: jobqd stopped or crashed while it ran'
-                WHERE state = 'running'
+                WHERE state = 'running' AND lease_expires_at IS NULL
                 RETURNING id
                 """) { statement throws(SQLiteError) in
                 try statement.bind(1, now.millisecondsSinceEpoch)

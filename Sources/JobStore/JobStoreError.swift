@@ -19,6 +19,15 @@ public enum JobStoreError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The operation conflicts with another job (a live job already holds the idempotency
     /// key; a job this one runs after has failed).
     case conflict(JobID, String)
+    /// A lease token that no longer names the job's current lease: the lease expired (and the
+    /// job may be leased again), was released, or the job was cancelled or finished. A
+    /// consumer that gets this must stop working on the job: another attempt may own it.
+    case leaseLost(LeaseToken, String)
+    /// Spec number `index` (nil: the only one) is a payload job for a queue whose jobqd's workers
+    /// run commands, or the reverse (`payloadQueue`: the queue's kind); nothing was stored.
+    case wrongQueueKind(index: Int?, queue: String, payloadQueue: Bool)
+    /// A lease was asked of a queue whose jobs are commands that jobqd's workers run.
+    case notAConsumerQueue(String)
     /// The database failed: a full disk, an I/O error, a lock held longer than the busy
     /// timeout. A write that fails so was not applied.
     case storage(SQLiteError)
@@ -35,6 +44,8 @@ public enum JobStoreError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidSpec, .dependencyNotFound: "invalid_request"
         case .notFound: "not_found"
         case .illegalTransition, .conflict: "conflict"
+        case .leaseLost: "lease_lost"
+        case .wrongQueueKind, .notAConsumerQueue: "wrong_queue_kind"
         case .storage(let error) where error.isDiskFull: "storage_full"
         case .storage: "storage_error"
         case .migration, .notADatabase: "database_incompatible"
@@ -60,6 +71,15 @@ public enum JobStoreError: Error, Hashable, Sendable, CustomStringConvertible {
             "job \(id) has already finished (\(from.rawValue)): there is nothing to cancel"
         case let .illegalTransition(id, from, to): "job \(id) is \(from) and cannot become \(to)"
         case let .conflict(id, reason): "job \(id): \(reason)"
+        case let .leaseLost(token, why): "lease \(token) is no longer held: \(why)"
+        case let .wrongQueueKind(index, queue, true):
+            Self.inBatch(index) + "queue '\(queue)' is served by consumers (its jobs carry a payload); "
+                + "a command goes to another queue"
+        case let .wrongQueueKind(index, queue, false):
+            Self.inBatch(index) + "queue '\(queue)' runs commands with jobqd's workers; "
+                + "a payload job goes to another queue (a new queue takes the kind of its first job)"
+        case let .notAConsumerQueue(queue):
+            "queue '\(queue)' runs commands with jobqd's workers: consumers lease from queues of payload jobs"
         case let .storage(error) where error.isDiskFull:
             "the database's disk is full, nothing was written: \(error.message)"
         case let .storage(error) where error.isBusy:

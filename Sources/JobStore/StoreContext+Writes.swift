@@ -5,6 +5,7 @@ import JobModel
 extension StoreContext {
     /// Stores submitted specs (validated) in this transaction: see ``JobStore/insert(_:)``.
     func insertSubmitted(_ specs: [JobSpec]) throws(JobStoreError) -> [SubmittedJob] {
+        try settleQueueKinds(specs)
         let now = clock()
         var submitted: [SubmittedJob] = []
         submitted.reserveCapacity(specs.count)

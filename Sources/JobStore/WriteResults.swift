@@ -69,3 +69,38 @@ public struct ClaimedJobs: Hashable, Sendable {
     public var jobs: [Job]
     public var more: Bool
 }
+
+/// What a lease took: the jobs, now `running` under the lease, and, when it found fewer than
+/// it asked for, the earliest `run_at` of the queue's delayed jobs (when a waiting consumer
+/// should look again).
+public struct LeasedJobs: Hashable, Sendable {
+    public var jobs: [Job]
+    public var nextRunAt: Timestamp?
+}
+
+/// How a lease ended without success (a consumer's fail, or its expiry): the job is queued for
+/// another attempt, or failed for good (with the jobs that ran after it).
+public enum LeaseEnding: Hashable, Sendable {
+    case requeued(Job)
+    case failed(FinishedJob)
+
+    public var job: Job {
+        switch self {
+        case .requeued(let job): job
+        case .failed(let finished): finished.job
+        }
+    }
+}
+
+/// What the expiry timer's pass did: the leases it ended, and when the next one ends.
+public struct ExpiredLeases: Hashable, Sendable {
+    public var ended: [LeaseEnding]
+    public var nextExpiry: Timestamp?
+}
+
+/// A lease's completion: the job (succeeded) and the jobs it unblocked; `repeated` when the
+/// lease had been completed before with the same token, and nothing changed.
+public struct CompletedLease: Hashable, Sendable {
+    public var finished: FinishedJob
+    public var repeated: Bool
+}

@@ -1,0 +1,65 @@
+import Foundation
+import Hummingbird
+import JobEngine
+import JobModel
+import JobStore
+
+/// The consumers' routes (docs/consumers.md): lease jobs of a payload queue (long polling up to
+/// 30 s), then heartbeat, complete, fail or release each by its lease's token. A token that no
+/// longer names the job's lease is refused with `409 lease_lost`.
+enum LeaseRoutes {
+    static func add(to router: Router<APIContext>, _ environment: JobAPI.Environment) {
+        let engine = environment.engine
+        let limit = environment.limits.maxBodyBytes
+        router.post("v1/queues/:name/lease") { request, context -> LeaseResponse in
+            let queue = try QueueRoutes.name(context)
+            let body = try await decodeBody(LeaseRequest.self, request, limit: limit)
+            do {
+                try body.validate()
+            } catch {
+                throw APIError.invalid("\(error)")
+            }
+            let consumer = body.consumer ?? environment.peers.resolve(context, request).map { "pid \($0.pid) (uid \($0.uid))" } ?? "anonymous"
+            let lease = { @Sendable () async throws -> [Job] in
+                try await storeCall {
+                    try await engine.lease(queue: queue, max: body.max, wait: .milliseconds(Int64(body.waitSeconds * 1000)),
+                                           for: .milliseconds(Int64(body.leaseSeconds * 1000)), consumer: consumer)
+                }
+            }
+            if body.waitSeconds == 0 { return LeaseResponse(jobs: try await lease()) }
+            let outcome = try await environment.longRequests.during {
+                try await LongRoutes.race(context.connection?.ended, timeout: nil, lease)
+            }
+            guard case .done(let jobs) = outcome else { return LeaseResponse(jobs: []) }
+            return LeaseResponse(jobs: jobs)
+        }
+        router.post("v1/leases/:token/heartbeat") { request, context -> Job in
+            let token = try token(context)
+            let body = try await decodeBody(HeartbeatRequest.self, request, limit: limit)
+            return try await storeCall { try await engine.heartbeat(token, for: .milliseconds(Int64(body.leaseSeconds * 1000))) }
+        }
+        router.post("v1/leases/:token/complete") { request, context -> Job in
+            let token = try token(context)
+            let body = try await decodeBody(CompleteRequest.self, request, limit: limit)
+            return try await storeCall { try await engine.complete(token, result: body.result) }
+        }
+        router.post("v1/leases/:token/fail") { request, context -> Job in
+            let token = try token(context)
+            let body = try await decodeBody(FailRequest.self, request, limit: limit)
+            return try await storeCall { try await engine.fail(token, reason: body.error) }
+        }
+        router.post("v1/leases/:token/release") { request, context -> Job in
+            let token = try token(context)
+            let body = try await decodeBody(ReleaseRequest.self, request, limit: limit)
+            return try await storeCall { try await engine.release(token, delay: .milliseconds(Int64(body.delaySeconds * 1000))) }
+        }
+    }
+
+    static func token(_ context: APIContext) throws -> LeaseToken {
+        let text = context.parameters.get("token") ?? ""
+        guard let token = LeaseToken(text) else {
+            throw APIError.invalid("'\(text)' is not a lease token (JOB.RUN, as a lease answer gives it)")
+        }
+        return token
+    }
+}

@@ -1,0 +1,161 @@
+/// The bodies of the lease routes (docs/api.md, docs/consumers.md). Unknown fields and `null`
+/// are refused, as in a job spec.
+
+/// `POST /v1/queues/{name}/lease`: up to `max` jobs, waiting up to `wait_seconds` for one,
+/// each held for `lease_seconds` unless extended.
+public struct LeaseRequest: Codable, Hashable, Sendable {
+    public var max: Int
+    public var waitSeconds: Double
+    public var leaseSeconds: Double
+    public var consumer: String?
+
+    public static let maxJobs = 1000
+    public static let longestWait = 30.0
+    public static let leaseBounds = 1.0...43_200.0
+    public static let defaultLeaseSeconds = 60.0
+    public static let consumerBytes = 200
+
+    public init(max: Int = 1, waitSeconds: Double = 0, leaseSeconds: Double = LeaseRequest.defaultLeaseSeconds, consumer: String? = nil) {
+        self.max = max
+        self.waitSeconds = waitSeconds
+        self.leaseSeconds = leaseSeconds
+        self.consumer = consumer
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case max
+        case waitSeconds = "wait_seconds"
+        case leaseSeconds = "lease_seconds"
+        case consumer
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try rejectUnknownOrNullFields(decoder, known: CodingKeys.allCases.map(\.rawValue))
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(max: try container.decodeIfPresent(Int.self, forKey: .max) ?? 1,
+                  waitSeconds: try container.decodeIfPresent(Double.self, forKey: .waitSeconds) ?? 0,
+                  leaseSeconds: try container.decodeIfPresent(Double.self, forKey: .leaseSeconds) ?? Self.defaultLeaseSeconds,
+                  consumer: try container.decodeIfPresent(String.self, forKey: .consumer))
+    }
+
+    /// Throws the first field out of bounds, naming it.
+    public func validate() throws(JobSpecError) {
+        guard (1...Self.maxJobs).contains(max) else { throw .invalidField("max", "must be a whole number from 1 to \(Self.maxJobs)") }
+        guard waitSeconds.isFinite, (0...Self.longestWait).contains(waitSeconds) else {
+            throw .invalidField("wait_seconds", "must be from 0 to \(Int(Self.longestWait)) seconds")
+        }
+        guard leaseSeconds.isFinite, Self.leaseBounds.contains(leaseSeconds) else {
+            throw .invalidField("lease_seconds", "must be from 1 to 43200 seconds (12 hours)")
+        }
+        if let consumer {
+            guard !consumer.isEmpty, consumer.utf8.count <= Self.consumerBytes, !consumer.utf8.contains(0) else {
+                throw .invalidField("consumer", "must be 1 to \(Self.consumerBytes) bytes, without NUL")
+            }
+        }
+    }
+}
+
+/// The jobs a lease took (each with its `lease`), perhaps none.
+public struct LeaseResponse: Codable, Hashable, Sendable {
+    public var jobs: [Job]
+
+    public init(jobs: [Job]) {
+        self.jobs = jobs
+    }
+}
+
+/// `POST /v1/leases/{token}/heartbeat`: extend the lease to `lease_seconds` from now (absent:
+/// the default lease).
+public struct HeartbeatRequest: Codable, Hashable, Sendable {
+    public var leaseSeconds: Double
+
+    public init(leaseSeconds: Double = LeaseRequest.defaultLeaseSeconds) {
+        self.leaseSeconds = leaseSeconds
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case leaseSeconds = "lease_seconds"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try rejectUnknownOrNullFields(decoder, known: CodingKeys.allCases.map(\.rawValue))
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        leaseSeconds = try container.decodeIfPresent(Double.self, forKey: .leaseSeconds) ?? LeaseRequest.defaultLeaseSeconds
+        guard leaseSeconds.isFinite, LeaseRequest.leaseBounds.contains(leaseSeconds) else {
+            throw DecodingError.dataCorruptedError(forKey: .leaseSeconds, in: container,
+                                                   debugDescription: "must be from 1 to 43200 seconds (12 hours)")
+        }
+    }
+}
+
+/// `POST /v1/leases/{token}/complete`: the job succeeded, with an optional small `result`.
+public struct CompleteRequest: Codable, Hashable, Sendable {
+    public var result: JSONValue?
+
+    /// The largest result, as compact JSON.
+    public static let resultBytes = 64 * 1024
+
+    public init(result: JSONValue? = nil) {
+        self.result = result
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case result
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try rejectUnknownOrNullFields(decoder, known: CodingKeys.allCases.map(\.rawValue))
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        result = try container.decodeIfPresent(JSONValue.self, forKey: .result)
+        if let result, result.compactJSON.utf8.count > Self.resultBytes {
+            throw DecodingError.dataCorruptedError(forKey: .result, in: container,
+                                                   debugDescription: "is longer than \(Self.resultBytes) bytes as compact JSON")
+        }
+    }
+}
+
+/// `POST /v1/leases/{token}/fail`: the attempt failed, and why.
+public struct FailRequest: Codable, Hashable, Sendable {
+    public var error: String
+
+    public static let errorBytes = 4096
+
+    public init(error: String) {
+        self.error = error
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case error
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try rejectUnknownOrNullFields(decoder, known: CodingKeys.allCases.map(\.rawValue))
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        error = try container.decodeIfPresent(String.self, forKey: .error) ?? "the consumer failed the job"
+        guard !error.isEmpty, error.utf8.count <= Self.errorBytes else {
+            throw DecodingError.dataCorruptedError(forKey: .error, in: container, debugDescription: "must be 1 to \(Self.errorBytes) bytes")
+        }
+    }
+}
+
+/// `POST /v1/leases/{token}/release`: back to the queue, leased again after `delay_seconds`.
+public struct ReleaseRequest: Codable, Hashable, Sendable {
+    public var delaySeconds: Double
+
+    public init(delaySeconds: Double = 0) {
+        self.delaySeconds = delaySeconds
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case delaySeconds = "delay_seconds"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try rejectUnknownOrNullFields(decoder, known: CodingKeys.allCases.map(\.rawValue))
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        delaySeconds = try container.decodeIfPresent(Double.self, forKey: .delaySeconds) ?? 0
+        guard delaySeconds.isFinite, (0...31_536_000).contains(delaySeconds) else {
+            throw DecodingError.dataCorruptedError(forKey: .delaySeconds, in: container, debugDescription: "must be from 0 to 31536000 seconds (a year)")
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import CSQLite
+import JobModel
+
+/// The statements leases and queue kinds share.
+extension StoreContext {
+    /// Whether `queue` serves consumers (`true`), runs commands (`false`), or has no kind yet.
+    func queueKind(_ queue: String) throws(JobStoreError) -> Bool? {
+        try withStatement("SELECT kind FROM queue_kinds WHERE queue = ?1") { statement throws(SQLiteError) in
+            try statement.bind(1, queue)
+            return try statement.step() ? statement.text(0) == "payload" : nil
+        }
+    }
+
+    /// Checks that each spec's queue is of the spec's kind, giving a queue without one the kind
+    /// of its first job (in this transaction: a refused batch leaves no kind behind).
+    func settleQueueKinds(_ specs: [JobSpec]) throws(JobStoreError) {
+        var known: [String: Bool] = [:]
+        for (index, spec) in specs.enumerated() {
+            let payload = spec.command.isPayload
+            let kind: Bool
+            if let seen = known[spec.queue] {
+                kind = seen
+            } else if let stored = try queueKind(spec.queue) {
+                kind = stored
+            } else {
+                try withStatement("INSERT INTO queue_kinds (queue, kind) VALUES (?1, ?2)") { statement throws(SQLiteError) in
+                    try statement.bind(1, spec.queue)
+                    try statement.bind(2, payload ? "payload" : "command")
+                    try statement.run()
+                }
+                kind = payload
+            }
+            known[spec.queue] = kind
+            if kind != payload {
+                throw .wrongQueueKind(index: specs.count == 1 ? nil : index, queue: spec.queue, payloadQueue: kind)
+            }
+        }
+    }
+
+    /// Binds `?1` (the job), `?2` (its run) and `?3` (now) for a statement on a lease.
+    func bind(_ token: LeaseToken, now: Timestamp, to statement: Statement) throws(SQLiteError) {
+        try statement.bind(1, token.job.rawValue)
+        try statement.bind(2, token.run)
+        try statement.bind(3, now.millisecondsSinceEpoch)
+    }
+
+    /// The job of lease `token` when that lease is held now.
+    func heldJob(_ token: LeaseToken, now: Timestamp) throws(JobStoreError) -> Job? {
+        try jobs("""
+            SELECT \(jobColumns) FROM jobs
+            WHERE id = ?1 AND runs = ?2 AND state = 'running' AND lease_expires_at > ?3
+            """) { statement throws(SQLiteError) in try bind(token, now: now, to: statement) }.first
+    }
+
+    /// Why lease `token` is not held: no such job (``JobStoreError/notFound(_:)``), or
+    /// ``JobStoreError/leaseLost(_:_:)`` saying what became of it.
+    func leaseRefusal(_ token: LeaseToken, now: Timestamp) throws(JobStoreError) -> JobStoreError {
+        guard let job = try job(token.job) else { return .notFound(token.job) }
+        if !job.spec.command.isPayload { return .leaseLost(token, "job \(job.id) runs a command, it has no lease") }
+        if job.runs > token.run {
+            return .leaseLost(token, "job \(job.id) was leased again (run \(job.runs)) after this lease ended")
+        }
+        if job.runs < token.run { return .leaseLost(token, "job \(job.id) has had no run \(token.run)") }
+        switch job.state {
+        case .running:
+            let expiry = job.lease.map { " at \($0.expiresAt)" } ?? ""
+            return .leaseLost(token, "the lease expired\(expiry); the attempt counts as failed")
+        case .queued, .blocked:
+            return .leaseLost(token, "the lease ended (released, expired or failed); job \(job.id) is \(job.state) again")
+        case .cancelled:
+            return .leaseLost(token, "job \(job.id) was cancelled\(job.error.map { " (\($0))" } ?? "")")
+        case .succeeded, .failed:
+            return .leaseLost(token, "job \(job.id) has already \(job.state)")
+        }
+    }
+
+    /// Ends the lease `job` is held under as a failed attempt: queued again after its backoff
+    /// when it has attempts left, else failed, with the jobs that run after it.
+    func endLease(of job: Job, reason: String, now: Timestamp) throws(JobStoreError) -> LeaseEnding {
+        if job.hasAttemptsLeft {
+            let at = now.advanced(by: job.spec.retry.backoff(afterFailedAttempts: job.attempts))
+            let requeued = try updateRunning(job.id, to: .queued, spec: job.spec, set: """
+                state = 'queued', run_at = ?2, updated_at = ?3, error = ?4, lease_expires_at = NULL
+                """) { statement throws(SQLiteError) in
+                try statement.bind(2, at.millisecondsSinceEpoch)
+                try statement.bind(3, now.millisecondsSinceEpoch)
+                try statement.bind(4, reason)
+            }
+            return .requeued(requeued)
+        }
+        let failed = try updateRunning(job.id, to: .failed, spec: job.spec, set: """
+            state = 'failed', finished_at = ?2, updated_at = ?2, error = ?3, lease_expires_at = NULL
+            """) { statement throws(SQLiteError) in
+            try statement.bind(2, now.millisecondsSinceEpoch)
+            try statement.bind(3, reason)
+        }
+        let settled = try settleDependents(of: job.id, finishedAs: .failed, now: now)
+        return .failed(FinishedJob(job: failed, unblocked: [], failedDependents: settled.failed))
+    }
+
+    /// The earliest `run_at` of the queue's queued jobs, if it has any.
+    func earliestRunAt(queue: String) throws(JobStoreError) -> Timestamp? {
+        try withStatement("""
+            SELECT min(run_at) FROM jobs INDEXED BY jobs_due WHERE state = 'queued' AND queue = ?1
+            """) { statement throws(SQLiteError) in
+            try statement.bind(1, queue)
+            guard try statement.step() else { return nil }
+            return statement.optionalInt64(0).map(Timestamp.init(millisecondsSinceEpoch:))
+        }
+    }
+
+    /// When the earliest lease held now ends.
+    func nextLeaseExpiry() throws(JobStoreError) -> Timestamp? {
+        try withStatement("""
+            SELECT min(lease_expires_at) FROM jobs INDEXED BY jobs_leases
+            WHERE lease_expires_at IS NOT NULL AND state = 'running'
+            """) { statement throws(SQLiteError) in
+            guard try statement.step() else { return nil }
+            return statement.optionalInt64(0).map(Timestamp.init(millisecondsSinceEpoch:))
+        }
+    }
+}
