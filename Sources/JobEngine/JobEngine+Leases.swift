@@ -82,6 +82,11 @@ extension JobEngine {
     /// How many lease requests wait for work in `queue`.
     public nonisolated func waitingConsumers(in queue: String) -> Int { leaseWaiters.waitingCount(in: queue) }
 
+    /// Returns once at least `count` lease requests wait for work in `queue` (for tests).
+    public nonisolated func untilConsumersWait(_ count: Int, in queue: String) async {
+        await leaseWaiters.untilWaiting(count, in: queue)
+    }
+
     // MARK: Effects
 
     /// Jobs a consumer leased: the event stream hears they started, the expiry timer of their end.

@@ -14,6 +14,8 @@ final class LeaseWaiters: Sendable {
     private struct State {
         var list = LeaseWaitList()
         var waiters: [Int: Waiter] = [:]
+        /// Tests: resumed once that many requests wait on the queue.
+        var observers: [(queue: String, count: Int, continuation: CheckedContinuation<Void, Never>)] = []
     }
 
     private let state = Locked(State())
@@ -23,6 +25,18 @@ final class LeaseWaiters: Sendable {
 
     /// How many lease requests wait on `queue`.
     func waitingCount(in queue: String) -> Int { state.withLock { $0.list.waitingCount(in: queue) } }
+
+    /// Returns once at least `count` requests wait on `queue` (a readiness signal for tests).
+    func untilWaiting(_ count: Int, in queue: String) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { state in
+                if state.list.waitingCount(in: queue) >= count { return true }
+                state.observers.append((queue, count, continuation))
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
 
     /// Wakes up to `count` requests waiting on `queue` (`nil`: all of them).
     func workArrived(in queue: String, count: Int?) {
@@ -38,11 +52,16 @@ final class LeaseWaiters: Sendable {
     /// or the calling task is cancelled (then throws `CancellationError`). Returns at once when
     /// work arrived since `seen`.
     func wait(in queue: String, seen: UInt64, until deadline: Timestamp, clock: any EngineClock) async throws {
-        guard let id = state.withLock({ state -> Int? in
+        let parking = state.withLock { state -> (id: Int, observers: [CheckedContinuation<Void, Never>])? in
             guard let id = state.list.park(in: queue, seen: seen) else { return nil }
             state.waiters[id] = .parked
-            return id
-        }) else { return }
+            let waiting = state.list.waitingCount(in: queue)
+            let due = state.observers.filter { $0.queue == queue && $0.count <= waiting }.map(\.continuation)
+            state.observers.removeAll { $0.queue == queue && $0.count <= waiting }
+            return (id, due)
+        }
+        guard let (id, observers) = parking else { return }
+        resume(observers)
         defer {
             let wasWoken = state.withLock { state -> Bool in
                 state.list.remove(id, from: queue)
