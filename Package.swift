@@ -170,7 +170,7 @@ let package = Package(
             name: "JobCLI",
             dependencies: [
                 "JobBasics",
-                "JobClient", "JobModel",
+                "JobClient", "JobModel", "JobRunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

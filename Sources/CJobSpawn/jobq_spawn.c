@@ -155,6 +155,10 @@ int jobq_spawn(pid_t *pid, const char *path, char *const argv[], char *const env
 #endif
 }
 
+int jobq_input_pipe(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
+}
+
 int jobq_output_pipe(int fds[2]) {
     if (pipe2(fds, O_CLOEXEC) != 0) return -1;
     int flags = fcntl(fds[0], F_GETFL);

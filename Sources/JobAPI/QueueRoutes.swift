@@ -27,6 +27,10 @@ enum QueueRoutes {
             let queue = try name(context)
             try await JobRoutes.authorizeAdministration(request, context, environment, "changing a queue's concurrency")
             let body = try await decodeBody(ConcurrencyRequest.self, request, limit: environment.limits.maxBodyBytes)
+            if await engine.queueStatus().first(where: { $0.name == queue })?.servesConsumers == true {
+                throw APIError(.conflict, code: "wrong_queue_kind",
+                               message: "queue '\(queue)' is served by consumers (its jobs carry payloads): it has no workers to set")
+            }
             guard (1...1024).contains(body.concurrency) else { throw APIError.invalid("concurrency: must be a whole number from 1 to 1024") }
             try await storeCall { try await engine.setConcurrency(queue, body.concurrency) }
             return try await view(queue, environment)

@@ -23,11 +23,18 @@ struct Status: AsyncParsableCommand {
         var table = Table(header: ["QUEUE", "WORKERS", "PAUSED"] + states.map { $0.rawValue.uppercased() })
         table.rightAligned = Set(3..<(3 + states.count))
         for queue in status.queues {
-            table.rows.append([queue.name, "\(queue.running)/\(queue.concurrency)", queue.paused ? "yes" : "no"]
+            table.rows.append([queue.name, Self.workers(queue), queue.paused ? "yes" : "no"]
                 + states.map { "\(queue.states[$0.rawValue] ?? 0)" })
         }
         print("")
         print(table.render(style: style))
+    }
+
+    /// `busy/workers` for a queue of commands; for one of payloads, its jobs under lease and
+    /// the consumers waiting for more.
+    static func workers(_ queue: QueueInfo) -> String {
+        guard queue.kind == "payload" else { return "\(queue.running)/\(queue.concurrency)" }
+        return "\(queue.running) leased" + (queue.waitingConsumers > 0 ? ", \(queue.waitingConsumers) waiting" : "")
     }
 }
 
@@ -146,7 +153,11 @@ struct Show: AsyncParsableCommand {
         if let signal = job.signal { state += " (signal \(signal))" }
         lines.append(("state", state))
         if let error = job.error { lines.append(("error", error)) }
-        lines.append(("command", Formats.describe(job.spec.command) + (job.spec.command.isShell ? "   (sh -c)" : "")))
+        if job.spec.command.isPayload {
+            lines.append(("payload", Formats.describe(job.spec.command)))
+        } else {
+            lines.append(("command", Formats.describe(job.spec.command) + (job.spec.command.isShell ? "   (sh -c)" : "")))
+        }
         lines.append(("queue", "\(job.spec.queue), priority \(job.spec.priority)"))
         if let cwd = job.spec.cwd { lines.append(("cwd", cwd)) }
         for (name, value) in job.spec.env.sorted(by: { $0.key < $1.key }) { lines.append(("env", "\(name)=\(value)")) }
@@ -169,6 +180,13 @@ struct Show: AsyncParsableCommand {
         if let finished = job.finishedAt {
             lines.append(("finished", Formats.describeFull(finished) + (job.startedAt != nil ? " (took \(took(job)))" : "")))
         }
+        if let lease = job.lease {
+            let left = Formats.describe(milliseconds: max(0, lease.expiresAt.millisecondsSinceEpoch - now.millisecondsSinceEpoch))
+            lines.append(("lease", "held by \(lease.consumer) until \(Formats.describeFull(lease.expiresAt)) (in \(left)), token \(lease.token)"))
+        } else if let consumer = job.consumer {
+            lines.append(("consumer", consumer))
+        }
+        if let result = job.result { lines.append(("result", result.compactJSON)) }
         if let uid = job.spec.submitterUID { lines.append(("submitter", "uid \(uid)")) }
         if job.runs > 1 { lines.append(("runs", "\(job.runs): jobq logs --attempt N \(job.id) prints run N's output")) }
         if let path = job.stdoutPath { lines.append(("stdout", path)) }

@@ -32,7 +32,8 @@ public struct Jobq: AsyncParsableCommand {
         version: version,
         subcommands: [
             Submit.self, Status.self, List.self, Show.self, Logs.self, Cancel.self, Retry.self, Wait.self, Join.self,
-            Events.self, Priority.self, Pause.self, Resume.self, Workers.self, Prune.self, VersionCommand.self,
+            Events.self, Priority.self, Pause.self, Resume.self, Workers.self, Prune.self, Put.self, Work.self,
+            VersionCommand.self,
         ])
 
     @OptionGroup var global: GlobalOptions

@@ -22,6 +22,10 @@ int jobq_spawn(pid_t *pid, const char *path, char *const argv[], char *const env
 /// 0, or -1 with errno set.
 int jobq_output_pipe(int fds[2]);
 
+/// A pipe for a child's input: both ends close-on-exec (another thread's spawn cannot inherit
+/// them), both blocking. 0, or -1 with errno set.
+int jobq_input_pipe(int fds[2]);
+
 /// pidfd_open(2): a descriptor that becomes readable when `pid` exits; -1 with errno set.
 int jobq_pidfd_open(pid_t pid);
 
