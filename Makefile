@@ -44,9 +44,17 @@ INSTALLED := $(BINDIR)/jobq $(LIBEXECDIR)/jobq-cli $(BINDIR)/jobqd $(MANDIR)/man
 	$(SYSUSERSDIR)/jobq.conf $(TMPFILESDIR)/jobq.conf \
 	$(BASHCOMPDIR)/jobq $(ZSHCOMPDIR)/_jobq $(FISHCOMPDIR)/jobq.fish
 
-.PHONY: all deps build run test test-tsan test-benchmarks test-install reliability bench bench-peers clean release man completions install uninstall
+.PHONY: all deps build run test test-python test-tsan test-benchmarks test-install reliability bench bench-peers clean release man completions install uninstall
 
 all: build
+
+# The Python client (clients/python) installed as a user would (pip install ./clients/python) in
+# a venv of its own, and its pytest suite against the jobqd just built.
+PYTHON_VENV ?= /var/cache/jobq-python/venv
+test-python:
+	@test -x $(PYTHON_VENV)/bin/pip || python3 -m venv $(PYTHON_VENV)
+	$(PYTHON_VENV)/bin/pip install -q --upgrade './clients/python[test]'
+	cd clients/python && JOBQ_BIN=$(CURDIR)/.build/debug $(PYTHON_VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 # Installs the packages of APT_PACKAGES that are missing, when it can (root, apt-get present);
 # otherwise says which are missing and goes on: the build then says what it lacks.
@@ -74,6 +82,7 @@ run: build
 # before the install and systemd checks (which print their own N passed, N failed).
 test: build test-benchmarks
 	$(SWIFT) test
+	$(MAKE) --no-print-directory test-python
 	scripts/reliability/run.sh --quick
 	$(MAKE) --no-print-directory test-install
 	Benchmarks/peers/run.sh --quick
