@@ -28,6 +28,7 @@ if [ $quick = 1 ]; then
         "load.py --connections 1000 --seconds 10 --p99-ms 0"
         "other_users.py"
         "misbehaving_jobs.py"
+        "consumers.py --cycles 12"
     )
 else
     runs=(
@@ -40,6 +41,7 @@ else
         "load.py --connections 1000 --seconds 60"
         "other_users.py"
         "misbehaving_jobs.py"
+        "consumers.py --cycles 60"
     )
 fi
 needs_root="power_cut.py full_disk.py other_users.py"
