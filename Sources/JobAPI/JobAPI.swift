@@ -66,7 +66,7 @@ public enum JobAPI {
         "GET /v1/jobs/{id}/logs", "POST /v1/wait", "POST /v1/join", "GET /v1/events", "POST /v1/prune",
         "GET /v1/queues", "GET /v1/queues/{name}", "POST /v1/queues/{name}/pause", "POST /v1/queues/{name}/resume",
         "PUT /v1/queues/{name}/concurrency", "POST /v1/queues/{name}/join",
-        "POST /v1/queues/{name}/lease", "POST /v1/leases/{token}/heartbeat", "POST /v1/leases/{token}/complete",
+        "POST /v1/queues/{name}/lease", "POST /v1/leases/complete", "POST /v1/leases/{token}/heartbeat", "POST /v1/leases/{token}/complete",
         "POST /v1/leases/{token}/fail", "POST /v1/leases/{token}/release",
     ]
 
@@ -127,6 +127,7 @@ extension JoinResponse: ResponseEncodable {}
 extension PruneResponse: ResponseEncodable {}
 extension Job: ResponseEncodable {}
 extension LeaseResponse: ResponseEncodable {}
+extension CompleteManyResponse: ResponseEncodable {}
 
 extension QueueInfo {
     /// Every state with a count of 0.

@@ -33,6 +33,17 @@ enum LeaseRoutes {
             guard case .done(let jobs) = outcome else { return LeaseResponse(jobs: []) }
             return LeaseResponse(jobs: jobs)
         }
+        router.post("v1/leases/complete") { request, _ -> CompleteManyResponse in
+            let body = try await decodeBody(CompleteManyRequest.self, request, limit: limit)
+            let outcomes = try await storeCall { try await engine.complete(body.leases.map { ($0.token, $0.result) }) }
+            return CompleteManyResponse(results: zip(body.leases, outcomes).map { item, outcome in
+                switch outcome {
+                case .success(let job): CompleteManyResponse.Outcome(token: item.token, state: job.state)
+                case .failure(let error):
+                    CompleteManyResponse.Outcome(token: item.token, error: .init(code: error.code, message: error.description))
+                }
+            })
+        }
         router.post("v1/leases/:token/heartbeat") { request, context -> Job in
             let token = try token(context)
             let body = try await decodeBody(HeartbeatRequest.self, request, limit: limit)

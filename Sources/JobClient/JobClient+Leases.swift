@@ -33,6 +33,11 @@ extension JobClient {
         try await call(.POST, "/v1/leases/\(token)/complete", body: CompleteRequest(result: result), as: Job.self)
     }
 
+    /// Completes many leases in one transaction; one outcome per lease, in order.
+    public func complete(_ items: [CompleteManyRequest.Item]) async throws -> [CompleteManyResponse.Outcome] {
+        try await call(.POST, "/v1/leases/complete", body: CompleteManyRequest(leases: items), as: CompleteManyResponse.self).results
+    }
+
     /// The attempt failed: retried per the job's policy, or failed when its attempts are spent.
     public func fail(_ token: LeaseToken, error: String) async throws -> Job {
         try await call(.POST, "/v1/leases/\(token)/fail", body: FailRequest(error: error), as: Job.self)

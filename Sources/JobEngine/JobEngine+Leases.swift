@@ -62,6 +62,23 @@ extension JobEngine {
         return finished.job
     }
 
+    /// Completes many leases in one transaction; each item's outcome on its own.
+    public nonisolated func complete(
+        _ items: [(token: LeaseToken, result: JSONValue?)]
+    ) async throws(JobStoreError) -> [Result<Job, JobStoreError>] {
+        let outcomes: [Result<CompletedLease, JobStoreError>] = try await Self.awaiting { store.complete(items, completion: $0) }
+        var finished: [JobID] = []
+        var unblocked = false
+        for case .success(let completed) in outcomes where !completed.repeated {
+            hub.publish(.finished(completed.finished.job))
+            finished.append(completed.finished.job.id)
+            unblocked = unblocked || !completed.finished.unblocked.isEmpty
+        }
+        if unblocked { dependentsReady() }
+        if !finished.isEmpty { tellWaiters(finished, queue: nil) }
+        return outcomes.map { $0.map(\.finished.job) }
+    }
+
     /// Fails the attempt of lease `token`: retried after the job's backoff while it has attempts
     /// left, else failed.
     public nonisolated func fail(_ token: LeaseToken, reason: String) async throws(JobStoreError) -> Job {

@@ -159,3 +159,74 @@ public struct ReleaseRequest: Codable, Hashable, Sendable {
         }
     }
 }
+
+/// `POST /v1/leases/complete`: many leases completed in one transaction.
+public struct CompleteManyRequest: Codable, Hashable, Sendable {
+    public struct Item: Codable, Hashable, Sendable {
+        public var token: LeaseToken
+        public var result: JSONValue?
+
+        public init(token: LeaseToken, result: JSONValue? = nil) {
+            self.token = token
+            self.result = result
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case token, result
+        }
+
+        public init(from decoder: any Decoder) throws {
+            try rejectUnknownOrNullFields(decoder, known: CodingKeys.allCases.map(\.rawValue))
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            token = try container.decode(LeaseToken.self, forKey: .token)
+            result = try container.decodeIfPresent(JSONValue.self, forKey: .result)
+            if let result, result.compactJSON.utf8.count > CompleteRequest.resultBytes {
+                throw DecodingError.dataCorruptedError(forKey: .result, in: container,
+                                                       debugDescription: "is longer than \(CompleteRequest.resultBytes) bytes as compact JSON")
+            }
+        }
+    }
+
+    public var leases: [Item]
+
+    public static let maxLeases = 1000
+
+    public init(leases: [Item]) {
+        self.leases = leases
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case leases
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try rejectUnknownOrNullFields(decoder, known: CodingKeys.allCases.map(\.rawValue))
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        leases = try container.decode([Item].self, forKey: .leases)
+        guard (1...Self.maxLeases).contains(leases.count) else {
+            throw DecodingError.dataCorruptedError(forKey: .leases, in: container, debugDescription: "give 1 to \(Self.maxLeases) leases")
+        }
+    }
+}
+
+/// The answer to `POST /v1/leases/complete`: one outcome per lease, in order: the job's state
+/// (`succeeded`), or the error that lease alone got (`lease_lost`, `not_found`).
+public struct CompleteManyResponse: Codable, Hashable, Sendable {
+    public struct Outcome: Codable, Hashable, Sendable {
+        public var token: LeaseToken
+        public var state: JobState?
+        public var error: ErrorResponse.Detail?
+
+        public init(token: LeaseToken, state: JobState? = nil, error: ErrorResponse.Detail? = nil) {
+            self.token = token
+            self.state = state
+            self.error = error
+        }
+    }
+
+    public var results: [Outcome]
+
+    public init(results: [Outcome]) {
+        self.results = results
+    }
+}

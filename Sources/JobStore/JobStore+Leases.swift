@@ -77,24 +77,30 @@ extension JobStore {
         _ token: LeaseToken, result: JSONValue?,
         completion done: @escaping @Sendable (Result<CompletedLease, JobStoreError>) -> Void
     ) {
+        enqueueWrite { context throws(JobStoreError) in try context.complete(token, result: result) 
+        } completion: { done($0) }
+    }
+
+    /// Completes the jobs of many leases in one transaction (a consumer that leased a batch),
+    /// each as ``complete(_:result:completion:)`` would: each item's outcome on its own, a stale
+    /// token refused without holding back the others.
+    public func complete(
+        _ items: [(token: LeaseToken, result: JSONValue?)],
+        completion done: @escaping @Sendable (Result<[Result<CompletedLease, JobStoreError>], JobStoreError>) -> Void
+    ) {
         enqueueWrite { context throws(JobStoreError) in
-            let now = context.clock()
-            guard let job = try context.jobs("""
-                UPDATE jobs SET state = 'succeeded', finished_at = ?3, updated_at = ?3, lease_expires_at = NULL,
-                    result = ?4
-                WHERE id = ?1 AND runs = ?2 AND state = 'running' AND lease_expires_at > ?3
-                RETURNING \(jobColumns)
-                """, bind: { statement throws(SQLiteError) in
-                try context.bind(token, now: now, to: statement)
-                try statement.bind(4, result.flatMap { $0 == .null ? nil : $0.compactJSON })
-            }).first else {
-                if let done = try context.job(token.job), done.state == .succeeded, done.runs == token.run {
-                    return CompletedLease(finished: FinishedJob(job: done, unblocked: [], failedDependents: []), repeated: true)
+            var outcomes: [Result<CompletedLease, JobStoreError>] = []
+            outcomes.reserveCapacity(items.count)
+            for (token, result) in items {
+                do throws(JobStoreError) {
+                    outcomes.append(.success(try context.complete(token, result: result)))
+                } catch .storage(let error) {
+                    throw .storage(error)  // the transaction failed: every item with it
+                } catch {
+                    outcomes.append(.failure(error))
                 }
-                throw try context.leaseRefusal(token, now: now)
             }
-            let settled = try context.settleDependents(of: job.id, finishedAs: .succeeded, now: now)
-            return CompletedLease(finished: FinishedJob(job: job, unblocked: settled.unblocked, failedDependents: []), repeated: false)
+            return outcomes
         } completion: { done($0) }
     }
 

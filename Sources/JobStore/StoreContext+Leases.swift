@@ -44,6 +44,27 @@ extension StoreContext {
         try statement.bind(3, now.millisecondsSinceEpoch)
     }
 
+    /// Completes the job of lease `token` (see ``JobStore/complete(_:result:completion:)``).
+    func complete(_ token: LeaseToken, result: JSONValue?) throws(JobStoreError) -> CompletedLease {
+        let now = clock()
+        guard let job = try jobs("""
+            UPDATE jobs SET state = 'succeeded', finished_at = ?3, updated_at = ?3, lease_expires_at = NULL,
+                result = ?4
+            WHERE id = ?1 AND runs = ?2 AND state = 'running' AND lease_expires_at > ?3
+            RETURNING \(jobColumns)
+            """, bind: { statement throws(SQLiteError) in
+            try bind(token, now: now, to: statement)
+            try statement.bind(4, result.flatMap { $0 == .null ? nil : $0.compactJSON })
+        }).first else {
+            if let done = try job(token.job), done.state == .succeeded, done.runs == token.run {
+                return CompletedLease(finished: FinishedJob(job: done, unblocked: [], failedDependents: []), repeated: true)
+            }
+            throw try leaseRefusal(token, now: now)
+        }
+        let settled = try settleDependents(of: job.id, finishedAs: .succeeded, now: now)
+        return CompletedLease(finished: FinishedJob(job: job, unblocked: settled.unblocked, failedDependents: []), repeated: false)
+    }
+
     /// The job of lease `token` when that lease is held now.
     func heldJob(_ token: LeaseToken, now: Timestamp) throws(JobStoreError) -> Job? {
         try jobs("""

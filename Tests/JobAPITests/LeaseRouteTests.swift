@@ -85,6 +85,26 @@ struct LeaseRouteTests {
         }
     }
 
+    @Test("Complete many: one transaction, one outcome per lease, a stale token refused alone")
+    func completeMany() async throws {
+        try await withAPI { client, _ in
+            _ = try await send(client, .post, "/v1/jobs", json: #"{"jobs":[{"queue":"mail","payload":1},{"queue":"mail","payload":2},{"queue":"mail","payload":3}]}"#)
+            let tokens = try await lease(client, "mail", #"{"max":3}"#).compactMap { $0.lease?.token }
+            #expect(tokens.count == 3)
+            _ = try await send(client, .post, "/v1/leases/\(tokens[2])/release", json: "{}")
+            let body = #"{"leases":[{"token":"\#(tokens[0])","result":"a"},{"token":"\#(tokens[1])"},{"token":"\#(tokens[2])"},{"token":"999.1"}]}"#
+            let response = try await send(client, .post, "/v1/leases/complete", json: body)
+            #expect(response.status == .ok)
+            let outcomes = try decode(CompleteManyResponse.self, response).results
+            #expect(outcomes.map(\.state) == [.succeeded, .succeeded, nil, nil])
+            #expect(outcomes.map { $0.error?.code } == [nil, nil, "lease_lost", "not_found"])
+            #expect(try decode(Job.self, try await send(client, .get, "/v1/jobs/\(tokens[0].job)")).result == .string("a"))
+            for bad in [#"{"leases":[]}"#, #"{"leases":[{"token":"x"}]}"#, #"{}"#, #"{"leases":[{"token":"1.1","extra":1}]}"#] {
+                try expectError(try await send(client, .post, "/v1/leases/complete", json: bad), .badRequest, "invalid_request")
+            }
+        }
+    }
+
     @Test("A long poll returns nothing at its timeout, and a job put while it waits at once")
     func longPoll() async throws {
         try await withAPI { client, fixture in

@@ -43,7 +43,7 @@ struct ReadmeTourTests {
         #expect(await DaemonTests().exit(of: shell) == 0, "\(text)")
         let lines = text.split(separator: "\n").map(String.init)
         // What the comments promise, in order.
-        let promised = ["1", "hello", "2", "3", "4", "5", "exit 1", "streamed", "exit 3"]
+        let promised = ["1", "hello", "2", "3", "4", "5", "exit 1", "streamed", "exit 3", "8", #"{"to":"ann"}"#]
         var rest = lines[...]
         for mark in promised {
             let index = try #require(rest.firstIndex { $0 == mark || $0.hasSuffix(mark) }, "'\(mark)' in:\n\(text)")

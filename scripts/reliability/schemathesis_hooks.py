@@ -21,6 +21,10 @@ def before_call(ctx, case, **kwargs):
             case.body["timeout_seconds"] = 0.1
     if path.endswith("/logs") and isinstance(case.query, dict) and case.query.get("follow") in (True, 1, "true", "1"):
         case.query["follow"] = "false"
+    if path.endswith("/lease") and isinstance(case.body, dict):
+        wait = case.body.get("wait_seconds")
+        if isinstance(wait, (int, float)) and not isinstance(wait, bool) and wait > 0.1:
+            case.body["wait_seconds"] = 0.1  # a long poll on an empty queue lasts its whole wait
 
 
 def _spec_rules(spec):
@@ -47,6 +51,21 @@ def _spec_rules(spec):
         value = spec.get(field)
         if isinstance(value, str) and len(value.encode()) > 256:
             spec[field] = value.encode()[:256].decode(errors="ignore") or "x"
+
+
+def _cap_bytes(body, field, limit):
+    """A string field's limit is in UTF-8 bytes; OpenAPI's maxLength counts characters."""
+    value = body.get(field) if isinstance(body, dict) else None
+    if isinstance(value, str) and len(value.encode()) > limit:
+        body[field] = value.encode()[:limit].decode(errors="ignore") or "x"
+
+
+@schemathesis.hook("before_call")
+def lease_rules(ctx, case, **kwargs):
+    if case.operation.path.endswith("/lease"):
+        _cap_bytes(case.body, "consumer", 200)
+    if case.operation.path.endswith("/fail"):
+        _cap_bytes(case.body, "error", 4096)
 
 
 @schemathesis.hook("before_call")

@@ -40,6 +40,20 @@ def test_put_get_task_done_join(daemon):
     assert shown["state"] == "succeeded" and shown["result"] == {"ok": ids[0]} and shown["consumer"] == "test"
 
 
+def test_a_batch_leased_and_completed_together(daemon):
+    async def main():
+        async with jobq.Queue("batch", socket=daemon.socket) as q:
+            await q.put_many(list(range(5)))
+            jobs = await q.lease(max=10)
+            assert [job.payload for job in jobs] == [0, 1, 2, 3, 4]
+            await q.release(jobs[4])
+            outcomes = await q.task_done_many(jobs, results=[n * 10 for n in range(5)])
+            assert outcomes[:4] == [None] * 4 and isinstance(outcomes[4], jobq.LeaseLost)
+            assert (await q.get()).payload == 4
+
+    asyncio.run(main())
+
+
 def test_get_waits_for_a_put(daemon):
     async def main():
         async with jobq.Queue("news", socket=daemon.socket) as consumer, jobq.Queue("news", socket=daemon.socket) as producer:

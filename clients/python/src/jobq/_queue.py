@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional
 
-from ._errors import JobqError, LeaseLost, QueueEmpty
+from ._errors import JobqError, LeaseLost, QueueEmpty, error_from
 from ._job import Job
 from ._transport import DEFAULT_RECONNECT, Transport
 
@@ -110,6 +110,24 @@ class Queue:
         job._stop_heartbeat()
         body = {} if result is None else {"result": result}
         await self._transport.call("POST", f"/v1/leases/{job.token}/complete", body)
+
+    async def task_done_many(self, jobs: List[Job], results: Optional[List[Any]] = None) -> List[Optional[JobqError]]:
+        """Completes many jobs in one request and one transaction (a batch from `lease(max=N)`);
+        for each job, None or the error it alone got (LeaseLost for a lost lease)."""
+        for job in jobs:
+            job._stop_heartbeat()
+        items: List[Dict[str, Any]] = []
+        for index, job in enumerate(jobs):
+            item: Dict[str, Any] = {"token": job.token}
+            if results is not None and results[index] is not None:
+                item["result"] = results[index]
+            items.append(item)
+        answer = await self._transport.call("POST", "/v1/leases/complete", {"leases": items})
+        outcomes: List[Optional[JobqError]] = []
+        for outcome in answer["results"]:
+            error = outcome.get("error")
+            outcomes.append(None if error is None else error_from(409 if error["code"] == "lease_lost" else 404, {"error": error}))
+        return outcomes
 
     async def fail(self, job: Job, error: str = "the consumer failed the job") -> None:
         """The attempt failed: the job runs again after its backoff if it has retries left."""
