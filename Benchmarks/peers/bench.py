@@ -68,6 +68,19 @@ class BenchBase:
                     target = "≥ 1.5x" if peer == "tsp" else ""
                     add(f"| end to end, {e['jobs']:,} `true`, 2 workers: `{mode}` vs `{peer}` | {e[mode]:,.0f} jobs/s | "
                         f"{e[peer]:,.0f} jobs/s | {e[mode] / e[peer]:.2f}x | {target} |")
+        for row in r.get("consumers", []):
+            shape = f"{row['clients']} consumer{'s' if row['clients'] > 1 else ''}, " + \
+                ("single" if row["batch"] == 1 else f"batches of {row['batch']}")
+            for peer in ("beanstalkd", "beanstalkd -f0"):
+                target = {(16, 1, "beanstalkd -f0"): "≥ 1.0x", (1, 100, "beanstalkd"): "≥ 2x",
+                          (16, 100, "beanstalkd"): "≥ 2x", (16, 1, "beanstalkd"): "aim ≥ 0.8x"}.get((row["clients"], row["batch"], peer), "")
+                add(f"| lease + complete, {shape} ({row['jobs_per_round']:,} jobs) vs `{peer}` reserve + delete | "
+                    f"{row['jobq']:,.0f} /s | {row[peer]:,.0f} /s | {row['jobq'] / row[peer]:.2f}x | {target} |")
+        if "round_trip" in r:
+            t = r["round_trip"]
+            j, p = t["jobq"], t["beanstalkd -f0"]
+            add(f"| put → get → task_done on an idle queue ({t['count']} round trips) vs `beanstalkd -f0` | "
+                f"p50 {j['p50_ms']:.2f} ms, p99 {j['p99_ms']:.2f} ms | p50 {p['p50_ms']:.2f} ms, p99 {p['p99_ms']:.2f} ms | | p50 ≤ 2 ms |")
         for row in r.get("memory", []):
             if row["queued"] == 0:
                 add(f"| RSS idle | {row['jobq_rss_mb']:.1f} MB | {row['beanstalkd_rss_mb']:.1f} MB | | < 30 MB |")

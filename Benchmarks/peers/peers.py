@@ -19,6 +19,11 @@ Run through Benchmarks/peers/run.sh, which installs the peers and builds jobq fi
            `jobq submit --stdin` batch, whose jobs are `/bin/sh -c true`; and one
            `jobq submit -- true` per job) vs tsp with 2 slots
            (one `tsp` per job) vs nq (one `nq` per job; nq runs one job at a time).
+  consumers  N prefilled jobs leased and completed by 1 and 16 consumer processes, single and
+           batched (lease max 100, then one POST /v1/leases/complete) vs beanstalkd's reserve +
+           delete (greenstalk for single; pipelined reserve-with-timeout 0 and delete for
+           batched), default binlog and -f0; then put → get → task_done round trips on an idle
+           queue (a long-polling lease vs a blocking reserve), p50/p99.
   memory   jobqd's RSS idle, with 100,000 and with 1,000,000 queued jobs (its queue paused),
            and the time from start to READY=1 with them; beanstalkd's beside it.
   machine  what bounds the rows: 4 KiB pwrite+fdatasync rate in the state directory's
@@ -40,12 +45,13 @@ import os
 import time
 
 from bench import BenchBase
+from consumer_scenarios import ConsumerScenarios
 from daemon_scenarios import DaemonScenarios
 from process_scenarios import ProcessScenarios
 from tools import SCENARIOS
 
 
-class Bench(BenchBase, ProcessScenarios, DaemonScenarios):
+class Bench(BenchBase, ProcessScenarios, DaemonScenarios, ConsumerScenarios):
     """Every scenario, on one state."""
 
 
@@ -58,6 +64,8 @@ def main():
     parser.add_argument("--api-jobs", type=int, default=100_000, help="jobs per tool and API row")
     parser.add_argument("--batch", type=int, default=1000, help="jobs per batch in the batched API rows")
     parser.add_argument("--e2e-jobs", type=int, default=10_000, help="jobs per tool end to end")
+    parser.add_argument("--consumer-jobs", type=int, default=20_000, help="jobs per tool and round in the consumers rows")
+    parser.add_argument("--round-trips", type=int, default=500, help="put → get → task_done round trips per tool")
     parser.add_argument("--memory-jobs", type=int, nargs="+", default=[100_000, 1_000_000],
                         help="queued sizes for the memory rows, ascending")
     parser.add_argument("--workdir", default="/var/tmp", help="where the state directories go (a disk, not a tmpfs)")

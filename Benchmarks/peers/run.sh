@@ -36,6 +36,6 @@ cp .build/release/jobqd .build/release/jobq-cli .build/static-jobq/release/jobq 
 quick=()
 if [[ "${1:-}" == "--quick" ]]; then
     shift
-    quick=(--rounds 2 --cli-jobs 40 --api-jobs 2000 --batch 100 --e2e-jobs 200 --memory-jobs 2000 4000)
+    quick=(--rounds 2 --cli-jobs 40 --api-jobs 2000 --batch 100 --e2e-jobs 200 --consumer-jobs 400 --round-trips 20 --memory-jobs 2000 4000)
 fi
 "$venv/bin/python" Benchmarks/peers/peers.py --bin "$bin" "${quick[@]}" "$@"

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-SCENARIOS = ["machine", "cli", "budget", "api", "e2e", "memory"]
+SCENARIOS = ["machine", "cli", "budget", "api", "e2e", "consumers", "memory"]
 
 
 # ---------------------------------------------------------------- helpers
