@@ -51,11 +51,15 @@ extension KeyedDecodingContainer {
     /// The limit is checked on the number as given: 604800.0000002 is above 604800 though its
     /// whole milliseconds are not.
     func decodeSecondsIfPresent(forKey key: Key, atMost limit: Duration? = nil) throws -> Duration? {
+        guard contains(key) else { return nil }
         let limitMilliseconds = limit?.wholeMilliseconds
-        let outOfRange = DecodingError.dataCorruptedError(
-            forKey: key, in: self,
-            debugDescription: limitMilliseconds.map { "must be a number of seconds from 0 to \(Decimal($0) / 1000)" }
-                ?? "must be a number of seconds, 0 or more")
+        // Made only when thrown: its Decimal text cost more than the whole decode of a spec.
+        var outOfRange: DecodingError {
+            DecodingError.dataCorruptedError(
+                forKey: key, in: self,
+                debugDescription: limitMilliseconds.map { "must be a number of seconds from 0 to \(Decimal($0) / 1000)" }
+                    ?? "must be a number of seconds, 0 or more")
+        }
         guard let seconds = try? decodeIfPresent(Decimal.self, forKey: key) else {
             // Absent, not a number, or a number beyond a Decimal's exponents (about 10^±128; JSON
             // allows 5e-324): a Double decides, with its own error for what is not a number.
