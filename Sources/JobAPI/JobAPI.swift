@@ -125,8 +125,26 @@ extension JobListResponse: ResponseEncodable {}
 extension WaitResponse: ResponseEncodable {}
 extension JoinResponse: ResponseEncodable {}
 extension PruneResponse: ResponseEncodable {}
-extension Job: ResponseEncodable {}
-extension LeaseResponse: ResponseEncodable {}
+extension LeaseResponse: ResponseGenerator {
+    /// Written by ``Job/listJSON(_:)``, not `JSONEncoder` (see ``Job/compactJSON``).
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        jsonResponse(Job.listJSON(jobs))
+    }
+}
+
+extension Job: ResponseGenerator {
+    /// Written by ``Job/compactJSON``, not `JSONEncoder`.
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        jsonResponse(compactJSON)
+    }
+}
+
+/// A `200` with a JSON body written by hand.
+func jsonResponse(_ json: String) -> Response {
+    var headers = HTTPFields()
+    headers[.contentType] = "application/json; charset=utf-8"
+    return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json)))
+}
 extension CompleteManyResponse: ResponseEncodable {}
 
 extension QueueInfo {

@@ -42,6 +42,12 @@ public struct JSONOutput {
         writeString(value)
     }
 
+    /// A value already written as JSON (by this writer), as is.
+    public mutating func raw(_ json: String) {
+        separate()
+        bytes.append(contentsOf: json.utf8)
+    }
+
     /// `null`, `true` or `false`.
     public mutating func literal(_ word: StaticString) {
         separate()
