@@ -1,7 +1,6 @@
 """Consumers: jobq's leases beside beanstalkd's reserve + delete, and the put → get →
 task_done round trip on an idle queue."""
 import json
-import multiprocessing
 import os
 import shutil
 import socket
@@ -9,7 +8,7 @@ import statistics
 import threading
 import time
 
-from tools import Beanstalkd, JobqConnection, Jobqd, beanstalk_pipelined
+from tools import Beanstalkd, JobqConnection, Jobqd, beanstalk_pipelined, timed_clients
 
 QUEUE = "bench"
 
@@ -38,7 +37,7 @@ def prefill(target, count):
         connection.close()
 
 
-def _jobq_consumer(address, barrier, batch, results):
+def _jobq_consumer(address, batch, barrier):
     connection = JobqConnection(address)
     lease = json.dumps({"max": batch, "wait_seconds": 0, "lease_seconds": 300, "consumer": f"bench {os.getpid()}"}).encode()
     barrier.wait()
@@ -62,7 +61,7 @@ def _jobq_consumer(address, barrier, batch, results):
         done += len(tokens)
 
 
-def _beanstalk_consumer(address, barrier, batch, results):
+def _beanstalk_consumer(address, batch, barrier):
     if batch == 1:
         import greenstalk
         client = greenstalk.Client(address, watch="default")
@@ -111,11 +110,11 @@ def _beanstalk_consumer(address, barrier, batch, results):
             return done
 
 
-def _consumer(target, barrier, batch, results):
+def _consumer(target, batch, barrier, results):
     try:
         kind, address = target
         function = _jobq_consumer if kind == "jobq" else _beanstalk_consumer
-        results.put(("ok", function(address, barrier, batch, results)))
+        results.put(("ok", function(address, batch, barrier)))
     except Exception as error:  # reported to the parent, which fails the run
         results.put(("error", repr(error)))
         try:
@@ -128,24 +127,9 @@ def consume_round(target, clients, jobs, batch):
     """`jobs` prefilled jobs leased (reserved) and completed (deleted) by `clients` processes;
     jobs/s from the barrier to the last one's end."""
     prefill(target, jobs)
-    context = multiprocessing.get_context("fork")
-    barrier = context.Barrier(clients + 1)
-    results = context.Queue()
-    processes = [context.Process(target=_consumer, args=(target, barrier, batch, results)) for _ in range(clients)]
-    for process in processes:
-        process.start()
-    barrier.wait(timeout=120)
-    started = time.perf_counter()
-    outcomes = [results.get(timeout=900) for _ in processes]
-    elapsed = time.perf_counter() - started
-    for process in processes:
-        process.join()
-    errors = [detail for kind, detail in outcomes if kind == "error"]
-    if errors:
-        raise RuntimeError(f"a consumer failed: {errors[0]}")
-    consumed = sum(detail for _, detail in outcomes)
-    if consumed != jobs:
-        raise RuntimeError(f"{consumed} of {jobs} jobs consumed")
+    elapsed, consumed = timed_clients(_consumer, [(target, batch)] * clients)
+    if sum(consumed) != jobs:
+        raise RuntimeError(f"{sum(consumed)} of {jobs} jobs consumed")
     return jobs / elapsed
 
 

@@ -319,7 +319,7 @@ def beanstalk_pipelined(connection, count):
 
 # ---------------------------------------------------------------- client processes
 
-def _api_client(target, clients_barrier, jobs, batch, results):
+def _api_client(target, jobs, batch, clients_barrier, results):
     """One client process: connects, waits at the barrier, submits `jobs` jobs."""
     try:
         kind, address = target
@@ -365,13 +365,13 @@ def _api_client(target, clients_barrier, jobs, batch, results):
             pass
 
 
-def api_round(target, clients, jobs, batch):
-    """`jobs` jobs from `clients` processes; returns jobs/s from the barrier to the last answer."""
+def timed_clients(function, arguments):
+    """One process per item of `arguments`, each running `function(*item, barrier, results)`;
+    returns (seconds from the barrier to the last one's end, what each reported)."""
     context = multiprocessing.get_context("fork")
-    barrier = context.Barrier(clients + 1)
+    barrier = context.Barrier(len(arguments) + 1)
     results = context.Queue()
-    share = [jobs // clients + (1 if i < jobs % clients else 0) for i in range(clients)]
-    processes = [context.Process(target=_api_client, args=(target, barrier, n, batch, results)) for n in share]
+    processes = [context.Process(target=function, args=(*item, barrier, results)) for item in arguments]
     for process in processes:
         process.start()
     barrier.wait(timeout=120)
@@ -383,6 +383,13 @@ def api_round(target, clients, jobs, batch):
     errors = [detail for kind, detail in outcomes if kind == "error"]
     if errors:
         raise RuntimeError(f"a client failed: {errors[0]}")
+    return elapsed, [detail for _, detail in outcomes]
+
+
+def api_round(target, clients, jobs, batch):
+    """`jobs` jobs from `clients` processes; returns jobs/s from the barrier to the last answer."""
+    share = [jobs // clients + (1 if i < jobs % clients else 0) for i in range(clients)]
+    elapsed, _ = timed_clients(_api_client, [(target, n, batch) for n in share])
     return jobs / elapsed
 
 

@@ -74,21 +74,8 @@ struct Put: AsyncParsableCommand {
             throw ValidationError("the payload is not JSON ('\(shown)'): give a JSON value, for example '{\"to\":\"ann\"}' or '\"text\"' (a string in quotes)")
         }
         var spec = JobSpec(command: .payload(value), queue: queue, priority: priority)
-        if let delay { spec.runAt = Timestamp.now().advanced(by: try parseDuration(delay, "--delay")) }
-        if let at {
-            guard let time = Formats.time(at) else { throw ValidationError("--at: '\(at)' is not an ISO 8601 time") }
-            spec.runAt = time
-        }
-        spec.retry = retries == 0 ? .none : RetryPolicy(maxAttempts: retries + 1)
-        spec.after = try parseIDs(after)
-        spec.idempotencyKey = key
-        spec.label = label
-        do {
-            try spec.validate()
-        } catch {
-            throw ValidationError("\(error)")
-        }
-        return spec
+        try Scheduling(delay: delay, at: at, retries: retries, after: after, key: key, label: label).apply(to: &spec)
+        return try validated(spec)
     }
 
     func run() async throws {

@@ -86,11 +86,7 @@ struct Submit: AsyncParsableCommand {
         var probe = try template()
         if !commandArguments.isEmpty {
             probe.command = shell ? .shell(commandArguments.joined(separator: " ")) : .argv(commandArguments)
-            do {
-                try probe.validate()
-            } catch {
-                throw ValidationError("\(error)")
-            }
+            _ = try validated(probe)
         }
     }
 
@@ -99,23 +95,12 @@ struct Submit: AsyncParsableCommand {
         var template = JobSpec(command: .argv(["true"]), queue: queue, priority: priority)
         let here = FileManager.default.currentDirectoryPath
         template.cwd = cwd.map { $0.hasPrefix("/") ? $0 : ((here as NSString).appendingPathComponent($0) as NSString).standardizingPath } ?? here
-        if let delay {
-            let duration = try parseDuration(delay, "--delay")
-            template.runAt = Timestamp.now().advanced(by: duration)
-        }
-        if let at {
-            guard let time = Formats.time(at) else { throw ValidationError("--at: '\(at)' is not an ISO 8601 time") }
-            template.runAt = time
-        }
+        try Scheduling(delay: delay, at: at, retries: retries, after: after, key: key, label: label).apply(to: &template)
         if let timeout {
             let duration = try parseDuration(timeout, "--timeout")
             guard duration > .zero else { throw ValidationError("--timeout: must be more than 0") }
             template.timeout = duration
         }
-        template.retry = retries == 0 ? .none : RetryPolicy(maxAttempts: retries + 1)
-        template.after = try parseIDs(after)
-        template.idempotencyKey = key
-        template.label = label
         for pair in env {
             guard let (name, value) = pair.splitAtFirstByte(UInt8(ascii: "=")), !name.isEmpty else {
                 throw ValidationError("--env: '\(pair)' is not name=value")
@@ -148,12 +133,7 @@ struct Submit: AsyncParsableCommand {
         return try commands.map { command in
             var spec = template
             spec.command = command
-            do {
-                try spec.validate()
-            } catch {
-                throw ValidationError("\(error)")
-            }
-            return spec
+            return try validated(spec)
         }
     }
 
