@@ -76,6 +76,10 @@ class BenchBase:
                           (16, 100, "beanstalkd"): "≥ 2x", (16, 1, "beanstalkd"): "aim ≥ 0.8x"}.get((row["clients"], row["batch"], peer), "")
                 add(f"| lease + complete, {shape} ({row['jobs_per_round']:,} jobs) vs `{peer}` reserve + delete | "
                     f"{row['jobq']:,.0f} /s | {row[peer]:,.0f} /s | {row['jobq'] / row[peer]:.2f}x | {target} |")
+                if "jobq, completion carried" in row:
+                    carried = row["jobq, completion carried"]
+                    add(f"| the same, each completion carried by the next lease (one request a job) vs `{peer}` | "
+                        f"{carried:,.0f} /s | {row[peer]:,.0f} /s | {carried / row[peer]:.2f}x | {target} |")
         if "round_trip" in r:
             t = r["round_trip"]
             j, p = t["jobq"], t["beanstalkd -f0"]

@@ -16,7 +16,7 @@ QUEUE = "bench"
 def prefill(target, count):
     """`count` jobs in the queue, put in batches (not timed)."""
     kind, address = target
-    if kind == "jobq":
+    if kind.startswith("jobq"):
         connection = JobqConnection(address)
         done = 0
         while done < count:
@@ -35,6 +35,27 @@ def prefill(target, count):
             beanstalk_pipelined(connection, size)
             done += size
         connection.close()
+
+
+def _jobq_carrying_consumer(address, barrier):
+    """One request a job: each lease carries the completion of the job before it."""
+    connection = JobqConnection(address)
+    request = {"max": 1, "wait_seconds": 0, "lease_seconds": 300, "consumer": f"bench {os.getpid()}"}
+    plain = json.dumps(request).encode()
+    barrier.wait()
+    done = 0
+    token = None
+    while True:
+        body = plain if token is None else json.dumps({**request, "complete": [{"token": token}]}).encode()
+        status, answer = connection.request("POST", f"/v1/queues/{QUEUE}/lease", body)
+        if status != 200 or b'"error"' in answer:
+            raise RuntimeError(f"lease: {status} {answer[:200]!r}")
+        jobs = json.loads(answer)["jobs"]
+        if token is not None:
+            done += 1
+        if not jobs:
+            return done
+        token = jobs[0]["lease"]["token"]
 
 
 def _jobq_consumer(address, batch, barrier):
@@ -113,6 +134,9 @@ def _beanstalk_consumer(address, batch, barrier):
 def _consumer(target, batch, barrier, results):
     try:
         kind, address = target
+        if kind == "jobq-carry":
+            results.put(("ok", _jobq_carrying_consumer(address, barrier)))
+            return
         function = _jobq_consumer if kind == "jobq" else _beanstalk_consumer
         results.put(("ok", function(address, batch, barrier)))
     except Exception as error:  # reported to the parent, which fails the run
@@ -203,7 +227,9 @@ class ConsumerScenarios:
             peers = {"beanstalkd": Beanstalkd(os.path.join(work, "bs"), None),
                      "beanstalkd -f0": Beanstalkd(os.path.join(work, "bs-f0"), 0)}
             targets = {"jobq": ("jobq", daemon.socket)}
-            rates = {name: [] for name in ["jobq", *peers]}
+            if batch == 1:
+                targets["jobq, completion carried"] = ("jobq-carry", daemon.socket)
+            rates = {name: [] for name in [*targets, *peers]}
             try:
                 daemon.start()
                 for peer in peers.values():

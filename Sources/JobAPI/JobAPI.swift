@@ -128,7 +128,7 @@ extension PruneResponse: ResponseEncodable {}
 extension LeaseResponse: ResponseGenerator {
     /// Written by ``Job/listJSON(_:)``, not `JSONEncoder` (see ``Job/compactJSON``).
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        jsonResponse(Job.listJSON(jobs))
+        jsonResponse(Job.listJSON(jobs, completed: completed))
     }
 }
 

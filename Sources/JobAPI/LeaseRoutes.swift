@@ -19,6 +19,9 @@ enum LeaseRoutes {
             } catch {
                 throw APIError.invalid("\(error)")
             }
+            // The leases the consumer finished, completed (and durable) before it leases more.
+            var completed: [CompleteManyResponse.Outcome]?
+            if let items = body.complete, !items.isEmpty { completed = try await completeMany(items, engine) }
             let consumer = body.consumer ?? environment.peers.resolve(context, request).map { "pid \($0.pid) (uid \($0.uid))" } ?? "anonymous"
             let lease = { @Sendable () async throws -> [Job] in
                 try await storeCall {
@@ -26,23 +29,16 @@ enum LeaseRoutes {
                                            for: .milliseconds(Int64(body.leaseSeconds * 1000)), consumer: consumer)
                 }
             }
-            if body.waitSeconds == 0 { return LeaseResponse(jobs: try await lease()) }
+            if body.waitSeconds == 0 { return LeaseResponse(jobs: try await lease(), completed: completed) }
             let outcome = try await environment.longRequests.during {
                 try await LongRoutes.race(context.connection?.ended, timeout: nil, lease)
             }
-            guard case .done(let jobs) = outcome else { return LeaseResponse(jobs: []) }
-            return LeaseResponse(jobs: jobs)
+            guard case .done(let jobs) = outcome else { return LeaseResponse(jobs: [], completed: completed) }
+            return LeaseResponse(jobs: jobs, completed: completed)
         }
         router.post("v1/leases/complete") { request, _ -> CompleteManyResponse in
             let body = try await decodeBody(CompleteManyRequest.self, request, limit: limit)
-            let outcomes = try await storeCall { try await engine.complete(body.leases.map { ($0.token, $0.result) }) }
-            return CompleteManyResponse(results: zip(body.leases, outcomes).map { item, outcome in
-                switch outcome {
-                case .success(let job): CompleteManyResponse.Outcome(token: item.token, state: job.state)
-                case .failure(let error):
-                    CompleteManyResponse.Outcome(token: item.token, error: .init(code: error.code, message: error.description))
-                }
-            })
+            return CompleteManyResponse(results: try await completeMany(body.leases, engine))
         }
         router.post("v1/leases/:token/heartbeat") { request, context -> Job in
             let token = try token(context)
@@ -63,6 +59,17 @@ enum LeaseRoutes {
             let token = try token(context)
             let body = try await decodeBody(ReleaseRequest.self, request, limit: limit)
             return try await storeCall { try await engine.release(token, delay: .milliseconds(Int64(body.delaySeconds * 1000))) }
+        }
+    }
+
+    /// Completes many leases in one transaction; one outcome per lease, in order.
+    static func completeMany(_ items: [CompleteManyRequest.Item], _ engine: JobEngine) async throws -> [CompleteManyResponse.Outcome] {
+        let outcomes = try await storeCall { try await engine.complete(items.map { ($0.token, $0.result) }) }
+        return zip(items, outcomes).map { item, outcome in
+            switch outcome {
+            case .success(let job): CompleteManyResponse.Outcome(token: item.token, state: job.state)
+            case .failure(let error): CompleteManyResponse.Outcome(token: item.token, error: .init(code: error.code, message: error.description))
+            }
         }
     }
 

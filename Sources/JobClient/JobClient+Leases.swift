@@ -17,9 +17,20 @@ extension JobClient {
         queue: String, max: Int = 1, waitSeconds: Double = 0, leaseSeconds: Double = LeaseRequest.defaultLeaseSeconds,
         consumer: String? = nil
     ) async throws -> [Job] {
+        try await lease(queue: queue, max: max, waitSeconds: waitSeconds, leaseSeconds: leaseSeconds, consumer: consumer,
+                        completing: []).jobs
+    }
+
+    /// ``lease(queue:max:waitSeconds:leaseSeconds:consumer:)`` that first completes the leases
+    /// in `completing` (one request for a consumer's "done, next"); the answer says how each went.
+    public func lease(
+        queue: String, max: Int = 1, waitSeconds: Double = 0, leaseSeconds: Double = LeaseRequest.defaultLeaseSeconds,
+        consumer: String? = nil, completing: [CompleteManyRequest.Item]
+    ) async throws -> LeaseResponse {
         try await call(.POST, "/v1/queues/\(Self.encode(queue))/lease",
-                       body: LeaseRequest(max: max, waitSeconds: waitSeconds, leaseSeconds: leaseSeconds, consumer: consumer),
-                       as: LeaseResponse.self).jobs
+                       body: LeaseRequest(max: max, waitSeconds: waitSeconds, leaseSeconds: leaseSeconds, consumer: consumer,
+                                          complete: completing.isEmpty ? nil : completing),
+                       as: LeaseResponse.self)
     }
 
     /// Extends the lease to `leaseSeconds` from now; refused with `lease_lost` once it is no

@@ -44,12 +44,29 @@ extension Job {
         out.endObject()
     }
 
-    /// `{"jobs": [job, …]}`, as the lease route answers.
-    public static func listJSON(_ jobs: [Job]) -> String {
+    /// `{"jobs": [job, …]}`, as the lease route answers, with the outcomes of the completions
+    /// the request carried, if any.
+    public static func listJSON(_ jobs: [Job], completed: [CompleteManyResponse.Outcome]? = nil) -> String {
         var out = JSONOutput()
         out.beginObject()
         out.key("jobs")
         out.array(jobs) { out, job in job.write(to: &out) }
+        if let completed {
+            out.key("completed")
+            out.array(completed) { out, outcome in
+                out.beginObject()
+                out.key("token"); out.string(outcome.token.description)
+                if let state = outcome.state { out.key("state"); out.string(state.rawValue) }
+                if let error = outcome.error {
+                    out.key("error")
+                    out.beginObject()
+                    out.key("code"); out.string(error.code)
+                    out.key("message"); out.string(error.message)
+                    out.endObject()
+                }
+                out.endObject()
+            }
+        }
         out.endObject()
         return out.text
     }

@@ -2,12 +2,14 @@
 /// are refused, as in a job spec.
 
 /// `POST /v1/queues/{name}/lease`: up to `max` jobs, waiting up to `wait_seconds` for one,
-/// each held for `lease_seconds` unless extended.
+/// each held for `lease_seconds` unless extended; `complete` first completes the leases a
+/// consumer finished (one round trip per job for a consumer's loop instead of two).
 public struct LeaseRequest: Codable, Hashable, Sendable {
     public var max: Int
     public var waitSeconds: Double
     public var leaseSeconds: Double
     public var consumer: String?
+    public var complete: [CompleteManyRequest.Item]?
 
     public static let maxJobs = 1000
     public static let longestWait = 30.0
@@ -15,18 +17,20 @@ public struct LeaseRequest: Codable, Hashable, Sendable {
     public static let defaultLeaseSeconds = 60.0
     public static let consumerBytes = 200
 
-    public init(max: Int = 1, waitSeconds: Double = 0, leaseSeconds: Double = LeaseRequest.defaultLeaseSeconds, consumer: String? = nil) {
+    public init(max: Int = 1, waitSeconds: Double = 0, leaseSeconds: Double = LeaseRequest.defaultLeaseSeconds, consumer: String? = nil,
+                complete: [CompleteManyRequest.Item]? = nil) {
         self.max = max
         self.waitSeconds = waitSeconds
         self.leaseSeconds = leaseSeconds
         self.consumer = consumer
+        self.complete = complete
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case max
         case waitSeconds = "wait_seconds"
         case leaseSeconds = "lease_seconds"
-        case consumer
+        case consumer, complete
     }
 
     public init(from decoder: any Decoder) throws {
@@ -35,7 +39,12 @@ public struct LeaseRequest: Codable, Hashable, Sendable {
         self.init(max: try container.decodeIfPresent(Int.self, forKey: .max) ?? 1,
                   waitSeconds: try container.decodeIfPresent(Double.self, forKey: .waitSeconds) ?? 0,
                   leaseSeconds: try container.decodeIfPresent(Double.self, forKey: .leaseSeconds) ?? Self.defaultLeaseSeconds,
-                  consumer: try container.decodeIfPresent(String.self, forKey: .consumer))
+                  consumer: try container.decodeIfPresent(String.self, forKey: .consumer),
+                  complete: try container.decodeIfPresent([CompleteManyRequest.Item].self, forKey: .complete))
+        if let complete, complete.count > CompleteManyRequest.maxLeases {
+            throw DecodingError.dataCorruptedError(forKey: .complete, in: container,
+                                                   debugDescription: "give at most \(CompleteManyRequest.maxLeases) leases")
+        }
     }
 
     /// Throws the first field out of bounds, naming it.
@@ -55,12 +64,15 @@ public struct LeaseRequest: Codable, Hashable, Sendable {
     }
 }
 
-/// The jobs a lease took (each with its `lease`), perhaps none.
+/// The jobs a lease took (each with its `lease`), perhaps none; with `complete` in the
+/// request, each completion's outcome, as `POST /v1/leases/complete` gives them.
 public struct LeaseResponse: Codable, Hashable, Sendable {
     public var jobs: [Job]
+    public var completed: [CompleteManyResponse.Outcome]?
 
-    public init(jobs: [Job]) {
+    public init(jobs: [Job], completed: [CompleteManyResponse.Outcome]? = nil) {
         self.jobs = jobs
+        self.completed = completed
     }
 }
 

@@ -105,6 +105,22 @@ struct LeaseRouteTests {
         }
     }
 
+    @Test("A lease may carry the completions of the last ones: completed first, one outcome each, then the next jobs")
+    func completionCarried() async throws {
+        try await withAPI { client, _ in
+            _ = try await send(client, .post, "/v1/jobs", json: #"{"jobs":[{"queue":"mail","payload":1},{"queue":"mail","payload":2}]}"#)
+            let first = try #require(try await lease(client, "mail").first?.lease?.token)
+            let response = try await send(client, .post, "/v1/queues/mail/lease",
+                                          json: #"{"complete":[{"token":"\#(first)","result":"ok"},{"token":"999.1"}]}"#)
+            #expect(response.status == .ok)
+            let answer = try decode(LeaseResponse.self, response)
+            #expect(answer.completed?.map(\.state) == [.succeeded, nil])
+            #expect(answer.completed?.last?.error?.code == "not_found")
+            #expect(answer.jobs.map(\.spec.command) == [.payload(.integer(2))])
+            #expect(try decode(Job.self, try await send(client, .get, "/v1/jobs/\(first.job)")).state == .succeeded)
+        }
+    }
+
     @Test("A long poll returns nothing at its timeout, and a job put while it waits at once")
     func longPoll() async throws {
         try await withAPI { client, fixture in

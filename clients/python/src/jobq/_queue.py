@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from ._errors import JobqError, LeaseLost, QueueEmpty, error_from
 from ._job import Job
@@ -80,20 +80,34 @@ class Queue:
     async def lease(self, max: int = 1, wait: float = 0.0) -> List[Job]:
         """Leases up to `max` ready jobs, waiting up to `wait` seconds (at most 30) for one;
         each comes with its heartbeat running."""
+        jobs, _ = await self._lease(max, wait, [])
+        return jobs
+
+    async def _lease(self, max: int, wait: float, done: List[Tuple[Job, Any]]) -> Tuple[List[Job], List[Optional[JobqError]]]:
+        """A lease that first completes the `done` jobs (with their results) in the same request."""
         body: Dict[str, Any] = {"max": max, "wait_seconds": min(wait, LONGEST_WAIT), "lease_seconds": self.lease_seconds}
         if self.consumer:
             body["consumer"] = self.consumer
+        if done:
+            body["complete"] = [_completion(job, result) for job, result in done]
         answer = await self._transport.call("POST", f"/v1/queues/{self.name}/lease", body)
         jobs = [Job.from_api(raw) for raw in answer["jobs"]]
         for job in jobs:
             job._heartbeat = asyncio.ensure_future(self._keep(job))
-        return jobs
+        return jobs, [_outcome(outcome) for outcome in answer.get("completed", [])]
 
     async def get(self) -> Job:
         """Waits until a job is ready and leases it (cancellable: a job leased as the caller is
         cancelled goes back to the queue)."""
+        return await self._get([])
+
+    async def _get(self, done: List[Tuple[Job, Any]]) -> Job:
         while True:
-            jobs = await self.lease(1, LONGEST_WAIT)
+            jobs, outcomes = await self._lease(1, LONGEST_WAIT, done)
+            for (job, _), outcome in zip(done, outcomes):
+                if outcome is not None:
+                    log.warning("job %s: %s", job.id, outcome)
+            done = []
             if jobs:
                 return jobs[0]
 
@@ -116,18 +130,9 @@ class Queue:
         for each job, None or the error it alone got (LeaseLost for a lost lease)."""
         for job in jobs:
             job._stop_heartbeat()
-        items: List[Dict[str, Any]] = []
-        for index, job in enumerate(jobs):
-            item: Dict[str, Any] = {"token": job.token}
-            if results is not None and results[index] is not None:
-                item["result"] = results[index]
-            items.append(item)
+        items = [_completion(job, None if results is None else results[index]) for index, job in enumerate(jobs)]
         answer = await self._transport.call("POST", "/v1/leases/complete", {"leases": items})
-        outcomes: List[Optional[JobqError]] = []
-        for outcome in answer["results"]:
-            error = outcome.get("error")
-            outcomes.append(None if error is None else error_from(409 if error["code"] == "lease_lost" else 404, {"error": error}))
-        return outcomes
+        return [_outcome(outcome) for outcome in answer["results"]]
 
     async def fail(self, job: Job, error: str = "the consumer failed the job") -> None:
         """The attempt failed: the job runs again after its backoff if it has retries left."""
@@ -176,8 +181,10 @@ class Queue:
         stop = stop or asyncio.Event()
 
         async def worker() -> None:
+            # A finished job's completion rides on the next lease request: one round trip a job.
+            done: List[Tuple[Job, Any]] = []
             while not stop.is_set():
-                getter = asyncio.ensure_future(self.get())
+                getter = asyncio.ensure_future(self._get(done))
                 stopper = asyncio.ensure_future(stop.wait())
                 await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
                 stopper.cancel()
@@ -187,12 +194,23 @@ class Queue:
                         await getter
                     except asyncio.CancelledError:
                         pass
-                    return
-                await self._run(handler, getter.result())
+                    break
+                done = []
+                job = getter.result()
+                finished = await self._run(handler, job)
+                if finished is not None:
+                    done = [(job, finished[0])]
+            for job, result in done:  # completing again what a cancelled lease carried is harmless
+                try:
+                    await self.task_done(job, result)
+                except LeaseLost as lost:
+                    log.warning("job %s: %s", job.id, lost)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
 
-    async def _run(self, handler: Callable[[Any], Awaitable[Any]], job: Job) -> None:
+    async def _run(self, handler: Callable[[Any], Awaitable[Any]], job: Job) -> Optional[Tuple[Any]]:
+        """Runs the handler for `job`: its result (in a 1-tuple) to complete the job with, or
+        None when the attempt failed (reported here) or the lease was lost."""
         work = asyncio.ensure_future(handler(job.payload))
         while not work.done():
             await asyncio.wait({work}, timeout=self.lease_seconds / 3)
@@ -202,14 +220,26 @@ class Queue:
             result = work.result()
         except asyncio.CancelledError:
             log.warning("job %s: %s; its handler was cancelled", job.id, job.lost)
-            return
+            return None
         except Exception as error:  # the handler's failure is the attempt's
             try:
                 await self.fail(job, f"{type(error).__name__}: {error}")
             except LeaseLost as lost:
                 log.warning("job %s: %s", job.id, lost)
-            return
-        try:
-            await self.task_done(job, result)
-        except LeaseLost as lost:
-            log.warning("job %s: %s", job.id, lost)
+            return None
+        job._stop_heartbeat()
+        return (result,)
+
+
+def _completion(job: Job, result: Any) -> Dict[str, Any]:
+    item: Dict[str, Any] = {"token": job.token}
+    if result is not None:
+        item["result"] = result
+    return item
+
+
+def _outcome(outcome: Dict[str, Any]) -> Optional[JobqError]:
+    error = outcome.get("error")
+    if error is None:
+        return None
+    return error_from(409 if error["code"] == "lease_lost" else 404, {"error": error})
