@@ -19,22 +19,24 @@ enum LeaseRoutes {
             } catch {
                 throw APIError.invalid("\(error)")
             }
-            // The leases the consumer finished, completed (and durable) before it leases more.
-            var completed: [CompleteManyResponse.Outcome]?
-            if let items = body.complete, !items.isEmpty { completed = try await completeMany(items, engine) }
             let consumer = body.consumer ?? environment.peers.resolve(context, request).map { "pid \($0.pid) (uid \($0.uid))" } ?? "anonymous"
-            let lease = { @Sendable () async throws -> [Job] in
-                try await storeCall {
+            // The leases the consumer finished are completed (durably) in the same transaction as
+            // the first look for more.
+            let items = body.complete ?? []
+            let lease = { @Sendable () async throws -> LeaseResponse in
+                let outcome = try await storeCall {
                     try await engine.lease(queue: queue, max: body.max, wait: .milliseconds(Int64(body.waitSeconds * 1000)),
-                                           for: .milliseconds(Int64(body.leaseSeconds * 1000)), consumer: consumer)
+                                           for: .milliseconds(Int64(body.leaseSeconds * 1000)), consumer: consumer,
+                                           completing: items.map { ($0.token, $0.result) })
                 }
+                return LeaseResponse(jobs: outcome.jobs, completed: items.isEmpty ? nil : outcomes(items, outcome.completed))
             }
-            if body.waitSeconds == 0 { return LeaseResponse(jobs: try await lease(), completed: completed) }
+            if body.waitSeconds == 0 { return try await lease() }
             let outcome = try await environment.longRequests.during {
                 try await LongRoutes.race(context.connection?.ended, timeout: nil, lease)
             }
-            guard case .done(let jobs) = outcome else { return LeaseResponse(jobs: [], completed: completed) }
-            return LeaseResponse(jobs: jobs, completed: completed)
+            guard case .done(let answer) = outcome else { return LeaseResponse(jobs: []) }
+            return answer
         }
         router.post("v1/leases/complete") { request, _ -> CompleteManyResponse in
             let body = try await decodeBody(CompleteManyRequest.self, request, limit: limit)
@@ -64,8 +66,12 @@ enum LeaseRoutes {
 
     /// Completes many leases in one transaction; one outcome per lease, in order.
     static func completeMany(_ items: [CompleteManyRequest.Item], _ engine: JobEngine) async throws -> [CompleteManyResponse.Outcome] {
-        let outcomes = try await storeCall { try await engine.complete(items.map { ($0.token, $0.result) }) }
-        return zip(items, outcomes).map { item, outcome in
+        outcomes(items, try await storeCall { try await engine.complete(items.map { ($0.token, $0.result) }) })
+    }
+
+    /// Each completion's outcome as the API gives it.
+    static func outcomes(_ items: [CompleteManyRequest.Item], _ results: [Result<Job, JobStoreError>]) -> [CompleteManyResponse.Outcome] {
+        zip(items, results).map { item, outcome in
             switch outcome {
             case .success(let job): CompleteManyResponse.Outcome(token: item.token, state: job.state)
             case .failure(let error): CompleteManyResponse.Outcome(token: item.token, error: .init(code: error.code, message: error.description))

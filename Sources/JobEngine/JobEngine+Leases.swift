@@ -19,24 +19,42 @@ extension JobEngine {
     public nonisolated func lease(
         queue: String, max: Int, wait: Duration, for duration: Duration, consumer: String
     ) async throws -> [Job] {
+        try await lease(queue: queue, max: max, wait: wait, for: duration, consumer: consumer, completing: []).jobs
+    }
+
+    /// ``lease(queue:max:wait:for:consumer:)`` that first completes the leases in `completing`,
+    /// in the same transaction as the first look (one commit for a consumer's "done, next");
+    /// each completion's outcome is in the answer, and stands whatever the lease finds.
+    public nonisolated func lease(
+        queue: String, max: Int, wait: Duration, for duration: Duration, consumer: String,
+        completing: [(token: LeaseToken, result: JSONValue?)]
+    ) async throws -> LeaseOutcome {
         let deadline = clock.now().advanced(by: min(wait, Self.longestLeaseWait))
+        var completing = completing
+        var completed: [Result<Job, JobStoreError>] = []
         while true {
             let seen = leaseWaiters.arrivals(in: queue)
             var next: Timestamp?
-            if !isPaused(queue) {
-                let found = try await store.awaitingLease(queue: queue, limit: max, for: duration, consumer: consumer)
+            if !isPaused(queue) || !completing.isEmpty {
+                let found = try await store.awaitingLease(queue: queue, limit: isPaused(queue) ? 0 : max, for: duration,
+                                                          consumer: consumer, completing: completing)
+                if !completing.isEmpty {
+                    completed = completedLeases(found.completed)
+                    completing = []
+                }
+                if let refusal = found.refusal { throw refusal }
                 if !found.jobs.isEmpty {
                     if Task.isCancelled {
                         for token in found.jobs.compactMap(\.lease?.token) { _ = try? await release(token, delay: .zero) }
                         throw CancellationError()
                     }
                     leased(found.jobs)
-                    return found.jobs
+                    return LeaseOutcome(jobs: found.jobs, completed: completed)
                 }
                 next = found.nextRunAt
             }
             let now = clock.now()
-            if now >= deadline { return [] }
+            if now >= deadline { return LeaseOutcome(jobs: [], completed: completed) }
             try await leaseWaiters.wait(in: queue, seen: seen, until: min(deadline, next.map { Swift.max($0, now) } ?? deadline), clock: clock)
         }
     }
@@ -67,6 +85,11 @@ extension JobEngine {
         _ items: [(token: LeaseToken, result: JSONValue?)]
     ) async throws(JobStoreError) -> [Result<Job, JobStoreError>] {
         let outcomes: [Result<CompletedLease, JobStoreError>] = try await Self.awaiting { store.complete(items, completion: $0) }
+        return completedLeases(outcomes)
+    }
+
+    /// Tells the event stream, waits, joins and dependents of the leases a consumer completed.
+    private nonisolated func completedLeases(_ outcomes: [Result<CompletedLease, JobStoreError>]) -> [Result<Job, JobStoreError>] {
         var finished: [JobID] = []
         var unblocked = false
         for case .success(let completed) in outcomes where !completed.repeated {
@@ -167,11 +190,19 @@ extension JobEngine {
 }
 
 extension JobStore {
-    /// ``lease(queue:limit:for:consumer:completion:)`` for a task.
-    func awaitingLease(queue: String, limit: Int, for duration: Duration, consumer: String) async throws(JobStoreError) -> LeasedJobs {
+    /// ``lease(queue:limit:for:consumer:completing:completion:)`` for a task.
+    func awaitingLease(
+        queue: String, limit: Int, for duration: Duration, consumer: String, completing: [(token: LeaseToken, result: JSONValue?)]
+    ) async throws(JobStoreError) -> LeasedJobs {
         let result: Result<LeasedJobs, JobStoreError> = await withCheckedContinuation { continuation in
-            lease(queue: queue, limit: limit, for: duration, consumer: consumer) { continuation.resume(returning: $0) }
+            lease(queue: queue, limit: limit, for: duration, consumer: consumer, completing: completing) { continuation.resume(returning: $0) }
         }
         return try result.get()
     }
+}
+
+/// What a lease request got: the jobs it leased, and the outcome of each lease it completed first.
+public struct LeaseOutcome: Sendable {
+    public var jobs: [Job]
+    public var completed: [Result<Job, JobStoreError>]
 }

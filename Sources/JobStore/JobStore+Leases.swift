@@ -12,12 +12,21 @@ extension JobStore {
     /// ``WriteOperation/synced``): a lease undone by a power cut leaves its jobs queued, and its
     /// consumers, on the same machine, died with the power. Throws
     /// ``JobStoreError/notAConsumerQueue(_:)`` for a queue of commands.
+    ///
+    /// `completing`: leases the consumer finished, completed first in the same transaction
+    /// (which is then fsynced before the answer), each with its own outcome in
+    /// ``LeasedJobs/completed``: a consumer's "done, next" is one commit.
     public func lease(
         queue: String, limit: Int, for duration: Duration, consumer: String,
+        completing: [(token: LeaseToken, result: JSONValue?)] = [],
         completion done: @escaping @Sendable (Result<LeasedJobs, JobStoreError>) -> Void
     ) {
-        enqueueWrite(synced: false) { context throws(JobStoreError) in
-            if try context.queueKind(queue) == false { throw .notAConsumerQueue(queue) }
+        enqueueWrite(synced: !completing.isEmpty) { context throws(JobStoreError) in
+            let completed = try context.complete(completing)
+            if try context.queueKind(queue) == false {
+                // The completions stand; the lease is refused.
+                return LeasedJobs(jobs: [], nextRunAt: nil, completed: completed, refusal: .notAConsumerQueue(queue))
+            }
             let now = context.clock()
             let expiry = now.advanced(by: duration)
             var leased = try context.jobs("""
@@ -42,7 +51,7 @@ extension JobStore {
                 return a.runAt != b.runAt ? a.runAt < b.runAt : a.id < b.id
             }
             let next = leased.count < limit ? try context.earliestRunAt(queue: queue) : nil
-            return LeasedJobs(jobs: leased, nextRunAt: next)
+            return LeasedJobs(jobs: leased, nextRunAt: next, completed: completed)
         } completion: { done($0) }
     }
 
@@ -89,18 +98,7 @@ extension JobStore {
         completion done: @escaping @Sendable (Result<[Result<CompletedLease, JobStoreError>], JobStoreError>) -> Void
     ) {
         enqueueWrite { context throws(JobStoreError) in
-            var outcomes: [Result<CompletedLease, JobStoreError>] = []
-            outcomes.reserveCapacity(items.count)
-            for (token, result) in items {
-                do throws(JobStoreError) {
-                    outcomes.append(.success(try context.complete(token, result: result)))
-                } catch .storage(let error) {
-                    throw .storage(error)  // the transaction failed: every item with it
-                } catch {
-                    outcomes.append(.failure(error))
-                }
-            }
-            return outcomes
+            try context.complete(items)
         } completion: { done($0) }
     }
 

@@ -65,6 +65,23 @@ extension StoreContext {
         return CompletedLease(finished: FinishedJob(job: job, unblocked: settled.unblocked, failedDependents: []), repeated: false)
     }
 
+    /// Completes each lease on its own: a stale token's refusal does not hold back the others;
+    /// a storage error fails them all (the transaction with them).
+    func complete(_ items: [(token: LeaseToken, result: JSONValue?)]) throws(JobStoreError) -> [Result<CompletedLease, JobStoreError>] {
+        var outcomes: [Result<CompletedLease, JobStoreError>] = []
+        outcomes.reserveCapacity(items.count)
+        for (token, result) in items {
+            do throws(JobStoreError) {
+                outcomes.append(.success(try complete(token, result: result)))
+            } catch .storage(let error) {
+                throw .storage(error)
+            } catch {
+                outcomes.append(.failure(error))
+            }
+        }
+        return outcomes
+    }
+
     /// The job of lease `token` when that lease is held now.
     func heldJob(_ token: LeaseToken, now: Timestamp) throws(JobStoreError) -> Job? {
         try jobs("""

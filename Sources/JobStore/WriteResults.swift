@@ -76,6 +76,10 @@ public struct ClaimedJobs: Hashable, Sendable {
 public struct LeasedJobs: Hashable, Sendable {
     public var jobs: [Job]
     public var nextRunAt: Timestamp?
+    /// The outcome of each lease the request completed first.
+    public var completed: [Result<CompletedLease, JobStoreError>] = []
+    /// Why nothing was leased after the completions (a queue of commands).
+    public var refusal: JobStoreError?
 }
 
 /// How a lease ended without success (a consumer's fail, or its expiry): the job is queued for

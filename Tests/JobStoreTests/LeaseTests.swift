@@ -3,8 +3,13 @@ import JobModel
 import Testing
 
 extension JobStore {
-    func lease(_ queue: String, limit: Int = 1, seconds: Int64 = 60, consumer: String = "c1") async throws(JobStoreError) -> LeasedJobs {
-        try await awaiting { lease(queue: queue, limit: limit, for: .seconds(seconds), consumer: consumer, completion: $0) }
+    func lease(_ queue: String, limit: Int = 1, seconds: Int64 = 60, consumer: String = "c1",
+               completing: [(token: LeaseToken, result: JSONValue?)] = []) async throws(JobStoreError) -> LeasedJobs {
+        let leased: LeasedJobs = try await awaiting {
+            lease(queue: queue, limit: limit, for: .seconds(seconds), consumer: consumer, completing: completing, completion: $0)
+        }
+        if let refusal = leased.refusal { throw refusal }
+        return leased
     }
 
     func heartbeat(_ token: LeaseToken, seconds: Int64 = 60) async throws(JobStoreError) -> Job {
@@ -176,6 +181,26 @@ struct LeaseTests {
                 return
             }
             #expect(failed.job.state == .failed && failed.failedDependents == [dependent.id])
+        }
+    }
+
+    @Test("A lease that carries completions: they commit with it, each on its own, and stand when the lease is refused")
+    func carriedCompletions() async throws {
+        try await withStore { store, _ in
+            _ = try await store.insert([payload(.integer(1)), payload(.integer(2))])
+            let first = try #require(try await store.lease("mail").jobs.first?.lease?.token)
+            let next = try await store.lease("mail", completing: [(first, .string("done")), (LeaseToken(job: 99, run: 1), nil)])
+            #expect(next.jobs.map(\.spec.command) == [.payload(.integer(2))])
+            #expect(next.completed.count == 2)
+            #expect(try next.completed[0].get().finished.job.result == .string("done"))
+            #expect(throws: JobStoreError.notFound(JobID(99))) { try next.completed[1].get() }
+            _ = try await store.add(spec(queue: "build"))
+            let second = try #require(next.jobs.first?.lease?.token)
+            let refused: LeasedJobs = try await store.awaiting {
+                store.lease(queue: "build", limit: 1, for: .seconds(60), consumer: "c", completing: [(second, nil)], completion: $0)
+            }
+            #expect(refused.refusal == .notAConsumerQueue("build"))
+            #expect(try await store.job(second.job)?.state == .succeeded)
         }
     }
 
