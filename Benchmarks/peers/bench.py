@@ -78,7 +78,7 @@ class BenchBase:
                     f"{row['jobq']:,.0f} /s | {row[peer]:,.0f} /s | {row['jobq'] / row[peer]:.2f}x | {target} |")
                 if "jobq, completion carried" in row:
                     carried = row["jobq, completion carried"]
-                    add(f"| the same, each completion carried by the next lease (one request a job) vs `{peer}` | "
+                    add(f"| the same, completions carried by the next lease (one request a lease) vs `{peer}` | "
                         f"{carried:,.0f} /s | {row[peer]:,.0f} /s | {carried / row[peer]:.2f}x | {target} |")
         if "round_trip" in r:
             t = r["round_trip"]

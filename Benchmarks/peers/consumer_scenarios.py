@@ -37,25 +37,24 @@ def prefill(target, count):
         connection.close()
 
 
-def _jobq_carrying_consumer(address, barrier):
-    """One request a job: each lease carries the completion of the job before it."""
+def _jobq_carrying_consumer(address, batch, barrier):
+    """One request (and one transaction) a lease: each carries the completions of the jobs of
+    the lease before it."""
     connection = JobqConnection(address)
-    request = {"max": 1, "wait_seconds": 0, "lease_seconds": 300, "consumer": f"bench {os.getpid()}"}
+    request = {"max": batch, "wait_seconds": 0, "lease_seconds": 300, "consumer": f"bench {os.getpid()}"}
     plain = json.dumps(request).encode()
     barrier.wait()
     done = 0
-    token = None
+    tokens = []
     while True:
-        body = plain if token is None else json.dumps({**request, "complete": [{"token": token}]}).encode()
+        body = plain if not tokens else json.dumps({**request, "complete": [{"token": token} for token in tokens]}).encode()
         status, answer = connection.request("POST", f"/v1/queues/{QUEUE}/lease", body)
         if status != 200 or b'"error"' in answer:
             raise RuntimeError(f"lease: {status} {answer[:200]!r}")
-        jobs = json.loads(answer)["jobs"]
-        if token is not None:
-            done += 1
-        if not jobs:
+        done += len(tokens)
+        tokens = [job["lease"]["token"] for job in json.loads(answer)["jobs"]]
+        if not tokens:
             return done
-        token = jobs[0]["lease"]["token"]
 
 
 def _jobq_consumer(address, batch, barrier):
@@ -135,7 +134,7 @@ def _consumer(target, batch, barrier, results):
     try:
         kind, address = target
         if kind == "jobq-carry":
-            results.put(("ok", _jobq_carrying_consumer(address, barrier)))
+            results.put(("ok", _jobq_carrying_consumer(address, batch, barrier)))
             return
         function = _jobq_consumer if kind == "jobq" else _beanstalk_consumer
         results.put(("ok", function(address, batch, barrier)))
@@ -227,8 +226,7 @@ class ConsumerScenarios:
             peers = {"beanstalkd": Beanstalkd(os.path.join(work, "bs"), None),
                      "beanstalkd -f0": Beanstalkd(os.path.join(work, "bs-f0"), 0)}
             targets = {"jobq": ("jobq", daemon.socket)}
-            if batch == 1:
-                targets["jobq, completion carried"] = ("jobq-carry", daemon.socket)
+            targets["jobq, completion carried"] = ("jobq-carry", daemon.socket)
             rates = {name: [] for name in [*targets, *peers]}
             try:
                 daemon.start()

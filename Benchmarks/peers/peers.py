@@ -22,8 +22,8 @@ Run through Benchmarks/peers/run.sh, which installs the peers and builds jobq fi
   consumers  N prefilled jobs leased and completed by 1 and 16 consumer processes, single and
            batched (lease max 100, then one POST /v1/leases/complete) vs beanstalkd's reserve +
            delete (greenstalk for single; pipelined reserve-with-timeout 0 and delete for
-           batched), default binlog and -f0; for single, jobq also with each completion carried
-           by the next lease request (one request a job); then put → get → task_done round trips on an idle
+           batched), default binlog and -f0; jobq also with each lease's completions carried by
+           its next lease request (one request and one transaction a lease); then put → get → task_done round trips on an idle
            queue (a long-polling lease vs a blocking reserve), p50/p99.
   memory   jobqd's RSS idle, with 100,000 and with 1,000,000 queued jobs (its queue paused),
            and the time from start to READY=1 with them; beanstalkd's beside it.
