@@ -269,6 +269,7 @@ let package = Package(
             name: "JobDaemonTests",
             dependencies: [
                 "JobDaemon", "JobBasics", "JobStore", "JobModel", "JobClient", "jobqd", "jobq", "jobq-cli", "JobQueueTesting",
+                "CJobSpawn",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

@@ -56,28 +56,40 @@ struct WorkLoop: Sendable {
         }
     }
 
-    /// One slot: lease, run, report, until stopped.
+    /// One slot: lease, run, report, until stopped. A job whose command succeeded is completed
+    /// by the next lease request, in its transaction (one commit a job), or at the end.
     private func slot() async throws {
+        var done: (job: Job, token: LeaseToken)?
         while await state.reserve(maxJobs: settings.maxJobs) {
-            let leased: [Job]
+            let answer: LeaseResponse
+            let completing = done.map { [CompleteManyRequest.Item(token: $0.token)] } ?? []
             do {
-                leased = try await state.unlessStopped {
+                answer = try await state.unlessStopped {
                     try await client.reconnecting(within: settings.reconnect) {
                         try await client.lease(queue: settings.queue, max: 1, waitSeconds: LeaseRequest.longestWait,
-                                               leaseSeconds: settings.leaseSeconds, consumer: settings.consumer)
+                                               leaseSeconds: settings.leaseSeconds, consumer: settings.consumer, completing: completing)
                     }
                 }
             } catch is CancellationError {
                 await state.unreserve()
-                return
+                break  // `done`, if any, is completed below (again, if the cancelled request had: no harm)
             }
-            guard let job = leased.first, let token = job.lease?.token else {
+            if let finished = done {
+                if let error = answer.completed?.first?.error { printError("jobq work: job \(finished.job.id): \(error.message)") }
+                done = nil
+            }
+            guard let job = answer.jobs.first, let token = job.lease?.token else {
                 await state.unreserve()
                 continue
             }
             let ending = await runCommand(for: job, token: token)
-            try await report(ending, job: job, token: token)
+            if case .exited(0) = ending, await !state.aborting {
+                done = (job, token)
+            } else {
+                try await report(ending, job: job, token: token)
+            }
         }
+        if let finished = done { try await report(.exited(0), job: finished.job, token: finished.token) }
     }
 
     /// Runs the command for `job`, extending its lease until the command ends.
@@ -143,7 +155,9 @@ struct WorkLoop: Sendable {
     /// Completes, fails or gives back the job by how its command ended.
     private func report(_ ending: Ending, job: Job, token: LeaseToken) async throws {
         let call: @Sendable () async throws -> Job
-        if await state.aborting {
+        if case .exited(0) = ending {
+            call = { try await client.complete(token) }
+        } else if await state.aborting {
             call = { try await client.release(token) }
         } else {
             switch ending {

@@ -3,8 +3,8 @@ import Dispatch
 import Glibc
 
 /// A command that a consumer (`jobq work`) runs in its own process for a leased job: spawned
-/// with `posix_spawnp` (found on `PATH`), its stdin fed from a pipe, stdout and stderr the
-/// consumer's; waited for with `waitpid` on a thread of its own. Foundation's `Process` learns
+/// with `posix_spawnp` (found on `PATH`) in a process group of its own, its stdin fed from a
+/// pipe, stdout and stderr the consumer's; waited for with `waitpid` on a thread of its own. Foundation's `Process` learns
 /// of an exit from SIGCHLD, which an async `main` whose threads all block signals may not take
 /// for seconds (measured: exits seen only when the next signal came).
 public final class ForegroundCommand: Sendable {
@@ -43,7 +43,10 @@ public final class ForegroundCommand: Sendable {
         sigemptyset(&mask)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setsigmask(&attributes, &mask)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        // A process group of its own: a stop reaches the command's children too, and a Ctrl-C at
+        // the terminal reaches the consumer alone, which decides.
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
         let arguments = argv.map { strdup($0) } + [nil]
         let variables = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
@@ -75,9 +78,9 @@ public final class ForegroundCommand: Sendable {
         return ForegroundCommand(pid: pid)
     }
 
-    /// Asks the command to stop (SIGTERM).
+    /// Asks the command and its process group to stop (SIGTERM).
     public func terminate() {
-        kill(pid, SIGTERM)
+        kill(-pid, SIGTERM)
     }
 
     /// Returns once the command has ended (waited for on a thread of its own: a blocked

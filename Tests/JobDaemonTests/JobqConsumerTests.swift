@@ -1,3 +1,4 @@
+import CJobSpawn
 import Foundation
 import JobQueueTesting
 import Testing
@@ -69,12 +70,24 @@ struct JobqConsumerTests {
             let fifo = directory + "/started"
             #expect(mkfifo(fifo, 0o600) == 0)
             let id = try await Jobq.jobq(socket, ["put", "slow", "1"]).stdout.trimmingCharacters(in: .newlines)
-            let (process, _, errors) = try Self.startWork(socket, ["slow", "--lease", "3s", "--max-jobs", "1", "--", "sh", "-c", "echo go > \(fifo); exec sleep 60"])
+            // The command leaves a child of its own behind its `wait`: the stop must reach it too.
+            let pidFile = directory + "/child"
+            let command = "sleep 3600 & echo $! > \(pidFile); echo go > \(fifo); wait"
+            let (process, _, errors) = try Self.startWork(socket, ["slow", "--lease", "3s", "--max-jobs", "1", "--", "sh", "-c", command])
             await Self.signalled(fifo)  // the command runs
+            let child = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            let childExit = jobq_pidfd_open(child)  // readable once the child has exited
+            #expect(childExit >= 0)
             try await Jobq.jobq(socket, ["cancel", id]).expectSuccess()
             let heard = await DaemonInterruptTests.line(containing: "was cancelled", from: errors)
             #expect(heard.contains("job \(id)") && heard.contains("its command was stopped"), "\(heard)")
             #expect(await DaemonTests().exit(of: process) == 0)
+            let gone = await onOwnThread { () -> Int32 in
+                var watch = pollfd(fd: childExit, events: Int16(POLLIN), revents: 0)
+                return poll(&watch, 1, 30_000)
+            }
+            #expect(gone == 1, "the command's child outlived the stop")
+            close(childExit)
 
             // SIGTERM while two commands run: no more leases; both finish and are completed.
             for n in 1...3 { _ = try await Jobq.jobq(socket, ["put", "batch", "\(n)"]) }
