@@ -35,8 +35,9 @@ extension JobEngine {
         while true {
             let seen = leaseWaiters.arrivals(in: queue)
             var next: Timestamp?
-            if !isPaused(queue) || !completing.isEmpty {
-                let found = try await store.awaitingLease(queue: queue, limit: isPaused(queue) ? 0 : max, for: duration,
+            let paused = isPaused(queue)
+            if !paused || !completing.isEmpty {
+                let found = try await store.lease(queue: queue, limit: paused ? 0 : max, for: duration,
                                                           consumer: consumer, completing: completing)
                 if !completing.isEmpty {
                     completed = completedLeases(found.completed)
@@ -63,7 +64,7 @@ extension JobEngine {
     /// once the lease is no longer held, which is how a consumer learns that its job was
     /// cancelled.
     public nonisolated func heartbeat(_ token: LeaseToken, for duration: Duration) async throws(JobStoreError) -> Job {
-        let job: Job = try await Self.awaiting { store.heartbeat(token, for: duration, completion: $0) }
+        let job = try await store.heartbeat(token, for: duration)
         if let lease = job.lease { decide(.leaseHeld(until: lease.expiresAt)) }
         return job
     }
@@ -71,21 +72,14 @@ extension JobEngine {
     /// Completes the job of lease `token` with the consumer's `result`; the same token again
     /// returns the job as it is.
     public nonisolated func complete(_ token: LeaseToken, result: JSONValue?) async throws(JobStoreError) -> Job {
-        let completed: CompletedLease = try await Self.awaiting { store.complete(token, result: result, completion: $0) }
-        let finished = completed.finished
-        if completed.repeated { return finished.job }
-        hub.publish(.finished(finished.job))
-        if !finished.unblocked.isEmpty { dependentsReady() }
-        tellWaiters([finished.job.id], queue: finished.job.spec.queue)
-        return finished.job
+        try completedLeases([.success(try await store.complete(token, result: result))])[0].get()
     }
 
     /// Completes many leases in one transaction; each item's outcome on its own.
     public nonisolated func complete(
         _ items: [(token: LeaseToken, result: JSONValue?)]
     ) async throws(JobStoreError) -> [Result<Job, JobStoreError>] {
-        let outcomes: [Result<CompletedLease, JobStoreError>] = try await Self.awaiting { store.complete(items, completion: $0) }
-        return completedLeases(outcomes)
+        completedLeases(try await store.complete(items))
     }
 
     /// Tells the event stream, waits, joins and dependents of the leases a consumer completed.
@@ -105,7 +99,7 @@ extension JobEngine {
     /// Fails the attempt of lease `token`: retried after the job's backoff while it has attempts
     /// left, else failed.
     public nonisolated func fail(_ token: LeaseToken, reason: String) async throws(JobStoreError) -> Job {
-        let ending: LeaseEnding = try await Self.awaiting { store.fail(token, reason: reason, completion: $0) }
+        let ending = try await store.fail(token, reason: reason)
         leaseEnded(ending)
         return ending.job
     }
@@ -113,7 +107,7 @@ extension JobEngine {
     /// Gives the job of lease `token` back to its queue, to be leased again after `delay`; the
     /// attempt does not count.
     public nonisolated func release(_ token: LeaseToken, delay: Duration) async throws(JobStoreError) -> Job {
-        let job: Job = try await Self.awaiting { store.release(token, delay: delay, completion: $0) }
+        let job = try await store.release(token, delay: delay)
         hub.publish(.requeued(job))
         leaseWaiters.workArrived(in: job.spec.queue, count: 1)
         return job
@@ -177,27 +171,6 @@ extension JobEngine {
 
     private nonisolated func isPaused(_ queue: String) -> Bool {
         core.withLock { $0.state.queues[queue]?.lifecycle == .paused }
-    }
-
-    private static func awaiting<T: Sendable>(
-        _ start: (@escaping @Sendable (Result<T, JobStoreError>) -> Void) -> Void
-    ) async throws(JobStoreError) -> T {
-        let result: Result<T, JobStoreError> = await withCheckedContinuation { continuation in
-            start { continuation.resume(returning: $0) }
-        }
-        return try result.get()
-    }
-}
-
-extension JobStore {
-    /// ``lease(queue:limit:for:consumer:completing:completion:)`` for a task.
-    func awaitingLease(
-        queue: String, limit: Int, for duration: Duration, consumer: String, completing: [(token: LeaseToken, result: JSONValue?)]
-    ) async throws(JobStoreError) -> LeasedJobs {
-        let result: Result<LeasedJobs, JobStoreError> = await withCheckedContinuation { continuation in
-            lease(queue: queue, limit: limit, for: duration, consumer: consumer, completing: completing) { continuation.resume(returning: $0) }
-        }
-        return try result.get()
     }
 }
 

@@ -18,10 +18,9 @@ extension JobStore {
     /// ``LeasedJobs/completed``: a consumer's "done, next" is one commit.
     public func lease(
         queue: String, limit: Int, for duration: Duration, consumer: String,
-        completing: [(token: LeaseToken, result: JSONValue?)] = [],
-        completion done: @escaping @Sendable (Result<LeasedJobs, JobStoreError>) -> Void
-    ) {
-        enqueueWrite(synced: !completing.isEmpty) { context throws(JobStoreError) in
+        completing: [(token: LeaseToken, result: JSONValue?)] = []
+    ) async throws(JobStoreError) -> LeasedJobs {
+        try await write(synced: !completing.isEmpty) { context throws(JobStoreError) in
             let completed = try context.complete(completing)
             if try context.queueKind(queue) == false {
                 // The completions stand; the lease is refused.
@@ -52,90 +51,60 @@ extension JobStore {
             }
             let next = leased.count < limit ? try context.earliestRunAt(queue: queue) : nil
             return LeasedJobs(jobs: leased, nextRunAt: next, completed: completed)
-        } completion: { done($0) }
+        }
     }
 
     /// Extends the lease `token` names to `duration` from now. Without an fsync of its own, as
     /// a lease. Throws ``JobStoreError/leaseLost(_:_:)`` when the lease is no longer held (it
     /// expired, was released, or the job was cancelled: a consumer learns of a cancel here).
-    public func heartbeat(
-        _ token: LeaseToken, for duration: Duration,
-        completion done: @escaping @Sendable (Result<Job, JobStoreError>) -> Void
-    ) {
-        enqueueWrite(synced: false) { context throws(JobStoreError) in
+    public func heartbeat(_ token: LeaseToken, for duration: Duration) async throws(JobStoreError) -> Job {
+        try await write(synced: false) { context throws(JobStoreError) in
             let now = context.clock()
-            guard let job = try context.jobs("""
-                UPDATE jobs SET lease_expires_at = ?4, updated_at = ?3
-                WHERE id = ?1 AND runs = ?2 AND state = 'running' AND lease_expires_at > ?3
-                RETURNING \(jobColumns)
-                """, bind: { statement throws(SQLiteError) in
-                try context.bind(token, now: now, to: statement)
+            return try context.updateLeased(token, now: now, set: "lease_expires_at = ?4, updated_at = ?3") { statement throws(SQLiteError) in
                 try statement.bind(4, now.advanced(by: duration).millisecondsSinceEpoch)
-            }).first else {
-                throw try context.leaseRefusal(token, now: now)
             }
-            return job
-        } completion: { done($0) }
+        }
     }
 
     /// Completes the job of lease `token`: `succeeded`, with the consumer's `result`; the jobs
     /// that run after it are unblocked. Completing again with the same token returns the job
     /// as it is (the answer to the first may have been lost). Throws
     /// ``JobStoreError/leaseLost(_:_:)`` when the lease is no longer held.
-    public func complete(
-        _ token: LeaseToken, result: JSONValue?,
-        completion done: @escaping @Sendable (Result<CompletedLease, JobStoreError>) -> Void
-    ) {
-        enqueueWrite { context throws(JobStoreError) in try context.complete(token, result: result) 
-        } completion: { done($0) }
+    public func complete(_ token: LeaseToken, result: JSONValue?) async throws(JobStoreError) -> CompletedLease {
+        try await write { context throws(JobStoreError) in try context.complete(token, result: result) }
     }
 
     /// Completes the jobs of many leases in one transaction (a consumer that leased a batch),
     /// each as ``complete(_:result:completion:)`` would: each item's outcome on its own, a stale
     /// token refused without holding back the others.
     public func complete(
-        _ items: [(token: LeaseToken, result: JSONValue?)],
-        completion done: @escaping @Sendable (Result<[Result<CompletedLease, JobStoreError>], JobStoreError>) -> Void
-    ) {
-        enqueueWrite { context throws(JobStoreError) in
-            try context.complete(items)
-        } completion: { done($0) }
+        _ items: [(token: LeaseToken, result: JSONValue?)]
+    ) async throws(JobStoreError) -> [Result<CompletedLease, JobStoreError>] {
+        try await write { context throws(JobStoreError) in try context.complete(items) }
     }
 
     /// Fails the attempt of lease `token` with `reason`: the job runs again after its backoff
     /// when it has attempts left, else it fails (and the jobs that run after it with it).
-    public func fail(
-        _ token: LeaseToken, reason: String,
-        completion done: @escaping @Sendable (Result<LeaseEnding, JobStoreError>) -> Void
-    ) {
-        enqueueWrite { context throws(JobStoreError) in
+    public func fail(_ token: LeaseToken, reason: String) async throws(JobStoreError) -> LeaseEnding {
+        try await write { context throws(JobStoreError) in
             let now = context.clock()
             guard let job = try context.heldJob(token, now: now) else { throw try context.leaseRefusal(token, now: now) }
             return try context.endLease(of: job, reason: reason, now: now)
-        } completion: { done($0) }
+        }
     }
 
     /// Gives the job of lease `token` back to its queue, to be leased again after `delay`; the
     /// attempt does not count.
-    public func release(
-        _ token: LeaseToken, delay: Duration,
-        completion done: @escaping @Sendable (Result<Job, JobStoreError>) -> Void
-    ) {
-        enqueueWrite { context throws(JobStoreError) in
+    public func release(_ token: LeaseToken, delay: Duration) async throws(JobStoreError) -> Job {
+        try await write { context throws(JobStoreError) in
             let now = context.clock()
-            guard let job = try context.jobs("""
-                UPDATE jobs SET state = 'queued', attempts = max(0, attempts - 1), run_at = ?4, updated_at = ?3,
+            return try context.updateLeased(token, now: now, set: """
+                state = 'queued', attempts = max(0, attempts - 1), run_at = ?4, updated_at = ?3,
                     started_at = NULL, lease_expires_at = NULL
-                WHERE id = ?1 AND runs = ?2 AND state = 'running' AND lease_expires_at > ?3
-                RETURNING \(jobColumns)
-                """, bind: { statement throws(SQLiteError) in
-                try context.bind(token, now: now, to: statement)
+                """) { statement throws(SQLiteError) in
                 try statement.bind(4, now.advanced(by: delay).millisecondsSinceEpoch)
-            }).first else {
-                throw try context.leaseRefusal(token, now: now)
             }
-            return job
-        } completion: { done($0) }
+        }
     }
 
     /// Ends every lease whose time is up: each counts as a failed attempt (retried after the

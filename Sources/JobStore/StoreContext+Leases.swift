@@ -37,29 +37,48 @@ extension StoreContext {
         }
     }
 
+    /// Updates the job of lease `token` with `assignments` when that lease is held now
+    /// (`?1` is the job, `?2` its run, `?3` now; `bind` binds the rest), returning the job as
+    /// it became; throws why the lease is not held (``leaseRefusal(_:now:)``).
+    func updateLeased(
+        _ token: LeaseToken, now: Timestamp, set assignments: String, bind: (Statement) throws(SQLiteError) -> Void
+    ) throws(JobStoreError) -> Job {
+        guard let job = try jobs("""
+            UPDATE jobs SET \(assignments)
+            WHERE id = ?1 AND runs = ?2 AND state = 'running' AND lease_expires_at > ?3
+            RETURNING \(jobColumns)
+            """, bind: { statement throws(SQLiteError) in
+            try bindLease(token, now: now, to: statement)
+            try bind(statement)
+        }).first else {
+            throw try leaseRefusal(token, now: now)
+        }
+        return job
+    }
+
     /// Binds `?1` (the job), `?2` (its run) and `?3` (now) for a statement on a lease.
-    func bind(_ token: LeaseToken, now: Timestamp, to statement: Statement) throws(SQLiteError) {
+    private func bindLease(_ token: LeaseToken, now: Timestamp, to statement: Statement) throws(SQLiteError) {
         try statement.bind(1, token.job.rawValue)
         try statement.bind(2, token.run)
         try statement.bind(3, now.millisecondsSinceEpoch)
     }
 
-    /// Completes the job of lease `token` (see ``JobStore/complete(_:result:completion:)``).
+    /// Completes the job of lease `token` (see ``JobStore/complete(_:result:)``).
     func complete(_ token: LeaseToken, result: JSONValue?) throws(JobStoreError) -> CompletedLease {
         let now = clock()
-        guard let job = try jobs("""
-            UPDATE jobs SET state = 'succeeded', finished_at = ?3, updated_at = ?3, lease_expires_at = NULL,
-                result = ?4
-            WHERE id = ?1 AND runs = ?2 AND state = 'running' AND lease_expires_at > ?3
-            RETURNING \(jobColumns)
-            """, bind: { statement throws(SQLiteError) in
-            try bind(token, now: now, to: statement)
-            try statement.bind(4, result.flatMap { $0 == .null ? nil : $0.compactJSON })
-        }).first else {
-            if let done = try job(token.job), done.state == .succeeded, done.runs == token.run {
+        let job: Job
+        do throws(JobStoreError) {
+            job = try updateLeased(token, now: now, set: """
+                state = 'succeeded', finished_at = ?3, updated_at = ?3, lease_expires_at = NULL, result = ?4
+                """) { statement throws(SQLiteError) in
+                try statement.bind(4, result.flatMap { $0 == .null ? nil : $0.compactJSON })
+            }
+        } catch .leaseLost(let lost, let reason) {
+            // Completing twice with one token answers as the first did.
+            if let done = try self.job(token.job), done.state == .succeeded, done.runs == token.run {
                 return CompletedLease(finished: FinishedJob(job: done, unblocked: [], failedDependents: []), repeated: true)
             }
-            throw try leaseRefusal(token, now: now)
+            throw .leaseLost(lost, reason)
         }
         let settled = try settleDependents(of: job.id, finishedAs: .succeeded, now: now)
         return CompletedLease(finished: FinishedJob(job: job, unblocked: settled.unblocked, failedDependents: []), repeated: false)
@@ -87,7 +106,7 @@ extension StoreContext {
         try jobs("""
             SELECT \(jobColumns) FROM jobs
             WHERE id = ?1 AND runs = ?2 AND state = 'running' AND lease_expires_at > ?3
-            """) { statement throws(SQLiteError) in try bind(token, now: now, to: statement) }.first
+            """) { statement throws(SQLiteError) in try bindLease(token, now: now, to: statement) }.first
     }
 
     /// Why lease `token` is not held: no such job (``JobStoreError/notFound(_:)``), or

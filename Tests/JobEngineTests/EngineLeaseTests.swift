@@ -96,10 +96,8 @@ struct EngineLeaseTests {
         let leased = Locked<JobID?>(nil)
         try await withEngine(prepare: { store in
             let job = try await store.insert([payloadSpec()])[0].job
-            let result: Result<LeasedJobs, JobStoreError> = await withCheckedContinuation { continuation in
-                store.lease(queue: "mail", limit: 1, for: .seconds(30), consumer: "before") { continuation.resume(returning: $0) }
-            }
-            #expect(try result.get().jobs.map(\.id) == [job.id])
+            let taken = try await store.lease(queue: "mail", limit: 1, for: .seconds(30), consumer: "before")
+            #expect(taken.jobs.map(\.id) == [job.id])
             leased.withLock { $0 = job.id }
         }) { engine, store, _, clock in
             try await engine.untilStarted()

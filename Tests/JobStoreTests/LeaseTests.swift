@@ -5,27 +5,25 @@ import Testing
 extension JobStore {
     func lease(_ queue: String, limit: Int = 1, seconds: Int64 = 60, consumer: String = "c1",
                completing: [(token: LeaseToken, result: JSONValue?)] = []) async throws(JobStoreError) -> LeasedJobs {
-        let leased: LeasedJobs = try await awaiting {
-            lease(queue: queue, limit: limit, for: .seconds(seconds), consumer: consumer, completing: completing, completion: $0)
-        }
+        let leased = try await lease(queue: queue, limit: limit, for: .seconds(seconds), consumer: consumer, completing: completing)
         if let refusal = leased.refusal { throw refusal }
         return leased
     }
 
     func heartbeat(_ token: LeaseToken, seconds: Int64 = 60) async throws(JobStoreError) -> Job {
-        try await awaiting { heartbeat(token, for: .seconds(seconds), completion: $0) }
+        try await heartbeat(token, for: .seconds(seconds))
     }
 
-    func complete(_ token: LeaseToken, result: JSONValue? = nil) async throws(JobStoreError) -> CompletedLease {
-        try await awaiting { complete(token, result: result, completion: $0) }
+    func complete(_ token: LeaseToken) async throws(JobStoreError) -> CompletedLease {
+        try await complete(token, result: nil)
     }
 
-    func fail(_ token: LeaseToken, reason: String = "no") async throws(JobStoreError) -> LeaseEnding {
-        try await awaiting { fail(token, reason: reason, completion: $0) }
+    func fail(_ token: LeaseToken) async throws(JobStoreError) -> LeaseEnding {
+        try await fail(token, reason: "no")
     }
 
-    func release(_ token: LeaseToken, delay: Duration = .zero) async throws(JobStoreError) -> Job {
-        try await awaiting { release(token, delay: delay, completion: $0) }
+    func release(_ token: LeaseToken) async throws(JobStoreError) -> Job {
+        try await release(token, delay: .zero)
     }
 
     func expireLeases() async throws(JobStoreError) -> ExpiredLeases {
@@ -196,9 +194,7 @@ struct LeaseTests {
             #expect(throws: JobStoreError.notFound(JobID(99))) { try next.completed[1].get() }
             _ = try await store.add(spec(queue: "build"))
             let second = try #require(next.jobs.first?.lease?.token)
-            let refused: LeasedJobs = try await store.awaiting {
-                store.lease(queue: "build", limit: 1, for: .seconds(60), consumer: "c", completing: [(second, nil)], completion: $0)
-            }
+            let refused = try await store.lease(queue: "build", limit: 1, for: .seconds(60), consumer: "c", completing: [(second, nil)])
             #expect(refused.refusal == .notAConsumerQueue("build"))
             #expect(try await store.job(second.job)?.state == .succeeded)
         }
