@@ -25,8 +25,8 @@ enum LeaseRoutes {
             let items = body.complete ?? []
             let lease = { @Sendable () async throws -> LeaseResponse in
                 let outcome = try await storeCall {
-                    try await engine.lease(queue: queue, max: body.max, wait: .milliseconds(Int64(body.waitSeconds * 1000)),
-                                           for: .milliseconds(Int64(body.leaseSeconds * 1000)), consumer: consumer,
+                    try await engine.lease(queue: queue, max: body.max, wait: .seconds(body.waitSeconds),
+                                           for: .seconds(body.leaseSeconds), consumer: consumer,
                                            completing: items.map { ($0.token, $0.result) })
                 }
                 return LeaseResponse(jobs: outcome.jobs, completed: items.isEmpty ? nil : outcomes(items, outcome.completed))
@@ -45,7 +45,7 @@ enum LeaseRoutes {
         router.post("v1/leases/:token/heartbeat") { request, context -> Job in
             let token = try token(context)
             let body = try await decodeBody(HeartbeatRequest.self, request, limit: limit)
-            return try await storeCall { try await engine.heartbeat(token, for: .milliseconds(Int64(body.leaseSeconds * 1000))) }
+            return try await storeCall { try await engine.heartbeat(token, for: .seconds(body.leaseSeconds)) }
         }
         router.post("v1/leases/:token/complete") { request, context -> Job in
             let token = try token(context)
@@ -60,7 +60,7 @@ enum LeaseRoutes {
         router.post("v1/leases/:token/release") { request, context -> Job in
             let token = try token(context)
             let body = try await decodeBody(ReleaseRequest.self, request, limit: limit)
-            return try await storeCall { try await engine.release(token, delay: .milliseconds(Int64(body.delaySeconds * 1000))) }
+            return try await storeCall { try await engine.release(token, delay: .seconds(body.delaySeconds)) }
         }
     }
 

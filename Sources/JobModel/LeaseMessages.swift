@@ -92,11 +92,8 @@ public struct HeartbeatRequest: Codable, Hashable, Sendable {
     public init(from decoder: any Decoder) throws {
         try rejectUnknownOrNullFields(decoder, known: CodingKeys.allCases.map(\.rawValue))
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        leaseSeconds = try container.decodeIfPresent(Double.self, forKey: .leaseSeconds) ?? LeaseRequest.defaultLeaseSeconds
-        guard leaseSeconds.isFinite, LeaseRequest.leaseBounds.contains(leaseSeconds) else {
-            throw DecodingError.dataCorruptedError(forKey: .leaseSeconds, in: container,
-                                                   debugDescription: "must be from 1 to 43200 seconds (12 hours)")
-        }
+        leaseSeconds = try container.decodeSeconds(forKey: .leaseSeconds, in: LeaseRequest.leaseBounds, absent: LeaseRequest.defaultLeaseSeconds,
+                                                   bounds: "from 1 to 43200 seconds (12 hours)")
     }
 }
 
@@ -118,11 +115,7 @@ public struct CompleteRequest: Codable, Hashable, Sendable {
     public init(from decoder: any Decoder) throws {
         try rejectUnknownOrNullFields(decoder, known: CodingKeys.allCases.map(\.rawValue))
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        result = try container.decodeIfPresent(JSONValue.self, forKey: .result)
-        if let result, result.compactJSON.utf8.count > Self.resultBytes {
-            throw DecodingError.dataCorruptedError(forKey: .result, in: container,
-                                                   debugDescription: "is longer than \(Self.resultBytes) bytes as compact JSON")
-        }
+        result = try container.decodeResultIfPresent(forKey: .result)
     }
 }
 
@@ -165,10 +158,8 @@ public struct ReleaseRequest: Codable, Hashable, Sendable {
     public init(from decoder: any Decoder) throws {
         try rejectUnknownOrNullFields(decoder, known: CodingKeys.allCases.map(\.rawValue))
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        delaySeconds = try container.decodeIfPresent(Double.self, forKey: .delaySeconds) ?? 0
-        guard delaySeconds.isFinite, (0...31_536_000).contains(delaySeconds) else {
-            throw DecodingError.dataCorruptedError(forKey: .delaySeconds, in: container, debugDescription: "must be from 0 to 31536000 seconds (a year)")
-        }
+        delaySeconds = try container.decodeSeconds(forKey: .delaySeconds, in: 0...31_536_000, absent: 0,
+                                                   bounds: "from 0 to 31536000 seconds (a year)")
     }
 }
 
@@ -191,11 +182,7 @@ public struct CompleteManyRequest: Codable, Hashable, Sendable {
             try rejectUnknownOrNullFields(decoder, known: CodingKeys.allCases.map(\.rawValue))
             let container = try decoder.container(keyedBy: CodingKeys.self)
             token = try container.decode(LeaseToken.self, forKey: .token)
-            result = try container.decodeIfPresent(JSONValue.self, forKey: .result)
-            if let result, result.compactJSON.utf8.count > CompleteRequest.resultBytes {
-                throw DecodingError.dataCorruptedError(forKey: .result, in: container,
-                                                       debugDescription: "is longer than \(CompleteRequest.resultBytes) bytes as compact JSON")
-            }
+            result = try container.decodeResultIfPresent(forKey: .result)
         }
     }
 
@@ -240,5 +227,28 @@ public struct CompleteManyResponse: Codable, Hashable, Sendable {
 
     public init(results: [Outcome]) {
         self.results = results
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// A number of seconds within `range`, or `absent` when the field is left out; `bounds`
+    /// says the range in the error.
+    fileprivate func decodeSeconds(forKey key: Key, in range: ClosedRange<Double>, absent: Double, bounds: String) throws -> Double {
+        let seconds = try decodeIfPresent(Double.self, forKey: key) ?? absent
+        guard seconds.isFinite, range.contains(seconds) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "must be \(bounds)")
+        }
+        return seconds
+    }
+
+    /// A consumer's result for a completed job: any JSON value, at most
+    /// ``CompleteRequest/resultBytes`` as compact JSON.
+    fileprivate func decodeResultIfPresent(forKey key: Key) throws -> JSONValue? {
+        let result = try decodeIfPresent(JSONValue.self, forKey: key)
+        if let result, result.compactJSON.utf8.count > CompleteRequest.resultBytes {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self,
+                                                   debugDescription: "is longer than \(CompleteRequest.resultBytes) bytes as compact JSON")
+        }
+        return result
     }
 }
