@@ -89,7 +89,7 @@ struct List: AsyncParsableCommand {
                 "\(job.attempts)/\(job.spec.retry.maxAttempts)" + (job.interruptedAttempts > 0 ? "+\(job.interruptedAttempts)" : ""),
                 job.exitCode.map(String.init) ?? job.signal.map { "sig\($0)" } ?? "-",
                 Formats.describe(job.createdAt), runsNext(job, now: now), took(job),
-                Formats.cell(Formats.describe(job.spec.command), width: 60),
+                Formats.cell(leaseNote(job) + Formats.describe(job.spec.command), width: 60),
             ])
         }
         print(table.render(style: style))
@@ -121,6 +121,12 @@ extension List {
 func runsNext(_ job: Job, now: Timestamp) -> String {
     guard job.state == .queued || job.state == .blocked, job.runAt > now else { return "-" }
     return (job.attempts > 0 ? "retry " : "") + Formats.describe(job.runAt)
+}
+
+/// Who holds a leased job, and until when, before its payload in a list: `[leased by c1 to 14:03:27] `.
+func leaseNote(_ job: Job) -> String {
+    guard let lease = job.lease else { return "" }
+    return "[leased by \(lease.consumer) to \(Formats.describe(lease.expiresAt))] "
 }
 
 /// How long the job's last attempt ran (so far, for a running job).

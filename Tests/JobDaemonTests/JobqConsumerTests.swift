@@ -75,6 +75,8 @@ struct JobqConsumerTests {
             let command = "sleep 3600 & echo $! > \(pidFile); echo go > \(fifo); wait"
             let (process, _, errors) = try Self.startWork(socket, ["slow", "--lease", "3s", "--max-jobs", "1", "--", "sh", "-c", command])
             await Self.signalled(fifo)  // the command runs
+            let leased = try await Jobq.jobq(socket, ["list", "-q", "slow"]).stdout
+            #expect(leased.contains("[leased by ") && leased.contains("] 1"), "\(leased)")
             let child = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
             let childExit = jobq_pidfd_open(child)  // readable once the child has exited
             #expect(childExit >= 0)
