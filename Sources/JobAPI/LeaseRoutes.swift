@@ -13,7 +13,8 @@ enum LeaseRoutes {
         let limit = environment.limits.maxBodyBytes
         router.post("v1/queues/:name/lease") { request, context -> LeaseResponse in
             let queue = try QueueRoutes.name(context)
-            let body = try await decodeBody(LeaseRequest.self, request, limit: limit)
+            let bytes = try await collectBody(request, limit: limit)
+            let body = try BodyReader.leaseRequest(bytes.readableBytesView) ?? decodeJSON(LeaseRequest.self, bytes)
             do {
                 try body.validate()
             } catch {

@@ -13,9 +13,9 @@ struct SubmitAnswer {
     var body: ByteBuffer
 
     /// The specs of a submit body: one spec, or `{"jobs": [spec, …]}`. The common bodies take
-    /// ``SubmitReader``; `JSONDecoder` decides the rest and says where a malformed one is wrong.
+    /// ``BodyReader``; `JSONDecoder` decides the rest and says where a malformed one is wrong.
     static func specs(of body: ByteBuffer) throws -> [JobSpec] {
-        let specs = try SubmitReader.specs(body.readableBytesView) ?? decodeJSON(SubmitBody.self, body).specs
+        let specs = try BodyReader.specs(body.readableBytesView) ?? decodeJSON(SubmitBody.self, body).specs
         guard !specs.isEmpty else { throw APIError.invalid("jobs: the batch is empty") }
         return specs
     }

@@ -23,6 +23,8 @@ extension StoreContext {
         let spec: JobSpec
         if let known {
             spec = known
+        } else if let read = row.withBytes(2, BodyReader.spec) {
+            spec = read
         } else {
             do {
                 spec = try decoder.decode(JobSpec.self, from: row.data(2))

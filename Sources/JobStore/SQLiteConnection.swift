@@ -156,6 +156,12 @@ final class Statement {
 
     func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
 
+    /// The column's bytes in place (valid only during `body`), for reading JSON without a copy.
+    func withBytes<T>(_ column: Int32, _ body: (UnsafeBufferPointer<UInt8>) -> T) -> T {
+        guard let bytes = sqlite3_column_text(raw, column) else { return body(UnsafeBufferPointer(start: nil, count: 0)) }
+        return body(UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(raw, column))))
+    }
+
     /// The column's bytes, for decoding JSON without an intermediate String.
     func data(_ column: Int32) -> Data {
         guard let bytes = sqlite3_column_text(raw, column) else { return Data() }

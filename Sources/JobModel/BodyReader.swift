@@ -1,14 +1,12 @@
 import JobBasics
-import JobModel
 
-/// A fast reader for the common submit bodies: one spec, or `{"jobs":[spec, …]}`. It accepts
-/// only what it is sure `JSONDecoder` would decode to the same specs; on anything else (an
-/// escape it does not handle, a `retry` object, a repeated field, a number that is not plain,
-/// invalid JSON) it answers `nil`, and the caller decodes with `JSONDecoder`, which also gives
-/// the error message. Hand-written because `JSONDecoder` spent most of a batch submit's time.
-/// Its fields are `JobSpec.CodingKeys`, the list Codable reads, in an exhaustive switch: a new
-/// field of the spec does not compile until the reader takes it or leaves it to `JSONDecoder`.
-struct SubmitReader {
+/// A fast reader for the JSON jobq reads most: submit bodies, the specs the store reads back
+/// and lease requests. It accepts only what it is sure `JSONDecoder` would decode to the same
+/// value; on anything else (an escape it does not handle, a `retry` object, a repeated field, a
+/// number that is not plain, invalid JSON) it answers `nil`, and the caller decodes with
+/// `JSONDecoder`, which also gives the error message. Hand-written because `JSONDecoder` spent
+/// most of a batch submit's time, and a sixth of a lease's (perf profiles of jobqd).
+public struct BodyReader {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
 
@@ -18,14 +16,9 @@ struct SubmitReader {
 
     /// What `body` reads from `bytes`, provided that only white space follows it; read in place
     /// when the bytes are contiguous (a `Data`, a request body), else from a copy.
-    /// The specs of a submit body, or `nil` when `JSONDecoder` must decide.
-    static func specs(_ bytes: some Collection<UInt8>) -> [JobSpec]? {
-        read(bytes) { $0.submitBody() }
-    }
-
-    static func read<T>(_ bytes: some Collection<UInt8>, _ body: (inout SubmitReader) -> T?) -> T? {
+    static func read<T>(_ bytes: some Collection<UInt8>, _ body: (inout BodyReader) -> T?) -> T? {
         func whole(_ buffer: UnsafeBufferPointer<UInt8>) -> T? {
-            var reader = SubmitReader(bytes: buffer)
+            var reader = BodyReader(bytes: buffer)
             guard let value = body(&reader) else { return nil }
             reader.skipSpace()
             return reader.atEnd ? value : nil
@@ -60,103 +53,6 @@ struct SubmitReader {
         else { return false }
         index += 4
         return true
-    }
-
-    /// `{"jobs":[…]}` or one spec.
-    mutating func submitBody() -> [JobSpec]? {
-        let start = index
-        guard take(UInt8(ascii: "{")) else { return nil }
-        var specs: [JobSpec]
-        if let key = string(), key == "jobs" {
-            guard take(UInt8(ascii: ":")), take(UInt8(ascii: "[")) else { return nil }
-            specs = []
-            if !take(UInt8(ascii: "]")) {
-                repeat {
-                    guard let spec = spec() else { return nil }
-                    specs.append(spec)
-                } while take(UInt8(ascii: ","))
-                guard take(UInt8(ascii: "]")) else { return nil }
-            }
-            guard take(UInt8(ascii: "}")) else { return nil }
-        } else {
-            index = start
-            guard let spec = spec() else { return nil }
-            specs = [spec]
-        }
-        return specs
-    }
-
-    mutating func spec() -> JobSpec? {
-        guard take(UInt8(ascii: "{")) else { return nil }
-        var argv: [String]?
-        var shell: String?
-        var spec = JobSpec(command: .argv([]))
-        var seen: Set<String> = []
-        if !take(UInt8(ascii: "}")) {
-            repeat {
-                guard let key = string(), seen.insert(key).inserted, take(UInt8(ascii: ":")) else { return nil }
-                if takeNull() { return nil }  // null is refused: JSONDecoder says so
-                guard let field = JobSpec.CodingKeys(rawValue: key) else { return nil }  // JSONDecoder refuses it
-                switch field {
-                case .argv:
-                    guard let value = stringArray() else { return nil }
-                    argv = value
-                case .shell:
-                    guard let value = string() else { return nil }
-                    shell = value
-                case .cwd:
-                    guard let value = string() else { return nil }
-                    spec.cwd = value
-                case .env:
-                    guard let value = stringObject() else { return nil }
-                    spec.env = value
-                case .queue:
-                    guard let value = string() else { return nil }
-                    spec.queue = value
-                case .priority:
-                    guard let value = integer(), let priority = Int(exactly: value) else { return nil }
-                    spec.priority = priority
-                case .runAt:
-                    guard let text = string(), let time = Timestamp(rfc3339: text) else { return nil }
-                    spec.runAt = time
-                case .timeout:
-                    guard let (milliseconds, exact) = wholeMilliseconds(),
-                          exact || milliseconds < JobSpec.Limits.timeout.wholeMilliseconds else {
-                        return nil  // above the limit by less than a millisecond: JSONDecoder refuses it
-                    }
-                    spec.timeout = .milliseconds(milliseconds)
-                case .after:
-                    guard take(UInt8(ascii: "[")) else { return nil }
-                    var ids: [JobID] = []
-                    if !take(UInt8(ascii: "]")) {
-                        repeat {
-                            guard let value = integer() else { return nil }
-                            ids.append(JobID(rawValue: value))
-                        } while take(UInt8(ascii: ","))
-                        guard take(UInt8(ascii: "]")) else { return nil }
-                    }
-                    spec.after = ids
-                case .idempotencyKey:
-                    guard let value = string() else { return nil }
-                    spec.idempotencyKey = value
-                case .label:
-                    guard let value = string() else { return nil }
-                    spec.label = value
-                case .submitterUID:
-                    guard let value = integer(), let uid = UInt32(exactly: value) else { return nil }
-                    spec.submitterUID = uid
-                case .retry, .payload:
-                    return nil  // JSONDecoder reads a retry policy and any JSON value
-                }
-            } while take(UInt8(ascii: ","))
-            guard take(UInt8(ascii: "}")) else { return nil }
-        }
-        switch (argv, shell) {
-        case (let argv?, nil): spec.command = .argv(argv)
-        case (nil, let shell?): spec.command = .shell(shell)
-        default: return nil
-        }
-        return spec
     }
 
     mutating func stringArray() -> [String]? {
@@ -231,6 +127,73 @@ struct SubmitReader {
             }
         }
         return nil
+    }
+
+    /// A JSON value (``JSONValue``) nested at most `depth` deep, whose numbers are plain
+    /// integers (a fraction or an exponent is left to `JSONDecoder`) and whose objects repeat
+    /// no key.
+    mutating func value(depth: Int = 32) -> JSONValue? {
+        skipSpace()
+        guard index < bytes.count, depth > 0 else { return nil }
+        switch bytes[index] {
+        case UInt8(ascii: "\""):
+            return string().map(JSONValue.string)
+        case UInt8(ascii: "{"):
+            index += 1
+            var members: [String: JSONValue] = [:]
+            if take(UInt8(ascii: "}")) { return .object(members) }
+            repeat {
+                guard let key = string(), members[key] == nil, take(UInt8(ascii: ":")),
+                      let member = value(depth: depth - 1) else { return nil }
+                members[key] = member
+            } while take(UInt8(ascii: ","))
+            return take(UInt8(ascii: "}")) ? .object(members) : nil
+        case UInt8(ascii: "["):
+            index += 1
+            var elements: [JSONValue] = []
+            if take(UInt8(ascii: "]")) { return .array(elements) }
+            repeat {
+                guard let element = value(depth: depth - 1) else { return nil }
+                elements.append(element)
+            } while take(UInt8(ascii: ","))
+            return take(UInt8(ascii: "]")) ? .array(elements) : nil
+        case UInt8(ascii: "t"):
+            return word("true") ? .bool(true) : nil
+        case UInt8(ascii: "f"):
+            return word("false") ? .bool(false) : nil
+        case UInt8(ascii: "n"):
+            return takeNull() ? .null : nil
+        default:
+            return integer().map(JSONValue.integer)
+        }
+    }
+
+    /// Consumes `text` when it is next.
+    mutating func word(_ text: StaticString) -> Bool {
+        let count = text.utf8CodeUnitCount
+        guard index + count <= bytes.count else { return false }
+        for offset in 0..<count where bytes[index + offset] != text.utf8Start[offset] { return false }
+        index += count
+        return true
+    }
+
+    /// A JSON number without an exponent (`300`, `0.5`, `-2`) as a `Double`, as `JSONDecoder`
+    /// reads it (both round the decimal text correctly).
+    mutating func double() -> Double? {
+        skipSpace()
+        let start = index
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let digits = index
+        while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+        guard index > digits, index - digits == 1 || bytes[digits] != UInt8(ascii: "0") else { return nil }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            let fraction = index
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+            guard index > fraction else { return nil }
+        }
+        if index < bytes.count, [UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[index]) { return nil }
+        return Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self))
     }
 
     /// A plain integer: an optional minus and digits, no fraction or exponent.

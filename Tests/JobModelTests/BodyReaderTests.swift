@@ -1,10 +1,9 @@
 import Foundation
-@testable import JobAPI
-import JobModel
+@testable import JobModel
 import JobQueueTesting
 import Testing
 
-@Suite("The API's submit reader agrees with JSONDecoder")
+@Suite("The fast body reader agrees with JSONDecoder")
 struct FastJSONTests {
     /// The slow path: what the API decodes when the fast one declines.
     struct Body: Decodable {
@@ -20,7 +19,7 @@ struct FastJSONTests {
     }
 
     static func fast(_ text: String) -> [JobSpec]? {
-        SubmitReader.specs(Array(text.utf8))
+        BodyReader.specs(Array(text.utf8))
     }
 
     @Test("Bodies the fast path takes decode to the same specs", arguments: [
@@ -36,6 +35,9 @@ struct FastJSONTests {
         #"{"argv":["x"],"timeout_seconds":0.0005}"#,
         #"{"argv":["x"],"timeout_seconds":8338.755,"priority":0}"#,
         #"{"argv":["x"],"timeout_seconds":640.0179999}"#,
+        #"{"payload":1,"queue":"mail"}"#,
+        #"{"queue":"mail","payload":{"to":"ann","n":-3,"tags":["a",true,false,null,{}],"deep":[[[]]]},"priority":2}"#,
+        #"{"jobs":[{"payload":"x"},{"payload":[1,2]},{"argv":["y"]}]}"#,
     ])
     func agrees(_ text: String) throws {
         let fast = try #require(Self.fast(text), "the fast path declined")
@@ -48,6 +50,14 @@ struct FastJSONTests {
         #"{"argv":["x"],"cwd":null,"label":null}"#,
         #"{"argv":["x"],"argv":["y"]}"#,
         #"{"argv":["x"],"shell":"y"}"#,
+        #"{"argv":["x"],"payload":1}"#,
+        #"{"payload":null}"#,
+        #"{"payload":1.5}"#,
+        #"{"payload":1e3}"#,
+        #"{"payload":{"a":1,"a":2}}"#,
+        #"{"payload":tru}"#,
+        #"{"payload":99999999999999999999}"#,
+        #"{"payload":[1,]}"#,
         #"{"queue":"q"}"#,
         #"{"argv":["\ud83d\ude42"]}"#,
         #"{"argv":["x"],"priority":1.0}"#,
@@ -69,6 +79,36 @@ struct FastJSONTests {
         #expect(Self.fast(text) == nil)
     }
 
+    @Test("Lease requests the fast path takes decode to the same request", arguments: [
+        "{}",
+        #"{"max":100,"wait_seconds":0,"lease_seconds":300,"consumer":"bench 12"}"#,
+        #"{"max":1,"wait_seconds":2.5,"complete":[{"token":"1.1"},{"token":"22.3","result":{"ok":[1,"two"]}}]}"#,
+        #"{"complete":[],"lease_seconds":0.25}"#,
+        #" { "consumer" : "é中" } "#,
+    ])
+    func leaseRequestAgrees(_ text: String) throws {
+        let fast = try #require(BodyReader.leaseRequest(Array(text.utf8)), "the fast path declined")
+        #expect(fast == (try JSONDecoder().decode(LeaseRequest.self, from: Data(text.utf8))))
+    }
+
+    @Test("Lease requests the fast path declines, for JSONDecoder to decide", arguments: [
+        #"{"max":1.0}"#,
+        #"{"max":1,"max":2}"#,
+        #"{"consumer":null}"#,
+        #"{"colour":"red"}"#,
+        #"{"lease_seconds":1e2}"#,
+        #"{"lease_seconds":"60"}"#,
+        #"{"complete":[{"token":"1"}]}"#,
+        #"{"complete":[{"token":"1.0"}]}"#,
+        #"{"complete":[{"result":1}]}"#,
+        #"{"complete":[{"token":"1.1","extra":1}]}"#,
+        #"{"complete":[{"token":"1.1","result":0.5}]}"#,
+        #"{"max":1} x"#,
+    ])
+    func leaseRequestDeclines(_ text: String) {
+        #expect(BodyReader.leaseRequest(Array(text.utf8)) == nil)
+    }
+
     @Test("A timeout's upper limit holds for the number as sent: at the limit it is read, above it declined for JSONDecoder to refuse")
     func timeoutLimit() {
         #expect(Self.fast(#"{"argv": ["x"], "timeout_seconds": 31536000}"#)?.first?.timeout == .seconds(31_536_000))
@@ -83,20 +123,38 @@ struct FastJSONTests {
             String((0..<Int.random(in: 0...12, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! })
         }
         for _ in 0..<300 {
-            var spec = Bool.random(using: &generator)
-                ? JobSpec(command: .argv((0..<Int.random(in: 1...4, using: &generator)).map { _ in text() }))
-                : JobSpec(command: .shell(text()))
-            if Bool.random(using: &generator) { spec.cwd = "/" + text() }
-            if Bool.random(using: &generator) { spec.env = [text(): text(), "K" + text(): text()] }
+            func value(_ depth: Int) -> JSONValue {
+                switch Int.random(in: depth > 2 ? 0...3 : 0...5, using: &generator) {
+                case 0: return .string(text())
+                case 1: return .integer(Int64.random(in: Int64.min...Int64.max, using: &generator))
+                case 2: return .bool(Bool.random(using: &generator))
+                case 3: return .null
+                case 4: return .array((0..<Int.random(in: 0...3, using: &generator)).map { _ in value(depth + 1) })
+                default: return .object(Dictionary((0..<Int.random(in: 0...3, using: &generator)).map { n in ("k\(n)" + text(), value(depth + 1)) },
+                                                   uniquingKeysWith: { first, _ in first }))
+                }
+            }
+            var spec: JobSpec
+            switch Int.random(in: 0...2, using: &generator) {
+            case 0: spec = JobSpec(command: .argv((0..<Int.random(in: 1...4, using: &generator)).map { _ in text() }))
+            case 1: spec = JobSpec(command: .shell(text()))
+            default:
+                let payload = value(0)
+                spec = JobSpec(command: .payload(payload == .null ? .integer(0) : payload))
+            }
+            let isCommand = !spec.command.isPayload
+            if isCommand, Bool.random(using: &generator) { spec.cwd = "/" + text() }
+            if isCommand, Bool.random(using: &generator) { spec.env = [text(): text(), "K" + text(): text()] }
             if Bool.random(using: &generator) { spec.queue = "q" + String(Int.random(in: 0...99, using: &generator)) }
             spec.priority = Int.random(in: -1000...1000, using: &generator)
-            if Bool.random(using: &generator) { spec.timeout = .milliseconds(Int64.random(in: 1...10_000_000, using: &generator)) }
+            if isCommand, Bool.random(using: &generator) { spec.timeout = .milliseconds(Int64.random(in: 1...10_000_000, using: &generator)) }
             if Bool.random(using: &generator) { spec.runAt = Timestamp(millisecondsSinceEpoch: Int64.random(in: 0...4_000_000_000_000, using: &generator)) }
             if Bool.random(using: &generator) { spec.after = [JobID(Int64.random(in: 1...1_000_000, using: &generator))] }
             if Bool.random(using: &generator) { spec.label = text() }
             if Bool.random(using: &generator) { spec.idempotencyKey = text() }
             // What the store reads back: the spec it wrote, without a retry policy.
             #expect(try JSONDecoder().decode(JobSpec.self, from: Data(spec.compactJSON.utf8)) == spec, "\(spec.compactJSON)")
+            #expect(BodyReader.spec(Array(spec.compactJSON.utf8)) == spec, "the store's fast path: \(spec.compactJSON)")
             for body in [spec.compactJSON, String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)] {
                 let slow = try #require(Self.slow(body), "JSONDecoder refused \(body)")
                 if let fast = Self.fast(body) {
