@@ -195,7 +195,7 @@ public struct JobSpec: Hashable, Sendable, Codable {
 
     // MARK: Codable
 
-    /// The JSON fields of a spec (what Codable reads and writes, and the API's submit reader).
+    /// The JSON fields of a spec (what Codable reads and writes, and ``BodyReader``).
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case argv, shell, payload, cwd, env, queue, priority
         case runAt = "run_at"
