@@ -127,6 +127,9 @@ public final class JobStore: Sendable {
                 try connection.execute("PRAGMA query_only = ON")
             }
             try connection.execute("PRAGMA foreign_keys = ON")
+            // Each operation of a group commit runs in a savepoint, whose journal (the pages it
+            // first touched) is otherwise a temporary file written page by page.
+            try connection.execute("PRAGMA temp_store = MEMORY")
             try connection.execute("PRAGMA cache_size = -\(max(64, configuration.cacheSizeKiB))")
         } catch {
             if error.isNotADatabase { throw .notADatabase(path: path, error) }
