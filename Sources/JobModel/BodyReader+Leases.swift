@@ -9,11 +9,12 @@ extension BodyReader {
     mutating func leaseRequest() -> LeaseRequest? {
         guard take(UInt8(ascii: "{")) else { return nil }
         var request = LeaseRequest()
-        var seen: Set<LeaseRequest.CodingKeys> = []
+        var seen: UInt8 = 0
         if take(UInt8(ascii: "}")) { return request }
         repeat {
-            guard let key = string(), let field = LeaseRequest.CodingKeys(rawValue: key), seen.insert(field).inserted,
+            guard let key = string(), let field = LeaseRequest.CodingKeys(rawValue: key), seen & field.bit == 0,
                   take(UInt8(ascii: ":")), !takeNull() else { return nil }
+            seen |= field.bit
             switch field {
             case .max:
                 guard let value = integer(), let max = Int(exactly: value) else { return nil }
@@ -44,17 +45,17 @@ extension BodyReader {
             guard take(UInt8(ascii: "{")) else { return nil }
             var token: LeaseToken?
             var result: JSONValue?
-            var seen: Set<CompleteManyRequest.Item.CodingKeys> = []
             if !take(UInt8(ascii: "}")) {
                 repeat {
+                    // A repeated field finds its value already read.
                     guard let key = string(), let field = CompleteManyRequest.Item.CodingKeys(rawValue: key),
-                          seen.insert(field).inserted, take(UInt8(ascii: ":")), !takeNull() else { return nil }
+                          take(UInt8(ascii: ":")), !takeNull() else { return nil }
                     switch field {
                     case .token:
-                        guard let text = string(), let value = LeaseToken(text) else { return nil }
+                        guard token == nil, let text = string(), let value = LeaseToken(text) else { return nil }
                         token = value
                     case .result:
-                        guard let value = value(), value.compactJSON.utf8.count <= CompleteRequest.resultBytes else { return nil }
+                        guard result == nil, let value = value(), value.compactJSON.utf8.count <= CompleteRequest.resultBytes else { return nil }
                         result = value
                     }
                 } while take(UInt8(ascii: ","))
@@ -64,5 +65,18 @@ extension BodyReader {
             items.append(CompleteManyRequest.Item(token: token, result: result))
         } while take(UInt8(ascii: ","))
         return take(UInt8(ascii: "]")) ? items : nil
+    }
+}
+
+extension LeaseRequest.CodingKeys {
+    /// The field's bit in a set of fields read.
+    fileprivate var bit: UInt8 {
+        switch self {
+        case .max: 1 << 0
+        case .waitSeconds: 1 << 1
+        case .leaseSeconds: 1 << 2
+        case .consumer: 1 << 3
+        case .complete: 1 << 4
+        }
     }
 }

@@ -5,14 +5,17 @@ import JobBasics
 /// reads, in an exhaustive switch: a new field of the spec does not compile until the reader
 /// takes it or leaves it to `JSONDecoder`.
 extension BodyReader {
+    /// The spec's fields by name (a table: `CodingKeys(rawValue:)` compares the name with each).
+    static let specFields = Dictionary(uniqueKeysWithValues: JobSpec.CodingKeys.allCases.map { ($0.rawValue, $0) })
+
     /// The specs of a submit body, or `nil` when `JSONDecoder` must decide.
     public static func specs(_ bytes: some Collection<UInt8>) -> [JobSpec]? {
         read(bytes) { $0.submitBody() }
     }
 
-    /// One spec, or `nil` when `JSONDecoder` must decide.
-    public static func spec(_ bytes: some Collection<UInt8>) -> JobSpec? {
-        read(bytes) { $0.spec() }
+    /// One spec (as the store keeps it), or `nil` when `JSONDecoder` must decide.
+    public static func spec(_ bytes: UnsafeBufferPointer<UInt8>) -> JobSpec? {
+        read(buffer: bytes) { $0.spec() }
     }
 
     /// `{"jobs":[…]}` or one spec.
@@ -45,12 +48,13 @@ extension BodyReader {
         var shell: String?
         var payload: JSONValue?
         var spec = JobSpec(command: .argv([]))
-        var seen: Set<String> = []
+        var seen: UInt32 = 0
         if !take(UInt8(ascii: "}")) {
             repeat {
-                guard let key = string(), seen.insert(key).inserted, take(UInt8(ascii: ":")) else { return nil }
-                if takeNull() { return nil }  // null is refused: JSONDecoder says so
-                guard let field = JobSpec.CodingKeys(rawValue: key) else { return nil }  // JSONDecoder refuses it
+                // An unknown field, a repeated one or null is refused: JSONDecoder says so.
+                guard let key = string(), let field = Self.specFields[key], seen & field.bit == 0, take(UInt8(ascii: ":")),
+                      !takeNull() else { return nil }
+                seen |= field.bit
                 switch field {
                 case .argv:
                     guard let value = stringArray() else { return nil }
@@ -115,5 +119,27 @@ extension BodyReader {
         default: return nil
         }
         return spec
+    }
+}
+
+extension JobSpec.CodingKeys {
+    /// The field's bit in a set of fields read (a set of strings cost more than the spec's fields).
+    fileprivate var bit: UInt32 {
+        switch self {
+        case .argv: 1 << 0
+        case .shell: 1 << 1
+        case .payload: 1 << 2
+        case .cwd: 1 << 3
+        case .env: 1 << 4
+        case .queue: 1 << 5
+        case .priority: 1 << 6
+        case .runAt: 1 << 7
+        case .timeout: 1 << 8
+        case .retry: 1 << 9
+        case .after: 1 << 10
+        case .idempotencyKey: 1 << 11
+        case .label: 1 << 12
+        case .submitterUID: 1 << 13
+        }
     }
 }

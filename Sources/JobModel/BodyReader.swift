@@ -17,14 +17,17 @@ public struct BodyReader {
     /// What `body` reads from `bytes`, provided that only white space follows it; read in place
     /// when the bytes are contiguous (a `Data`, a request body), else from a copy.
     static func read<T>(_ bytes: some Collection<UInt8>, _ body: (inout BodyReader) -> T?) -> T? {
-        func whole(_ buffer: UnsafeBufferPointer<UInt8>) -> T? {
-            var reader = BodyReader(bytes: buffer)
-            guard let value = body(&reader) else { return nil }
-            reader.skipSpace()
-            return reader.atEnd ? value : nil
-        }
-        if let value = bytes.withContiguousStorageIfAvailable(whole) { return value }
-        return Array(bytes).withUnsafeBufferPointer(whole)
+        if let value = bytes.withContiguousStorageIfAvailable({ read(buffer: $0, body) }) { return value }
+        return Array(bytes).withUnsafeBufferPointer { read(buffer: $0, body) }
+    }
+
+    /// ``read(_:_:)`` on bytes in place.
+    @inline(__always)
+    static func read<T>(buffer: UnsafeBufferPointer<UInt8>, _ body: (inout BodyReader) -> T?) -> T? {
+        var reader = BodyReader(bytes: buffer)
+        guard let value = body(&reader) else { return nil }
+        reader.skipSpace()
+        return reader.atEnd ? value : nil
     }
 
     var atEnd: Bool { index >= bytes.count }
@@ -82,15 +85,17 @@ public struct BodyReader {
     mutating func string() -> String? {
         guard take(UInt8(ascii: "\"")) else { return nil }
         let start = index
-        // The common case: no escape.
+        // The common case: no escape, and most often ASCII alone, which needs no validation.
+        var ascii = true
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                let text = UnsafeBufferPointer(rebasing: bytes[start..<index])
                 index += 1
-                return text
+                return ascii ? String(decoding: text, as: UTF8.self) : String(validating: text, as: UTF8.self)
             }
             if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            ascii = ascii && byte < 0x80
             index += 1
         }
         var scalars: [UInt8] = Array(bytes[start..<index])
