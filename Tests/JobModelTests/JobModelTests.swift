@@ -262,6 +262,8 @@ struct JobModelTests {
         #expect(Timestamp(millisecondsSinceEpoch: -53_580_855_515_000).description == "0272-02-03T05:01:25.000Z")
         #expect(Timestamp(millisecondsSinceEpoch: 1_709_164_800_000).description == "2024-02-29T00:00:00.000Z")
         #expect(Timestamp(millisecondsSinceEpoch: 253_402_300_799_999).description == "9999-12-31T23:59:59.999Z")
+        #expect(Timestamp(millisecondsSinceEpoch: 253_402_300_800_000).description == "10000-01-01T00:00:00.000Z")
+        #expect(Timestamp(millisecondsSinceEpoch: -62_167_219_200_001).description == "-0001-12-31T23:59:59.999Z")
         var generator = SplitMix64(seed: 0x74696D65)
         for _ in 0..<20_000 {
             let moment = Timestamp(millisecondsSinceEpoch: Int64.random(in: -62_167_219_200_000...253_402_300_799_999, using: &generator))
