@@ -141,9 +141,18 @@ extension Job: ResponseGenerator {
 
 /// A `200` with a JSON body written by hand.
 func jsonResponse(_ json: String) -> Response {
+    jsonResponse(ByteBuffer(string: json))
+}
+
+/// A `200` answer carrying JSON already written as UTF-8 bytes.
+func jsonResponse(_ json: [UInt8]) -> Response {
+    jsonResponse(ByteBuffer(bytes: json))
+}
+
+private func jsonResponse(_ body: ByteBuffer) -> Response {
     var headers = HTTPFields()
     headers[.contentType] = "application/json; charset=utf-8"
-    return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json)))
+    return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
 }
 extension CompleteManyResponse: ResponseEncodable {}
 

@@ -71,8 +71,14 @@ public struct JSONOutput {
 
     private mutating func writeString(_ value: String) {
         bytes.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            Self.escape(byte) { bytes.append($0) }
+        // Most strings need no escape: appended whole, not byte by byte.
+        let whole: Bool? = value.utf8.withContiguousStorageIfAvailable { text in
+            guard text.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) else { return false }
+            bytes.append(contentsOf: text)
+            return true
+        }
+        if whole != true {
+            for byte in value.utf8 { Self.escape(byte) { bytes.append($0) } }
         }
         bytes.append(UInt8(ascii: "\""))
     }

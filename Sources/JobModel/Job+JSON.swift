@@ -17,7 +17,7 @@ extension Job {
         out.beginObject()
         out.key("id"); out.integer(id.rawValue)
         out.key("state"); out.string(state.rawValue)
-        out.key("spec"); out.raw(spec.compactJSON)
+        out.key("spec"); spec.write(to: &out)
         out.key("attempts"); out.integer(Int64(attempts))
         out.key("interrupted_attempts"); out.integer(Int64(interruptedAttempts))
         out.key("runs"); out.integer(Int64(runs))
@@ -45,8 +45,8 @@ extension Job {
     }
 
     /// `{"jobs": [job, …]}`, as the lease route answers, with the outcomes of the completions
-    /// the request carried, if any.
-    public static func listJSON(_ jobs: [Job], completed: [CompleteManyResponse.Outcome]? = nil) -> String {
+    /// the request carried, if any: UTF-8 bytes, for the answer's body.
+    public static func listJSON(_ jobs: [Job], completed: [CompleteManyResponse.Outcome]? = nil) -> [UInt8] {
         var out = JSONOutput()
         out.beginObject()
         out.key("jobs")
@@ -68,6 +68,6 @@ extension Job {
             }
         }
         out.endObject()
-        return out.text
+        return out.bytes
     }
 }

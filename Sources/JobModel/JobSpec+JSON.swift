@@ -9,6 +9,12 @@ extension JobSpec {
     /// The spec as compact JSON with the API's field names, keys in sorted order.
     public var compactJSON: String {
         var out = JSONOutput()
+        write(to: &out)
+        return out.text
+    }
+
+    /// Writes the spec as one JSON object into `out` (as a job's answer carries it).
+    public func write(to out: inout JSONOutput) {
         out.beginObject()
         if case .argv(let argv) = command {
             out.key("argv")
@@ -51,6 +57,5 @@ extension JobSpec {
         if let submitterUID { out.key("submitter_uid"); out.integer(Int64(submitterUID)) }
         if let timeout { out.key("timeout_seconds"); out.number(timeout.inSeconds) }
         out.endObject()
-        return out.text
     }
 }
