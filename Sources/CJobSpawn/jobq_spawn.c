@@ -9,6 +9,7 @@
 #include <spawn.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -177,13 +178,18 @@ int jobq_pidfd_open(pid_t pid) {
     return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-int jobq_pidfd_reap(int pidfd, int *exited, int *value) {
+int jobq_pidfd_reap(int pidfd, int *exited, int *value, struct jobq_usage *usage) {
     siginfo_t info;
+    struct rusage used;
     memset(&info, 0, sizeof(info));
-    if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED | WNOHANG) != 0) return -1;
+    memset(&used, 0, sizeof(used));
+    if (syscall(SYS_waitid, P_PIDFD, pidfd, &info, WEXITED | WNOHANG, &used) != 0) return -1;
     if (info.si_pid == 0) return 0;
     *exited = info.si_code == CLD_EXITED;
     *value = info.si_status;
+    usage->user_us = (long long)used.ru_utime.tv_sec * 1000000 + used.ru_utime.tv_usec;
+    usage->system_us = (long long)used.ru_stime.tv_sec * 1000000 + used.ru_stime.tv_usec;
+    usage->max_rss_kib = used.ru_maxrss;
     return 1;
 }
 

@@ -62,7 +62,7 @@ public enum JobAPI {
     public static let routes: [String] = [
         "GET /healthz", "GET /metrics", "GET /v1/status",
         "POST /v1/jobs", "GET /v1/jobs", "GET /v1/jobs/{id}", "POST /v1/jobs/{id}/cancel", "POST /v1/jobs/{id}/retry",
-        "PUT /v1/jobs/{id}/priority",
+        "PUT /v1/jobs/{id}/priority", "GET /v1/jobs/{id}/runs",
         "GET /v1/jobs/{id}/logs", "POST /v1/wait", "POST /v1/join", "GET /v1/events", "POST /v1/prune",
         "GET /v1/queues", "GET /v1/queues/{name}", "POST /v1/queues/{name}/pause", "POST /v1/queues/{name}/resume",
         "PUT /v1/queues/{name}/concurrency", "POST /v1/queues/{name}/join",
@@ -125,6 +125,7 @@ extension JobListResponse: ResponseEncodable {}
 extension WaitResponse: ResponseEncodable {}
 extension JoinResponse: ResponseEncodable {}
 extension PruneResponse: ResponseEncodable {}
+extension RunHistory: ResponseEncodable {}
 extension LeaseResponse: ResponseGenerator {
     /// Written by ``Job/listJSON(_:)``, not `JSONEncoder` (see ``Job/compactJSON``).
     public func response(from request: Request, context: some RequestContext) throws -> Response {

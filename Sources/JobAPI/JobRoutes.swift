@@ -28,6 +28,13 @@ enum JobRoutes {
         router.get("v1/jobs/:id") { _, context -> Job in
             try await job(jobID(context), in: store)
         }
+        router.get("v1/jobs/:id/runs") { _, context -> RunHistory in
+            let id = try jobID(context)
+            guard let runs = try await storeCall({ try await store.runHistory(of: id) }) else {
+                throw APIError(.notFound, code: "not_found", message: "no job \(id)")
+            }
+            return RunHistory(runs: runs)
+        }
         router.get("v1/jobs") { request, _ -> JobListResponse in
             let query = request.uri.queryParameters
             var filter = JobFilter()

@@ -113,6 +113,11 @@ public struct JobClient: Sendable {
         try await call(.GET, "/v1/jobs/\(id)", as: Job.self)
     }
 
+    /// The ended runs of the job's command, oldest first, with what each used.
+    public func runs(of id: JobID) async throws -> [RunRecord] {
+        try await call(.GET, "/v1/jobs/\(id)/runs", as: RunHistory.self).runs
+    }
+
     /// One page of jobs, oldest first (or newest first with `descending`).
     public func jobs(
         states: [JobState] = [], queue: String? = nil, label: String? = nil, after: JobID? = nil, limit: Int = 100,

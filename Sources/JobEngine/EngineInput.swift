@@ -21,9 +21,9 @@ enum EngineInput: Sendable {
     case claimFailed(queue: String, retryAt: Timestamp)
     /// After a claim that emptied the queue: its earliest future `run_at`, if any.
     case nextRunAt(queue: String, Timestamp?)
-    /// A run ended with `outcome`. `abandoned` when the engine's own task was cancelled (not a
-    /// drain): nothing is recorded, the next start requeues the job.
-    case runEnded(JobID, JobOutcome, abandoned: Bool)
+    /// A run ended with `outcome`, having used `usage`. `abandoned` when the engine's own task
+    /// was cancelled (not a drain): nothing is recorded, the next start requeues the job.
+    case runEnded(JobID, JobOutcome, usage: RunUsage? = nil, abandoned: Bool)
     /// The outcome of a run is durable, or failed to be written.
     case recorded(JobID)
     /// A release of claimed jobs (or of a run the drain stopped) committed, or failed (the
@@ -61,9 +61,9 @@ enum EngineAction: Equatable, Sendable {
     case run(Job)
     /// Stop the job's command (SIGTERM to its group, the grace, SIGKILL).
     case stop(JobID)
-    /// Record the run's outcome (success, a retry, or a failure); the job carries the run's
-    /// `startedAt`.
-    case record(Job, JobOutcome)
+    /// Record the run's outcome (success, a retry, or a failure) and what it used; the job
+    /// carries the run's `startedAt`.
+    case record(Job, JobOutcome, usage: RunUsage? = nil)
     /// Put claimed jobs that never started (or a run stopped by the drain) back to `queued`,
     /// without counting the attempt.
     case release([Job])

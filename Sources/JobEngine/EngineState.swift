@@ -135,8 +135,8 @@ struct EngineState {
                 queues[name]?.claiming = .asleep(until: at)
                 actions.append(.rearmTimer)
             }
-        case .runEnded(let id, let outcome, let abandoned):
-            runEnded(id, outcome, abandoned: abandoned, now: now, &actions)
+        case .runEnded(let id, let outcome, let usage, let abandoned):
+            runEnded(id, outcome, usage: usage, abandoned: abandoned, now: now, &actions)
         case .recorded(let id):
             jobs[id] = nil
             checkDrained(&actions)
@@ -275,7 +275,7 @@ struct EngineState {
     // MARK: Runs
 
     private mutating func runEnded(
-        _ id: JobID, _ outcome: JobOutcome, abandoned: Bool, now: Timestamp, _ actions: inout [EngineAction]
+        _ id: JobID, _ outcome: JobOutcome, usage: RunUsage?, abandoned: Bool, now: Timestamp, _ actions: inout [EngineAction]
     ) {
         guard var tracked = jobs[id] else { return }
         let name = tracked.job.spec.queue
@@ -293,7 +293,7 @@ struct EngineState {
         default:
             tracked.phase = .recording
             jobs[id] = tracked
-            actions.append(.record(tracked.job, outcome))
+            actions.append(.record(tracked.job, outcome, usage: usage))
         }
         // Under a global cap the freed slot goes round the queues.
         if maxRunning == nil { claimIfDue(name, &actions) } else { claimAcross(after: name, &actions) }

@@ -18,9 +18,9 @@ extension JobEngine {
         let (actions, stops) = core.withLock { core -> ([EngineAction], [JobID: RunStop]) in
             var input = input
             switch input {
-            case .runEnded(let id, let outcome, _):
+            case .runEnded(let id, let outcome, let usage, _):
                 core.stops[id] = nil
-                if core.abandoning { input = .runEnded(id, outcome, abandoned: true) }
+                if core.abandoning { input = .runEnded(id, outcome, usage: usage, abandoned: true) }
             default:
                 break
             }
@@ -64,16 +64,16 @@ extension JobEngine {
             case .run(let job):
                 guard let stop = stops[job.id] else { continue }
                 hub.publish(.started(job))
-                executor.start(job, stop: stop) { [self] outcome in
-                    decide(.runEnded(job.id, outcome, abandoned: false))
+                executor.start(job, stop: stop) { [self] end in
+                    decide(.runEnded(job.id, end.outcome, usage: end.usage, abandoned: false))
                 }
             case .stop(let id):
                 if case .draining = core.withLock({ $0.state.lifecycle }) {
                     logger.warning("grace period over: stopping a running job", metadata: ["job": "\(id)"])
                 }
                 core.withLock { $0.stops[id] }?.request()
-            case .record(let job, let outcome):
-                record(outcome, of: job)
+            case .record(let job, let outcome, let usage):
+                record(outcome, usage: usage, of: job)
             case .release(let jobs):
                 release(jobs[...])
             case .rearmTimer:
@@ -88,14 +88,14 @@ extension JobEngine {
 
     /// Records a run's outcome: success, a retry after the job's backoff, or a failure once its
     /// attempts are spent; then tells the state, and waits and joins.
-    private nonisolated func record(_ outcome: JobOutcome, of job: Job) {
+    private nonisolated func record(_ outcome: JobOutcome, usage: RunUsage?, of job: Job) {
         // Built only by a message that is logged (swift-log takes metadata as an autoclosure):
         // at the default level, a success logs nothing.
         let metadata: @Sendable () -> Logger.Metadata = {
             ["job": "\(job.id)", "queue": "\(job.spec.queue)", "outcome": "\(outcome)"]
         }
         if outcome.isSuccess {
-            store.finish(job.id, .succeeded, startedAt: job.startedAt, spec: job.spec) { [self] result in
+            store.finish(job.id, .succeeded, startedAt: job.startedAt, usage: usage, spec: job.spec) { [self] result in
                 guard case .success(let finished) = result else { return recordFailed(result, of: job, metadata: metadata) }
                 hub.publish(.finished(finished.job))
                 if !finished.unblocked.isEmpty { dependentsReady() }
@@ -105,7 +105,7 @@ extension JobEngine {
         } else if job.hasAttemptsLeft, case let .failed(exitCode, signal, reason) = outcome.completion {
             let at = clock.now().advanced(by: job.spec.retry.backoff(afterFailedAttempts: job.attempts))
             store.scheduleRetry(job.id, at: at, exitCode: exitCode, signal: signal, reason: reason,
-                                startedAt: job.startedAt, spec: job.spec) { [self] result in
+                                startedAt: job.startedAt, usage: usage, spec: job.spec) { [self] result in
                 guard case .success(let queued) = result else { return recordFailed(result, of: job, metadata: metadata) }
                 hub.publish(.requeued(queued))
                 logger.info("job failed; it will run again", metadata: metadata().merging(["at": "\(at)"]) { $1 })
@@ -113,7 +113,7 @@ extension JobEngine {
                 recorded(job, terminal: [], queue: nil)
             }
         } else {
-            store.finish(job.id, outcome.completion, startedAt: job.startedAt, spec: job.spec) { [self] result in
+            store.finish(job.id, outcome.completion, startedAt: job.startedAt, usage: usage, spec: job.spec) { [self] result in
                 guard case .success(let finished) = result else { return recordFailed(result, of: job, metadata: metadata) }
                 hub.publish(.finished(finished.job))
                 if !finished.failedDependents.isEmpty { inbox.yield(.publishFinished(finished.failedDependents)) }

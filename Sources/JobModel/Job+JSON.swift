@@ -41,6 +41,14 @@ extension Job {
         }
         if let consumer { out.key("consumer"); out.string(consumer) }
         if let result { out.key("result"); result.write(to: &out) }
+        if let usage {
+            out.key("usage")
+            out.beginObject()
+            out.key("user_cpu_seconds"); out.number(usage.userCPU.inSeconds)
+            out.key("system_cpu_seconds"); out.number(usage.systemCPU.inSeconds)
+            out.key("max_rss_bytes"); out.integer(usage.maxResidentBytes)
+            out.endObject()
+        }
         out.endObject()
     }
 

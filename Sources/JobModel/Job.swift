@@ -51,6 +51,9 @@ public struct Job: Hashable, Sendable, Codable, Identifiable {
     public var consumer: String?
     /// What a consumer said when it completed a payload job, if it said anything.
     public var result: JSONValue?
+    /// What the last ended run of the job's command used (``RunUsage``); every run's is in
+    /// its history (``RunRecord``).
+    public var usage: RunUsage?
 
     public init(
         id: JobID,
@@ -107,6 +110,7 @@ public struct Job: Hashable, Sendable, Codable, Identifiable {
         lease = try container.decodeIfPresent(Lease.self, forKey: .lease)
         consumer = try container.decodeIfPresent(String.self, forKey: .consumer)
         result = try container.decodeIfPresent(JSONValue.self, forKey: .result)
+        usage = try container.decodeIfPresent(RunUsage.self, forKey: .usage)
     }
 
     /// Where run `run` (from 1) of job `id` writes `stream` (`out` or `err`): `ID.out` for the
@@ -137,7 +141,7 @@ public struct Job: Hashable, Sendable, Codable, Identifiable {
         case signal, error
         case stdoutPath = "stdout_path"
         case stderrPath = "stderr_path"
-        case lease, consumer, result
+        case lease, consumer, result, usage
     }
 }
 

@@ -190,6 +190,12 @@ extension Duration {
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 
+    /// The whole microseconds in this duration, rounded toward negative infinity.
+    public var wholeMicroseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+    }
+
     /// This duration in seconds, as a floating-point number (the API's unit for durations).
     public var inSeconds: Double {
         let (seconds, attoseconds) = components

@@ -4,14 +4,14 @@ import JobModel
 /// Runs jobs' commands. The engine depends on this protocol only, so that its tests use a fake
 /// that spawns nothing.
 public protocol JobExecutor: Sendable {
-    /// Starts one attempt of `job` and calls `onEnd` once with how it ended: on the executor's
-    /// own thread, or on the caller's when it ends before it starts. A command that cannot
-    /// start is ``JobOutcome/spawnFailed(errno:message:)``.
+    /// Starts one attempt of `job` and calls `onEnd` once with how it ended and what it used:
+    /// on the executor's own thread, or on the caller's when it ends before it starts. A command
+    /// that cannot start is ``JobOutcome/spawnFailed(errno:message:)``.
     ///
     /// A request on `stop` stops the command: SIGTERM to its whole process group, the grace
     /// period, then SIGKILL to the group; the result is then ``JobOutcome/cancelled(signal:)``
     /// (or ``JobOutcome/timedOut(after:signal:)`` when the timeout came first).
-    func start(_ job: Job, stop: RunStop, onEnd: @escaping @Sendable (JobOutcome) -> Void)
+    func start(_ job: Job, stop: RunStop, onEnd: @escaping @Sendable (RunEnd) -> Void)
 
     /// Stops the processes a previous daemon's run of `jobs` left running (it was killed while
     /// they ran, and they are about to run again); returns how many it stopped.
@@ -25,6 +25,11 @@ extension JobExecutor {
     /// Runs one attempt of `job` to its end (see ``start(_:stop:onEnd:)``); cancelling the
     /// calling task stops it, as a request on `stop` does.
     public func run(_ job: Job, stop: RunStop = RunStop()) async -> JobOutcome {
+        await measuredRun(job, stop: stop).outcome
+    }
+
+    /// ``run(_:stop:)`` with what the run used.
+    public func measuredRun(_ job: Job, stop: RunStop = RunStop()) async -> RunEnd {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 start(job, stop: stop) { continuation.resume(returning: $0) }
@@ -32,6 +37,18 @@ extension JobExecutor {
         } onCancel: {
             stop.request()
         }
+    }
+}
+
+/// How one run ended, and what its process used (nil when none ran: a spawn that failed, a
+/// run stopped before it started).
+public struct RunEnd: Hashable, Sendable {
+    public var outcome: JobOutcome
+    public var usage: RunUsage?
+
+    public init(_ outcome: JobOutcome, usage: RunUsage? = nil) {
+        self.outcome = outcome
+        self.usage = usage
     }
 }
 

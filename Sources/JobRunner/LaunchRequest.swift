@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 
 /// What one run asks of the ``ProcessLauncher``.
 struct LaunchRequest: Sendable {
@@ -37,4 +38,6 @@ struct LaunchReport: Sendable {
     var pid: pid_t = 0
     /// Whether the request's timeout stopped it.
     var timedOut = false
+    /// What the process (and those it waited for) used, once reaped.
+    var usage: RunUsage?
 }

@@ -88,7 +88,7 @@ public struct ProcessJobExecutor: JobExecutor {
         return JobProcesses.kill(jobs: Set(jobs.map(\.rawValue)), stateDirectory: stateDirectory)
     }
 
-    public func start(_ job: Job, stop: RunStop, onEnd: @escaping @Sendable (JobOutcome) -> Void) {
+    public func start(_ job: Job, stop: RunStop, onEnd: @escaping @Sendable (RunEnd) -> Void) {
         let outPath = job.stdoutPath ?? "\(configuration.logDirectory)/\(job.id).out"
         let errPath = job.stderrPath ?? "\(configuration.logDirectory)/\(job.id).err"
         // Output files are created on the first byte a stream carries: most jobs print nothing
@@ -100,7 +100,7 @@ public struct ProcessJobExecutor: JobExecutor {
         for directory in directories[0] == directories[1] ? [directories[0]] : directories {
             guard access(directory, W_OK | X_OK) == 0 else {
                 let code = errno
-                return onEnd(.spawnFailed(errno: code, message: "cannot write its output file in \(directory): \(Errno(rawValue: code))"))
+                return onEnd(RunEnd(.spawnFailed(errno: code, message: "cannot write its output file in \(directory): \(Errno(rawValue: code))")))
             }
         }
         let combinedPath = Job.combinedLogPath(besideStdout: outPath)
@@ -119,7 +119,7 @@ public struct ProcessJobExecutor: JobExecutor {
             } else if let found = Self.find(program, onSearchPath: variables.searchPath ?? Self.defaultSearchPath) {
                 path = found
             } else {
-                return onEnd(.spawnFailed(errno: ENOENT, message: "no executable '\(program)' found on the job's PATH"))
+                return onEnd(RunEnd(.spawnFailed(errno: ENOENT, message: "no executable '\(program)' found on the job's PATH")))
             }
             arguments = argv
         case .shell(let line):
@@ -127,7 +127,7 @@ public struct ProcessJobExecutor: JobExecutor {
             arguments = ["/bin/sh", "-c", line]
         case .payload:
             // The engine never claims a payload queue's jobs; a consumer leases them.
-            return onEnd(.spawnFailed(errno: EINVAL, message: "a payload job has no command to run"))
+            return onEnd(RunEnd(.spawnFailed(errno: EINVAL, message: "a payload job has no command to run")))
         }
         let workingDirectory = job.spec.cwd ?? configuration.workingDirectory
         let timeout = job.spec.timeout
@@ -150,7 +150,7 @@ public struct ProcessJobExecutor: JobExecutor {
             let outcome = Self.outcome(of: report, timeout: timeout, stopped: stop.isRequested, path: path,
                                        workingDirectory: workingDirectory)
             logger.debug("job ran", metadata: ["job": "\(job.id)", "queue": "\(job.spec.queue)", "outcome": "\(outcome)"])
-            onEnd(outcome)
+            onEnd(RunEnd(outcome, usage: report.usage))
         }
     }
 

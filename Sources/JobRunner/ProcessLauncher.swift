@@ -1,6 +1,7 @@
 import CJobSpawn
 import Foundation
 import JobBasics
+import JobModel
 import Synchronization
 import SystemPackage
 
@@ -230,7 +231,8 @@ public final class ProcessLauncher: Sendable {
         _ = kill(-process.pid, SIGKILL)
         var exited: Int32 = 0
         var value: Int32 = 0
-        let reaped = jobq_pidfd_reap(process.pidfd, &exited, &value)
+        var used = jobq_usage()
+        let reaped = jobq_pidfd_reap(process.pidfd, &exited, &value, &used)
         // -1 (ECHILD) would mean that something else in the daemon reaped a job's process: the
         // status is gone, and a readable pidfd that can never be reaped would spin this thread.
         // Nothing in jobqd waits for children but this thread, so it is a bug to stop at.
@@ -248,7 +250,9 @@ public final class ProcessLauncher: Sendable {
         _ = jobq_epoll_remove(epollDescriptor, process.pidfd)
         close(process.pidfd)
         let end: LaunchReport.End = exited != 0 ? .exited(code: value) : .signaled(value)
-        process.onEnd(LaunchReport(end: end, pid: process.pid, timedOut: process.timedOut))
+        let usage = RunUsage(userCPU: .microseconds(used.user_us), systemCPU: .microseconds(used.system_us),
+                             maxResidentBytes: Int64(used.max_rss_kib) * 1024)
+        process.onEnd(LaunchReport(end: end, pid: process.pid, timedOut: process.timedOut, usage: usage))
         return true
     }
 

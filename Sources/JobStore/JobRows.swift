@@ -6,7 +6,7 @@ import JobModel
 let jobColumns = """
     id, state, spec, attempts, created_at, updated_at, started_at, finished_at, \
     exit_code, signal, error, stdout_path, stderr_path, run_at, interrupted, runs, \
-    lease_expires_at, consumer, result
+    lease_expires_at, consumer, result, cpu_user_us, cpu_system_us, max_rss_kib
     """
 
 /// `jobColumns` without the spec (a `NULL` in its place), for a caller that knows it.
@@ -62,7 +62,42 @@ extension StoreContext {
                 throw .storage(SQLiteError(extendedCode: SQLITE_CORRUPT, message: "job \(id) has an unreadable result: \(error)"))
             }
         }
+        job.usage = usage(in: row, from: 19)
         return job
+    }
+
+    /// The ``RunUsage`` in columns `first` (user CPU, µs), `first + 1` (system CPU, µs) and
+    /// `first + 2` (largest resident set, KiB), when they hold one.
+    func usage(in row: Statement, from first: Int32) -> RunUsage? {
+        guard let user = row.optionalInt64(first), let system = row.optionalInt64(first + 1),
+              let resident = row.optionalInt64(first + 2) else { return nil }
+        return RunUsage(userCPU: .microseconds(user), systemCPU: .microseconds(system), maxResidentBytes: resident * 1024)
+    }
+
+    /// Binds ``RunUsage``'s three columns from parameter `first` on (`NULL`s without one).
+    func bind(_ usage: RunUsage?, from first: Int32, to statement: Statement) throws(SQLiteError) {
+        try statement.bind(first, usage.map { $0.userCPU.wholeMicroseconds })
+        try statement.bind(first + 1, usage.map { $0.systemCPU.wholeMicroseconds })
+        try statement.bind(first + 2, usage.map { $0.maxResidentBytes / 1024 })
+    }
+
+    /// Keeps the end of a run of `job` (as its row now says it ended, at `now`) in its history.
+    func recordRunEnd(of job: Job, at now: Timestamp, usage: RunUsage?) throws(JobStoreError) {
+        try withStatement("""
+            INSERT OR REPLACE INTO job_run_history
+                (job_id, run, started_at, finished_at, exit_code, signal, error, cpu_user_us, cpu_system_us, max_rss_kib)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+            """) { statement throws(SQLiteError) in
+            try statement.bind(1, job.id.rawValue)
+            try statement.bind(2, Int64(job.runs))
+            try statement.bind(3, job.startedAt?.millisecondsSinceEpoch)
+            try statement.bind(4, now.millisecondsSinceEpoch)
+            try statement.bind(5, job.exitCode.map(Int64.init))
+            try statement.bind(6, job.signal.map(Int64.init))
+            try statement.bind(7, job.state == .succeeded ? nil : job.error)
+            try bind(usage, from: 8, to: statement)
+            try statement.run()
+        }
     }
 
     /// Runs a statement that returns job rows, after `bind`, and decodes them all (with `spec`

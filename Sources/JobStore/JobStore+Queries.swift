@@ -47,6 +47,32 @@ extension JobStore {
         try await read { context throws(JobStoreError) in try context.job(id) }
     }
 
+    /// The ended runs of job `id`'s command, oldest first (empty for a job that has not run,
+    /// nil when there is no such job).
+    public func runHistory(of id: JobID) async throws(JobStoreError) -> [RunRecord]? {
+        try await read { context throws(JobStoreError) in
+            guard try context.state(of: id) != nil else { return nil }
+            return try context.withStatement("""
+                SELECT run, started_at, finished_at, exit_code, signal, error, cpu_user_us, cpu_system_us, max_rss_kib
+                FROM job_run_history WHERE job_id = ?1 ORDER BY run
+                """) { statement throws(SQLiteError) in
+                try statement.bind(1, id.rawValue)
+                var runs: [RunRecord] = []
+                while try statement.step() {
+                    runs.append(RunRecord(
+                        run: Int(statement.int64(0)),
+                        startedAt: statement.optionalInt64(1).map(Timestamp.init(millisecondsSinceEpoch:)),
+                        finishedAt: Timestamp(millisecondsSinceEpoch: statement.int64(2)),
+                        exitCode: statement.optionalInt64(3).map { Int32(truncatingIfNeeded: $0) },
+                        signal: statement.optionalInt64(4).map { Int32(truncatingIfNeeded: $0) },
+                        error: statement.optionalText(5),
+                        usage: context.usage(in: statement, from: 6)))
+                }
+                return runs
+            }
+        }
+    }
+
     /// One page of jobs matching `filter`, in id order, starting after `cursor` (keyset
     /// pagination: stable while jobs are added, and each page costs the same however deep).
     public func jobs(

@@ -91,17 +91,18 @@ extension JobStore {
     /// example, it was cancelled meanwhile) and ``JobStoreError/notFound(_:)``.
     ///
     /// `startedAt`, when given, is when the job's command started, which replaces the claim's
-    /// time in `started_at` (a claimed job may wait in its queue for a free worker). `spec`,
-    /// when the caller knows the job's spec (the engine does), is not read back.
+    /// time in `started_at` (a claimed job may wait in its queue for a free worker). `usage` is
+    /// what the run used; the run's end goes into the job's history (``runHistory(of:)``).
+    /// `spec`, when the caller knows the job's spec (the engine does), is not read back.
     public func finish(
-        _ id: JobID, _ completion: JobCompletion, startedAt: Timestamp? = nil, spec: JobSpec? = nil
+        _ id: JobID, _ completion: JobCompletion, startedAt: Timestamp? = nil, usage: RunUsage? = nil, spec: JobSpec? = nil
     ) async throws(JobStoreError) -> FinishedJob {
-        try await awaiting { finish(id, completion, startedAt: startedAt, spec: spec, completion: $0) }
+        try await awaiting { finish(id, completion, startedAt: startedAt, usage: usage, spec: spec, completion: $0) }
     }
 
-    /// ``finish(_:_:startedAt:spec:)`` with a completion handler, called on the writer's thread.
+    /// ``finish(_:_:startedAt:usage:spec:)`` with a completion handler, called on the writer's thread.
     public func finish(
-        _ id: JobID, _ completion: JobCompletion, startedAt: Timestamp? = nil, spec: JobSpec? = nil,
+        _ id: JobID, _ completion: JobCompletion, startedAt: Timestamp? = nil, usage: RunUsage? = nil, spec: JobSpec? = nil,
         completion done: @escaping @Sendable (Result<FinishedJob, JobStoreError>) -> Void
     ) {
         enqueueWrite { context throws(JobStoreError) in
@@ -116,7 +117,7 @@ extension JobStore {
             }
             let job = try context.updateRunning(id, to: target, spec: spec, set: """
                 state = ?2, finished_at = ?3, updated_at = ?3, exit_code = ?4, signal = ?5, error = ?6,
-                started_at = coalesce(?7, started_at)
+                started_at = coalesce(?7, started_at), cpu_user_us = ?8, cpu_system_us = ?9, max_rss_kib = ?10
                 """) { statement throws(SQLiteError) in
                 try statement.bind(2, target.rawValue)
                 try statement.bind(3, now.millisecondsSinceEpoch)
@@ -124,7 +125,9 @@ extension JobStore {
                 try statement.bind(5, signal.map(Int64.init))
                 try statement.bind(6, reason)
                 try statement.bind(7, startedAt?.millisecondsSinceEpoch)
+                try context.bind(usage, from: 8, to: statement)
             }
+            try context.recordRunEnd(of: job, at: now, usage: usage)
             let settled = try context.settleDependents(of: id, finishedAs: target, now: now)
             return FinishedJob(job: job, unblocked: settled.unblocked, failedDependents: settled.failed)
         } completion: { done($0) }
@@ -132,29 +135,30 @@ extension JobStore {
 
     /// Puts a running job whose attempt failed back to `queued`, to run again at `runAt`,
     /// recording why the attempt failed. The caller decides that an attempt is left
-    /// (``Job/hasAttemptsLeft``) and computes `runAt` from the job's backoff. `startedAt` and
-    /// `spec` as in ``finish(_:_:startedAt:spec:)``.
+    /// (``Job/hasAttemptsLeft``) and computes `runAt` from the job's backoff. `startedAt`,
+    /// `usage` and `spec` as in ``finish(_:_:startedAt:usage:spec:)``.
     public func scheduleRetry(
         _ id: JobID, at runAt: Timestamp, exitCode: Int32? = nil, signal: Int32? = nil, reason: String,
-        startedAt: Timestamp? = nil, spec: JobSpec? = nil
+        startedAt: Timestamp? = nil, usage: RunUsage? = nil, spec: JobSpec? = nil
     ) async throws(JobStoreError) -> Job {
         try await awaiting {
-            scheduleRetry(id, at: runAt, exitCode: exitCode, signal: signal, reason: reason, startedAt: startedAt, spec: spec,
-                          completion: $0)
+            scheduleRetry(id, at: runAt, exitCode: exitCode, signal: signal, reason: reason, startedAt: startedAt, usage: usage,
+                          spec: spec, completion: $0)
         }
     }
 
-    /// ``scheduleRetry(_:at:exitCode:signal:reason:startedAt:spec:)`` with a completion handler,
-    /// called on the writer's thread.
+    /// ``scheduleRetry(_:at:exitCode:signal:reason:startedAt:usage:spec:)`` with a completion
+    /// handler, called on the writer's thread.
     public func scheduleRetry(
         _ id: JobID, at runAt: Timestamp, exitCode: Int32? = nil, signal: Int32? = nil, reason: String,
-        startedAt: Timestamp? = nil, spec: JobSpec? = nil, completion done: @escaping @Sendable (Result<Job, JobStoreError>) -> Void
+        startedAt: Timestamp? = nil, usage: RunUsage? = nil, spec: JobSpec? = nil,
+        completion done: @escaping @Sendable (Result<Job, JobStoreError>) -> Void
     ) {
         enqueueWrite { context throws(JobStoreError) in
             let now = context.clock()
-            return try context.updateRunning(id, to: .queued, spec: spec, set: """
+            let job = try context.updateRunning(id, to: .queued, spec: spec, set: """
                 state = 'queued', run_at = ?2, updated_at = ?3, exit_code = ?4, signal = ?5, error = ?6,
-                started_at = coalesce(?7, started_at)
+                started_at = coalesce(?7, started_at), cpu_user_us = ?8, cpu_system_us = ?9, max_rss_kib = ?10
                 """) { statement throws(SQLiteError) in
                 try statement.bind(2, runAt.millisecondsSinceEpoch)
                 try statement.bind(3, now.millisecondsSinceEpoch)
@@ -162,7 +166,10 @@ extension JobStore {
                 try statement.bind(5, signal.map(Int64.init))
                 try statement.bind(6, reason)
                 try statement.bind(7, startedAt?.millisecondsSinceEpoch)
+                try context.bind(usage, from: 8, to: statement)
             }
+            try context.recordRunEnd(of: job, at: now, usage: usage)
+            return job
         } completion: { done($0) }
     }
 

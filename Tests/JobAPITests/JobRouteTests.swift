@@ -109,11 +109,13 @@ struct JobRouteTests {
         }
     }
 
-    @Test("GET /v1/jobs/{id}: 404 not_found for an unknown id, 400 for a malformed one")
+    @Test("GET /v1/jobs/{id} and /runs: 404 not_found for an unknown id, 400 for a malformed one")
     func getErrors() async throws {
         try await withAPI { client, _ in
             try expectError(try await send(client, .get, "/v1/jobs/99"), .notFound, "not_found")
             try expectError(try await send(client, .get, "/v1/jobs/abc"), .badRequest, "invalid_request")
+            try expectError(try await send(client, .get, "/v1/jobs/99/runs"), .notFound, "not_found")
+            try expectError(try await send(client, .get, "/v1/jobs/abc/runs"), .badRequest, "invalid_request")
         }
     }
 

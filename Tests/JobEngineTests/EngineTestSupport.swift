@@ -139,11 +139,14 @@ final class FakeExecutorState: Sendable {
 struct FakeExecutor: JobExecutor {
     let state = FakeExecutorState()
 
-    func start(_ job: Job, stop: RunStop, onEnd: @escaping @Sendable (JobOutcome) -> Void) {
+    /// What every run of "ok" reports it used.
+    static let usage = RunUsage(userCPU: .milliseconds(120), systemCPU: .milliseconds(30), maxResidentBytes: 5 << 20)
+
+    func start(_ job: Job, stop: RunStop, onEnd: @escaping @Sendable (RunEnd) -> Void) {
         state.begin(job.id)
         let end: @Sendable (JobOutcome) -> Void = { [state] outcome in
             state.end()
-            onEnd(outcome)
+            onEnd(RunEnd(outcome, usage: outcome == .exited(code: 0) || outcome == .exited(code: 3) ? Self.usage : nil))
         }
         guard case .argv(let argv) = job.spec.command, let program = argv.first else { return end(.exited(code: 2)) }
         switch program {

@@ -27,6 +27,20 @@ struct EngineTests {
         }
     }
 
+    @Test("What each run used reaches the store: the job's last run, and every run in its history")
+    func recordsUsage() async throws {
+        try await withEngine { engine, store, _, _ in
+            var flaky = spec("flaky-2")
+            flaky.retry = RetryPolicy(maxAttempts: 2, initialBackoff: .zero)
+            let ids = try await engine.submit([spec("ok"), flaky]).map(\.job.id)
+            let jobs = try await engine.wait(for: ids)
+            #expect(jobs.map(\.state) == [.succeeded, .succeeded])
+            #expect(jobs.map(\.usage) == [FakeExecutor.usage, FakeExecutor.usage])
+            #expect(try await store.runHistory(of: ids[0])?.map(\.usage) == [FakeExecutor.usage])
+            #expect(try await store.runHistory(of: ids[1])?.map(\.exitCode) == [3, 0])
+        }
+    }
+
     @Test("Joins waiting while jobs of their queue finish one by one, others still running, return once the last has finished")
     func joinsAcrossFinishes() async throws {
         try await withEngine(EngineConfiguration(defaultConcurrency: 2, drainGrace: .zero)) { engine, _, fake, _ in

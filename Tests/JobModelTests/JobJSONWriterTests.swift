@@ -26,6 +26,8 @@ struct JobJSONWriterTests {
         job.interruptedAttempts = 1
         job.runs = 4
         try roundTrip(job)
+        job.usage = RunUsage(userCPU: .microseconds(1_234_567), systemCPU: .microseconds(89), maxResidentBytes: 36_700_160)
+        try roundTrip(job)
         spec = JobSpec(command: .shell("true"))
         try roundTrip(Job(id: 1, spec: spec, state: .queued, createdAt: now, updatedAt: now))
     }

@@ -29,10 +29,20 @@ int jobq_input_pipe(int fds[2]);
 /// pidfd_open(2): a descriptor that becomes readable when `pid` exits; -1 with errno set.
 int jobq_pidfd_open(pid_t pid);
 
-/// Reaps the process of `pidfd` if it has exited (waitid(P_PIDFD, WEXITED | WNOHANG)).
+/// What a reaped process used, with the processes it waited for (the kernel's rusage of
+/// waitid): CPU time in user and kernel mode, in microseconds, and the largest resident set of
+/// any of them, in KiB.
+struct jobq_usage {
+    long long user_us;
+    long long system_us;
+    long long max_rss_kib;
+};
+
+/// Reaps the process of `pidfd` if it has exited (waitid(P_PIDFD, WEXITED | WNOHANG), through
+/// the system call, whose last argument glibc's wrapper leaves out, for `*usage`).
 /// Returns 1 with `*exited` = 1 and `*value` = the exit code, or `*exited` = 0 and `*value` =
 /// the signal that ended it; 0 when it has not exited yet; -1 with errno set on error.
-int jobq_pidfd_reap(int pidfd, int *exited, int *value);
+int jobq_pidfd_reap(int pidfd, int *exited, int *value, struct jobq_usage *usage);
 
 /// An eventfd (close-on-exec, non-blocking); -1 with errno set.
 int jobq_eventfd(void);
