@@ -42,17 +42,22 @@ enum Metrics {
                 out += "jobq_jobs_finished_total{queue=\"\(queue)\",state=\"\(state.rawValue)\"} \(states[state] ?? 0)\n"
             }
         }
-        family("jobq_job_duration_seconds", "histogram", "Run time of finished jobs' last attempt, by queue.")
-        for (queue, histogram) in counters.durations.sorted(by: { $0.key < $1.key }) {
-            var cumulative = 0
-            for (index, bound) in DurationHistogram.bounds.enumerated() {
-                cumulative += histogram.buckets[index]
-                out += "jobq_job_duration_seconds_bucket{queue=\"\(queue)\",le=\"\(bound)\"} \(cumulative)\n"
+        func histograms(_ name: String, _ help: String, _ byQueue: [String: Histogram]) {
+            family(name, "histogram", help)
+            for (queue, histogram) in byQueue.sorted(by: { $0.key < $1.key }) {
+                var cumulative = 0
+                for (index, bound) in histogram.bounds.enumerated() {
+                    cumulative += histogram.buckets[index]
+                    out += "\(name)_bucket{queue=\"\(queue)\",le=\"\(bound)\"} \(cumulative)\n"
+                }
+                out += "\(name)_bucket{queue=\"\(queue)\",le=\"+Inf\"} \(histogram.count)\n"
+                out += "\(name)_sum{queue=\"\(queue)\"} \(histogram.sum)\n"
+                out += "\(name)_count{queue=\"\(queue)\"} \(histogram.count)\n"
             }
-            out += "jobq_job_duration_seconds_bucket{queue=\"\(queue)\",le=\"+Inf\"} \(histogram.count)\n"
-            out += "jobq_job_duration_seconds_sum{queue=\"\(queue)\"} \(histogram.sum)\n"
-            out += "jobq_job_duration_seconds_count{queue=\"\(queue)\"} \(histogram.count)\n"
         }
+        histograms("jobq_job_duration_seconds", "Run time of finished jobs' last attempt, by queue.", counters.durations)
+        histograms("jobq_job_cpu_seconds", "CPU time (user and system) of finished jobs' last attempt, by queue.", counters.cpuTimes)
+        histograms("jobq_job_max_rss_bytes", "Largest resident set of finished jobs' last attempt, by queue.", counters.residentSizes)
         let store = environment.store.statistics
         family("jobq_store_transactions_total", "counter", "Write transactions committed (or attempted) by the store since the daemon started.")
         out += "jobq_store_transactions_total \(store.transactions)\n"

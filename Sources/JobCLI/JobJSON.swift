@@ -23,7 +23,7 @@ struct JobJSON: Encodable {
         case durationSeconds = "duration_seconds"
         case stdoutPath = "stdout_path"
         case stderrPath = "stderr_path"
-        case lease, consumer, result
+        case lease, consumer, result, usage
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -68,6 +68,7 @@ struct JobJSON: Encodable {
         try container.encode(job.lease, forKey: .lease)
         try container.encode(job.consumer, forKey: .consumer)
         try container.encode(job.result, forKey: .result)
+        try container.encode(job.usage, forKey: .usage)
     }
 }
 

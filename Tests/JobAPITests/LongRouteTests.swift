@@ -104,8 +104,12 @@ struct LongRouteTests {
     @Test("GET /v1/status and GET /metrics report counts by state and queue, workers and counters")
     func statusAndMetrics() async throws {
         try await withAPI { client, _ in
-            _ = try await finished(client, try await submit(client, #"{"argv":["true"]}"#).id)
+            let succeeded = try await finished(client, try await submit(client, #"{"argv":["true"]}"#).id)
             _ = try await finished(client, try await submit(client, #"{"argv":["false"]}"#).id)
+            let runs = try decode(RunHistory.self, try await send(client, .get, "/v1/jobs/\(succeeded.id)/runs")).runs
+            #expect(runs.count == 1 && runs[0].run == 1 && runs[0].exitCode == 0 && runs[0].error == nil)
+            let used = try #require(runs[0].usage)
+            #expect(used.maxResidentBytes > 0 && used == succeeded.usage, "\(runs)")
             let status = try decode(StatusReport.self, try await send(client, .get, "/v1/status"))
             #expect(status.states["succeeded"] == 1)
             #expect(status.states["failed"] == 1)
@@ -120,11 +124,16 @@ struct LongRouteTests {
                 #"jobq_jobs_finished_total{queue="default",state="failed"} 1"#,
                 #"jobq_job_duration_seconds_count{queue="default"} 2"#,
                 #"jobq_job_duration_seconds_bucket{queue="default",le="+Inf"} 2"#,
+                #"jobq_job_cpu_seconds_count{queue="default"} 2"#,
+                #"jobq_job_max_rss_bytes_count{queue="default"} 2"#,
+                #"jobq_job_max_rss_bytes_bucket{queue="default",le="+Inf"} 2"#,
                 #"jobq_workers{queue="default"} 2"#,
             ] {
                 #expect(text.contains(line + "\n"), "missing \(line)")
             }
             #expect(text.contains("# TYPE jobq_job_duration_seconds histogram"))
+            #expect(text.contains("# TYPE jobq_job_cpu_seconds histogram"))
+            #expect(text.contains("# TYPE jobq_job_max_rss_bytes histogram"))
             // Group commit: 2 inserts, at least 1 claim and 2 finishes, in at least 1 transaction.
             func value(_ name: String) -> Int? {
                 text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ")[1]) }
