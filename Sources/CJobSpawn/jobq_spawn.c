@@ -31,6 +31,27 @@
 #define JOBQ_THREAD_SANITIZER 0
 #endif
 
+/// The resource of each `JOBQ_LIMIT_*`.
+static const int limit_resources[JOBQ_LIMIT_COUNT] = {RLIMIT_AS, RLIMIT_CPU, RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_FSIZE};
+
+/// Sets the limits given (-1: none) on process `pid` (0: this one), each at most the hard
+/// limit it has; RLIMIT_CPU's hard limit 5 s above its soft one, so that SIGXCPU comes first.
+/// Only async-signal-safe calls: the child of a spawn runs it. Returns 0 or an errno value.
+static int apply_limits(pid_t pid, const long long limits[JOBQ_LIMIT_COUNT]) {
+    for (int index = 0; index < JOBQ_LIMIT_COUNT; index++) {
+        if (limits[index] < 0) continue;
+        struct rlimit current;
+        if (prlimit(pid, limit_resources[index], NULL, &current) != 0) return errno;
+        rlim_t value = (rlim_t)limits[index];
+        rlim_t hard = limit_resources[index] == RLIMIT_CPU ? value + 5 : value;
+        if (current.rlim_max != RLIM_INFINITY && hard > current.rlim_max) hard = current.rlim_max;
+        if (value > hard) value = hard;
+        struct rlimit wanted = {.rlim_cur = value, .rlim_max = hard};
+        if (prlimit(pid, limit_resources[index], &wanted, NULL) != 0) return errno;
+    }
+    return 0;
+}
+
 #if !JOBQ_THREAD_SANITIZER
 /// The kernel's signal set: 64 bits.
 #define KERNEL_SIGSET_SIZE 8
@@ -44,6 +65,7 @@ struct spawn_request {
     const char *cwd;
     int stdout_fd;
     int stderr_fd;
+    const long long *limits;
     /// The errno of the step that failed, written by the child before it exits (CLONE_VM: the
     /// parent reads it after clone returns); 0 when the exec happened.
     volatile int error;
@@ -78,6 +100,11 @@ static int spawn_child(void *argument) {
     if (null < 0 || place(null, STDIN_FILENO) != 0) goto failed;
     if (place(out, STDOUT_FILENO) != 0 || place(err, STDERR_FILENO) != 0) goto failed;
     if (request->cwd != NULL && chdir(request->cwd) != 0) goto failed;
+    int limited = apply_limits(0, request->limits);
+    if (limited != 0) {
+        errno = limited;
+        goto failed;
+    }
     closefrom(STDERR_FILENO + 1);
     uint64_t none = 0;
     if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, KERNEL_SIGSET_SIZE) != 0) goto failed;
@@ -94,7 +121,7 @@ failed:
 /// instrumented code (it dies at the next thread it starts): under it, jobs start through
 /// glibc's posix_spawn, whose child runs only glibc's own code, with the same attributes.
 static int spawn_through_glibc(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-               const char *cwd, int stdout_fd, int stderr_fd) {
+               const char *cwd, int stdout_fd, int stderr_fd, const long long limits[JOBQ_LIMIT_COUNT]) {
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attributes;
     int rc = posix_spawn_file_actions_init(&actions);
@@ -118,6 +145,9 @@ static int spawn_through_glibc(pid_t *pid, const char *path, char *const argv[],
     if (rc == 0 && cwd != NULL) rc = posix_spawn_file_actions_addchdir_np(&actions, cwd);
     if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
     if (rc == 0) rc = posix_spawn(pid, path, &actions, &attributes, argv, envp);
+    // posix_spawn has no attribute for limits: set on the child once it runs (its first
+    // instructions run without them; only this test build takes this path).
+    if (rc == 0) (void)apply_limits(*pid, limits);
     posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
     return rc;
@@ -125,13 +155,13 @@ static int spawn_through_glibc(pid_t *pid, const char *path, char *const argv[],
 #endif
 
 int jobq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-               const char *cwd, int stdout_fd, int stderr_fd) {
+               const char *cwd, int stdout_fd, int stderr_fd, const long long limits[JOBQ_LIMIT_COUNT]) {
 #if JOBQ_THREAD_SANITIZER
-    return spawn_through_glibc(pid, path, argv, envp, cwd, stdout_fd, stderr_fd);
+    return spawn_through_glibc(pid, path, argv, envp, cwd, stdout_fd, stderr_fd, limits);
 #else
     struct spawn_request request = {
         .path = path, .argv = argv, .envp = envp, .cwd = cwd,
-        .stdout_fd = stdout_fd, .stderr_fd = stderr_fd, .error = 0,
+        .stdout_fd = stdout_fd, .stderr_fd = stderr_fd, .limits = limits, .error = 0,
     };
     // The child's stack: a part of this thread's own, idle while the child runs. glibc's
     // posix_spawn maps a fresh stack for each spawn and unmaps it after, and in a daemon whose

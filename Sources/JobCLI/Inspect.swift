@@ -207,6 +207,7 @@ struct Show: AsyncParsableCommand {
         }
         lines.append(("attempts", attempts))
         if let timeout = job.spec.timeout { lines.append(("timeout", Formats.describe(milliseconds: Int64(timeout.seconds * 1000)))) }
+        if !job.spec.limits.isEmpty { lines.append(("limits", describe(job.spec.limits))) }
         lines.append(("created", Formats.describeFull(job.createdAt)))
         let now = Timestamp.now()
         if job.state == .queued || job.state == .blocked, job.runAt > now {
@@ -244,6 +245,17 @@ func describe(_ usage: RunUsage) -> String {
     func seconds(_ duration: Duration) -> String { String(format: "%.2f", duration.inSeconds) }
     return "\(seconds(usage.cpu)) s CPU (\(seconds(usage.userCPU)) user, \(seconds(usage.systemCPU)) system), "
         + "\(Formats.describe(bytes: usage.maxResidentBytes)) peak memory"
+}
+
+/// `memory 2.00 GiB, CPU 600 s, 1024 files, 256 processes, file size 1.00 GiB`: the limits set.
+func describe(_ limits: ResourceLimits) -> String {
+    var parts: [String] = []
+    if let bytes = limits.memoryBytes { parts.append("memory " + Formats.describe(bytes: bytes)) }
+    if let seconds = limits.cpuSeconds { parts.append("CPU \(seconds) s") }
+    if let count = limits.openFiles { parts.append("\(count) files") }
+    if let count = limits.processes { parts.append("\(count) processes") }
+    if let bytes = limits.fileSizeBytes { parts.append("file size " + Formats.describe(bytes: bytes)) }
+    return parts.joined(separator: ", ")
 }
 
 /// One ended run: when it ended, how, how long it took and what it used.

@@ -23,7 +23,7 @@ struct JobJSON: Encodable {
         case durationSeconds = "duration_seconds"
         case stdoutPath = "stdout_path"
         case stderrPath = "stderr_path"
-        case lease, consumer, result, usage
+        case lease, consumer, result, usage, limits
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -69,6 +69,7 @@ struct JobJSON: Encodable {
         try container.encode(job.consumer, forKey: .consumer)
         try container.encode(job.result, forKey: .result)
         try container.encode(job.usage, forKey: .usage)
+        try container.encode(job.spec.limits.isEmpty ? nil : job.spec.limits, forKey: .limits)
     }
 }
 

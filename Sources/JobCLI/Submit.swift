@@ -62,6 +62,7 @@ struct Submit: AsyncParsableCommand {
         "With --wait and one command: print the job's stdout and stderr to jobq's as it writes them (default: when stdout is a terminal).",
         valueName: "follow"))
     var follow: Bool?
+    @OptionGroup(title: "Limits") var limits: LimitOptions
     @OptionGroup var reconnect: ReconnectOptions
     @Argument(help: ArgumentHelp("The command and its arguments, after -- (so that its options are not taken for jobq's).", valueName: "command"))
     var command: [String] = []
@@ -101,6 +102,7 @@ struct Submit: AsyncParsableCommand {
             guard duration > .zero else { throw ValidationError("--timeout: must be more than 0") }
             template.timeout = duration
         }
+        template.limits = try limits.limits()
         for pair in env {
             guard let (name, value) = pair.splitAtFirstByte(UInt8(ascii: "=")), !name.isEmpty else {
                 throw ValidationError("--env: '\(pair)' is not name=value")

@@ -27,6 +27,10 @@ public struct DaemonConfiguration: Hashable, Sendable {
     public var queueConcurrency: [String: Int]
     /// At most this many jobs run at once over every queue (`nil`: only the queues' limits).
     public var maxRunning: Int? = nil
+    /// Resource limits per queue, `*` for every queue (`queue.NAME.max_memory.default = 2G`,
+    /// `queue.NAME.max_memory.ceiling = 8G`, and so for max_cpu, max_files, max_procs,
+    /// max_file_size).
+    public var queueLimits: [String: QueueLimits] = [:]
     /// `full` (fsync every commit; the default) or `normal`.
     public var durability: StoreConfiguration.Durability
     /// On SIGTERM, how long running jobs may go on before they are stopped and requeued.
@@ -121,9 +125,30 @@ public struct DaemonConfiguration: Hashable, Sendable {
             if parts.count == 3, parts[0] == "queue", parts[2] == "concurrency", !parts[1].isEmpty {
                 guard let count = Int(value), (1...1024).contains(count) else { throw fail("must be a whole number from 1 to 1024") }
                 queueConcurrency[String(parts[1])] = count
+            } else if parts.count == 4, parts[0] == "queue", !parts[1].isEmpty, parts[3] == "default" || parts[3] == "ceiling" {
+                let queue = String(parts[1])
+                guard queue == "*" || JobSpec.isValidQueueName(queue) else { throw fail("'\(queue)' is not a queue name (or *)") }
+                var limits = queueLimits[queue] ?? QueueLimits()
+                var which = parts[3] == "default" ? limits.defaults : limits.ceilings
+                switch parts[2] {
+                case "max_memory", "max_file_size":
+                    guard let bytes = ResourceLimits.parseBytes(value) else { throw fail("must be a size: bytes, or with K, M, G or T") }
+                    if parts[2] == "max_memory" { which.memoryBytes = bytes } else { which.fileSizeBytes = bytes }
+                case "max_cpu":
+                    guard let seconds = ResourceLimits.parseSeconds(value) else { throw fail("must be a CPU time: seconds, or with s, m or h") }
+                    which.cpuSeconds = seconds
+                case "max_files", "max_procs":
+                    guard let count = Int64(value), count >= 1 else { throw fail("must be a whole number, 1 or more") }
+                    if parts[2] == "max_files" { which.openFiles = count } else { which.processes = count }
+                default:
+                    throw fail("is not a limit: max_memory, max_cpu, max_files, max_procs or max_file_size")
+                }
+                if parts[3] == "default" { limits.defaults = which } else { limits.ceilings = which }
+                queueLimits[queue] = limits
             } else {
                 throw Problem(description: "\(source): unknown setting '\(key)'; known: "
-                    + (Self.keys.map(\.key) + ["queue.NAME.concurrency"]).joined(separator: ", "))
+                    + (Self.keys.map(\.key) + ["queue.NAME.concurrency", "queue.NAME.LIMIT.default", "queue.NAME.LIMIT.ceiling"])
+                        .joined(separator: ", "))
             }
         }
     }

@@ -77,7 +77,8 @@ public enum JobDaemon {
             store: store, executor: executor,
             configuration: EngineConfiguration(
                 defaultConcurrency: configuration.workers, concurrency: configuration.queueConcurrency,
-                maxRunning: configuration.maxRunning, drainGrace: configuration.drainGrace),
+                maxRunning: configuration.maxRunning, drainGrace: configuration.drainGrace,
+                queueLimits: configuration.queueLimits),
             logger: logger)
         let socketGroup: gid_t?
         do {

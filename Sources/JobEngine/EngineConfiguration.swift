@@ -1,3 +1,6 @@
+import JobModel
+import JobStore
+
 /// How the engine runs queues.
 public struct EngineConfiguration: Sendable {
     /// Workers of a queue that has no entry in ``concurrency`` (created on first use).
@@ -11,18 +14,43 @@ public struct EngineConfiguration: Sendable {
     /// How long a dispatcher waits before trying again after the store failed (a full disk, a
     /// lock held by another process).
     public var storeRetryDelay: Duration
+    /// Resource limits per queue (`*`: every queue, under a queue's own settings).
+    public var queueLimits: [String: QueueLimits]
 
     public init(
         defaultConcurrency: Int = 2,
         concurrency: [String: Int] = [:],
         maxRunning: Int? = nil,
         drainGrace: Duration = .seconds(10),
-        storeRetryDelay: Duration = .seconds(1)
+        storeRetryDelay: Duration = .seconds(1),
+        queueLimits: [String: QueueLimits] = [:]
     ) {
         self.defaultConcurrency = max(1, defaultConcurrency)
         self.concurrency = concurrency
         self.maxRunning = maxRunning
         self.drainGrace = drainGrace
         self.storeRetryDelay = storeRetryDelay
+        self.queueLimits = queueLimits
+    }
+
+    /// Queue `queue`'s resource limits: its own settings, then those of `*`.
+    public func limits(for queue: String) -> QueueLimits {
+        let every = queueLimits["*"] ?? QueueLimits()
+        return (queueLimits[queue] ?? QueueLimits()).filled(from: every)
+    }
+
+    /// `specs` with their queues' limits applied (``QueueLimits/apply(to:queue:)``); throws
+    /// the first refusal with the spec's index (nil for a single spec).
+    func applyingLimits(_ specs: [JobSpec]) throws(JobStoreError) -> [JobSpec] {
+        guard !queueLimits.isEmpty else { return specs }
+        var specs = specs
+        for index in specs.indices where !specs[index].command.isPayload {
+            do throws(JobSpecError) {
+                specs[index].limits = try limits(for: specs[index].queue).apply(to: specs[index].limits, queue: specs[index].queue)
+            } catch {
+                throw .invalidSpec(index: specs.count == 1 ? nil : index, error)
+            }
+        }
+        return specs
     }
 }

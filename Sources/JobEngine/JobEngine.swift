@@ -204,8 +204,14 @@ public actor JobEngine: Service {
     /// ``submit(_:)`` for a caller that is not a task (the API's submit handler on its event
     /// loop): `completion` is called once, on the store's writer thread after the commit.
     public nonisolated func submit(
-        _ specs: [JobSpec], completion: @escaping @Sendable (Result<[SubmittedJob], JobStoreError>) -> Void
+        _ asked: [JobSpec], completion: @escaping @Sendable (Result<[SubmittedJob], JobStoreError>) -> Void
     ) {
+        let specs: [JobSpec]
+        do throws(JobStoreError) {
+            specs = try configuration.applyingLimits(asked)
+        } catch {
+            return completion(.failure(error))
+        }
         store.insert(specs) { [self] result in
             if case .success(let submitted) = result {
                 var queues = Set<String>()

@@ -106,6 +106,9 @@ extension BodyReader {
                 case .payload:
                     guard let value = value() else { return nil }
                     payload = value
+                case .limits:
+                    guard let value = limits() else { return nil }
+                    spec.limits = value
                 case .retry:
                     return nil  // JSONDecoder reads a retry policy
                 }
@@ -119,6 +122,28 @@ extension BodyReader {
         default: return nil
         }
         return spec
+    }
+}
+
+extension BodyReader {
+    /// A spec's `limits`: `{"memory_bytes": N, …}`, plain integers, each field once.
+    mutating func limits() -> ResourceLimits? {
+        guard take(UInt8(ascii: "{")) else { return nil }
+        var limits = ResourceLimits()
+        var seen: Set<ResourceLimits.CodingKeys> = []
+        if take(UInt8(ascii: "}")) { return limits }
+        repeat {
+            guard let key = string(), let field = ResourceLimits.CodingKeys(rawValue: key), seen.insert(field).inserted,
+                  take(UInt8(ascii: ":")), let value = integer() else { return nil }
+            switch field {
+            case .memoryBytes: limits.memoryBytes = value
+            case .cpuSeconds: limits.cpuSeconds = value
+            case .openFiles: limits.openFiles = value
+            case .processes: limits.processes = value
+            case .fileSizeBytes: limits.fileSizeBytes = value
+            }
+        } while take(UInt8(ascii: ","))
+        return take(UInt8(ascii: "}")) ? limits : nil
     }
 }
 
@@ -140,6 +165,7 @@ extension JobSpec.CodingKeys {
         case .idempotencyKey: 1 << 11
         case .label: 1 << 12
         case .submitterUID: 1 << 13
+        case .limits: 1 << 14
         }
     }
 }

@@ -36,6 +36,16 @@ extension JobSpec {
         }
         if let idempotencyKey { out.key("idempotency_key"); out.string(idempotencyKey) }
         if let label { out.key("label"); out.string(label) }
+        if !limits.isEmpty {
+            out.key("limits")
+            out.beginObject()
+            if let value = limits.cpuSeconds { out.key("cpu_seconds"); out.integer(value) }
+            if let value = limits.fileSizeBytes { out.key("file_size_bytes"); out.integer(value) }
+            if let value = limits.memoryBytes { out.key("memory_bytes"); out.integer(value) }
+            if let value = limits.openFiles { out.key("open_files"); out.integer(value) }
+            if let value = limits.processes { out.key("processes"); out.integer(value) }
+            out.endObject()
+        }
         if case .payload(let value) = command {
             out.key("payload")
             value.write(to: &out)

@@ -60,6 +60,8 @@ public struct JobSpec: Hashable, Sendable, Codable {
     /// The Unix user who submitted the job (set by the daemon from the socket's peer
     /// credentials; whatever a client sends is replaced).
     public var submitterUID: UInt32?
+    /// Resource limits of the command's process (its queue's defaults fill those not set).
+    public var limits = ResourceLimits()
 
     /// The queue used when a spec names none.
     public static let defaultQueue = "default"
@@ -77,7 +79,8 @@ public struct JobSpec: Hashable, Sendable, Codable {
         after: [JobID] = [],
         idempotencyKey: String? = nil,
         label: String? = nil,
-        submitterUID: UInt32? = nil
+        submitterUID: UInt32? = nil,
+        limits: ResourceLimits = ResourceLimits()
     ) {
         self.command = command
         self.cwd = cwd
@@ -91,6 +94,7 @@ public struct JobSpec: Hashable, Sendable, Codable {
         self.idempotencyKey = idempotencyKey
         self.label = label
         self.submitterUID = submitterUID
+        self.limits = limits
     }
 
     /// A job running `argv`.
@@ -140,7 +144,9 @@ public struct JobSpec: Hashable, Sendable, Codable {
             if timeout != nil {
                 throw .invalidField("timeout_seconds", "applies to commands only; a payload job's consumer holds it by its lease")
             }
+            if !limits.isEmpty { throw .invalidField("limits", "apply to commands only, not to a payload job") }
         }
+        try limits.validate()
         if let cwd {
             guard cwd.startsWithByte(UInt8(ascii: "/")) else { throw .invalidField("cwd", "must be an absolute path") }
             if cwd.utf8.contains(0) { throw .invalidField("cwd", "must not contain NUL bytes") }
@@ -204,6 +210,7 @@ public struct JobSpec: Hashable, Sendable, Codable {
         case idempotencyKey = "idempotency_key"
         case label
         case submitterUID = "submitter_uid"
+        case limits
     }
 
     public init(from decoder: any Decoder) throws {
@@ -238,6 +245,7 @@ public struct JobSpec: Hashable, Sendable, Codable {
         idempotencyKey = try container.decodeIfPresent(String.self, forKey: .idempotencyKey)
         label = try container.decodeIfPresent(String.self, forKey: .label)
         submitterUID = try container.decodeIfPresent(UInt32.self, forKey: .submitterUID)
+        limits = try container.decodeIfPresent(ResourceLimits.self, forKey: .limits) ?? ResourceLimits()
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -258,6 +266,7 @@ public struct JobSpec: Hashable, Sendable, Codable {
         try container.encodeIfPresent(idempotencyKey, forKey: .idempotencyKey)
         try container.encodeIfPresent(label, forKey: .label)
         try container.encodeIfPresent(submitterUID, forKey: .submitterUID)
+        if !limits.isEmpty { try container.encode(limits, forKey: .limits) }
     }
 }
 

@@ -13,6 +13,9 @@ public enum JobOutcome: Hashable, Sendable, CustomStringConvertible {
     case cancelled(signal: Int32?)
     /// The command could not be started: the system's errno when there was one, and why.
     case spawnFailed(errno: Int32?, message: String)
+    /// The command reached one of its resource limits and was killed by `signal` for it
+    /// (SIGXCPU, SIGXFSZ, or SIGKILL past the CPU limit); `limit` names it (`CPU limit 10 s`).
+    case limitReached(signal: Int32, limit: String)
 
     /// Whether the job succeeded (exit status 0).
     public var isSuccess: Bool { self == .exited(code: 0) }
@@ -26,6 +29,7 @@ public enum JobOutcome: Hashable, Sendable, CustomStringConvertible {
         case .timedOut(_, let signal): .failed(exitCode: nil, signal: signal, reason: description)
         case .cancelled(let signal): .failed(exitCode: nil, signal: signal, reason: description)
         case .spawnFailed: .failed(exitCode: nil, signal: nil, reason: description)
+        case .limitReached(let signal, _): .failed(exitCode: nil, signal: signal, reason: description)
         }
     }
 
@@ -37,6 +41,7 @@ public enum JobOutcome: Hashable, Sendable, CustomStringConvertible {
         case .timedOut(let after, _): "timed out after \(formatSeconds(after)) and was stopped"
         case .cancelled: "cancelled while running and was stopped"
         case .spawnFailed(_, let message): "could not start: \(message)"
+        case .limitReached(let signal, let limit): "killed by signal \(signal) (\(signalName(signal))): it reached its \(limit)"
         }
     }
 }

@@ -19,6 +19,13 @@ struct LaunchRequest: Sendable {
     var timeout: Duration?
     /// Between SIGTERM and SIGKILL when the process is stopped.
     var killGrace: Duration
+    /// Set with setrlimit before the exec.
+    var limits = ResourceLimits()
+
+    /// ``limits`` as `jobq_spawn` takes them: -1 where none, in `JOBQ_LIMIT_*` order.
+    var spawnLimits: [Int64] {
+        [limits.memoryBytes, limits.cpuSeconds, limits.openFiles, limits.processes, limits.fileSizeBytes].map { $0 ?? -1 }
+    }
 }
 
 /// How a launched process ended.

@@ -134,7 +134,7 @@ public struct ProcessJobExecutor: JobExecutor {
         let request = LaunchRequest(
             path: path, arguments: arguments, environment: variables.entries, workingDirectory: workingDirectory,
             stdoutPath: outPath, stderrPath: errPath, combinedPath: combinedPath, outputLimit: configuration.outputLimit,
-            timeout: timeout, killGrace: configuration.killGrace)
+            timeout: timeout, killGrace: configuration.killGrace, limits: job.spec.limits)
         launcher.start(request, stop: stop) { [configuration, launcher, logger] report in
             // No process outlives its job: the launcher SIGKILLed the leader's process group when
             // the leader exited; what left the group (`setsid`) but still carries the job's mark
@@ -148,7 +148,7 @@ public struct ProcessJobExecutor: JobExecutor {
                 }
             }
             let outcome = Self.outcome(of: report, timeout: timeout, stopped: stop.isRequested, path: path,
-                                       workingDirectory: workingDirectory)
+                                       workingDirectory: workingDirectory, limits: job.spec.limits)
             logger.debug("job ran", metadata: ["job": "\(job.id)", "queue": "\(job.spec.queue)", "outcome": "\(outcome)"])
             onEnd(RunEnd(outcome, usage: report.usage))
         }
@@ -157,7 +157,7 @@ public struct ProcessJobExecutor: JobExecutor {
     /// What a launch's report means for the job: a run the timeout or a stop ended reports
     /// that, with the signal that ended it.
     private static func outcome(
-        of report: LaunchReport, timeout: Duration?, stopped: Bool, path: String, workingDirectory: String
+        of report: LaunchReport, timeout: Duration?, stopped: Bool, path: String, workingDirectory: String, limits: ResourceLimits
     ) -> JobOutcome {
         func stoppedBy(_ signal: Int32?) -> JobOutcome? {
             if report.timedOut, let timeout { return .timedOut(after: timeout, signal: signal) }
@@ -167,7 +167,7 @@ public struct ProcessJobExecutor: JobExecutor {
         case .exited(let code):
             return stoppedBy(nil) ?? .exited(code: code)
         case .signaled(let signal):
-            return stoppedBy(signal) ?? .signaled(signal: signal)
+            return stoppedBy(signal) ?? limitReached(signal, limits: limits, usage: report.usage) ?? .signaled(signal: signal)
         case .notStarted:
             return .cancelled(signal: nil)
         case .spawnFailed(let code, let inWorkingDirectory):
@@ -177,6 +177,20 @@ public struct ProcessJobExecutor: JobExecutor {
             }
             return .spawnFailed(errno: code, message: "cannot run '\(path)': \(reason)")
         }
+    }
+
+    /// The limit a signal says the command reached: SIGXCPU at its CPU limit, SIGKILL once it
+    /// went on past it (the hard limit), SIGXFSZ at its file size limit.
+    private static func limitReached(_ signal: Int32, limits: ResourceLimits, usage: RunUsage?) -> JobOutcome? {
+        if let seconds = limits.cpuSeconds {
+            let cpuLimit = "CPU limit of \(seconds) s"
+            if signal == SIGXCPU { return .limitReached(signal: signal, limit: cpuLimit) }
+            if signal == SIGKILL, let usage, usage.cpu >= .seconds(seconds) { return .limitReached(signal: signal, limit: cpuLimit) }
+        }
+        if signal == SIGXFSZ, let bytes = limits.fileSizeBytes {
+            return .limitReached(signal: signal, limit: "file size limit of \(bytes) bytes")
+        }
+        return nil
     }
 
     /// The directory of a file's path: what precedes its last `/` (`/` for a file at the root,

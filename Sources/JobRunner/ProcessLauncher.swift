@@ -186,7 +186,9 @@ public final class ProcessLauncher: Sendable {
         var pid: pid_t = 0
         let spawned = withCStrings(request.arguments) { argv in
             withCStrings(request.environment) { envp in
-                jobq_spawn(&pid, request.path, argv, envp, request.workingDirectory, stdoutPipe[1], stderrPipe[1])
+                request.spawnLimits.withUnsafeBufferPointer { limits in
+                    jobq_spawn(&pid, request.path, argv, envp, request.workingDirectory, stdoutPipe[1], stderrPipe[1], limits.baseAddress)
+                }
             }
         }
         close(stdoutPipe[1])

@@ -1,5 +1,6 @@
 import Foundation
 import JobDaemon
+import JobModel
 import JobStore
 import Logging
 import Synchronization
@@ -34,6 +35,11 @@ struct ConfigurationTests {
             workers = 3          # three at a time
             durability = normal
             queue.builds.concurrency = 1
+            queue.builds.max_memory.ceiling = 8G
+            queue.builds.max_cpu.default = 10m
+            queue.*.max_files.default = 1024
+            queue.*.max_procs.ceiling = 256
+            queue.*.max_file_size.ceiling = 1G
             drain_grace_seconds = 2.5
             """.write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
@@ -43,6 +49,10 @@ struct ConfigurationTests {
         #expect(configuration.workers == 3)
         #expect(configuration.durability == .normal)
         #expect(configuration.queueConcurrency == ["builds": 1])
+        #expect(configuration.queueLimits == [
+            "builds": QueueLimits(defaults: ResourceLimits(cpuSeconds: 600), ceilings: ResourceLimits(memoryBytes: 8 << 30)),
+            "*": QueueLimits(defaults: ResourceLimits(openFiles: 1024), ceilings: ResourceLimits(processes: 256, fileSizeBytes: 1 << 30)),
+        ])
         #expect(configuration.drainGrace == .milliseconds(2500))
         try configuration.apply(environment: ["JOBQ_WORKERS": "5", "JOBQ_LOG_LEVEL": "debug", "UNRELATED": "x"])
         #expect(configuration.workers == 5)
@@ -70,6 +80,12 @@ struct ConfigurationTests {
             try configuration.set("max_body_bytes", "1000", source: "f:1")
         }
         #expect(throws: DaemonConfiguration.Problem.self) { try configuration.apply(environment: ["JOBQ_MAX_BODY_BYTES": "1GiB"]) }
+        #expect(throws: DaemonConfiguration.Problem(description: "f:1: queue.builds.max_memory.ceiling = lots: must be a size: bytes, or with K, M, G or T")) {
+            try configuration.set("queue.builds.max_memory.ceiling", "lots", source: "f:1")
+        }
+        #expect(throws: DaemonConfiguration.Problem.self) { try configuration.set("queue.builds.max_cpu.default", "0", source: "f:1") }
+        #expect(throws: DaemonConfiguration.Problem.self) { try configuration.set("queue.builds.max_speed.default", "1", source: "f:1") }
+        #expect(throws: DaemonConfiguration.Problem.self) { try configuration.set("queue.-x.max_files.default", "1", source: "f:1") }
         #expect(configuration == before)
         let file = NSTemporaryDirectory() + "/jobqd-bad-\(getpid()).conf"
         try "workers = 2\nwrokers = 3\n".write(toFile: file, atomically: true, encoding: .utf8)

@@ -41,6 +41,29 @@ struct EngineTests {
         }
     }
 
+    @Test("A queue's limits: its defaults and ceilings are stored with each command job; a job asking above a ceiling is refused")
+    func queueLimits() async throws {
+        var configuration = EngineConfiguration(defaultConcurrency: 1, drainGrace: .zero)
+        configuration.queueLimits = [
+            "builds": QueueLimits(ceilings: ResourceLimits(memoryBytes: 1 << 30)),
+            "*": QueueLimits(defaults: ResourceLimits(openFiles: 64)),
+        ]
+        try await withEngine(configuration) { engine, store, _, _ in
+            var asked = spec("ok", queue: "builds")
+            asked.limits.cpuSeconds = 5
+            let stored = try await engine.submit([asked, spec("ok")]).map(\.job)
+            #expect(stored[0].spec.limits == ResourceLimits(memoryBytes: 1 << 30, cpuSeconds: 5, openFiles: 64))
+            #expect(stored[1].spec.limits == ResourceLimits(openFiles: 64))
+            var greedy = spec("ok", queue: "builds")
+            greedy.limits.memoryBytes = 2 << 30
+            await #expect(throws: JobStoreError.invalidSpec(
+                index: 1, .invalidField("limits.memory_bytes", "is 2147483648, above queue builds's ceiling of 1073741824"))) {
+                _ = try await engine.submit([spec("ok"), greedy])
+            }
+            #expect(try await store.counts().reduce(0) { $0 + $1.total } == 2)
+        }
+    }
+
     @Test("Joins waiting while jobs of their queue finish one by one, others still running, return once the last has finished")
     func joinsAcrossFinishes() async throws {
         try await withEngine(EngineConfiguration(defaultConcurrency: 2, drainGrace: .zero)) { engine, _, fake, _ in

@@ -36,6 +36,8 @@ struct FastJSONTests {
         #"{"argv":["x"],"timeout_seconds":8338.755,"priority":0}"#,
         #"{"argv":["x"],"timeout_seconds":640.0179999}"#,
         #"{"payload":1,"queue":"mail"}"#,
+        #"{"argv":["make"],"limits":{"memory_bytes":1073741824,"cpu_seconds":60,"open_files":64,"processes":9,"file_size_bytes":1}}"#,
+        #"{"argv":["make"],"limits":{}}"#,
         #"{"queue":"mail","payload":{"to":"ann","n":-3,"tags":["a",true,false,null,{}],"deep":[[[]]]},"priority":2}"#,
         #"{"jobs":[{"payload":"x"},{"payload":[1,2]},{"argv":["y"]}]}"#,
     ])
@@ -55,6 +57,9 @@ struct FastJSONTests {
         #"{"payload":1.5}"#,
         #"{"payload":1e3}"#,
         #"{"payload":{"a":1,"a":2}}"#,
+        #"{"argv":["x"],"limits":{"cpu_seconds":1.5}}"#,
+        #"{"argv":["x"],"limits":{"cpu":1}}"#,
+        #"{"argv":["x"],"limits":{"cpu_seconds":1,"cpu_seconds":2}}"#,
         #"{"payload":tru}"#,
         #"{"payload":99999999999999999999}"#,
         #"{"payload":[1,]}"#,

@@ -8,15 +8,27 @@
 #include <sys/types.h>
 #include <sys/epoll.h>
 
+/// The resource limits of a job, in the order of `jobq_spawn`'s `limits`.
+enum {
+    JOBQ_LIMIT_MEMORY = 0,     // RLIMIT_AS, bytes
+    JOBQ_LIMIT_CPU = 1,        // RLIMIT_CPU, seconds (SIGXCPU, then SIGKILL 5 s later)
+    JOBQ_LIMIT_FILES = 2,      // RLIMIT_NOFILE
+    JOBQ_LIMIT_PROCESSES = 3,  // RLIMIT_NPROC
+    JOBQ_LIMIT_FILE_SIZE = 4,  // RLIMIT_FSIZE, bytes
+    JOBQ_LIMIT_COUNT = 5,
+};
+
 /// Starts `path` with `argv` and `envp` through a vfork-style clone (the daemon's page tables
 /// are not copied; the child runs on a part of the caller's stack until it execs) as the leader
 /// of a new session, in `cwd` (NULL: the daemon's), with stdin from /dev/null, stdout and
 /// stderr on the given descriptors, no other descriptor, every signal at its default
 /// disposition and none blocked. What glibc's posix_spawn does, without mapping a stack for
 /// each spawn (built with ThreadSanitizer, it is posix_spawn).
+/// `limits`: the job's resource limits, -1 where none (`JOBQ_LIMIT_*` order), set with
+/// setrlimit in the child before the exec, never above the daemon's own hard limits.
 /// Returns 0 and sets `*pid`, or an errno value.
 int jobq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-               const char *cwd, int stdout_fd, int stderr_fd);
+               const char *cwd, int stdout_fd, int stderr_fd, const long long limits[JOBQ_LIMIT_COUNT]);
 
 /// A pipe for a child's output: both ends close-on-exec, the read end (`fds[0]`) non-blocking.
 /// 0, or -1 with errno set.
