@@ -66,6 +66,7 @@ struct spawn_request {
     int stdout_fd;
     int stderr_fd;
     const long long *limits;
+    const struct jobq_identity *identity;
     /// The errno of the step that failed, written by the child before it exits (CLONE_VM: the
     /// parent reads it after clone returns); 0 when the exec happened.
     volatile int error;
@@ -99,12 +100,24 @@ static int spawn_child(void *argument) {
     int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null < 0 || place(null, STDIN_FILENO) != 0) goto failed;
     if (place(out, STDOUT_FILENO) != 0 || place(err, STDERR_FILENO) != 0) goto failed;
-    if (request->cwd != NULL && chdir(request->cwd) != 0) goto failed;
     int limited = apply_limits(0, request->limits);
     if (limited != 0) {
         errno = limited;
         goto failed;
     }
+    const struct jobq_identity *identity = request->identity;
+    if (identity != NULL) {
+        // The system calls themselves: glibc's wrappers would tell every thread of the daemon,
+        // whose memory this child shares, to change its ids too.
+        if (syscall(SYS_setgroups, identity->group_count, identity->groups) != 0) goto failed;
+        if (syscall(SYS_setresgid, identity->gid, identity->gid, identity->gid) != 0) goto failed;
+        if (syscall(SYS_setresuid, identity->uid, identity->uid, identity->uid) != 0) goto failed;
+        // Capabilities systemd gave the daemon as ambient ones would survive the exec; kernels
+        // without ambient capabilities (before 4.3) answer EINVAL, and have none to clear.
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) goto failed;
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) goto failed;
+    }
+    if (request->cwd != NULL && chdir(request->cwd) != 0) goto failed;
     closefrom(STDERR_FILENO + 1);
     uint64_t none = 0;
     if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, KERNEL_SIGSET_SIZE) != 0) goto failed;
@@ -155,13 +168,17 @@ static int spawn_through_glibc(pid_t *pid, const char *path, char *const argv[],
 #endif
 
 int jobq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-               const char *cwd, int stdout_fd, int stderr_fd, const long long limits[JOBQ_LIMIT_COUNT]) {
+               const char *cwd, int stdout_fd, int stderr_fd, const long long limits[JOBQ_LIMIT_COUNT],
+               const struct jobq_identity *identity) {
 #if JOBQ_THREAD_SANITIZER
+    // posix_spawn cannot change a child's user: jobs run as their submitters only in the
+    // builds that clone.
+    if (identity != NULL) return ENOTSUP;
     return spawn_through_glibc(pid, path, argv, envp, cwd, stdout_fd, stderr_fd, limits);
 #else
     struct spawn_request request = {
         .path = path, .argv = argv, .envp = envp, .cwd = cwd,
-        .stdout_fd = stdout_fd, .stderr_fd = stderr_fd, .limits = limits, .error = 0,
+        .stdout_fd = stdout_fd, .stderr_fd = stderr_fd, .limits = limits, .identity = identity, .error = 0,
     };
     // The child's stack: a part of this thread's own, idle while the child runs. glibc's
     // posix_spawn maps a fresh stack for each spawn and unmaps it after, and in a daemon whose

@@ -197,6 +197,7 @@ extension JobStoreError {
         switch self {
         case .invalidSpec, .dependencyNotFound: .badRequest
         case .notFound: .notFound
+        case .submitterRefused: .forbidden
         case .illegalTransition, .conflict, .leaseLost, .wrongQueueKind, .notAConsumerQueue: .conflict
         case .storage: HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
         case .migration, .notADatabase: .internalServerError

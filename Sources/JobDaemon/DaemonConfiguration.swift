@@ -41,6 +41,11 @@ public struct DaemonConfiguration: Hashable, Sendable {
     public var outputLimit: Int
     /// The least severe level logged.
     public var logLevel: Logger.Level
+    /// Whether jobs run as the user who submitted each (`run_as = submitter`) rather than as
+    /// the daemon's user (`daemon`, the default).
+    public var runAsSubmitter = false
+    /// With ``runAsSubmitter``: whether root's jobs are allowed (`allow_root_jobs`).
+    public var allowRootJobs = false
 
     /// A problem with the configuration: the source and what is wrong, in one sentence.
     public struct Problem: Error, Hashable, Sendable, CustomStringConvertible {
@@ -70,6 +75,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
         ("workers", "JOBQ_WORKERS"), ("max_running", "JOBQ_MAX_RUNNING"), ("durability", "JOBQ_DURABILITY"),
         ("drain_grace_seconds", "JOBQ_DRAIN_GRACE_SECONDS"), ("kill_grace_seconds", "JOBQ_KILL_GRACE_SECONDS"),
         ("output_limit_bytes", "JOBQ_OUTPUT_LIMIT_BYTES"), ("log_level", "JOBQ_LOG_LEVEL"),
+        ("run_as", "JOBQ_RUN_AS"), ("allow_root_jobs", "JOBQ_ALLOW_ROOT_JOBS"),
     ]
 
     /// Sets one key from text; `source` names where it came from, for the error message.
@@ -115,6 +121,18 @@ public struct DaemonConfiguration: Hashable, Sendable {
         case "output_limit_bytes":
             guard let bytes = Int(value), bytes >= 0 else { throw fail("must be a whole number of bytes") }
             outputLimit = bytes
+        case "run_as":
+            switch value {
+            case "daemon": runAsSubmitter = false
+            case "submitter": runAsSubmitter = true
+            default: throw fail("must be daemon or submitter")
+            }
+        case "allow_root_jobs":
+            switch value {
+            case "true", "yes", "1": allowRootJobs = true
+            case "false", "no", "0": allowRootJobs = false
+            default: throw fail("must be true or false")
+            }
         case "log_level":
             guard let level = Logger.Level(rawValue: value) else {
                 throw fail("must be one of trace, debug, info, notice, warning, error, critical")

@@ -70,7 +70,7 @@ public enum JobDaemon {
                 logDirectory: configuration.logDirectory, workingDirectory: state,
                 outputLimit: configuration.outputLimit, killGrace: configuration.killGrace,
                 environment: ProcessExecutorConfiguration.jobEnvironment(from: environment),
-                stateDirectory: state),
+                stateDirectory: state, runAsSubmitter: configuration.runAsSubmitter, allowRootJobs: configuration.allowRootJobs),
             launcher: ProcessLauncher(),
             logger: logger)
         let engine = JobEngine(
@@ -78,7 +78,8 @@ public enum JobDaemon {
             configuration: EngineConfiguration(
                 defaultConcurrency: configuration.workers, concurrency: configuration.queueConcurrency,
                 maxRunning: configuration.maxRunning, drainGrace: configuration.drainGrace,
-                queueLimits: configuration.queueLimits),
+                queueLimits: configuration.queueLimits,
+                refuseRootJobs: configuration.runAsSubmitter && !configuration.allowRootJobs),
             logger: logger)
         let socketGroup: gid_t?
         do {

@@ -16,6 +16,9 @@ public struct EngineConfiguration: Sendable {
     public var storeRetryDelay: Duration
     /// Resource limits per queue (`*`: every queue, under a queue's own settings).
     public var queueLimits: [String: QueueLimits]
+    /// Whether submits by root are refused (jobs run as their submitters, and root's are not
+    /// allowed).
+    public var refuseRootJobs = false
 
     public init(
         defaultConcurrency: Int = 2,
@@ -23,7 +26,8 @@ public struct EngineConfiguration: Sendable {
         maxRunning: Int? = nil,
         drainGrace: Duration = .seconds(10),
         storeRetryDelay: Duration = .seconds(1),
-        queueLimits: [String: QueueLimits] = [:]
+        queueLimits: [String: QueueLimits] = [:],
+        refuseRootJobs: Bool = false
     ) {
         self.defaultConcurrency = max(1, defaultConcurrency)
         self.concurrency = concurrency
@@ -31,6 +35,7 @@ public struct EngineConfiguration: Sendable {
         self.drainGrace = drainGrace
         self.storeRetryDelay = storeRetryDelay
         self.queueLimits = queueLimits
+        self.refuseRootJobs = refuseRootJobs
     }
 
     /// Queue `queue`'s resource limits: its own settings, then those of `*`.
@@ -40,8 +45,12 @@ public struct EngineConfiguration: Sendable {
     }
 
     /// `specs` with their queues' limits applied (``QueueLimits/apply(to:queue:)``); throws
-    /// the first refusal with the spec's index (nil for a single spec).
+    /// the first refusal with the spec's index (nil for a single spec), or
+    /// ``JobStoreError/submitterRefused(_:)`` for root's jobs when they are refused.
     func applyingLimits(_ specs: [JobSpec]) throws(JobStoreError) -> [JobSpec] {
+        if refuseRootJobs, specs.contains(where: { $0.submitterUID == 0 }) {
+            throw .submitterRefused("jobs of root are refused: jobs run as their submitters (run_as = submitter) and allow_root_jobs is off")
+        }
         guard !queueLimits.isEmpty else { return specs }
         var specs = specs
         for index in specs.indices where !specs[index].command.isPayload {

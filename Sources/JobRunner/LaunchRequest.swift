@@ -21,6 +21,8 @@ struct LaunchRequest: Sendable {
     var killGrace: Duration
     /// Set with setrlimit before the exec.
     var limits = ResourceLimits()
+    /// Who the process runs as (nil: the daemon's user).
+    var identity: JobIdentity?
 
     /// ``limits`` as `jobq_spawn` takes them: -1 where none, in `JOBQ_LIMIT_*` order.
     var spawnLimits: [Int64] {

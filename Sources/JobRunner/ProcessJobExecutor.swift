@@ -22,6 +22,11 @@ public struct ProcessExecutorConfiguration: Sendable {
     /// `JOBQ_JOB_ID` it marks the job's processes, so that those left behind (a daemon the job
     /// forked, a crashed jobqd's jobs) can be found and stopped. Nil: no mark, no search.
     public var stateDirectory: String?
+    /// Whether each job runs as the user who submitted it (``JobIdentity``), rather than as
+    /// the daemon's user.
+    public var runAsSubmitter = false
+    /// With ``runAsSubmitter``: whether jobs submitted by root may run (as root).
+    public var allowRootJobs = false
 
     /// Variables systemd gives the daemon that must not reach jobs: they describe the daemon's
     /// own sockets, watchdog and invocation.
@@ -44,9 +49,13 @@ public struct ProcessExecutorConfiguration: Sendable {
         killGrace: Duration = .seconds(10),
         environment: [String: String] = ProcessExecutorConfiguration.jobEnvironment(
             from: ProcessInfo.processInfo.environment),
-        stateDirectory: String? = nil
+        stateDirectory: String? = nil,
+        runAsSubmitter: Bool = false,
+        allowRootJobs: Bool = false
     ) {
         self.stateDirectory = stateDirectory
+        self.runAsSubmitter = runAsSubmitter
+        self.allowRootJobs = allowRootJobs
         self.logDirectory = logDirectory
         self.workingDirectory = workingDirectory
         self.outputLimit = outputLimit
@@ -108,7 +117,14 @@ public struct ProcessJobExecutor: JobExecutor {
         unlink(errPath)
         if let combinedPath { unlink(combinedPath) }
 
-        let variables = environment(of: job)
+        var identity: JobIdentity?
+        if configuration.runAsSubmitter {
+            switch submitter(of: job) {
+            case .success(let user): identity = user
+            case .failure(let refusal): return onEnd(RunEnd(.spawnFailed(errno: nil, message: refusal.message)))
+            }
+        }
+        let variables = environment(of: job, identity: identity)
         let path: String
         let arguments: [String]
         switch job.spec.command {
@@ -129,12 +145,12 @@ public struct ProcessJobExecutor: JobExecutor {
             // The engine never claims a payload queue's jobs; a consumer leases them.
             return onEnd(RunEnd(.spawnFailed(errno: EINVAL, message: "a payload job has no command to run")))
         }
-        let workingDirectory = job.spec.cwd ?? configuration.workingDirectory
+        let workingDirectory = job.spec.cwd ?? identity?.home ?? configuration.workingDirectory
         let timeout = job.spec.timeout
         let request = LaunchRequest(
             path: path, arguments: arguments, environment: variables.entries, workingDirectory: workingDirectory,
             stdoutPath: outPath, stderrPath: errPath, combinedPath: combinedPath, outputLimit: configuration.outputLimit,
-            timeout: timeout, killGrace: configuration.killGrace, limits: job.spec.limits)
+            timeout: timeout, killGrace: configuration.killGrace, limits: job.spec.limits, identity: identity)
         launcher.start(request, stop: stop) { [configuration, launcher, logger] report in
             // No process outlives its job: the launcher SIGKILLed the leader's process group when
             // the leader exited; what left the group (`setsid`) but still carries the job's mark
@@ -205,17 +221,39 @@ public struct ProcessJobExecutor: JobExecutor {
     /// glibc's `execvp` search path when there is no PATH.
     static let defaultSearchPath = "/bin:/usr/bin"
 
-    /// The job's environment as `NAME=value` entries, and its PATH.
-    private func environment(of job: Job) -> (entries: [String], searchPath: String?) {
+    /// A reason a job cannot run as its submitter.
+    struct Refusal: Error {
+        var message: String
+    }
+
+    /// Who job `job` runs as when jobs run as their submitters: the user of its submitter's uid
+    /// as the system knows it now.
+    private func submitter(of job: Job) -> Result<JobIdentity, Refusal> {
+        guard let uid = job.spec.submitterUID else {
+            return .failure(Refusal(message: "it has no submitter recorded, and jobs run as their submitters (run_as = submitter)"))
+        }
+        if uid == 0, !configuration.allowRootJobs {
+            return .failure(Refusal(message: "its submitter is root, and jobs of root are refused (allow_root_jobs is off)"))
+        }
+        guard let user = JobIdentity.lookup(uid: uid) else {
+            return .failure(Refusal(message: "its submitter, uid \(uid), is not a user of this machine now"))
+        }
+        return .success(user)
+    }
+
+    /// The job's environment as `NAME=value` entries, and its PATH: the daemon's, then its
+    /// user's `HOME`, `USER`, `LOGNAME` and `SHELL` when it runs as its submitter, then its own.
+    private func environment(of job: Job, identity: JobIdentity?) -> (entries: [String], searchPath: String?) {
         var marks = [
             "JOBQ_JOB_ID=\(job.id.rawValue)", "JOBQ_QUEUE=\(job.spec.queue)", "JOBQ_ATTEMPT=\(job.attempts)",
             "JOBQ_RUN=\(job.runs)",
         ]
         if let stateDirectory = configuration.stateDirectory { marks.append("JOBQ_STATE_DIR=\(stateDirectory)") }
-        if job.spec.env.isEmpty {
+        if job.spec.env.isEmpty, identity == nil {
             return (baseEnvironment + marks, configuration.environment["PATH"])
         }
         var variables = configuration.environment
+        if let identity { variables.merge(identity.environment) { _, user in user } }
         variables.merge(job.spec.env) { _, job in job }
         for name in Self.markNames { variables[name] = nil }
         return (variables.map { "\($0.key)=\($0.value)" } + marks, variables["PATH"])

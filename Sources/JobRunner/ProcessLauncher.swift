@@ -187,7 +187,16 @@ public final class ProcessLauncher: Sendable {
         let spawned = withCStrings(request.arguments) { argv in
             withCStrings(request.environment) { envp in
                 request.spawnLimits.withUnsafeBufferPointer { limits in
-                    jobq_spawn(&pid, request.path, argv, envp, request.workingDirectory, stdoutPipe[1], stderrPipe[1], limits.baseAddress)
+                    let groups = request.identity?.groups ?? []
+                    return groups.withUnsafeBufferPointer { groups in
+                        guard let user = request.identity else {
+                            return jobq_spawn(&pid, request.path, argv, envp, request.workingDirectory, stdoutPipe[1], stderrPipe[1],
+                                              limits.baseAddress, nil)
+                        }
+                        var identity = jobq_identity(uid: user.uid, gid: user.gid, group_count: groups.count, groups: groups.baseAddress)
+                        return jobq_spawn(&pid, request.path, argv, envp, request.workingDirectory, stdoutPipe[1], stderrPipe[1],
+                                          limits.baseAddress, &identity)
+                    }
                 }
             }
         }

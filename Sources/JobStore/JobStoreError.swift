@@ -28,6 +28,9 @@ public enum JobStoreError: Error, Hashable, Sendable, CustomStringConvertible {
     case wrongQueueKind(index: Int?, queue: String, payloadQueue: Bool)
     /// A lease was asked of a queue whose jobs are commands that jobqd's workers run.
     case notAConsumerQueue(String)
+    /// The daemon's policy refuses the submitter (a job of root when jobs run as their
+    /// submitters); nothing was stored.
+    case submitterRefused(String)
     /// The database failed: a full disk, an I/O error, a lock held longer than the busy
     /// timeout. A write that fails so was not applied.
     case storage(SQLiteError)
@@ -46,6 +49,7 @@ public enum JobStoreError: Error, Hashable, Sendable, CustomStringConvertible {
         case .illegalTransition, .conflict: "conflict"
         case .leaseLost: "lease_lost"
         case .wrongQueueKind, .notAConsumerQueue: "wrong_queue_kind"
+        case .submitterRefused: "forbidden"
         case .storage(let error) where error.isDiskFull: "storage_full"
         case .storage: "storage_error"
         case .migration, .notADatabase: "database_incompatible"
@@ -80,6 +84,7 @@ public enum JobStoreError: Error, Hashable, Sendable, CustomStringConvertible {
                 + "a payload job goes to another queue (a new queue takes the kind of its first job)"
         case let .notAConsumerQueue(queue):
             "queue '\(queue)' runs commands with jobqd's workers: consumers lease from queues of payload jobs"
+        case let .submitterRefused(why): why
         case let .storage(error) where error.isDiskFull:
             "the database's disk is full, nothing was written: \(error.message)"
         case let .storage(error) where error.isBusy:

@@ -11,10 +11,11 @@ struct Jobqd: AsyncParsableCommand {
         discussion: """
             Every option can also come from the environment (JOBQ_STATE_DIR, JOBQ_SOCKET, JOBQ_WORKERS, \
             JOBQ_DURABILITY, JOBQ_DRAIN_GRACE_SECONDS, JOBQ_KILL_GRACE_SECONDS, \
-            JOBQ_OUTPUT_LIMIT_BYTES, JOBQ_LOG_LEVEL, JOBQ_SOCKET_GROUP, JOBQ_MAX_CONNECTIONS, JOBQ_MAX_BODY_BYTES, JOBQ_CONFIG) or a \
+            JOBQ_OUTPUT_LIMIT_BYTES, JOBQ_LOG_LEVEL, JOBQ_SOCKET_GROUP, JOBQ_MAX_CONNECTIONS, JOBQ_MAX_BODY_BYTES, JOBQ_RUN_AS, \
+            JOBQ_ALLOW_ROOT_JOBS, JOBQ_CONFIG) or a \
             config file of `key = value` lines (state_dir, socket, socket_group, max_connections, max_body_bytes, workers, max_running, \
-            durability, drain_grace_seconds, kill_grace_seconds, output_limit_bytes, log_level, \
-            queue.NAME.concurrency). socket_group gives the socket (mode 0660) to a group whose members may \
+            durability, drain_grace_seconds, kill_grace_seconds, output_limit_bytes, log_level, run_as, allow_root_jobs, \
+            queue.NAME.concurrency, queue.NAME.LIMIT.default, queue.NAME.LIMIT.ceiling). socket_group gives the socket (mode 0660) to a group whose members may \
             submit. max_body_bytes (default 1048576) bounds an API request's body, so one batch of \
             submits (jobq submit --stdin). A socket passed by socket activation (LISTEN_FDS) is served instead of --socket. The command \
             line overrides the environment, which overrides the file. Under systemd, \
@@ -42,6 +43,9 @@ struct Jobqd: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Seconds running jobs get on SIGTERM before they are stopped and requeued (default 10).", valueName: "seconds"))
     var drainGrace: String?
 
+    @Option(name: .long, help: ArgumentHelp("Who jobs run as: daemon (the daemon's user; default) or submitter (the user who submitted each, which needs root or CAP_SETUID and CAP_SETGID; root's jobs are refused unless allow_root_jobs = true).", valueName: "who"))
+    var runAs: String?
+
     @Option(name: .long, help: ArgumentHelp("A config file of key = value lines.", valueName: "file"))
     var config: String?
 
@@ -61,6 +65,7 @@ struct Jobqd: AsyncParsableCommand {
             if let durability { try configuration.set("durability", durability, source: "--durability") }
             if let drainGrace { try configuration.set("drain_grace_seconds", drainGrace, source: "--drain-grace") }
             if let logLevel { try configuration.set("log_level", logLevel, source: "--log-level") }
+            if let runAs { try configuration.set("run_as", runAs, source: "--run-as") }
         } catch {
             FileHandle.standardError.write(Data("jobqd: \(error)\n".utf8))
             throw ExitCode(78)

@@ -54,7 +54,10 @@ struct ConfigurationTests {
             "*": QueueLimits(defaults: ResourceLimits(openFiles: 1024), ceilings: ResourceLimits(processes: 256, fileSizeBytes: 1 << 30)),
         ])
         #expect(configuration.drainGrace == .milliseconds(2500))
-        try configuration.apply(environment: ["JOBQ_WORKERS": "5", "JOBQ_LOG_LEVEL": "debug", "UNRELATED": "x"])
+        #expect(!configuration.runAsSubmitter && !configuration.allowRootJobs)
+        try configuration.apply(environment: ["JOBQ_WORKERS": "5", "JOBQ_LOG_LEVEL": "debug", "UNRELATED": "x",
+                                              "JOBQ_RUN_AS": "submitter", "JOBQ_ALLOW_ROOT_JOBS": "true"])
+        #expect(configuration.runAsSubmitter && configuration.allowRootJobs)
         #expect(configuration.workers == 5)
         #expect(configuration.logLevel == .debug)
         try configuration.set("workers", "7", source: "--workers")
@@ -86,6 +89,10 @@ struct ConfigurationTests {
         #expect(throws: DaemonConfiguration.Problem.self) { try configuration.set("queue.builds.max_cpu.default", "0", source: "f:1") }
         #expect(throws: DaemonConfiguration.Problem.self) { try configuration.set("queue.builds.max_speed.default", "1", source: "f:1") }
         #expect(throws: DaemonConfiguration.Problem.self) { try configuration.set("queue.-x.max_files.default", "1", source: "f:1") }
+        #expect(throws: DaemonConfiguration.Problem(description: "--run-as: run_as = everyone: must be daemon or submitter")) {
+            try configuration.set("run_as", "everyone", source: "--run-as")
+        }
+        #expect(throws: DaemonConfiguration.Problem.self) { try configuration.apply(environment: ["JOBQ_ALLOW_ROOT_JOBS": "maybe"]) }
         #expect(configuration == before)
         let file = NSTemporaryDirectory() + "/jobqd-bad-\(getpid()).conf"
         try "workers = 2\nwrokers = 3\n".write(toFile: file, atomically: true, encoding: .utf8)

@@ -64,6 +64,24 @@ struct EngineTests {
         }
     }
 
+    @Test("Root's jobs are refused when the configuration says so; others' are stored")
+    func rootRefused() async throws {
+        var configuration = EngineConfiguration(defaultConcurrency: 1, drainGrace: .zero)
+        configuration.refuseRootJobs = true
+        try await withEngine(configuration) { engine, _, _, _ in
+            var roots = spec("ok")
+            roots.submitterUID = 0
+            var users = spec("ok")
+            users.submitterUID = 1000
+            await #expect(throws: JobStoreError.submitterRefused(
+                "jobs of root are refused: jobs run as their submitters (run_as = submitter) and allow_root_jobs is off")) {
+                _ = try await engine.submit([users, roots])
+            }
+            let stored = try await engine.submit([users])
+            #expect(stored.count == 1)
+        }
+    }
+
     @Test("Joins waiting while jobs of their queue finish one by one, others still running, return once the last has finished")
     func joinsAcrossFinishes() async throws {
         try await withEngine(EngineConfiguration(defaultConcurrency: 2, drainGrace: .zero)) { engine, _, fake, _ in

@@ -27,6 +27,7 @@ if [ $quick = 1 ]; then
         # no latency bound here: CI machines are noisy and the build is a debug one
         "load.py --connections 1000 --seconds 10 --p99-ms 0"
         "other_users.py"
+        "run_as.py"
         "misbehaving_jobs.py"
         "consumers.py --cycles 12"
     )
@@ -40,11 +41,12 @@ else
         "schemathesis_run.py --max-time 300 --min-requests 2000"
         "load.py --connections 1000 --seconds 60"
         "other_users.py"
+        "run_as.py"
         "misbehaving_jobs.py"
         "consumers.py --cycles 60"
     )
 fi
-needs_root="power_cut.py full_disk.py other_users.py"
+needs_root="power_cut.py full_disk.py other_users.py run_as.py"
 
 passed=0
 failed=0

@@ -18,6 +18,15 @@ enum {
     JOBQ_LIMIT_COUNT = 5,
 };
 
+/// Who a job's command runs as, when not as the daemon: its user, primary group and
+/// supplementary groups.
+struct jobq_identity {
+    uid_t uid;
+    gid_t gid;
+    size_t group_count;
+    const gid_t *groups;
+};
+
 /// Starts `path` with `argv` and `envp` through a vfork-style clone (the daemon's page tables
 /// are not copied; the child runs on a part of the caller's stack until it execs) as the leader
 /// of a new session, in `cwd` (NULL: the daemon's), with stdin from /dev/null, stdout and
@@ -26,9 +35,13 @@ enum {
 /// each spawn (built with ThreadSanitizer, it is posix_spawn).
 /// `limits`: the job's resource limits, -1 where none (`JOBQ_LIMIT_*` order), set with
 /// setrlimit in the child before the exec, never above the daemon's own hard limits.
+/// `identity` (NULL: the daemon's): the child takes its groups, group and user (every one of
+/// the real, effective and saved ids), clears its ambient capabilities and sets no_new_privs,
+/// before it changes to `cwd` (so that the directory is entered with the user's rights).
 /// Returns 0 and sets `*pid`, or an errno value.
 int jobq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-               const char *cwd, int stdout_fd, int stderr_fd, const long long limits[JOBQ_LIMIT_COUNT]);
+               const char *cwd, int stdout_fd, int stderr_fd, const long long limits[JOBQ_LIMIT_COUNT],
+               const struct jobq_identity *identity);
 
 /// A pipe for a child's output: both ends close-on-exec, the read end (`fds[0]`) non-blocking.
 /// 0, or -1 with errno set.

@@ -1,0 +1,42 @@
+import Foundation
+import JobModel
+import JobQueueTesting
+@testable import JobRunner
+import Testing
+
+@Suite("Who a job runs as")
+struct JobIdentityTests {
+    @Test("A user is looked up in the password and group databases; a uid without an account is none")
+    func lookup() throws {
+        let root = try #require(JobIdentity.lookup(uid: 0))
+        #expect(root.name == "root" && root.gid == 0 && root.groups.contains(0))
+        #expect(root.environment["USER"] == "root" && root.environment["LOGNAME"] == "root" && root.environment["HOME"] == root.home)
+        let nobody = try #require(JobIdentity.lookup(uid: 65534))
+        #expect(nobody.groups.contains(nobody.gid))
+        #expect(JobIdentity.lookup(uid: 54321) == nil)
+    }
+
+    @Test("Jobs of root, of no submitter, and of a uid without an account fail before they start, saying why")
+    func refusals() async throws {
+        try await withTemporaryDirectory("jobq-identity") { directory in
+            var configuration = ProcessExecutorConfiguration(logDirectory: directory, workingDirectory: directory)
+            configuration.runAsSubmitter = true
+            let runner = ProcessJobExecutor(configuration: configuration, launcher: testLauncher)
+            func submitted(by uid: UInt32?) -> Job {
+                var job = job(.argv(["true"]))
+                job.spec.submitterUID = uid
+                return job
+            }
+            #expect(await runner.run(submitted(by: 0))
+                == .spawnFailed(errno: nil, message: "its submitter is root, and jobs of root are refused (allow_root_jobs is off)"))
+            #expect(await runner.run(submitted(by: nil))
+                == .spawnFailed(errno: nil, message: "it has no submitter recorded, and jobs run as their submitters (run_as = submitter)"))
+            #expect(await runner.run(submitted(by: 54321))
+                == .spawnFailed(errno: nil, message: "its submitter, uid 54321, is not a user of this machine now"))
+            // Allowed, root's job runs (as root, which these tests are).
+            configuration.allowRootJobs = true
+            let allowing = ProcessJobExecutor(configuration: configuration, launcher: testLauncher)
+            #expect(await allowing.run(submitted(by: getuid())) == .exited(code: 0) || getuid() != 0)
+        }
+    }
+}

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Jobs run as their submitters (needs root: it creates two accounts and a group, and removes
+them at the end). With `run_as = submitter`:
+
+- each user's job runs with that user's uid, primary and supplementary groups, HOME, USER,
+  LOGNAME and SHELL from the password database, and no_new_privs;
+- a setuid-root program in a job does not give it root (no_new_privs);
+- root's jobs are refused (403 forbidden, `jobq` exit 4) unless allow_root_jobs = true;
+- a job whose submitter's uid is no account of the machine fails, saying so.
+
+    scripts/reliability/run_as.py
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import run, Client, Workdir, bin_dir_cached, jobq, wait_jobs  # noqa: E402
+
+
+def jobq_path():
+    return os.path.join(bin_dir_cached(), "jobq")
+
+GROUP = "jobqrel-runas"
+EXTRA = "jobqrel-extra"
+ALICE = "jobqrel-alice"
+BOB = "jobqrel-bob"
+UNKNOWN_UID = 54321
+
+
+def account_cleanup():
+    for user in (ALICE, BOB):
+        subprocess.run(["userdel", user], capture_output=True)
+    for group in (GROUP, EXTRA):
+        subprocess.run(["groupdel", group], capture_output=True)
+
+
+def ids(name):
+    out = subprocess.run(["id", "-u", name], capture_output=True, text=True, check=True).stdout.strip()
+    groups = subprocess.run(["id", "-G", name], capture_output=True, text=True, check=True).stdout.split()
+    return int(out), sorted(int(g) for g in groups)
+
+
+def main(results):
+    if os.geteuid() != 0:
+        raise SystemExit("run_as.py creates accounts: run it as root")
+    account_cleanup()  # a previous run that was killed
+    subprocess.run(["groupadd", "--system", GROUP], check=True)
+    subprocess.run(["groupadd", "--system", EXTRA], check=True)
+    for user, home in ((ALICE, "/home/jobqrel-alice"), (BOB, "/srv/jobqrel-bob")):
+        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", home, "--shell", "/bin/sh",
+                        "-G", GROUP + ("," + EXTRA if user == ALICE else ""), user], check=True)
+    with Workdir("run-as") as work:
+        work.cleanups.append(account_cleanup)
+        daemon = work.daemon(env={"JOBQ_SOCKET_GROUP": GROUP, "JOBQ_RUN_AS": "submitter"})
+        daemon.start()
+        root = Client(daemon.socket)
+        probe = ("printf '%s|%s|%s|%s|%s|%s|%s\\n' \"$(id -u)\" \"$(id -g)\" \"$(id -G)\" \"$HOME\" \"$USER\" \"$LOGNAME\" \"$SHELL\";"
+                 " grep NoNewPrivs /proc/self/status")
+        submitted = {}
+        for user in (ALICE, BOB):
+            out = jobq(daemon.socket, "submit", "--cwd", "/", "--shell", "--", probe, user=user)
+            results.check(f"{user} can submit", out.returncode == 0, f"exit {out.returncode}: {out.stderr.strip()}")
+            submitted[user] = int(out.stdout.strip() or 0)
+        jobs = wait_jobs(root, list(submitted.values()))
+        for user, home in ((ALICE, "/home/jobqrel-alice"), (BOB, "/srv/jobqrel-bob")):
+            uid, groups = ids(user)
+            job = jobs[submitted[user]]
+            results.check(f"{user}'s job succeeded", job["state"] == "succeeded", f"{job['state']}: {job.get('error')}")
+            status, text = root.request("GET", f"/v1/jobs/{submitted[user]}/logs?stream=out")
+            lines = text.splitlines() if isinstance(text, str) else []
+            fields = lines[0].split("|") if lines else []
+            results.check(f"{user}'s job ran with their uid", fields[:1] == [str(uid)], repr(text))
+            primary = subprocess.run(["id", "-g", user], capture_output=True, text=True).stdout.strip()
+            results.check("... their primary group", fields[1:2] == [primary], repr(text))
+            results.check("... and all their groups", len(fields) > 2 and sorted(int(g) for g in fields[2].split()) == groups,
+                          f"{fields[2:3]} vs {groups}")
+            results.check("... HOME, USER, LOGNAME and SHELL from the password database",
+                          fields[3:7] == [home, user, user, "/bin/sh"], repr(fields[3:7]))
+            results.check("... and no_new_privs", len(lines) > 1 and lines[1].split() == ["NoNewPrivs:", "1"], repr(lines[1:]))
+
+        # A setuid-root copy of id: under no_new_privs the exec does not raise the job's ids.
+        setuid_id = os.path.join(work.path, "setuid-id")
+        shutil.copy("/usr/bin/id", setuid_id)
+        os.chmod(setuid_id, 0o4755)
+        control = subprocess.run(["setpriv", f"--reuid={ALICE}", f"--regid={ALICE}", "--init-groups", "--", setuid_id, "-u"],
+                                 capture_output=True, text=True)
+        results.check("(control: outside jobq, the setuid copy does give root here)", control.stdout.strip() == "0",
+                      f"{control.stdout.strip()} {control.stderr.strip()}")
+        out = jobq(daemon.socket, "submit", "--cwd", "/", "--", setuid_id, "-u", user=ALICE)
+        escalate = int(out.stdout.strip() or 0)
+        job = wait_jobs(root, [escalate])[escalate]
+        status, text = root.request("GET", f"/v1/jobs/{escalate}/logs?stream=out")
+        results.check("a setuid-root program in a job does not run as root", job["state"] == "succeeded"
+                      and text.strip() == str(ids(ALICE)[0]), f"{job['state']}: {text!r}")
+
+        out = jobq(daemon.socket, "submit", "--", "true")
+        results.check("root's job is refused: jobq exits 4 saying forbidden",
+                      out.returncode == 4 and "forbidden" in out.stderr and "allow_root_jobs" in out.stderr,
+                      f"exit {out.returncode}: {out.stderr.strip()}")
+        status, answer = root.request("POST", "/v1/jobs", {"argv": ["true"]})
+        results.check("and through the API: 403", status == 403, f"{status} {answer}")
+
+        # A uid without an account (a user removed since, a container's): in the socket's group.
+        group_id = subprocess.run(["getent", "group", GROUP], capture_output=True, text=True).stdout.split(":")[2]
+        out = subprocess.run(["setpriv", f"--reuid={UNKNOWN_UID}", f"--regid={group_id}", "--clear-groups", "--",
+                              os.path.join(os.path.dirname(jobq_path()), "jobq"), "--socket", daemon.socket,
+                              "submit", "--cwd", "/", "--", "true"], capture_output=True, text=True, timeout=60)
+        results.check("a uid with no account can submit (it reaches the socket)", out.returncode == 0,
+                      f"exit {out.returncode}: {out.stderr.strip()}")
+        ghost = int(out.stdout.strip() or 0)
+        job = wait_jobs(root, [ghost])[ghost] if ghost else {"state": "none"}
+        results.check("its job fails, saying its submitter is not a user of this machine",
+                      job["state"] == "failed" and f"uid {UNKNOWN_UID}, is not a user of this machine" in (job.get("error") or ""),
+                      f"{job['state']}: {job.get('error')}")
+        root.close()
+        daemon.stop()
+
+        allowed = work.daemon(env={"JOBQ_SOCKET_GROUP": GROUP, "JOBQ_RUN_AS": "submitter", "JOBQ_ALLOW_ROOT_JOBS": "true"},
+                              state_dir=os.path.join(work.path, "state-allowed"), socket_path=os.path.join(work.path, "allowed.sock"),
+                              log_name="allowed.log")
+        allowed.start()
+        out = jobq(allowed.socket, "submit", "--wait", "--", "sh", "-c", "test \"$(id -u)\" = 0")
+        results.check("with allow_root_jobs = true, root's job runs as root", out.returncode == 0,
+                      f"exit {out.returncode}: {out.stderr.strip()}")
+        allowed.stop()
+
+
+if __name__ == "__main__":
+    run("run-as", main)
