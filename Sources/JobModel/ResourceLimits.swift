@@ -82,10 +82,14 @@ public struct ResourceLimits: Hashable, Sendable, Codable {
         return value * unit
     }
 
-    /// Throws the first limit that is not a positive number.
+    /// The largest value of each limit, in ``named``'s order: 2^62 bytes, a year of CPU,
+    /// 2^30 files (Linux's most), 4,194,304 processes (its most process ids), 2^62 bytes.
+    public static let largest: [Int64] = [1 << 62, 31_536_000, 1 << 30, 4_194_304, 1 << 62]
+
+    /// Throws the first limit that is not from 1 to its largest value.
     public func validate() throws(JobSpecError) {
-        for (field, value) in named {
-            if let value, value < 1 { throw .invalidField("limits.\(field)", "must be 1 or more") }
+        for ((field, value), most) in zip(named, Self.largest) {
+            if let value, !(1...most).contains(value) { throw .invalidField("limits.\(field)", "must be from 1 to \(most)") }
         }
     }
 

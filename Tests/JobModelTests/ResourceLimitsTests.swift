@@ -37,7 +37,10 @@ struct ResourceLimitsTests {
         #expect(Array(spec.compactJSON.utf8).withUnsafeBufferPointer(BodyReader.spec) == spec)
         #expect(spec.compactJSON.contains(#""limits":{"cpu_seconds":600,"file_size_bytes":1048576,"memory_bytes":1073741824,"open_files":64,"processes":10}"#))
         spec.limits.openFiles = 0
-        #expect(throws: JobSpecError.invalidField("limits.open_files", "must be 1 or more")) { try spec.validate() }
+        #expect(throws: JobSpecError.invalidField("limits.open_files", "must be from 1 to 1073741824")) { try spec.validate() }
+        spec.limits.openFiles = 64
+        spec.limits.cpuSeconds = 31_536_001
+        #expect(throws: JobSpecError.invalidField("limits.cpu_seconds", "must be from 1 to 31536000")) { try spec.validate() }
         var payload = JobSpec(command: .payload(.integer(1)))
         payload.limits.cpuSeconds = 1
         #expect(throws: JobSpecError.invalidField("limits", "apply to commands only, not to a payload job")) { try payload.validate() }
