@@ -70,11 +70,15 @@ enum LongRoutes {
             case let other?: throw APIError.invalid("follow: '\(other)' is not true or false")
             }
             let lines = try query["tail"].map { text -> Int in
-                guard let lines = Int(text), lines >= 0 else { throw APIError.invalid("tail: '\(text)' is not a number of lines") }
+                guard let lines = Int(text), (0...Int(Int32.max)).contains(lines) else {
+                    throw APIError.invalid("tail: '\(text)' is not a number of lines from 0 to \(Int32.max)")
+                }
                 return lines
             }
             let run = try query["attempt"].map { text -> Int in
-                guard let run = Int(text), run >= 1 else { throw APIError.invalid("attempt: '\(text)' is not a run's number (1 or more)") }
+                guard let run = Int(text), (1...Int(Int32.max)).contains(run) else {
+                    throw APIError.invalid("attempt: '\(text)' is not a run's number (1 to \(Int32.max))")
+                }
                 return run
             }
             let job = try await JobRoutes.job(id, in: store)
