@@ -81,6 +81,8 @@ public struct ProcessJobExecutor: JobExecutor {
     private let logger: Logger
     /// `configuration.environment` as `NAME=value` entries, without jobq's own marks.
     private let baseEnvironment: [String]
+    /// Who jobs run as, when they run as their submitters.
+    let identities = IdentityCache()
 
     public init(configuration: ProcessExecutorConfiguration, launcher: ProcessLauncher,
                 logger: Logger = Logger(label: "jobq.runner")) {
@@ -235,7 +237,7 @@ public struct ProcessJobExecutor: JobExecutor {
         if uid == 0, !configuration.allowRootJobs {
             return .failure(Refusal(message: "its submitter is root, and jobs of root are refused (allow_root_jobs is off)"))
         }
-        guard let user = JobIdentity.lookup(uid: uid) else {
+        guard let user = identities.identity(of: uid) else {
             return .failure(Refusal(message: "its submitter, uid \(uid), is not a user of this machine now"))
         }
         return .success(user)

@@ -1,4 +1,5 @@
 import Foundation
+import JobBasics
 import JobModel
 import JobQueueTesting
 @testable import JobRunner
@@ -38,5 +39,25 @@ struct JobIdentityTests {
             let allowing = ProcessJobExecutor(configuration: configuration, launcher: testLauncher)
             #expect(await allowing.run(submitted(by: getuid())) == .exited(code: 0) || getuid() != 0)
         }
+    }
+
+    @Test("A lookup stands for its lifetime, then is made again; a uid without a user is not kept")
+    func cache() {
+        let lookups = Locked(0)
+        let clock = Locked(ContinuousClock.now)
+        let known = JobIdentity(uid: 1000, gid: 1000, groups: [1000], name: "ann", home: "/home/ann", shell: "/bin/sh")
+        let cache = IdentityCache(lookup: { uid in
+            lookups.withLock { $0 += 1 }
+            return uid == 1000 ? known : nil
+        }, now: { clock.withLock { $0 } })
+        #expect(cache.identity(of: 1000) == known)
+        #expect(cache.identity(of: 1000) == known)
+        #expect(lookups.withLock { $0 } == 1)
+        clock.withLock { $0 += IdentityCache.lifetime }
+        #expect(cache.identity(of: 1000) == known)
+        #expect(lookups.withLock { $0 } == 2)
+        #expect(cache.identity(of: 7) == nil)
+        #expect(cache.identity(of: 7) == nil)
+        #expect(lookups.withLock { $0 } == 4)
     }
 }
