@@ -1,6 +1,7 @@
 import Foundation
 import JobAPI
 import JobBasics
+import JobEngine
 import JobModel
 import JobStore
 import Logging
@@ -46,6 +47,9 @@ public struct DaemonConfiguration: Hashable, Sendable {
     public var runAsSubmitter = false
     /// With ``runAsSubmitter``: whether root's jobs are allowed (`allow_root_jobs`).
     public var allowRootJobs = false
+    /// Who may submit (`allow_submit`, `deny_submit`: user names and `@group`s); nil: everyone
+    /// who can reach the socket.
+    public var submitPolicy: SubmitPolicy? = nil
 
     /// A problem with the configuration: the source and what is wrong, in one sentence.
     public struct Problem: Error, Hashable, Sendable, CustomStringConvertible {
@@ -76,6 +80,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
         ("drain_grace_seconds", "JOBQ_DRAIN_GRACE_SECONDS"), ("kill_grace_seconds", "JOBQ_KILL_GRACE_SECONDS"),
         ("output_limit_bytes", "JOBQ_OUTPUT_LIMIT_BYTES"), ("log_level", "JOBQ_LOG_LEVEL"),
         ("run_as", "JOBQ_RUN_AS"), ("allow_root_jobs", "JOBQ_ALLOW_ROOT_JOBS"),
+        ("allow_submit", "JOBQ_ALLOW_SUBMIT"), ("deny_submit", "JOBQ_DENY_SUBMIT"),
     ]
 
     /// Sets one key from text; `source` names where it came from, for the error message.
@@ -133,6 +138,16 @@ public struct DaemonConfiguration: Hashable, Sendable {
             case "false", "no", "0": allowRootJobs = false
             default: throw fail("must be true or false")
             }
+        case "allow_submit", "deny_submit":
+            let principals: [SubmitPolicy.Principal]
+            do throws(PolicyError) {
+                principals = try SubmitPolicy.principals(value)
+            } catch {
+                throw fail("\(error)")
+            }
+            var policy = submitPolicy ?? SubmitPolicy()
+            if key == "allow_submit" { policy.allowed = principals } else { policy.denied = principals }
+            submitPolicy = policy
         case "log_level":
             guard let level = Logger.Level(rawValue: value) else {
                 throw fail("must be one of trace, debug, info, notice, warning, error, critical")

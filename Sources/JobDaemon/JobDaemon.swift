@@ -79,7 +79,8 @@ public enum JobDaemon {
                 defaultConcurrency: configuration.workers, concurrency: configuration.queueConcurrency,
                 maxRunning: configuration.maxRunning, drainGrace: configuration.drainGrace,
                 queueLimits: configuration.queueLimits,
-                refuseRootJobs: configuration.runAsSubmitter && !configuration.allowRootJobs),
+                refuseRootJobs: configuration.runAsSubmitter && !configuration.allowRootJobs,
+                submitPolicy: configuration.submitPolicy),
             logger: logger)
         let socketGroup: gid_t?
         do {

@@ -1,3 +1,4 @@
+import Foundation
 import JobModel
 import JobStore
 
@@ -19,6 +20,10 @@ public struct EngineConfiguration: Sendable {
     /// Whether submits by root are refused (jobs run as their submitters, and root's are not
     /// allowed).
     public var refuseRootJobs = false
+    /// Who may submit (nil: everyone who reaches the socket).
+    public var submitPolicy: SubmitPolicy?
+    /// The daemon's own user, who may always submit.
+    public var daemonUID: uid_t = getuid()
 
     public init(
         defaultConcurrency: Int = 2,
@@ -27,7 +32,8 @@ public struct EngineConfiguration: Sendable {
         drainGrace: Duration = .seconds(10),
         storeRetryDelay: Duration = .seconds(1),
         queueLimits: [String: QueueLimits] = [:],
-        refuseRootJobs: Bool = false
+        refuseRootJobs: Bool = false,
+        submitPolicy: SubmitPolicy? = nil
     ) {
         self.defaultConcurrency = max(1, defaultConcurrency)
         self.concurrency = concurrency
@@ -36,6 +42,7 @@ public struct EngineConfiguration: Sendable {
         self.storeRetryDelay = storeRetryDelay
         self.queueLimits = queueLimits
         self.refuseRootJobs = refuseRootJobs
+        self.submitPolicy = submitPolicy
     }
 
     /// Queue `queue`'s resource limits: its own settings, then those of `*`.

@@ -42,6 +42,8 @@ public actor JobEngine: Service {
     var startWaiters: [AsyncQueue<Void>] = []
     /// Tests: who waits for a number of joins.
     var joinObservers = CountSignals()
+    /// Submitters looked up for the submit policy.
+    let submitters = IdentityCache()
 
     public init(
         store: JobStore,
@@ -59,6 +61,17 @@ public actor JobEngine: Service {
                                                     configuredConcurrency: configuration.concurrency,
                                                     maxRunning: configuration.maxRunning)))
         (messages, inbox) = AsyncStream<EngineMessage>.makeStream()
+    }
+
+    /// Throws ``JobStoreError/submitterRefused(_:)`` when the submit policy refuses a spec's
+    /// submitter.
+    private nonisolated func admit(_ specs: [JobSpec]) throws(JobStoreError) {
+        guard let policy = configuration.submitPolicy else { return }
+        for uid in Set(specs.compactMap(\.submitterUID)) {
+            if let refusal = policy.refusal(uid: uid, identity: submitters.identity(of: uid), daemonUID: configuration.daemonUID) {
+                throw .submitterRefused(refusal)
+            }
+        }
     }
 
     // MARK: Service
@@ -208,6 +221,7 @@ public actor JobEngine: Service {
     ) {
         let specs: [JobSpec]
         do throws(JobStoreError) {
+            try admit(asked)
             specs = try configuration.applyingLimits(asked)
         } catch {
             return completion(.failure(error))

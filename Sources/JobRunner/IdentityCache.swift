@@ -6,9 +6,9 @@ import JobBasics
 /// `/etc/passwd` and `/etc/group`, and asks systemd's user database), too many for every job.
 /// A user removed is seen once the entry is older than ``lifetime``; a uid without a user is
 /// not kept.
-final class IdentityCache: Sendable {
+public final class IdentityCache: Sendable {
     /// How long a lookup stands.
-    static let lifetime: Duration = .seconds(5)
+    public static let lifetime: Duration = .seconds(5)
 
     private struct Entry {
         var identity: JobIdentity
@@ -19,14 +19,14 @@ final class IdentityCache: Sendable {
     private let lookup: @Sendable (uid_t) -> JobIdentity?
     private let now: @Sendable () -> ContinuousClock.Instant
 
-    init(lookup: @escaping @Sendable (uid_t) -> JobIdentity? = JobIdentity.lookup(uid:),
+    public init(lookup: @escaping @Sendable (uid_t) -> JobIdentity? = JobIdentity.lookup(uid:),
          now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) {
         self.lookup = lookup
         self.now = now
     }
 
     /// The user of `uid`: the kept lookup while it stands, else a new one.
-    func identity(of uid: uid_t) -> JobIdentity? {
+    public func identity(of uid: uid_t) -> JobIdentity? {
         let instant = now()
         if let entry = entries.withLock({ $0[uid] }), entry.until > instant { return entry.identity }
         guard let identity = lookup(uid) else {

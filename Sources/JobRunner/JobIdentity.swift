@@ -11,6 +11,15 @@ public struct JobIdentity: Hashable, Sendable {
     public var home: String
     public var shell: String
 
+    public init(uid: uid_t, gid: gid_t, groups: [gid_t], name: String, home: String, shell: String) {
+        self.uid = uid
+        self.gid = gid
+        self.groups = groups
+        self.name = name
+        self.home = home
+        self.shell = shell
+    }
+
     /// The user with id `uid` as the system knows it now, or nil when it has no such user.
     public static func lookup(uid: uid_t) -> JobIdentity? {
         var entry = passwd()

@@ -1,5 +1,6 @@
 import Foundation
 import JobDaemon
+import JobEngine
 import JobModel
 import JobStore
 import Logging
@@ -58,6 +59,9 @@ struct ConfigurationTests {
         try configuration.apply(environment: ["JOBQ_WORKERS": "5", "JOBQ_LOG_LEVEL": "debug", "UNRELATED": "x",
                                               "JOBQ_RUN_AS": "submitter", "JOBQ_ALLOW_ROOT_JOBS": "true"])
         #expect(configuration.runAsSubmitter && configuration.allowRootJobs)
+        try configuration.set("allow_submit", "ann, @root", source: "f:2")
+        try configuration.set("deny_submit", "bob", source: "f:3")
+        #expect(configuration.submitPolicy == SubmitPolicy(allowed: [.user("ann"), .group(0)], denied: [.user("bob")]))
         #expect(configuration.workers == 5)
         #expect(configuration.logLevel == .debug)
         try configuration.set("workers", "7", source: "--workers")
@@ -93,6 +97,9 @@ struct ConfigurationTests {
             try configuration.set("run_as", "everyone", source: "--run-as")
         }
         #expect(throws: DaemonConfiguration.Problem.self) { try configuration.apply(environment: ["JOBQ_ALLOW_ROOT_JOBS": "maybe"]) }
+        #expect(throws: DaemonConfiguration.Problem(description: "f:1: allow_submit = ann @no-such-group-here: no group 'no-such-group-here' on this machine")) {
+            try configuration.set("allow_submit", "ann @no-such-group-here", source: "f:1")
+        }
         #expect(configuration == before)
         let file = NSTemporaryDirectory() + "/jobqd-bad-\(getpid()).conf"
         try "workers = 2\nwrokers = 3\n".write(toFile: file, atomically: true, encoding: .utf8)

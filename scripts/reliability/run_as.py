@@ -6,7 +6,9 @@ them at the end). With `run_as = submitter`:
   LOGNAME and SHELL from the password database, and no_new_privs;
 - a setuid-root program in a job does not give it root (no_new_privs);
 - root's jobs are refused (403 forbidden, `jobq` exit 4) unless allow_root_jobs = true;
-- a job whose submitter's uid is no account of the machine fails, saying so.
+- a job whose submitter's uid is no account of the machine fails, saying so;
+- with allow_submit, a user it does not name is refused (403, `jobq` exit 4) and one it
+  names is not; with deny_submit, the reverse.
 
     scripts/reliability/run_as.py
 """
@@ -126,6 +128,19 @@ def main(results):
         results.check("with allow_root_jobs = true, root's job runs as root", out.returncode == 0,
                       f"exit {out.returncode}: {out.stderr.strip()}")
         allowed.stop()
+
+        for key, value, refused, accepted in (("JOBQ_ALLOW_SUBMIT", ALICE, BOB, ALICE), ("JOBQ_DENY_SUBMIT", ALICE, ALICE, BOB)):
+            name = key.split("_")[1].lower()
+            policy = work.daemon(env={"JOBQ_SOCKET_GROUP": GROUP, key: value},
+                                 state_dir=os.path.join(work.path, f"state-{name}"), socket_path=os.path.join(work.path, f"{name}.sock"),
+                                 log_name=f"{name}.log")
+            policy.start()
+            out = jobq(policy.socket, "submit", "--", "true", user=refused)
+            results.check(f"with {name}_submit = {value}, {refused} is refused: jobq exits 4 saying why",
+                          out.returncode == 4 and f"{name}_submit" in out.stderr, f"exit {out.returncode}: {out.stderr.strip()}")
+            out = jobq(policy.socket, "submit", "--", "true", user=accepted)
+            results.check(f"... and {accepted} may submit", out.returncode == 0, f"exit {out.returncode}: {out.stderr.strip()}")
+            policy.stop()
 
 
 if __name__ == "__main__":
