@@ -28,6 +28,11 @@ public enum JobAPI {
         public var peers: PeerResolver
         /// The daemon's own user: it may cancel, retry and administer everything, like root.
         public var daemonUID: UInt32
+        /// Whether each user sees and acts on their own jobs only (jobs run as their
+        /// submitters); root, the daemon's user and ``adminGroup``'s members see all.
+        public var ownJobsOnly = false
+        /// The group whose members administer jobqd as root does: every job, and the queues.
+        public var adminGroup: UInt32?
         /// Long requests (wait, join, log follow, events) in progress, for `GET /metrics`.
         let longRequests = LongRequestCount()
 

@@ -25,19 +25,37 @@ enum JobRoutes {
                 return SubmitAnswer.refused(error, plain: true).response
             }
         }
-        router.get("v1/jobs/:id") { _, context -> Job in
-            try await job(jobID(context), in: store)
+        router.get("v1/jobs/:id") { request, context -> Job in
+            try await visibleJob(jobID(context), request, context, environment)
         }
-        router.get("v1/jobs/:id/runs") { _, context -> RunHistory in
+        router.get("v1/jobs/:id/runs") { request, context -> RunHistory in
             let id = try jobID(context)
+            _ = try await visibleJob(id, request, context, environment)
             guard let runs = try await storeCall({ try await store.runHistory(of: id) }) else {
                 throw APIError(.notFound, code: "not_found", message: "no job \(id)")
             }
             return RunHistory(runs: runs)
         }
-        router.get("v1/jobs") { request, _ -> JobListResponse in
+        router.get("v1/jobs") { request, context -> JobListResponse in
             let query = request.uri.queryParameters
             var filter = JobFilter()
+            // `user`: one user's jobs (a name or a uid); with ownJobsOnly, only an administrator
+            // may name another than the caller.
+            if let user = query["user"].map(String.init) {
+                guard let uid = UInt32(user) ?? user.withCString({ getpwnam($0) })?.pointee.pw_uid else {
+                    throw APIError.invalid("user: '\(user)' is not a user of this machine (a name or a uid)")
+                }
+                filter.submitter = uid
+            }
+            switch visibleSubmitter(request, context, environment) {
+            case .none:
+                return JobListResponse(jobs: [], nextCursor: nil)
+            case .some(.some(let own)):
+                if let asked = filter.submitter, asked != own { return JobListResponse(jobs: [], nextCursor: nil) }
+                filter.submitter = own
+            case .some(.none):
+                break
+            }
             if let states = query["state"] {
                 var set: Set<JobState> = []
                 for name in states.split(separator: ",") {
@@ -131,8 +149,9 @@ enum JobRoutes {
         return name
     }
 
-    /// Cancel and retry: the job's submitter, the daemon's user and root.
-    /// Returns the caller's uid.
+    /// Cancel and retry: the job's submitter, the daemon's user, root and the admin group.
+    /// Returns the caller's uid. With ``JobAPI/Environment/ownJobsOnly``, another user's job
+    /// is `not_found`, as if it did not exist.
     @discardableResult
     static func authorize(
         _ request: Request, _ context: APIContext, _ environment: JobAPI.Environment, toChange job: Job, _ action: String
@@ -141,20 +160,49 @@ enum JobRoutes {
         guard let uid = peer?.uid else {
             throw APIError(.forbidden, code: "forbidden", message: "cannot \(action) job \(job.id): the caller's identity is unknown")
         }
-        if uid == 0 || uid == environment.daemonUID || uid == job.spec.submitterUID { return uid }
+        if uid == job.spec.submitterUID || isAdministrator(uid, environment) { return uid }
+        if environment.ownJobsOnly { throw APIError(.notFound, code: "not_found", message: "no job \(job.id)") }
         throw APIError(.forbidden, code: "forbidden",
                        message: "cannot \(action) job \(job.id): it belongs to uid \(job.spec.submitterUID.map(String.init) ?? "unknown"), "
                            + "and uid \(uid) is neither its submitter, the daemon's user nor root")
     }
 
-    /// Pause, resume, concurrency and prune act on everyone's jobs: the daemon's user and root.
+    /// Pause, resume, concurrency and prune act on everyone's jobs: the daemon's user, root and
+    /// the admin group.
     static func authorizeAdministration(
         _ request: Request, _ context: APIContext, _ environment: JobAPI.Environment, _ action: String
     ) async throws {
         let uid = environment.peers.resolve(context, request)?.uid
-        if let uid, uid == 0 || uid == environment.daemonUID { return }
+        if let uid, isAdministrator(uid, environment) { return }
         throw APIError(.forbidden, code: "forbidden",
-                       message: "\(action) is for the daemon's user (uid \(environment.daemonUID)) and root; the caller is uid \(uid.map(String.init) ?? "unknown")")
+                       message: "\(action) is for the daemon's user (uid \(environment.daemonUID)), root"
+                           + (environment.adminGroup.map { " and the members of group \($0)" } ?? "")
+                           + "; the caller is uid \(uid.map(String.init) ?? "unknown")")
+    }
+
+    /// Root, the daemon's user, and the admin group's members.
+    static func isAdministrator(_ uid: UInt32, _ environment: JobAPI.Environment) -> Bool {
+        uid == 0 || uid == environment.daemonUID || environment.adminGroup.map { environment.engine.isMember(uid, ofGroup: $0) } ?? false
+    }
+
+    /// Whose jobs the caller sees: nil for every job, else a uid (its own, with
+    /// ``JobAPI/Environment/ownJobsOnly``; a caller whose identity is unknown sees none).
+    static func visibleSubmitter(_ request: Request, _ context: APIContext, _ environment: JobAPI.Environment) -> UInt32?? {
+        guard environment.ownJobsOnly else { return .some(nil) }
+        guard let uid = environment.peers.resolve(context, request)?.uid else { return nil }
+        return isAdministrator(uid, environment) ? .some(nil) : .some(uid)
+    }
+
+    /// Job `id` when the caller may see it; `not_found` otherwise, as for a job that does not exist.
+    static func visibleJob(
+        _ id: JobID, _ request: Request, _ context: APIContext, _ environment: JobAPI.Environment
+    ) async throws -> Job {
+        let job = try await job(id, in: environment.store)
+        guard let submitter = visibleSubmitter(request, context, environment) else {
+            throw APIError(.notFound, code: "not_found", message: "no job \(id)")
+        }
+        if let submitter, job.spec.submitterUID != submitter { throw APIError(.notFound, code: "not_found", message: "no job \(id)") }
+        return job
     }
 }
 

@@ -17,6 +17,10 @@ enum LongRoutes {
             let body = try await decodeBody(WaitRequest.self, request, limit: environment.limits.maxBodyBytes)
             guard !body.ids.isEmpty, body.ids.count <= 10_000 else { throw APIError.invalid("ids: give 1 to 10000 job ids") }
             let timeout = try body.timeout()
+            // Another user's job, when each sees their own, is not_found as an unknown id is.
+            if environment.ownJobsOnly {
+                for id in Set(body.ids) { _ = try await JobRoutes.visibleJob(id, request, context, environment) }
+            }
             let current = { () async throws -> [Job] in
                 var jobs: [Job] = []
                 for id in body.ids { jobs.append(try await JobRoutes.job(id, in: store)) }
@@ -81,7 +85,7 @@ enum LongRoutes {
                 }
                 return run
             }
-            let job = try await JobRoutes.job(id, in: store)
+            let job = try await JobRoutes.visibleJob(id, request, context, environment)
             // `both`: the file of both streams in the order they were read, beside stdout's.
             let file = stream == "both" ? "log" : stream
             let latest = stream == "both"
@@ -121,6 +125,8 @@ enum LongRoutes {
         }
         router.get("v1/events") { request, context -> Response in
             let queue = try request.uri.queryParameters["queue"].map { try JobRoutes.queueName(String($0)) }
+            // Each sees the events of their own jobs, when jobs run as their submitters.
+            let submitter = JobRoutes.visibleSubmitter(request, context, environment)
             let events = engine.events()
             let ended = context.connection?.ended
             var headers = HTTPFields()
@@ -133,7 +139,11 @@ enum LongRoutes {
                 let (merged, sink) = AsyncStream<EngineEvent>.makeStream()
                 try await environment.longRequests.during { try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
-                        for await event in events where queue == nil || event.job.spec.queue == queue { sink.yield(event) }
+                        for await event in events where queue == nil || event.job.spec.queue == queue {
+                            guard let submitter else { continue }
+                            if let submitter, event.job.spec.submitterUID != submitter { continue }
+                            sink.yield(event)
+                        }
                         sink.finish()
                     }
                     if let ended {

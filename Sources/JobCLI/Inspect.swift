@@ -50,6 +50,8 @@ struct List: AsyncParsableCommand {
     var queue: String?
     @Option(help: "Only jobs with this label.")
     var label: String?
+    @Option(help: ArgumentHelp("Only the jobs this user submitted (a name or a uid). When jobs run as their submitters, each user sees only their own, and only root, the daemon's user and the admin group may name another.", valueName: "name"))
+    var user: String?
     @Option(parsing: .unconditional, help: "At most this many jobs, the most recent (1 to 100000).")
     var limit: Int = 50
     @Flag(help: "Every job that matches, however many (instead of --limit).")
@@ -73,7 +75,7 @@ struct List: AsyncParsableCommand {
         var jobs: [Job] = []
         var cursor: JobID?
         repeat {
-            let page = try await client.jobs(states: states, queue: queue, label: label, after: cursor,
+            let page = try await client.jobs(states: states, queue: queue, label: label, user: user, after: cursor,
                                              limit: min(1000, limit - jobs.count), descending: true)
             jobs += page.jobs
             cursor = page.nextCursor
@@ -116,7 +118,7 @@ extension List {
     /// How many jobs match the filters, from the daemon's counts; nil with a label filter,
     /// which the counts do not break down.
     func matching(_ client: JobClient, states: [JobState]) async throws -> Int? {
-        guard label == nil else { return nil }
+        guard label == nil, user == nil else { return nil }
         let wanted = states.isEmpty ? JobState.allCases : states
         return try await client.status().queues
             .filter { queue == nil || $0.name == queue }

@@ -120,10 +120,11 @@ public struct JobClient: Sendable {
 
     /// One page of jobs, oldest first (or newest first with `descending`).
     public func jobs(
-        states: [JobState] = [], queue: String? = nil, label: String? = nil, after: JobID? = nil, limit: Int = 100,
-        descending: Bool = false
+        states: [JobState] = [], queue: String? = nil, label: String? = nil, user: String? = nil, after: JobID? = nil,
+        limit: Int = 100, descending: Bool = false
     ) async throws -> JobListResponse {
         var query: [(String, String)] = [("limit", "\(limit)")]
+        if let user { query.append(("user", user)) }
         if !states.isEmpty { query.append(("state", states.map(\.rawValue).joined(separator: ","))) }
         if let queue { query.append(("queue", queue)) }
         if let label { query.append(("label", label)) }

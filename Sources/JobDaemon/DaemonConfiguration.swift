@@ -50,6 +50,9 @@ public struct DaemonConfiguration: Hashable, Sendable {
     /// Who may submit (`allow_submit`, `deny_submit`: user names and `@group`s); nil: everyone
     /// who can reach the socket.
     public var submitPolicy: SubmitPolicy? = nil
+    /// The group whose members see and act on every job and administer the queues, as root
+    /// and the daemon's user do (`admin_group`, a name or a gid).
+    public var adminGroup: UInt32? = nil
 
     /// A problem with the configuration: the source and what is wrong, in one sentence.
     public struct Problem: Error, Hashable, Sendable, CustomStringConvertible {
@@ -80,7 +83,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
         ("drain_grace_seconds", "JOBQ_DRAIN_GRACE_SECONDS"), ("kill_grace_seconds", "JOBQ_KILL_GRACE_SECONDS"),
         ("output_limit_bytes", "JOBQ_OUTPUT_LIMIT_BYTES"), ("log_level", "JOBQ_LOG_LEVEL"),
         ("run_as", "JOBQ_RUN_AS"), ("allow_root_jobs", "JOBQ_ALLOW_ROOT_JOBS"),
-        ("allow_submit", "JOBQ_ALLOW_SUBMIT"), ("deny_submit", "JOBQ_DENY_SUBMIT"),
+        ("allow_submit", "JOBQ_ALLOW_SUBMIT"), ("deny_submit", "JOBQ_DENY_SUBMIT"), ("admin_group", "JOBQ_ADMIN_GROUP"),
     ]
 
     /// Sets one key from text; `source` names where it came from, for the error message.
@@ -138,6 +141,11 @@ public struct DaemonConfiguration: Hashable, Sendable {
             case "false", "no", "0": allowRootJobs = false
             default: throw fail("must be true or false")
             }
+        case "admin_group":
+            guard let gid = UInt32(value) ?? value.withCString({ getgrnam($0) })?.pointee.gr_gid else {
+                throw fail("no group '\(value)' on this machine")
+            }
+            adminGroup = gid
         case "allow_submit", "deny_submit":
             let principals: [SubmitPolicy.Principal]
             do throws(PolicyError) {

@@ -93,9 +93,14 @@ public enum JobDaemon {
         let listening = AsyncQueue<Void>(maxsize: 1)
         let socketPath = configuration.socketPath
         let api = JobAPI.service(
-            JobAPI.Environment(
-                engine: engine, store: store, logDirectory: configuration.logDirectory,
-                limits: APILimits(maxBodyBytes: configuration.maxBodyBytes, maxConnections: configuration.maxConnections)),
+            {
+                var api = JobAPI.Environment(
+                    engine: engine, store: store, logDirectory: configuration.logDirectory,
+                    limits: APILimits(maxBodyBytes: configuration.maxBodyBytes, maxConnections: configuration.maxConnections))
+                api.ownJobsOnly = configuration.runAsSubmitter
+                api.adminGroup = configuration.adminGroup
+                return api
+            }(),
             listener: listener,
             onListening: {
                 if activated == nil { try SocketFile.setOwnership(socketPath, group: socketGroup) }

@@ -63,6 +63,12 @@ public actor JobEngine: Service {
         (messages, inbox) = AsyncStream<EngineMessage>.makeStream()
     }
 
+    /// Whether the user of `uid` belongs to group `gid`, as the group database says (a lookup
+    /// stands for a few seconds).
+    public nonisolated func isMember(_ uid: UInt32, ofGroup gid: UInt32) -> Bool {
+        submitters.identity(of: uid)?.groups.contains(gid) ?? false
+    }
+
     /// Throws ``JobStoreError/submitterRefused(_:)`` when the submit policy refuses a spec's
     /// submitter.
     private nonisolated func admit(_ specs: [JobSpec]) throws(JobStoreError) {

@@ -8,11 +8,14 @@ public struct JobFilter: Hashable, Sendable {
     public var queue: String?
     /// This label only.
     public var label: String?
+    /// The jobs of this submitter (uid) only.
+    public var submitter: UInt32?
 
-    public init(states: Set<JobState>? = nil, queue: String? = nil, label: String? = nil) {
+    public init(states: Set<JobState>? = nil, queue: String? = nil, label: String? = nil, submitter: UInt32? = nil) {
         self.states = states
         self.queue = queue
         self.label = label
+        self.submitter = submitter
     }
 }
 
@@ -91,12 +94,13 @@ extension JobStore {
         if filter.queue != nil { conditions.append("queue = ?\(base + 1)") }
         if filter.label != nil { conditions.append("label = ?\(base + 2)") }
         if cursor != nil { conditions.append(order == .ascending ? "id > ?\(base + 3)" : "id < ?\(base + 3)") }
+        if filter.submitter != nil { conditions.append("submitter_uid = ?\(base + 5)") }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let sql = """
             SELECT \(jobColumns) FROM jobs \(whereClause)
             ORDER BY id \(order == .ascending ? "ASC" : "DESC") LIMIT ?\(base + 4)
             """
-        let queue = filter.queue, label = filter.label
+        let queue = filter.queue, label = filter.label, submitter = filter.submitter
         let jobs = try await read { context throws(JobStoreError) in
             try context.jobs(sql) { statement throws(SQLiteError) in
                 for (index, state) in states.enumerated() { try statement.bind(Int32(index + 1), state.rawValue) }
@@ -104,6 +108,7 @@ extension JobStore {
                 if let label { try statement.bind(base + 2, label) }
                 if let cursor { try statement.bind(base + 3, cursor.rawValue) }
                 try statement.bind(base + 4, limit + 1)
+                if let submitter { try statement.bind(base + 5, Int64(submitter)) }
             }
         }
         if jobs.count > limit {

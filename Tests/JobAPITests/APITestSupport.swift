@@ -32,6 +32,8 @@ struct APIFixture: Sendable {
 func withAPI<T: Sendable>(
     maxBodyBytes: Int = 1 << 20,
     busyTimeout: Duration = .seconds(5),
+    ownJobsOnly: Bool = false,
+    adminGroup: UInt32? = nil,
     _ body: @escaping @Sendable (any TestClientProtocol, APIFixture) async throws -> T
 ) async throws -> T {
     let directory = try makeTemporaryDirectory("jobq-api")
@@ -46,9 +48,11 @@ func withAPI<T: Sendable>(
         launcher: testLauncher, logger: quiet)
     let engine = JobEngine(
         store: store, executor: executor, configuration: EngineConfiguration(defaultConcurrency: 2, drainGrace: .zero), logger: quiet)
-    let environment = JobAPI.Environment(
+    var environment = JobAPI.Environment(
         engine: engine, store: store, logDirectory: logs, limits: APILimits(maxBodyBytes: maxBodyBytes),
         peers: testPeers, daemonUID: daemonUID)
+    environment.ownJobsOnly = ownJobsOnly
+    environment.adminGroup = adminGroup
     let app = Application(router: JobAPI.router(environment), logger: quiet)
     let fixture = APIFixture(store: store, engine: engine, directory: directory)
     let result = try await testGracefulShutdown { trigger in

@@ -7,12 +7,15 @@ them at the end). With `run_as = submitter`:
 - a setuid-root program in a job does not give it root (no_new_privs);
 - root's jobs are refused (403 forbidden, `jobq` exit 4) unless allow_root_jobs = true;
 - a job whose submitter's uid is no account of the machine fails, saying so;
+- each user sees, cancels and reads the output of their own jobs only (another's is
+  not_found), and root lists anyone's with `jobq list --user`;
 - with allow_submit, a user it does not name is refused (403, `jobq` exit 4) and one it
   names is not; with deny_submit, the reverse.
 
     scripts/reliability/run_as.py
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -82,6 +85,24 @@ def main(results):
             results.check("... HOME, USER, LOGNAME and SHELL from the password database",
                           fields[3:7] == [home, user, user, "/bin/sh"], repr(fields[3:7]))
             results.check("... and no_new_privs", len(lines) > 1 and lines[1].split() == ["NoNewPrivs:", "1"], repr(lines[1:]))
+
+        # Each sees their own jobs only; root sees every one.
+        alices, bobs = submitted[ALICE], submitted[BOB]
+        out = jobq(daemon.socket, "show", str(bobs), user=ALICE)
+        results.check("alice cannot see bob's job: not_found, as for a job that does not exist",
+                      out.returncode == 4 and "not_found" in out.stderr, f"exit {out.returncode}: {out.stderr.strip()}")
+        out = jobq(daemon.socket, "cancel", str(bobs), user=ALICE)
+        results.check("... nor cancel it (not_found)", out.returncode == 4 and "not_found" in out.stderr,
+                      f"exit {out.returncode}: {out.stderr.strip()}")
+        out = jobq(daemon.socket, "logs", str(bobs), user=ALICE)
+        results.check("... nor read its output (not_found)", out.returncode == 4 and "not_found" in out.stderr,
+                      f"exit {out.returncode}: {out.stderr.strip()}")
+        out = jobq(daemon.socket, "list", "--json", user=ALICE)
+        ids_seen = sorted(job["id"] for job in (json.loads(out.stdout) if out.returncode == 0 else []))
+        results.check("alice's list holds her jobs only", ids_seen == [alices], f"{ids_seen} (exit {out.returncode}: {out.stderr.strip()})")
+        out = jobq(daemon.socket, "list", "--json", "--user", BOB)
+        ids_seen = sorted(job["id"] for job in (json.loads(out.stdout) if out.returncode == 0 else []))
+        results.check("root lists bob's with --user", ids_seen == [bobs], f"{ids_seen} (exit {out.returncode}: {out.stderr.strip()})")
 
         # A setuid-root copy of id: under no_new_privs the exec does not raise the job's ids.
         setuid_id = os.path.join(work.path, "setuid-id")
