@@ -39,23 +39,6 @@ enum JobRoutes {
         router.get("v1/jobs") { request, context -> JobListResponse in
             let query = request.uri.queryParameters
             var filter = JobFilter()
-            // `user`: one user's jobs (a name or a uid); with ownJobsOnly, only an administrator
-            // may name another than the caller.
-            if let user = query["user"].map(String.init) {
-                guard let uid = UInt32(user) ?? user.withCString({ getpwnam($0) })?.pointee.pw_uid else {
-                    throw APIError.invalid("user: '\(user)' is not a user of this machine (a name or a uid)")
-                }
-                filter.submitter = uid
-            }
-            switch visibleSubmitter(request, context, environment) {
-            case .none:
-                return JobListResponse(jobs: [], nextCursor: nil)
-            case .some(.some(let own)):
-                if let asked = filter.submitter, asked != own { return JobListResponse(jobs: [], nextCursor: nil) }
-                filter.submitter = own
-            case .some(.none):
-                break
-            }
             if let states = query["state"] {
                 var set: Set<JobState> = []
                 for name in states.split(separator: ",") {
@@ -83,6 +66,23 @@ enum JobRoutes {
             case nil, "asc": order = .ascending
             case "desc": order = .descending
             case let other?: throw APIError.invalid("order: '\(other)' is not asc or desc")
+            }
+            // `user`: one user's jobs (a name or a uid; a name the system does not know has
+            // none); with ownJobsOnly, only an administrator may name another than the caller.
+            if let user = query["user"].map(String.init) {
+                guard let uid = UInt32(user) ?? user.withCString({ getpwnam($0) })?.pointee.pw_uid else {
+                    return JobListResponse(jobs: [], nextCursor: nil)
+                }
+                filter.submitter = uid
+            }
+            switch visibleSubmitter(request, context, environment) {
+            case .none:
+                return JobListResponse(jobs: [], nextCursor: nil)
+            case .some(.some(let own)):
+                if let asked = filter.submitter, asked != own { return JobListResponse(jobs: [], nextCursor: nil) }
+                filter.submitter = own
+            case .some(.none):
+                break
             }
             let page = try await storeCall { try await store.jobs(matching: filter, after: cursor, limit: limit, order: order) }
             return JobListResponse(jobs: page.jobs, nextCursor: page.nextCursor)

@@ -41,13 +41,14 @@ struct VisibilityRouteTests {
             #expect(try await listed("?user=\(Self.ann)", as: 1) == [ann])
             #expect(try await listed("?user=\(Self.ann)", as: Self.bob) == [])
             #expect(try await listed("?user=root", as: 0) == [])
-            try expectError(try await send(client, .get, "/v1/jobs?user=no-such-user-here", uid: 0), .badRequest, "invalid_request")
+            #expect(try await listed("?user=no-such-user-here", as: 0) == [])
+            #expect(try await listed("?user=", as: 0) == [])
 
+            // The owner acts on their own (the queue is held: the job is still queued).
+            #expect(try await send(client, .post, "/v1/jobs/\(bobsJob.id)/cancel", uid: Self.bob).status == .ok)
             // Queue operations are the administrators'.
             try expectError(try await send(client, .post, "/v1/queues/held/resume", uid: Self.bob), .forbidden, "forbidden")
             #expect(try await send(client, .post, "/v1/queues/held/resume", uid: 1).status == .ok)
-            // The owner acts on their own.
-            #expect(try await send(client, .post, "/v1/jobs/\(bobsJob.id)/cancel", uid: Self.bob).status == .ok)
         }
     }
 
