@@ -70,7 +70,7 @@ enum JobRoutes {
             // `user`: one user's jobs (a name or a uid; a name the system does not know has
             // none); with ownJobsOnly, only an administrator may name another than the caller.
             if let user = query["user"].map(String.init) {
-                guard let uid = UInt32(user) ?? user.withCString({ getpwnam($0) })?.pointee.pw_uid else {
+                guard let uid = environment.engine.uid(ofUser: user) else {
                     return JobListResponse(jobs: [], nextCursor: nil)
                 }
                 filter.submitter = uid

@@ -69,6 +69,12 @@ public actor JobEngine: Service {
         submitters.identity(of: uid)?.groups.contains(gid) ?? false
     }
 
+    /// The uid of the user named `name` (a number is taken as a uid), or nil when the system
+    /// has no such user.
+    public nonisolated func uid(ofUser name: String) -> UInt32? {
+        UInt32(name) ?? JobIdentity.uid(ofUser: name)
+    }
+
     /// Throws ``JobStoreError/submitterRefused(_:)`` when the submit policy refuses a spec's
     /// submitter.
     private nonisolated func admit(_ specs: [JobSpec]) throws(JobStoreError) {

@@ -46,6 +46,15 @@ public struct JobIdentity: Hashable, Sendable {
                            home: String(cString: entry.pw_dir), shell: String(cString: entry.pw_shell))
     }
 
+    /// The uid of the user named `name`, or nil when the system has no such user.
+    public static func uid(ofUser name: String) -> uid_t? {
+        var entry = passwd()
+        var found: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getpwnam_r(name, &entry, &buffer, buffer.count, &found) == 0, found != nil else { return nil }
+        return entry.pw_uid
+    }
+
     /// `HOME`, `USER`, `LOGNAME` and `SHELL` as the job sees them.
     public var environment: [String: String] {
         ["HOME": home, "USER": name, "LOGNAME": name, "SHELL": shell.isEmpty ? "/bin/sh" : shell]
