@@ -36,50 +36,24 @@ extension JobStore {
     // MARK: Claim, finish, retry
 
     /// Claims up to `limit` ready jobs of `queue` (queued, `run_at` reached), highest priority
-    /// first, then earliest `run_at`, then lowest id, in one atomic statement: each becomes
-    /// `running` with one more attempt and its output paths set. Returns them in that order.
-    public func claim(queue: String, limit: Int = 1) async throws(JobStoreError) -> [Job] {
-        try await awaiting { done in claim(queue: queue, limit: limit) { done($0.map(\.jobs)) } }
+    /// first, then as `policy` orders them (FIFO: earliest `run_at`, then lowest id; round-robin:
+    /// each submitter in turn), in one transaction: each becomes `running` with one more attempt
+    /// and its output paths set. Returns them in that order.
+    public func claim(queue: String, limit: Int = 1, policy: ClaimPolicy = .fifo) async throws(JobStoreError) -> [Job] {
+        try await awaiting { done in claim(queue: queue, limit: limit, policy: policy) { done($0.map(\.jobs)) } }
     }
 
-    /// ``claim(queue:limit:)`` with a completion handler, called on the writer's thread; it
-    /// also says whether a ready job was left.
-    public func claim(queue: String, limit: Int = 1, completion done: @escaping @Sendable (Result<ClaimedJobs, JobStoreError>) -> Void) {
+    /// ``claim(queue:limit:policy:)`` with a completion handler, called on the writer's thread;
+    /// it also says whether a ready job was left, and whether some were passed over for a cap.
+    public func claim(
+        queue: String, limit: Int = 1, policy: ClaimPolicy = .fifo,
+        completion done: @escaping @Sendable (Result<ClaimedJobs, JobStoreError>) -> Void
+    ) {
         guard limit > 0 else { return done(.success(ClaimedJobs(jobs: [], more: true))) }
         // Without an fsync of its own (see `WriteOperation.synced`): a claim that a power cut
         // undoes leaves the jobs queued, which is what recovery would make of them anyway.
         enqueueWrite(synced: false) { context throws(JobStoreError) in
-            let now = context.clock()
-            // INDEXED BY: the walk down jobs_ready is what keeps a claim O(log n) in the backlog;
-            // if the planner ever preferred another index, the statement fails instead of sorting.
-            var claimed = try context.jobs("""
-                UPDATE jobs SET state = 'running', attempts = attempts + 1, runs = runs + 1, started_at = ?1,
-                    updated_at = ?1, finished_at = NULL, exit_code = NULL, signal = NULL, error = NULL,
-                    stdout_path = ?3 || '/' || id || iif(runs = 0, '', '.' || (runs + 1)) || '.out',
-                    stderr_path = ?3 || '/' || id || iif(runs = 0, '', '.' || (runs + 1)) || '.err'
-                WHERE id IN (
-                    SELECT id FROM jobs INDEXED BY jobs_ready
-                    WHERE state = 'queued' AND queue = ?2 AND run_at <= ?1
-                      -- A payload queue's jobs are for consumers, whatever the caller believes.
-                      AND NOT EXISTS (SELECT 1 FROM queue_kinds WHERE queue = ?2 AND kind = 'payload')
-                    ORDER BY priority DESC, run_at, id
-                    LIMIT ?4)
-                RETURNING \(jobColumns)
-                """) { statement throws(SQLiteError) in
-                try statement.bind(1, now.millisecondsSinceEpoch)
-                try statement.bind(2, queue)
-                try statement.bind(3, context.logDirectory)
-                try statement.bind(4, limit)
-            }
-            if claimed.count > 1 {
-                // RETURNING gives rows in no promised order.
-                claimed.sort { a, b in
-                    if a.spec.priority != b.spec.priority { return a.spec.priority > b.spec.priority }
-                    return a.runAt != b.runAt ? a.runAt < b.runAt : a.id < b.id
-                }
-            }
-            let more = claimed.count < limit ? false : try context.hasReadyJob(queue: queue, now: now)
-            return ClaimedJobs(jobs: claimed, more: more)
+            try context.claimReady(queue: queue, limit: limit, policy: policy, now: context.clock())
         } completion: { done($0) }
     }
 

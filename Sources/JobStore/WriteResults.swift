@@ -68,6 +68,16 @@ public struct PrunedJob: Hashable, Sendable {
 public struct ClaimedJobs: Hashable, Sendable {
     public var jobs: [Job]
     public var more: Bool
+    /// When the claim found fewer than it asked for because ready jobs' submitters were at
+    /// `max_running_per_user`: the claim's time. Those jobs wait for a run to end, not for a
+    /// timer; only jobs due after this time need one.
+    public var passedOverAt: Timestamp?
+
+    public init(jobs: [Job], more: Bool, passedOverAt: Timestamp? = nil) {
+        self.jobs = jobs
+        self.more = more
+        self.passedOverAt = passedOverAt
+    }
 }
 
 /// What a lease took: the jobs, now `running` under the lease, and, when it found fewer than
