@@ -24,6 +24,10 @@ public struct EngineConfiguration: Sendable {
     public var submitPolicy: SubmitPolicy?
     /// The daemon's own user, who may always submit.
     public var daemonUID: uid_t = getuid()
+    /// How a queue without its own entry in ``claimPolicies`` orders its claims.
+    public var defaultClaimPolicy: ClaimPolicy
+    /// Claim policies per named queue.
+    public var claimPolicies: [String: ClaimPolicy]
 
     public init(
         defaultConcurrency: Int = 2,
@@ -33,7 +37,9 @@ public struct EngineConfiguration: Sendable {
         storeRetryDelay: Duration = .seconds(1),
         queueLimits: [String: QueueLimits] = [:],
         refuseRootJobs: Bool = false,
-        submitPolicy: SubmitPolicy? = nil
+        submitPolicy: SubmitPolicy? = nil,
+        defaultClaimPolicy: ClaimPolicy = ClaimPolicy(),
+        claimPolicies: [String: ClaimPolicy] = [:]
     ) {
         self.defaultConcurrency = max(1, defaultConcurrency)
         self.concurrency = concurrency
@@ -43,6 +49,13 @@ public struct EngineConfiguration: Sendable {
         self.queueLimits = queueLimits
         self.refuseRootJobs = refuseRootJobs
         self.submitPolicy = submitPolicy
+        self.defaultClaimPolicy = defaultClaimPolicy
+        self.claimPolicies = claimPolicies
+    }
+
+    /// How `queue`'s claims order its jobs across submitters and cap them.
+    public func claimPolicy(for queue: String) -> ClaimPolicy {
+        claimPolicies[queue] ?? defaultClaimPolicy
     }
 
     /// Queue `queue`'s resource limits: its own settings, then those of `*`.

@@ -15,8 +15,9 @@ enum EngineInput: Sendable {
     /// Jobs waiting on others became `queued`, in queues not known here: every queue claims again.
     case dependentsReady
     /// A claim of `queue` returned these jobs (`running` in the store), asked for `limit`;
-    /// `more`: whether the queue still had a ready job after it.
-    case claimed(queue: String, jobs: [Job], limit: Int, more: Bool = true)
+    /// `more`: whether the queue still had a ready job after it; `passedOverAt`: the claim's
+    /// time when it left ready jobs whose submitters were at `max_running_per_user`.
+    case claimed(queue: String, jobs: [Job], limit: Int, more: Bool = true, passedOverAt: Timestamp? = nil)
     /// A claim of `queue` failed; the next one is tried at `retryAt`.
     case claimFailed(queue: String, retryAt: Timestamp)
     /// After a claim that emptied the queue: its earliest future `run_at`, if any.
@@ -55,8 +56,10 @@ enum EngineInput: Sendable {
 enum EngineAction: Equatable, Sendable {
     /// Claim up to `limit` ready jobs of the queue.
     case claim(queue: String, limit: Int)
-    /// Look up the queue's earliest future `run_at` (it had nothing ready).
-    case findNextRunAt(queue: String)
+    /// Look up the queue's earliest `run_at` (it had nothing ready), of the jobs due after
+    /// `after` when given (those due by then wait for a run to end: their submitters are at
+    /// their cap).
+    case findNextRunAt(queue: String, after: Timestamp? = nil)
     /// Start the job's command.
     case run(Job)
     /// Stop the job's command (SIGTERM to its group, the grace, SIGKILL).

@@ -121,9 +121,9 @@ struct EngineState {
                 queues[name]?.wake()
                 claimIfDue(name, &actions)
             }
-        case .claimed(let name, let claimed, let limit, let more):
+        case .claimed(let name, let claimed, let limit, let more, let passedOverAt):
             pendingStoreWork -= 1
-            receive(claimed, limit: limit, more: more, in: name, now: now, &actions)
+            receive(claimed, limit: limit, more: more, passedOverAt: passedOverAt, in: name, now: now, &actions)
         case .claimFailed(let name, let retryAt):
             pendingStoreWork -= 1
             queues[name]?.asked = 0
@@ -138,6 +138,10 @@ struct EngineState {
         case .runEnded(let id, let outcome, let usage, let abandoned):
             runEnded(id, outcome, usage: usage, abandoned: abandoned, now: now, &actions)
         case .recorded(let id):
+            if let name = jobs[id]?.job.spec.queue {
+                runLeftStore(in: name)
+                claimIfDue(name, &actions)
+            }
             jobs[id] = nil
             checkDrained(&actions)
         case .releaseEnded:
@@ -215,6 +219,7 @@ struct EngineState {
         limit = min(limit, globalFree)
         guard limit > 0 else { return }
         queue.claiming = .inFlight(rewoken: false)
+        queue.runEndedDuringClaim = false
         queue.asked = limit
         queues[name] = queue
         pendingStoreWork += 1
@@ -222,15 +227,22 @@ struct EngineState {
     }
 
     private mutating func receive(
-        _ claimed: [Job], limit: Int, more: Bool, in name: String, now: Timestamp, _ actions: inout [EngineAction]
+        _ claimed: [Job], limit: Int, more: Bool, passedOverAt: Timestamp?, in name: String, now: Timestamp,
+        _ actions: inout [EngineAction]
     ) {
         // Jobs cancelled while this claim was in flight never start.
         let fresh = claimed.filter { cancelledInFlight[$0.id] == nil }
         cancelledInFlight = cancelledInFlight.filter { $0.value != name }
         guard var queue = queues[name] else { return }
         let rewoken: Bool
-        if case .inFlight(let woken) = queue.claiming { rewoken = woken } else { rewoken = false }
+        if case .inFlight(let woken) = queue.claiming {
+            rewoken = woken || (passedOverAt != nil && queue.runEndedDuringClaim)
+
+        } else {
+            rewoken = false
+        }
         queue.claimEnded(found: claimed.count, asked: limit, more: more, rewoken: rewoken)
+        queue.waitsForRunEnd = passedOverAt != nil
         queue.asked = 0
         queues[name] = queue
         // What this claim did not take is free for the other queues under the cap.
@@ -240,7 +252,7 @@ struct EngineState {
             checkDrained(&actions)
             return
         }
-        if queues[name]?.claiming == .asleep(until: nil) { actions.append(.findNextRunAt(queue: name)) }
+        if queues[name]?.claiming == .asleep(until: nil) { actions.append(.findNextRunAt(queue: name, after: passedOverAt)) }
         // More than the free slots (the concurrency shrank while the claim was in flight): the
         // rest go back at once, so that a job `running` in the store is one whose process runs.
         let free = max(0, min(queue.concurrency - queue.running, globalFree))
@@ -256,6 +268,18 @@ struct EngineState {
         let names = queues.keys.sorted()
         let start = (names.firstIndex(of: name).map { $0 + 1 }) ?? 0
         for index in 0..<names.count { claimIfDue(names[(start + index) % names.count], &actions) }
+    }
+
+    /// A job of `name` is no longer `running` in the store (its end is recorded): when a claim
+    /// passed over jobs whose submitters were at their cap, one of them may start now.
+    private mutating func runLeftStore(in name: String) {
+        guard var queue = queues[name] else { return }
+        if case .inFlight = queue.claiming { queue.runEndedDuringClaim = true }
+        if queue.waitsForRunEnd {
+            queue.waitsForRunEnd = false
+            queue.wake()
+        }
+        queues[name] = queue
     }
 
     /// Starts a claimed job in a free slot of its queue.
@@ -284,6 +308,7 @@ struct EngineState {
         case .stopping(byUser: true):
             // The cancel is recorded; waiters were resolved by it.
             jobs[id] = nil
+            runLeftStore(in: name)
         case _ where abandoned:
             jobs[id] = nil  // the engine's task was cancelled: the next start requeues it
         case .stopping(byUser: false) where isCancelled(outcome):

@@ -46,19 +46,19 @@ extension JobEngine {
         for action in actions {
             switch action {
             case .claim(let queue, let limit):
-                store.claim(queue: queue, limit: limit) { [self] result in
+                store.claim(queue: queue, limit: limit, policy: configuration.claimPolicy(for: queue)) { [self] result in
                     switch result {
                     case .success(let claim):
-                        decide(.claimed(queue: queue, jobs: claim.jobs, limit: limit, more: claim.more))
+                        decide(.claimed(queue: queue, jobs: claim.jobs, limit: limit, more: claim.more, passedOverAt: claim.passedOverAt))
                     case .failure(let error):
                         logger.error("cannot claim jobs", metadata: ["queue": "\(queue)", "error": "\(error)"])
                         decide(.claimFailed(queue: queue, retryAt: clock.now().advanced(by: configuration.storeRetryDelay)))
                     }
                 }
-            case .findNextRunAt(let queue):
+            case .findNextRunAt(let queue, let after):
                 // Every queued job's, not only the future ones: a job whose time came after the
                 // claim looked is due at once, and the timer fires for it.
-                store.nextRunAt(queue: queue, after: Timestamp(millisecondsSinceEpoch: .min)) { [self] result in
+                store.nextRunAt(queue: queue, after: after ?? Timestamp(millisecondsSinceEpoch: .min)) { [self] result in
                     decide(.nextRunAt(queue: queue, (try? result.get()) ?? nil))
                 }
             case .run(let job):

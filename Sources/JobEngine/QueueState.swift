@@ -30,6 +30,12 @@ struct QueueState: Equatable {
     var running = 0
     /// How many jobs the claim in flight asked for (0 when none is).
     var asked = 0
+    /// The last claim passed over ready jobs whose submitters were at `max_running_per_user`:
+    /// the next run whose end is recorded wakes the queue, as it may free one of them.
+    var waitsForRunEnd = false
+    /// A run's end was recorded while the claim in flight was: that claim may have counted the
+    /// job as still running against its submitter's cap.
+    var runEndedDuringClaim = false
 
     init(concurrency: Int) {
         self.concurrency = concurrency

@@ -71,6 +71,32 @@ struct EngineStateTests {
         #expect(state.totalRunning == 1 && state.reserved == 1)
     }
 
+    @Test("Jobs passed over for a per-user cap wait for a run to end, not for a timer")
+    func cappedJobsWaitForARunEnd() {
+        var state = started(concurrency: 3)
+        // Two started; ready jobs were left because their submitter was at the cap.
+        #expect(state.handle(.claimed(queue: "default", jobs: [job(1), job(2)], limit: 3, more: false, passedOverAt: now), now: now)
+            == [.findNextRunAt(queue: "default", after: now), .run(started(job(1))), .run(started(job(2)))])
+        // Only a job due after the claim arms the timer; one whose end is recorded frees a slot.
+        #expect(state.handle(.nextRunAt(queue: "default", nil), now: now) == [])
+        #expect(state.handle(.runEnded(1, .exited(code: 0), abandoned: false), now: now)
+            == [.record(started(job(1)), .exited(code: 0))])
+        #expect(state.handle(.recorded(1), now: now) == [.claim(queue: "default", limit: 2)])
+        // A record that lands while a claim is in flight: that claim may have counted the job,
+        // so when it passes jobs over, the queue claims again at once.
+        #expect(state.handle(.runEnded(2, .exited(code: 0), abandoned: false), now: now)
+            == [.record(started(job(2)), .exited(code: 0))])
+        #expect(state.handle(.recorded(2), now: now) == [])
+        #expect(state.handle(.claimed(queue: "default", jobs: [], limit: 2, passedOverAt: now), now: now)
+            == [.claim(queue: "default", limit: 3)])
+        // Without a cap, a queue that found nothing sleeps through runs' ends.
+        #expect(state.handle(.claimed(queue: "default", jobs: [job(3)], limit: 3, more: false), now: now)
+            == [.findNextRunAt(queue: "default"), .run(started(job(3)))])
+        #expect(state.handle(.runEnded(3, .exited(code: 0), abandoned: false), now: now)
+            == [.record(started(job(3)), .exited(code: 0))])
+        #expect(state.handle(.recorded(3), now: now) == [])
+    }
+
     @Test("A claim that finds less than it asked for puts the queue to sleep until work arrives or its next run_at")
     func sleepsWhenDry() {
         var state = started(concurrency: 1)
