@@ -32,6 +32,13 @@ public struct DaemonConfiguration: Hashable, Sendable {
     /// `queue.NAME.max_memory.ceiling = 8G`, and so for max_cpu, max_files, max_procs,
     /// max_file_size).
     public var queueLimits: [String: QueueLimits] = [:]
+    /// How claims order jobs across submitters (`fairness`) and cap each one's running jobs
+    /// (`max_running_per_user`), for queues without settings of their own.
+    public var claimPolicy = ClaimPolicy()
+    /// `queue.NAME.fairness` settings, over ``claimPolicy``.
+    public var queueFairness: [String: ClaimPolicy.Fairness] = [:]
+    /// `queue.NAME.max_running_per_user` settings, over ``claimPolicy``.
+    public var queueMaxRunningPerUser: [String: Int] = [:]
     /// `full` (fsync every commit; the default) or `normal`.
     public var durability: StoreConfiguration.Durability
     /// On SIGTERM, how long running jobs may go on before they are stopped and requeued.
@@ -84,12 +91,32 @@ public struct DaemonConfiguration: Hashable, Sendable {
         ("output_limit_bytes", "JOBQ_OUTPUT_LIMIT_BYTES"), ("log_level", "JOBQ_LOG_LEVEL"),
         ("run_as", "JOBQ_RUN_AS"), ("allow_root_jobs", "JOBQ_ALLOW_ROOT_JOBS"),
         ("allow_submit", "JOBQ_ALLOW_SUBMIT"), ("deny_submit", "JOBQ_DENY_SUBMIT"), ("admin_group", "JOBQ_ADMIN_GROUP"),
+        ("fairness", "JOBQ_FAIRNESS"), ("max_running_per_user", "JOBQ_MAX_RUNNING_PER_USER"),
     ]
+
+    /// The claim policy of each queue with settings of its own.
+    public var claimPolicies: [String: ClaimPolicy] {
+        var policies: [String: ClaimPolicy] = [:]
+        for queue in Set(queueFairness.keys).union(queueMaxRunningPerUser.keys) {
+            policies[queue] = ClaimPolicy(
+                fairness: queueFairness[queue] ?? claimPolicy.fairness,
+                maxRunningPerUser: queueMaxRunningPerUser[queue] ?? claimPolicy.maxRunningPerUser)
+        }
+        return policies
+    }
 
     /// Sets one key from text; `source` names where it came from, for the error message.
     public mutating func set(_ key: String, _ value: String, source: String) throws(Problem) {
         func fail(_ requirement: String) -> Problem {
             Problem(description: "\(source): \(key) = \(value): \(requirement)")
+        }
+        func fairness() throws(Problem) -> ClaimPolicy.Fairness {
+            guard let fairness = ClaimPolicy.Fairness(rawValue: value) else { throw fail("must be round_robin or fifo") }
+            return fairness
+        }
+        func perUserCap() throws(Problem) -> Int {
+            guard let count = Int(value), (1...1024).contains(count) else { throw fail("must be a whole number from 1 to 1024") }
+            return count
         }
         func seconds() throws(Problem) -> Duration {
             guard let number = Double(value), number.isFinite, number >= 0, number <= 86_400 else {
@@ -156,6 +183,8 @@ public struct DaemonConfiguration: Hashable, Sendable {
             var policy = submitPolicy ?? SubmitPolicy()
             if key == "allow_submit" { policy.allowed = principals } else { policy.denied = principals }
             submitPolicy = policy
+        case "fairness": claimPolicy.fairness = try fairness()
+        case "max_running_per_user": claimPolicy.maxRunningPerUser = try perUserCap()
         case "log_level":
             guard let level = Logger.Level(rawValue: value) else {
                 throw fail("must be one of trace, debug, info, notice, warning, error, critical")
@@ -166,6 +195,10 @@ public struct DaemonConfiguration: Hashable, Sendable {
             if parts.count == 3, parts[0] == "queue", parts[2] == "concurrency", !parts[1].isEmpty {
                 guard let count = Int(value), (1...1024).contains(count) else { throw fail("must be a whole number from 1 to 1024") }
                 queueConcurrency[String(parts[1])] = count
+            } else if parts.count == 3, parts[0] == "queue", parts[2] == "fairness" || parts[2] == "max_running_per_user" {
+                let queue = String(parts[1])
+                guard JobSpec.isValidQueueName(queue) else { throw fail("'\(queue)' is not a queue name") }
+                if parts[2] == "fairness" { queueFairness[queue] = try fairness() } else { queueMaxRunningPerUser[queue] = try perUserCap() }
             } else if parts.count == 4, parts[0] == "queue", !parts[1].isEmpty, parts[3] == "default" || parts[3] == "ceiling" {
                 let queue = String(parts[1])
                 guard queue == "*" || JobSpec.isValidQueueName(queue) else { throw fail("'\(queue)' is not a queue name (or *)") }
@@ -188,7 +221,10 @@ public struct DaemonConfiguration: Hashable, Sendable {
                 queueLimits[queue] = limits
             } else {
                 throw Problem(description: "\(source): unknown setting '\(key)'; known: "
-                    + (Self.keys.map(\.key) + ["queue.NAME.concurrency", "queue.NAME.LIMIT.default", "queue.NAME.LIMIT.ceiling"])
+                    + (Self.keys.map(\.key) + [
+                        "queue.NAME.concurrency", "queue.NAME.fairness", "queue.NAME.max_running_per_user",
+                        "queue.NAME.LIMIT.default", "queue.NAME.LIMIT.ceiling",
+                    ])
                         .joined(separator: ", "))
             }
         }

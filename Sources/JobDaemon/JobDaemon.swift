@@ -80,7 +80,8 @@ public enum JobDaemon {
                 maxRunning: configuration.maxRunning, drainGrace: configuration.drainGrace,
                 queueLimits: configuration.queueLimits,
                 refuseRootJobs: configuration.runAsSubmitter && !configuration.allowRootJobs,
-                submitPolicy: configuration.submitPolicy),
+                submitPolicy: configuration.submitPolicy,
+                defaultClaimPolicy: configuration.claimPolicy, claimPolicies: configuration.claimPolicies),
             logger: logger)
         let socketGroup: gid_t?
         do {

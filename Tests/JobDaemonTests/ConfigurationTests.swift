@@ -76,6 +76,21 @@ struct ConfigurationTests {
         #expect(configuration.databasePath == "/srv/jobq/jobs.db")
     }
 
+    @Test("Fair share: round-robin by default; a queue's own settings fill in from the global ones")
+    func claimPolicies() throws {
+        var configuration = DaemonConfiguration.defaults(environment: [:], uid: 0)
+        #expect(configuration.claimPolicy == ClaimPolicy(fairness: .roundRobin))
+        #expect(configuration.claimPolicies.isEmpty)
+        try configuration.apply(environment: ["JOBQ_FAIRNESS": "fifo", "JOBQ_MAX_RUNNING_PER_USER": "4"])
+        try configuration.set("queue.builds.fairness", "round_robin", source: "f:1")
+        try configuration.set("queue.tests.max_running_per_user", "1", source: "f:2")
+        #expect(configuration.claimPolicy == ClaimPolicy(fairness: .fifo, maxRunningPerUser: 4))
+        #expect(configuration.claimPolicies == [
+            "builds": ClaimPolicy(fairness: .roundRobin, maxRunningPerUser: 4),
+            "tests": ClaimPolicy(fairness: .fifo, maxRunningPerUser: 1),
+        ])
+    }
+
     @Test("Bad values and unknown keys are refused, naming the source and the rule")
     func problems() throws {
         var configuration = DaemonConfiguration.defaults(environment: [:], uid: 0)
@@ -104,6 +119,11 @@ struct ConfigurationTests {
         #expect(throws: DaemonConfiguration.Problem(description: "f:1: allow_submit = ann @no-such-group-here: no group 'no-such-group-here' on this machine")) {
             try configuration.set("allow_submit", "ann @no-such-group-here", source: "f:1")
         }
+        #expect(throws: DaemonConfiguration.Problem(description: "f:1: fairness = fair: must be round_robin or fifo")) {
+            try configuration.set("fairness", "fair", source: "f:1")
+        }
+        #expect(throws: DaemonConfiguration.Problem.self) { try configuration.apply(environment: ["JOBQ_MAX_RUNNING_PER_USER": "0"]) }
+        #expect(throws: DaemonConfiguration.Problem.self) { try configuration.set("queue.-x.fairness", "fifo", source: "f:1") }
         #expect(configuration == before)
         let file = NSTemporaryDirectory() + "/jobqd-bad-\(getpid()).conf"
         try "workers = 2\nwrokers = 3\n".write(toFile: file, atomically: true, encoding: .utf8)
