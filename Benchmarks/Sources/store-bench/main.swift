@@ -9,6 +9,7 @@
 //               32 concurrent workers (their claims and finishes group-committed)
 //   backlog     claim+finish rate with 1,000 and with 1,000,000 queued jobs, counts() latency,
 //               and the RSS growth with 1,000,000 queued
+//   fair        round-robin claim+finish rate over 100 submitters with 1,000 and 1,000,000 queued
 //   fsync       the disk's raw rate of small write+fdatasync, which bounds one-commit-per-job
 //
 // Glibc's heap tuning is process-wide, so compare with and without it in two processes:
@@ -22,7 +23,7 @@ import Logging
 
 struct Options {
     var quick = false
-    var only: Set<String> = ["inserts", "batches", "claim", "backlog", "fsync"]
+    var only: Set<String> = ["inserts", "batches", "claim", "backlog", "fair", "fsync"]
     var durability: StoreConfiguration.Durability = .full
     var tuneMalloc = true
     var runs = 3
@@ -37,7 +38,7 @@ struct Options {
             case "--no-malloc-tuning": tuneMalloc = false
             case "--runs": runs = Int(iterator.next() ?? "") ?? runs
             case "--help", "-h":
-                print("usage: store-bench [--quick] [--runs N] [--only inserts,batches,claim,backlog,fsync] "
+                print("usage: store-bench [--quick] [--runs N] [--only inserts,batches,claim,backlog,fair,fsync] "
                     + "[--durability full|normal] [--no-malloc-tuning]")
                 exit(0)
             default:
@@ -233,6 +234,10 @@ if options.only.contains("backlog") {
     }
     report("claim rate, \(large) queued / 1000 queued",
            String(format: "%.2f", medians[large]! / medians[1000]!), "target: at least 0.80")
+}
+
+if options.only.contains("fair") {
+    try await fairShareScenario(quick: options.quick, runs: options.runs)
 }
 
 if options.only.contains("fsync") {
