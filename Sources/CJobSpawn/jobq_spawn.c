@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -112,10 +113,17 @@ static int spawn_child(void *argument) {
         if (syscall(SYS_setgroups, identity->group_count, identity->groups) != 0) goto failed;
         if (syscall(SYS_setresgid, identity->gid, identity->gid, identity->gid) != 0) goto failed;
         if (syscall(SYS_setresuid, identity->uid, identity->uid, identity->uid) != 0) goto failed;
-        // Capabilities systemd gave the daemon as ambient ones would survive the exec; kernels
-        // without ambient capabilities (before 4.3) answer EINVAL, and have none to clear.
-        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) goto failed;
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) goto failed;
+    }
+    if (syscall(SYS_getuid) != 0) {
+        // A job not run as root keeps none of the daemon's capabilities (systemd's ambient ones
+        // would survive the exec; a daemon that is not root keeps its own across setresuid).
+        // Kernels without ambient capabilities (before 4.3) answer EINVAL, and have none to clear.
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) goto failed;
+        struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+        struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+        memset(none, 0, sizeof none);
+        if (syscall(SYS_capset, &header, none) != 0) goto failed;
     }
     if (request->cwd != NULL && chdir(request->cwd) != 0) goto failed;
     closefrom(STDERR_FILENO + 1);
