@@ -29,6 +29,7 @@ public enum JobDaemon {
         environment: [String: String],
         logger: Logger
     ) async throws(DaemonError) {
+        try DaemonCapabilities.check(runAsSubmitter: configuration.runAsSubmitter)
         let state = configuration.stateDirectory
         let systemd = SystemdEnvironment(environment: environment, pid: getpid())
         // A socket systemd passed (jobqd.socket) is served as it is; else bind our own. Checked

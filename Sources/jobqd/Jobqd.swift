@@ -43,7 +43,7 @@ struct Jobqd: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Seconds running jobs get on SIGTERM before they are stopped and requeued (default 10).", valueName: "seconds"))
     var drainGrace: String?
 
-    @Option(name: .long, help: ArgumentHelp("Who jobs run as: daemon (the daemon's user; default) or submitter (the user who submitted each; jobqd must run as root; root's jobs are refused unless allow_root_jobs = true).", valueName: "who"))
+    @Option(name: .long, help: ArgumentHelp("Who jobs run as: daemon (the daemon's user; default) or submitter (the user who submitted each; jobqd needs root, or CAP_SETUID, CAP_SETGID and CAP_KILL; root's jobs are refused unless allow_root_jobs = true).", valueName: "who"))
     var runAs: String?
 
     @Option(name: .long, help: ArgumentHelp("A config file of key = value lines.", valueName: "file"))

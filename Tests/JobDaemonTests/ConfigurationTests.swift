@@ -1,5 +1,5 @@
 import Foundation
-import JobDaemon
+@testable import JobDaemon
 import JobEngine
 import JobModel
 import JobStore
@@ -74,6 +74,15 @@ struct ConfigurationTests {
         try configuration.apply(environment: ["JOBQ_MAX_BODY_BYTES": "4194304"])
         #expect(configuration.maxBodyBytes == 4 << 20)
         #expect(configuration.databasePath == "/srv/jobq/jobs.db")
+    }
+
+    @Test("Run-as-submitter without root: the capabilities missing from CapEff are named")
+    func capabilities() {
+        let all = "Name:\tjobqd\nCapEff:\t00000000000000e0\n"
+        #expect(DaemonCapabilities.missing(status: all).isEmpty)
+        #expect(DaemonCapabilities.missing(status: "CapEff:\t0000000000000040\n") == ["CAP_SETUID", "CAP_KILL"])
+        #expect(DaemonCapabilities.missing(status: "CapEff:\t0000000000000000\n") == ["CAP_SETUID", "CAP_SETGID", "CAP_KILL"])
+        #expect(DaemonCapabilities.missing(status: "") == ["CAP_SETUID", "CAP_SETGID", "CAP_KILL"])
     }
 
     @Test("Fair share: round-robin by default; a queue's own settings fill in from the global ones")
