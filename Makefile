@@ -42,7 +42,8 @@ INSTALLED := $(BINDIR)/jobq $(LIBEXECDIR)/jobq-cli $(BINDIR)/jobqd $(MANDIR)/man
 	$(SYSTEMDDIR)/system/jobqd.service $(SYSTEMDDIR)/system/jobqd.socket \
 	$(SYSTEMDDIR)/user/jobqd.service $(SYSTEMDDIR)/user/jobqd.socket \
 	$(SYSUSERSDIR)/jobq.conf $(TMPFILESDIR)/jobq.conf \
-	$(BASHCOMPDIR)/jobq $(ZSHCOMPDIR)/_jobq $(FISHCOMPDIR)/jobq.fish
+	$(BASHCOMPDIR)/jobq $(ZSHCOMPDIR)/_jobq $(FISHCOMPDIR)/jobq.fish \
+	$(PREFIX)/share/jobq/shared-machine.conf
 
 .PHONY: all deps build run test test-python test-tsan test-benchmarks test-install reliability bench bench-peers clean release man completions install uninstall
 
@@ -177,11 +178,12 @@ install: release man completions
 	install -Dm644 $(GENERATED)/jobq.bash $(DESTDIR)$(BASHCOMPDIR)/jobq
 	install -Dm644 $(GENERATED)/_jobq $(DESTDIR)$(ZSHCOMPDIR)/_jobq
 	install -Dm644 $(GENERATED)/jobq.fish $(DESTDIR)$(FISHCOMPDIR)/jobq.fish
+	install -Dm644 systemd/shared-machine.conf $(DESTDIR)$(PREFIX)/share/jobq/shared-machine.conf
 
 # Removes what make install wrote; the jobq account, /var/lib/jobq and its jobs stay.
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
-	rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true
+	rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PREFIX)/share/jobq 2>/dev/null || true
 
 clean:
 	rm -rf .build Benchmarks/.build

@@ -308,4 +308,71 @@ expect "after the boot, the requeued job and its dependants run and succeed" "$?
 expect "the requeued job ran again" "$(inside jobq logs "$long")" "second run"
 expect "its dependants ran after it" "$(for id in $deps; do inside jobq logs "$id"; done | tr '\n' ' ')" "after 1 after 2 after 3 "
 
+# A shared machine: docs/operations.md's guide followed as written, with two users made here.
+inside useradd -m -s /bin/sh alice && inside useradd -m -s /bin/bash bob && inside groupadd lab &&
+    inside usermod -aG lab alice || bad "useradd alice and bob"
+guide_ok=1
+while IFS= read -r line; do
+    line=${line#sudo }
+    case "$line" in "" | "#"*) continue ;; esac
+    if inside sh -c "$line" >"$work/out" 2>&1; then
+        echo "      # $line"
+    else
+        guide_ok=0
+        bad "shared-machine guide command: $line"
+        sed 's/^/      /' "$work/out"
+    fi
+done < <(sed -n '/^<!-- shared-machine-commands -->$/,/^<!-- \/shared-machine-commands -->$/p' "$repo/docs/operations.md" | sed -n '/^```/,/^```/p' | grep -v '^```')
+[ "$guide_ok" = 1 ] && ok "the shared-machine guide's commands run inside the container"
+as_user() { local user=$1; shift; inside runuser -u "$user" -- "$@"; }
+main_pid=$(inside systemctl show -p MainPID --value jobqd)
+expect "jobqd runs as jobq with CAP_SETUID, CAP_SETGID and CAP_KILL only" \
+    "$(inside stat -c %U "/proc/$main_pid") $(grep -E '^Cap(Eff|Bnd):' "/proc/$main_pid/status" | tr -s '\t\n' '  ')" \
+    "jobq CapEff: 00000000000000e0 CapBnd: 00000000000000e0 "
+cat >"$root/usr/local/lib/user-probe" <<'PROBE'
+#!/bin/sh
+echo "$(id -un) $(id -u) $(id -G | tr ' ' '\n' | sort -n | tr '\n' ' ')"
+echo "$HOME $USER $LOGNAME $SHELL"
+grep -E '^(NoNewPrivs|CapEff|CapPrm|CapAmb):' /proc/self/status | tr -s '\t' ' '
+touch "$HOME/written-by-a-job" && echo "home writable"
+PROBE
+chmod 755 "$root/usr/local/lib/user-probe"
+declare -A probes
+for user in alice bob; do
+    probes[$user]=$(as_user "$user" jobq submit -- /usr/local/lib/user-probe)
+    as_user "$user" jobq wait --timeout 30s "${probes[$user]}" >/dev/null
+    expect "$user's probe job succeeds" "$?" "0"
+    home=$(inside getent passwd "$user" | cut -d: -f6)
+    shell=$(inside getent passwd "$user" | cut -d: -f7)
+    expect "$user's job runs as $user, with their groups, HOME, USER, LOGNAME, SHELL, no capabilities, no_new_privs" \
+        "$(as_user "$user" jobq logs "${probes[$user]}")" \
+        "$user $(inside id -u "$user") $(inside id -G "$user" | tr ' ' '\n' | sort -n | tr '\n' ' ')
+$home $user $user $shell
+NoNewPrivs: 1
+CapPrm: 0000000000000000
+CapEff: 0000000000000000
+CapAmb: 0000000000000000
+home writable"
+done
+expect "the file the job wrote in alice's home is alice's" "$(inside stat -c %U /home/alice/written-by-a-job)" "alice"
+as_user bob jobq show "${probes[alice]}" >/dev/null 2>&1
+expect "bob's jobq show of alice's job: not found (exit 4)" "$?" "4"
+as_user bob jobq cancel "${probes[alice]}" >/dev/null 2>&1
+expect "bob's jobq cancel of alice's job: not found (exit 4)" "$?" "4"
+expect "bob's jobq list holds bob's job only" "$(as_user bob jobq list --json | grep -o '"id" *: *[0-9]*' | grep -o '[0-9]*$' | tr '\n' ' ')" "${probes[bob]} "
+expect "root lists alice's jobs with --user" "$(inside jobq list --user alice --json | grep -o '"id" *: *[0-9]*' | grep -o '[0-9]*$' | tr '\n' ' ')" "${probes[alice]} "
+peek=$(as_user bob jobq submit -- cat "/var/lib/jobq/logs/${probes[alice]}.out")
+as_user bob jobq wait --timeout 30s "$peek" >/dev/null 2>&1
+expect "a job of bob cannot read alice's output file (the job fails)" "$?" "1"
+inside jobq submit -- true >/dev/null 2>&1
+expect "root's submit is refused (allow_root_jobs is off): exit 4" "$?" "4"
+# A cancel reaches alice's running job although jobqd is not root (CAP_KILL).
+sleeper=$(as_user alice jobq submit -- sleep 300)
+alice_running() { as_user alice jobq show --json "$sleeper" | grep -q '"state" *: *"running"'; }
+until_true 30 alice_running || bad "alice's sleep never started"
+as_user alice jobq cancel "$sleeper" >/dev/null
+expect "alice cancels her running job" "$?" "0"
+no_sleep_left() { ! inside pgrep -u alice -x sleep; }
+if until_true 30 no_sleep_left; then ok "alice's cancelled job's process is gone (signalled by jobqd through CAP_KILL)"; else bad "alice's sleep still runs after the cancel"; journal; fi
+
 summary
