@@ -7,8 +7,11 @@ them at the end). With `run_as = submitter`:
 - a setuid-root program in a job does not give it root (no_new_privs);
 - root's jobs are refused (403 forbidden, `jobq` exit 4) unless allow_root_jobs = true;
 - a job whose submitter's uid is no account of the machine fails, saying so;
-- each user sees, cancels and reads the output of their own jobs only (another's is
-  not_found), and root lists anyone's with `jobq list --user`;
+- each user sees, cancels, waits for, retries and reads the output and runs of their own jobs
+  only (another's is not_found, and stays as it was), and root lists anyone's with
+  `jobq list --user`;
+- a submit whose body names another submitter still has the socket's peer as its submitter;
+- output files are private: another user cannot read them;
 - with allow_submit, a user it does not name is refused (403, `jobq` exit 4) and one it
   names is not; with deny_submit, the reverse.
 
@@ -46,6 +49,22 @@ def ids(name):
     out = subprocess.run(["id", "-u", name], capture_output=True, text=True, check=True).stdout.strip()
     groups = subprocess.run(["id", "-G", name], capture_output=True, text=True, check=True).stdout.split()
     return int(out), sorted(int(g) for g in groups)
+
+
+def as_user_request(user, socket_path, method, target, body=None):
+    """One API request from a process running as `user` (the socket's peer): (status, body text)."""
+    script = ("import http.client, json, socket, sys\n"
+              "class C(http.client.HTTPConnection):\n"
+              "    def connect(self):\n"
+              "        self.sock = socket.socket(socket.AF_UNIX); self.sock.connect(sys.argv[1])\n"
+              "c = C('jobqd'); body = sys.argv[4] or None\n"
+              "c.request(sys.argv[2], sys.argv[3], body, {'Content-Type': 'application/json'} if body else {})\n"
+              "r = c.getresponse(); print(r.status); print(r.read().decode())\n")
+    out = subprocess.run(["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--", sys.executable, "-c", script,
+                          socket_path, method, target, json.dumps(body) if body is not None else ""],
+                         capture_output=True, text=True)
+    status, _, text = out.stdout.partition("\n")
+    return (int(status) if status.isdigit() else 0), text.strip() or out.stderr.strip()
 
 
 def main(results):
@@ -103,6 +122,31 @@ def main(results):
         out = jobq(daemon.socket, "list", "--json", "--user", BOB)
         ids_seen = sorted(job["id"] for job in (json.loads(out.stdout) if out.returncode == 0 else []))
         results.check("root lists bob's with --user", ids_seen == [bobs], f"{ids_seen} (exit {out.returncode}: {out.stderr.strip()})")
+
+        for command in ("wait", "retry"):
+            out = jobq(daemon.socket, command, str(bobs), user=ALICE)
+            results.check(f"... nor {command} it (not_found)", out.returncode == 4 and "not_found" in out.stderr,
+                          f"exit {out.returncode}: {out.stderr.strip()}")
+        status, answer = as_user_request(ALICE, daemon.socket, "GET", f"/v1/jobs/{bobs}/runs")
+        results.check("... nor read its runs through the API (404 not_found)", status == 404 and "not_found" in answer,
+                      f"{status} {answer}")
+        bob_job = root.request("GET", f"/v1/jobs/{bobs}")[1]
+        results.check("... and bob's job is as it was", bob_job["state"] == "succeeded" and bob_job["attempts"] == 1,
+                      f"{bob_job['state']}, {bob_job['attempts']} attempts")
+        # A submit that names another submitter: the socket's peer is the submitter, whatever the body says.
+        status, answer = as_user_request(ALICE, daemon.socket, "POST", "/v1/jobs",
+                                         {"argv": ["id", "-u"], "cwd": "/", "submitter_uid": ids(BOB)[0]})
+        forged = json.loads(answer)["jobs"][0]["id"] if status == 201 else None
+        job = wait_jobs(root, [forged])[forged] if forged else {}
+        log = root.request("GET", f"/v1/jobs/{forged}/logs?stream=out")[1] if forged else ""
+        results.check("a body naming bob as submitter still makes alice the submitter, and the job runs as alice",
+                      job.get("spec", {}).get("submitter_uid") == ids(ALICE)[0] and log.strip() == str(ids(ALICE)[0]),
+                      f"{status} {answer} {job.get('spec')} {log!r}")
+        # Output files: private to the daemon; bob's job cannot read alice's.
+        peek = subprocess.run(["setpriv", f"--reuid={BOB}", f"--regid={BOB}", "--init-groups", "--",
+                               "cat", os.path.join(daemon.state_dir, "logs", f"{alices}.out")], capture_output=True, text=True)
+        results.check("bob cannot read alice's output file", peek.returncode != 0 and "Permission denied" in peek.stderr,
+                      f"exit {peek.returncode}: {peek.stdout!r} {peek.stderr.strip()}")
 
         # A setuid-root copy of id: under no_new_privs the exec does not raise the job's ids.
         setuid_id = os.path.join(work.path, "setuid-id")
