@@ -327,7 +327,7 @@ done < <(sed -n '/^<!-- shared-machine-commands -->$/,/^<!-- \/shared-machine-co
 as_user() { local user=$1; shift; inside runuser -u "$user" -- "$@"; }
 main_pid=$(inside systemctl show -p MainPID --value jobqd)
 expect "jobqd runs as jobq with CAP_SETUID, CAP_SETGID and CAP_KILL only" \
-    "$(inside stat -c %U "/proc/$main_pid") $(grep -E '^Cap(Eff|Bnd):' "/proc/$main_pid/status" | tr -s '\t\n' '  ')" \
+    "$(inside stat -c %U "/proc/$main_pid") $(inside grep -E '^Cap(Eff|Bnd):' "/proc/$main_pid/status" | tr -s '\t\n' '  ')" \
     "jobq CapEff: 00000000000000e0 CapBnd: 00000000000000e0 "
 cat >"$root/usr/local/lib/user-probe" <<'PROBE'
 #!/bin/sh
@@ -348,10 +348,10 @@ for user in alice bob; do
         "$(as_user "$user" jobq logs "${probes[$user]}")" \
         "$user $(inside id -u "$user") $(inside id -G "$user" | tr ' ' '\n' | sort -n | tr '\n' ' ')
 $home $user $user $shell
-NoNewPrivs: 1
 CapPrm: 0000000000000000
 CapEff: 0000000000000000
 CapAmb: 0000000000000000
+NoNewPrivs: 1
 home writable"
 done
 expect "the file the job wrote in alice's home is alice's" "$(inside stat -c %U /home/alice/written-by-a-job)" "alice"
