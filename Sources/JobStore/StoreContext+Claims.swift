@@ -16,9 +16,16 @@ private let commandQueueOnly = "NOT EXISTS (SELECT 1 FROM queue_kinds WHERE queu
 /// seek of `jobs_fair` per submitter with queued jobs, found by a loose index scan, so that the
 /// cost follows the number of submitters, not the backlog), those over the submitter's cap left
 /// out, then ordered by priority, by each job's rank among its submitter's, and, for round-robin,
-/// by the turn its submitter was last served at. `?1` now, `?2` queue, `?3` limit, `?4` cap.
-private func fairSelection(orderedBy order: String) -> String {
-    """
+/// by the turn its submitter was last served at. `?1` now, `?2` queue, `?3` limit, `?4` cap
+/// (the running jobs are counted only when `capped`).
+private func fairSelection(orderedBy order: String, capped: Bool) -> String {
+    let running = """
+        running(uid, n) AS (
+            SELECT submitter_uid, count(*) FROM jobs INDEXED BY jobs_state
+            WHERE state = 'running' AND queue = ?2 GROUP BY submitter_uid
+        ),
+        """
+    return """
     WITH RECURSIVE submitters(uid) AS (
         SELECT (SELECT submitter_uid FROM jobs INDEXED BY jobs_fair
                 WHERE state = 'queued' AND queue = ?2 AND submitter_uid IS NOT NULL ORDER BY submitter_uid LIMIT 1)
@@ -28,10 +35,7 @@ private func fairSelection(orderedBy order: String) -> String {
                 WHERE state = 'queued' AND queue = ?2 AND submitter_uid > submitters.uid ORDER BY submitter_uid LIMIT 1)
         FROM submitters WHERE uid IS NOT NULL
     ),
-    running(uid, n) AS (
-        SELECT submitter_uid, count(*) FROM jobs INDEXED BY jobs_state
-        WHERE state = 'running' AND queue = ?2 GROUP BY submitter_uid
-    ),
+    \(capped ? running : "")
     candidates AS (
         SELECT j.id, j.priority, j.run_at, j.submitter_uid AS uid,
                row_number() OVER (PARTITION BY j.submitter_uid ORDER BY j.priority DESC, j.run_at, j.id) AS rank
@@ -42,15 +46,17 @@ private func fairSelection(orderedBy order: String) -> String {
     )
     SELECT c.id, c.uid FROM candidates c
         LEFT JOIN queue_turns t ON t.queue = ?2 AND t.submitter = coalesce(c.uid, -1)
-        LEFT JOIN running r ON r.uid IS c.uid
-    WHERE c.rank <= ?4 - coalesce(r.n, 0) AND \(commandQueueOnly)
+        \(capped ? "LEFT JOIN running r ON r.uid IS c.uid" : "")
+    WHERE \(capped ? "c.rank <= ?4 - coalesce(r.n, 0)" : "?4 > 0") AND \(commandQueueOnly)
     ORDER BY \(order)
     LIMIT ?3
     """
 }
 
-private let roundRobinSelection = fairSelection(orderedBy: "c.priority DESC, c.rank, coalesce(t.turn, 0), c.run_at, c.id")
-private let cappedFIFOSelection = fairSelection(orderedBy: "c.priority DESC, c.run_at, c.id")
+private let roundRobinOrder = "c.priority DESC, c.rank, coalesce(t.turn, 0), c.run_at, c.id"
+private let roundRobinSelection = fairSelection(orderedBy: roundRobinOrder, capped: false)
+private let cappedRoundRobinSelection = fairSelection(orderedBy: roundRobinOrder, capped: true)
+private let cappedFIFOSelection = fairSelection(orderedBy: "c.priority DESC, c.run_at, c.id", capped: true)
 
 extension StoreContext {
     /// Claims up to `limit` of `queue`'s ready jobs at `now` as `policy` orders them, and says
@@ -101,7 +107,11 @@ extension StoreContext {
     /// Round-robin across submitters, or FIFO under a per-submitter cap: the selection picks the
     /// ids in order, one update claims them, and each submitter served takes the next turn.
     private func claimFairly(queue: String, limit: Int, policy: ClaimPolicy, now: Timestamp) throws(JobStoreError) -> [Job] {
-        let selection = policy.fairness == .roundRobin ? roundRobinSelection : cappedFIFOSelection
+        let selection = switch (policy.fairness, policy.maxRunningPerUser) {
+        case (.roundRobin, nil): roundRobinSelection
+        case (.roundRobin, _): cappedRoundRobinSelection
+        case (.fifo, _): cappedFIFOSelection
+        }
         let picked: [(id: Int64, submitter: Int64)] = try withStatement(selection) { statement throws(SQLiteError) in
             try statement.bind(1, now.millisecondsSinceEpoch)
             try statement.bind(2, queue)
