@@ -164,6 +164,25 @@ journal() {
     [ -n "$init" ] && inside journalctl --no-pager -n 40 -u jobqd.service -u jobqd.socket | sed 's/^/      /'
 }
 
+# run_block FILE MARKER WHAT: runs the commands of the fenced block between <!-- MARKER --> and
+# <!-- /MARKER --> in FILE inside the container, one line at a time, as written (a leading sudo
+# dropped; make install, run from outside, skipped); one check for the whole block.
+run_block() {
+    local file=$1 marker=$2 what=$3 all_ok=1 line
+    while IFS= read -r line; do
+        line=${line#sudo }
+        case "$line" in "" | "#"* | "make install"*) continue ;; esac
+        if inside sh -c "$line" >"$work/out" 2>&1; then
+            echo "      # $line"
+        else
+            all_ok=0
+            bad "$what command: $line"
+            sed 's/^/      /' "$work/out"
+        fi
+    done < <(sed -n "/^<!-- $marker -->\$/,/^<!-- \\/$marker -->\$/p" "$file" | sed -n '/^```/,/^```/p' | grep -v '^```')
+    [ "$all_ok" = 1 ] && ok "$what commands run inside the container"
+}
+
 echo "copying the root to $root"
 cp -a "$base" "$root"
 echo "make install DESTDIR=$root"
@@ -179,19 +198,7 @@ expect "the container's systemd reaches running" "$state" "running"
 
 # The README's operator section, followed literally (make install ran above, from outside,
 # because the container has no Swift toolchain).
-readme_ok=1
-while IFS= read -r line; do
-    line=${line#sudo }
-    case "$line" in "" | "#"* | "make install"*) continue ;; esac
-    if inside sh -c "$line" >"$work/out" 2>&1; then
-        echo "      # $line"
-    else
-        readme_ok=0
-        bad "README operator command: $line"
-        sed 's/^/      /' "$work/out"
-    fi
-done < <(sed -n '/^<!-- operator-commands -->$/,/^<!-- \/operator-commands -->$/p' "$repo/README.md" | sed -n '/^```/,/^```/p' | grep -v '^```')
-[ "$readme_ok" = 1 ] && ok "the README's operator commands run inside the container"
+run_block "$repo/README.md" operator-commands "the README's operator"
 expect "jobqd.socket is enabled" "$(inside systemctl is-enabled jobqd.socket)" "enabled"
 expect "jobqd.socket is active" "$(inside systemctl is-active jobqd.socket)" "active"
 expect "jobqd.service waits for the first connection" "$(inside systemctl is-active jobqd.service)" "inactive"
@@ -311,19 +318,7 @@ expect "its dependants ran after it" "$(for id in $deps; do inside jobq logs "$i
 # A shared machine: docs/operations.md's guide followed as written, with two users made here.
 inside useradd -m -s /bin/sh alice && inside useradd -m -s /bin/bash bob && inside groupadd lab &&
     inside usermod -aG lab alice || bad "useradd alice and bob"
-guide_ok=1
-while IFS= read -r line; do
-    line=${line#sudo }
-    case "$line" in "" | "#"*) continue ;; esac
-    if inside sh -c "$line" >"$work/out" 2>&1; then
-        echo "      # $line"
-    else
-        guide_ok=0
-        bad "shared-machine guide command: $line"
-        sed 's/^/      /' "$work/out"
-    fi
-done < <(sed -n '/^<!-- shared-machine-commands -->$/,/^<!-- \/shared-machine-commands -->$/p' "$repo/docs/operations.md" | sed -n '/^```/,/^```/p' | grep -v '^```')
-[ "$guide_ok" = 1 ] && ok "the shared-machine guide's commands run inside the container"
+run_block "$repo/docs/operations.md" shared-machine-commands "the shared-machine guide's"
 as_user() { local user=$1; shift; inside runuser -u "$user" -- "$@"; }
 main_pid=$(inside systemctl show -p MainPID --value jobqd)
 expect "jobqd runs as jobq with CAP_SETUID, CAP_SETGID and CAP_KILL only" \
