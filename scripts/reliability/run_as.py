@@ -12,15 +12,18 @@ them at the end). With `run_as = submitter`:
   `jobq list --user`;
 - a submit whose body names another submitter still has the socket's peer as its submitter;
 - output files are private: another user cannot read them;
+- fair share: with one worker, bob's one job starts before the second of alice's 1,000;
 - with allow_submit, a user it does not name is refused (403, `jobq` exit 4) and one it
   names is not; with deny_submit, the reverse.
 
     scripts/reliability/run_as.py
 """
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -49,6 +52,20 @@ def ids(name):
     out = subprocess.run(["id", "-u", name], capture_output=True, text=True, check=True).stdout.strip()
     groups = subprocess.run(["id", "-G", name], capture_output=True, text=True, check=True).stdout.split()
     return int(out), sorted(int(g) for g in groups)
+
+
+@contextlib.contextmanager
+def deadline(seconds):
+    """Fails the block (an exception, which the run reports) when it takes longer than `seconds`."""
+    def expired(_signal, _frame):
+        raise TimeoutError(f"no progress within {seconds} s")
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def as_user_request(user, socket_path, method, target, body=None):
@@ -147,6 +164,35 @@ def main(results):
                                "cat", os.path.join(daemon.state_dir, "logs", f"{alices}.out")], capture_output=True, text=True)
         results.check("bob cannot read alice's output file", peek.returncode != 0 and "Permission denied" in peek.stderr,
                       f"exit {peek.returncode}: {peek.stdout!r} {peek.stderr.strip()}")
+
+        # Fair share: alice's 1,000 jobs queued behind her running one, then bob's one; with one
+        # worker, bob's starts in the next free slot. Her first job says it runs through a FIFO
+        # and ends when the test writes to another.
+        ready, gate = os.path.join(work.path, "ready"), os.path.join(work.path, "gate")
+        for fifo in (ready, gate):
+            os.mkfifo(fifo)
+            os.chmod(fifo, 0o666)
+        out = jobq(daemon.socket, "workers", "fair", "1")
+        results.check("root sets queue fair to one worker", out.returncode == 0, f"exit {out.returncode}: {out.stderr.strip()}")
+        first = int(jobq(daemon.socket, "submit", "-q", "fair", "--cwd", "/", "--",
+                         "sh", "-c", f"echo started > {ready}; cat {gate} >/dev/null", user=ALICE).stdout.strip() or 0)
+        with deadline(60):
+            with open(ready) as signal_file:
+                signal_file.read()
+        backlog = [int(line) for line in jobq(daemon.socket, "submit", "-q", "fair", "--cwd", "/", "--stdin", user=ALICE,
+                                               stdin="date +%s%N\n" * 1000).stdout.split()]
+        lone = int(jobq(daemon.socket, "submit", "-q", "fair", "--cwd", "/", "--", "date", "+%s%N", user=BOB).stdout.strip() or 0)
+        with deadline(60):
+            with open(gate, "w") as gate_file:
+                gate_file.write("go\n")
+        jobs = wait_jobs(root, [first, lone] + backlog, timeout=300)
+        started = {job_id: root.request("GET", f"/v1/jobs/{job_id}/logs?stream=out")[1].strip() for job_id in (lone, backlog[0])}
+        results.check("alice queued 1,000 jobs behind her running one, then bob one: all succeeded",
+                      len(backlog) == 1000 and all(job["state"] == "succeeded" for job in jobs.values()),
+                      f"{len(backlog)} queued; states {sorted(set(job['state'] for job in jobs.values()))}")
+        results.check("bob's job started in the next free slot, before alice's second (round-robin)",
+                      started[lone].isdigit() and started[backlog[0]].isdigit() and int(started[lone]) < int(started[backlog[0]]),
+                      f"bob's at {started[lone]}, alice's second at {started[backlog[0]]}")
 
         # A setuid-root copy of id: under no_new_privs the exec does not raise the job's ids.
         setuid_id = os.path.join(work.path, "setuid-id")
