@@ -3,6 +3,7 @@ import JobAPI
 import JobBasics
 import JobEngine
 import JobModel
+import JobRunner
 import JobStore
 import Logging
 
@@ -169,7 +170,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
             default: throw fail("must be true or false")
             }
         case "admin_group":
-            guard let gid = UInt32(value) ?? value.withCString({ getgrnam($0) })?.pointee.gr_gid else {
+            guard let gid = UInt32(value) ?? JobIdentity.gid(ofGroup: value) else {
                 throw fail("no group '\(value)' on this machine")
             }
             adminGroup = gid

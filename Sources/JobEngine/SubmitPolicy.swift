@@ -29,8 +29,8 @@ public struct SubmitPolicy: Hashable, Sendable {
         for word in text.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }) {
             if word.hasPrefix("@") {
                 let name = String(word.dropFirst())
-                guard let group = name.withCString({ getgrnam($0) }) else { throw PolicyError(description: "no group '\(name)' on this machine") }
-                principals.append(.group(group.pointee.gr_gid))
+                guard let gid = JobIdentity.gid(ofGroup: name) else { throw PolicyError(description: "no group '\(name)' on this machine") }
+                principals.append(.group(gid))
             } else {
                 principals.append(.user(String(word)))
             }

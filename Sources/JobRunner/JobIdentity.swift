@@ -22,37 +22,52 @@ public struct JobIdentity: Hashable, Sendable {
 
     /// The user with id `uid` as the system knows it now, or nil when it has no such user.
     public static func lookup(uid: uid_t) -> JobIdentity? {
-        var entry = passwd()
-        var found: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 4096)
-        while true {
-            let status = getpwuid_r(uid, &entry, &buffer, buffer.count, &found)
-            if status == ERANGE, buffer.count < 1 << 20 {
-                buffer = [CChar](repeating: 0, count: buffer.count * 4)
-                continue
+        lookUp(passwd(), { getpwuid_r(uid, $0, $1, $2, $3) }) { entry in
+            let gid = entry.pw_gid
+            var count: Int32 = 64
+            var groups = [gid_t](repeating: 0, count: Int(count))
+            while getgrouplist(entry.pw_name, gid, &groups, &count) < 0 {
+                groups = [gid_t](repeating: 0, count: Int(count) + 64)
+                count = Int32(groups.count)
             }
-            guard status == 0, found != nil else { return nil }
-            break
+            return JobIdentity(uid: uid, gid: gid, groups: Array(groups.prefix(Int(count))), name: String(cString: entry.pw_name),
+                               home: String(cString: entry.pw_dir), shell: String(cString: entry.pw_shell))
         }
-        let name = String(cString: entry.pw_name)
-        let gid = entry.pw_gid
-        var count: Int32 = 64
-        var groups = [gid_t](repeating: 0, count: Int(count))
-        while getgrouplist(entry.pw_name, gid, &groups, &count) < 0 {
-            groups = [gid_t](repeating: 0, count: Int(count) + 64)
-            count = Int32(groups.count)
-        }
-        return JobIdentity(uid: uid, gid: gid, groups: Array(groups.prefix(Int(count))), name: name,
-                           home: String(cString: entry.pw_dir), shell: String(cString: entry.pw_shell))
     }
 
     /// The uid of the user named `name`, or nil when the system has no such user.
     public static func uid(ofUser name: String) -> uid_t? {
-        var entry = passwd()
-        var found: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 4096)
-        guard getpwnam_r(name, &entry, &buffer, buffer.count, &found) == 0, found != nil else { return nil }
-        return entry.pw_uid
+        name.withCString { cName in lookUp(passwd(), { getpwnam_r(cName, $0, $1, $2, $3) }) { $0.pw_uid } }
+    }
+
+    /// The gid of the group named `name`, or nil when the system has no such group.
+    public static func gid(ofGroup name: String) -> gid_t? {
+        name.withCString { cName in lookUp(group(), { getgrnam_r(cName, $0, $1, $2, $3) }) { $0.gr_gid } }
+    }
+
+    /// Calls one of the reentrant database lookups (`getpwuid_r`, `getpwnam_r`, `getgrnam_r`)
+    /// with a buffer that grows while the entry does not fit (ERANGE), up to 1 MiB, and reads
+    /// the entry while its strings, which point into the buffer, are valid; nil when not found.
+    private static func lookUp<Entry, Value>(
+        _ empty: Entry,
+        _ call: (UnsafeMutablePointer<Entry>, UnsafeMutablePointer<CChar>, Int, UnsafeMutablePointer<UnsafeMutablePointer<Entry>?>) -> Int32,
+        read: (Entry) -> Value
+    ) -> Value? {
+        var size = 4096
+        while size <= 1 << 20 {
+            var entry = empty
+            var found: UnsafeMutablePointer<Entry>?
+            let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: size)
+            defer { buffer.deallocate() }
+            let status = call(&entry, buffer, size, &found)
+            if status == ERANGE {
+                size *= 4
+                continue
+            }
+            guard status == 0, found != nil else { return nil }
+            return read(entry)
+        }
+        return nil
     }
 
     /// `HOME`, `USER`, `LOGNAME` and `SHELL` as the job sees them.

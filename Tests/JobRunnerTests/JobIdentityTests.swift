@@ -15,6 +15,10 @@ struct JobIdentityTests {
         let nobody = try #require(JobIdentity.lookup(uid: 65534))
         #expect(nobody.groups.contains(nobody.gid))
         #expect(JobIdentity.lookup(uid: 54321) == nil)
+        #expect(JobIdentity.uid(ofUser: "root") == 0)
+        #expect(JobIdentity.uid(ofUser: "no-such-user-here") == nil)
+        #expect(JobIdentity.gid(ofGroup: "root") == 0)
+        #expect(JobIdentity.gid(ofGroup: "no-such-group-here") == nil)
     }
 
     @Test("Jobs of root, of no submitter, and of a uid without an account fail before they start, saying why")
