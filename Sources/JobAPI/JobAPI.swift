@@ -26,8 +26,6 @@ public enum JobAPI {
         public var startedAt: Date
         public var limits: APILimits
         public var peers: PeerResolver
-        /// The daemon's own user: it may cancel, retry and administer everything, like root.
-        public var daemonUID: UInt32
         /// Whether each user sees and acts on their own jobs only (jobs run as their
         /// submitters); root, the daemon's user and ``adminGroup``'s members see all.
         public var ownJobsOnly = false
@@ -37,14 +35,13 @@ public enum JobAPI {
         let longRequests = LongRequestCount()
 
         public init(engine: JobEngine, store: JobStore, logDirectory: String, startedAt: Date = Date(), limits: APILimits = APILimits(),
-                    peers: PeerResolver = .socket, daemonUID: UInt32 = getuid()) {
+                    peers: PeerResolver = .socket) {
             self.engine = engine
             self.store = store
             self.logDirectory = logDirectory
             self.startedAt = startedAt
             self.limits = limits
             self.peers = peers
-            self.daemonUID = daemonUID
         }
     }
 

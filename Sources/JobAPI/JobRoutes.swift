@@ -175,14 +175,14 @@ enum JobRoutes {
         let uid = environment.peers.resolve(context, request)?.uid
         if let uid, isAdministrator(uid, environment) { return }
         throw APIError(.forbidden, code: "forbidden",
-                       message: "\(action) is for the daemon's user (uid \(environment.daemonUID)), root"
+                       message: "\(action) is for the daemon's user (uid \(environment.engine.daemonUID)), root"
                            + (environment.adminGroup.map { " and the members of group \($0)" } ?? "")
                            + "; the caller is uid \(uid.map(String.init) ?? "unknown")")
     }
 
     /// Root, the daemon's user, and the admin group's members.
     static func isAdministrator(_ uid: UInt32, _ environment: JobAPI.Environment) -> Bool {
-        uid == 0 || uid == environment.daemonUID || environment.adminGroup.map { environment.engine.isMember(uid, ofGroup: $0) } ?? false
+        uid == 0 || uid == environment.engine.daemonUID || environment.adminGroup.map { environment.engine.isMember(uid, ofGroup: $0) } ?? false
     }
 
     /// Whose jobs the caller sees: nil for every job, else a uid (its own, with

@@ -63,6 +63,9 @@ public actor JobEngine: Service {
         (messages, inbox) = AsyncStream<EngineMessage>.makeStream()
     }
 
+    /// The daemon's own user, who may always submit and, like root, act on every job and queue.
+    public nonisolated var daemonUID: UInt32 { configuration.daemonUID }
+
     /// Whether the user of `uid` belongs to group `gid`, as the group database says (a lookup
     /// stands for a few seconds).
     public nonisolated func isMember(_ uid: UInt32, ofGroup gid: UInt32) -> Bool {

@@ -46,11 +46,11 @@ func withAPI<T: Sendable>(
     let executor = ProcessJobExecutor(
         configuration: ProcessExecutorConfiguration(logDirectory: logs, workingDirectory: directory),
         launcher: testLauncher, logger: quiet)
-    let engine = JobEngine(
-        store: store, executor: executor, configuration: EngineConfiguration(defaultConcurrency: 2, drainGrace: .zero), logger: quiet)
+    var configuration = EngineConfiguration(defaultConcurrency: 2, drainGrace: .zero)
+    configuration.daemonUID = daemonUID
+    let engine = JobEngine(store: store, executor: executor, configuration: configuration, logger: quiet)
     var environment = JobAPI.Environment(
-        engine: engine, store: store, logDirectory: logs, limits: APILimits(maxBodyBytes: maxBodyBytes),
-        peers: testPeers, daemonUID: daemonUID)
+        engine: engine, store: store, logDirectory: logs, limits: APILimits(maxBodyBytes: maxBodyBytes), peers: testPeers)
     environment.ownJobsOnly = ownJobsOnly
     environment.adminGroup = adminGroup
     let app = Application(router: JobAPI.router(environment), logger: quiet)
