@@ -64,10 +64,11 @@ public struct EngineConfiguration: Sendable {
         return (queueLimits[queue] ?? QueueLimits()).filled(from: every)
     }
 
-    /// `specs` with their queues' limits applied (``QueueLimits/apply(to:queue:)``); throws
-    /// the first refusal with the spec's index (nil for a single spec), or
-    /// ``JobStoreError/submitterRefused(_:)`` for root's jobs when they are refused.
-    func applyingLimits(_ specs: [JobSpec]) throws(JobStoreError) -> [JobSpec] {
+    /// `specs` as they may be stored: refused whole with ``JobStoreError/submitterRefused(_:)``
+    /// when root's jobs are refused, else with their queues' limits applied
+    /// (``QueueLimits/apply(to:queue:)``), the first refusal thrown with the spec's index (nil
+    /// for a single spec).
+    func admitting(_ specs: [JobSpec]) throws(JobStoreError) -> [JobSpec] {
         if refuseRootJobs, specs.contains(where: { $0.submitterUID == 0 }) {
             throw .submitterRefused("jobs of root are refused: jobs run as their submitters (run_as = submitter) and allow_root_jobs is off")
         }

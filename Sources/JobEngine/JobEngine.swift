@@ -237,7 +237,7 @@ public actor JobEngine: Service {
         let specs: [JobSpec]
         do throws(JobStoreError) {
             try admit(asked)
-            specs = try configuration.applyingLimits(asked)
+            specs = try configuration.admitting(asked)
         } catch {
             return completion(.failure(error))
         }
