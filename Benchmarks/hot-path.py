@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TICKS = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import cpu_seconds, exchange  # noqa: E402
 
 
 def build_httpload():
@@ -60,13 +60,6 @@ def store_floor():
         subprocess.run([cc, "-O2", "-Wall", "-Wextra", "-Werror", "-o", floor, source, "-lsqlite3"], check=True)
     return subprocess.run([floor, os.path.join(ROOT, "migrations"), "10000"], check=True, capture_output=True,
                           text=True).stdout
-
-
-def cpu_seconds(pid):
-    """utime + stime of the process (its threads, not its children)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 class SwitchCounter:
@@ -133,14 +126,7 @@ class Daemon:
                               check=True, capture_output=True, text=True).stdout
 
     def request(self, method, path, body=b""):
-        with socket.socket(socket.AF_UNIX) as connection:
-            connection.connect(self.socket)
-            head = f"{method} {path} HTTP/1.1\r\nHost: jobq\r\nContent-Type: application/json\r\n"
-            head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-            connection.sendall(head.encode() + body)
-            answer = b""
-            while chunk := connection.recv(1 << 16):
-                answer += chunk
+        answer = exchange(self.socket, method, path, body)
         status = int(answer.split(b" ", 2)[1])
         if status >= 300:
             sys.exit(f"hot-path: {method} {path}: {answer[:300]!r}")

@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,30 +21,16 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TICKS = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import cpu_seconds, exchange  # noqa: E402
 USER = "jobqbench-runas"
-
-
-def cpu_seconds(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def request(path, method, target, body=b"", uid=None, gid=None):
     """One request on a new connection; as `uid`/`gid` in a child process when given (its
     SO_PEERCRED then names that user)."""
-    def exchange():
-        with socket.socket(socket.AF_UNIX) as connection:
-            connection.connect(path)
-            head = f"{method} {target} HTTP/1.1\r\nHost: jobq\r\nContent-Type: application/json\r\n"
-            head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-            connection.sendall(head.encode() + body)
-            answer = b""
-            while chunk := connection.recv(1 << 16):
-                answer += chunk
-            return answer
     if uid is None:
-        return exchange()
+        return exchange(path, method, target, body)
     read, write = os.pipe()
     child = os.fork()
     if child == 0:
@@ -53,7 +38,7 @@ def request(path, method, target, body=b"", uid=None, gid=None):
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
-        os.write(write, exchange()[:200])
+        os.write(write, exchange(path, method, target, body)[:200])
         os._exit(0)
     os.close(write)
     answer = b""
