@@ -44,7 +44,7 @@ private func fairSelection(orderedBy order: String, capped: Bool) -> String {
             WHERE state = 'queued' AND queue = ?2 AND submitter_uid IS s.uid AND run_at <= ?1
             ORDER BY priority DESC, run_at, id LIMIT ?3)
     )
-    SELECT c.id, c.uid FROM candidates c
+    SELECT c.id, c.uid, t.turn, (SELECT max(turn) FROM queue_turns WHERE queue = ?2) FROM candidates c
         LEFT JOIN queue_turns t ON t.queue = ?2 AND t.submitter = coalesce(c.uid, -1)
         \(capped ? "LEFT JOIN running r ON r.uid IS c.uid" : "")
     WHERE \(capped ? "c.rank <= ?4 - coalesce(r.n, 0)" : "?4 > 0") AND \(commandQueueOnly)
@@ -112,28 +112,42 @@ extension StoreContext {
         case (.roundRobin, _): cappedRoundRobinSelection
         case (.fifo, _): cappedFIFOSelection
         }
+        var lastServed = false
         let picked: [(id: Int64, submitter: Int64)] = try withStatement(selection) { statement throws(SQLiteError) in
             try statement.bind(1, now.millisecondsSinceEpoch)
             try statement.bind(2, queue)
             try statement.bind(3, limit)
             try statement.bind(4, Int64(policy.maxRunningPerUser ?? Int(Int32.max)))
             var rows: [(id: Int64, submitter: Int64)] = []
-            while try statement.step() { rows.append((statement.int64(0), statement.optionalInt64(1) ?? -1)) }
+            var submitters: Set<Int64> = []
+            while try statement.step() {
+                rows.append((statement.int64(0), statement.optionalInt64(1) ?? -1))
+                submitters.insert(rows[rows.count - 1].submitter)
+                lastServed = statement.optionalInt64(2).map { $0 == statement.optionalInt64(3) } ?? false
+            }
+            lastServed = lastServed && submitters.count == 1
             return rows
         }
         guard !picked.isEmpty else { return [] }
-        let list = "[" + picked.map { String($0.id) }.joined(separator: ",") + "]"
-        let updated = try jobs("""
+        // One job (a slot freed by a run's end) is the usual claim: a statement without a list.
+        let updated = try jobs(picked.count == 1 ? """
+            UPDATE jobs SET \(claimAssignments) WHERE id = ?2 RETURNING \(jobColumns)
+            """ : """
             UPDATE jobs SET \(claimAssignments)
             WHERE id IN (SELECT value FROM json_each(?2))
             RETURNING \(jobColumns)
             """) { statement throws(SQLiteError) in
             try statement.bind(1, now.millisecondsSinceEpoch)
-            try statement.bind(2, list)
+            if picked.count == 1 {
+                try statement.bind(2, picked[0].id)
+            } else {
+                try statement.bind(2, "[" + picked.map { String($0.id) }.joined(separator: ",") + "]")
+            }
             try statement.bind(3, logDirectory)
         }
         let byID = Dictionary(uniqueKeysWithValues: updated.map { ($0.id.rawValue, $0) })
-        if policy.fairness == .roundRobin {
+        // A lone submitter who holds the queue's latest turn keeps it: moving it on changes no order.
+        if policy.fairness == .roundRobin, !lastServed {
             for row in picked {
                 try withStatement("""
                     INSERT INTO queue_turns (queue, submitter, turn)

@@ -144,14 +144,14 @@ func batchScenario(batches: Int, size: Int) async throws -> Double {
 
 /// Claim+finish `count` jobs with `workers` concurrent workers, each claiming one job at a
 /// time and finishing it (success) before claiming the next.
-func claimFinish(_ store: JobStore, workers: Int, count: Int) async throws -> Double {
+func claimFinish(_ store: JobStore, workers: Int, count: Int, policy: ClaimPolicy = .fifo) async throws -> Double {
     let perWorker = count / workers
     let start = now()
     try await withThrowingTaskGroup(of: Void.self) { group in
         for _ in 0..<workers {
             group.addTask {
                 for _ in 0..<perWorker {
-                    guard let job = try await store.claim(queue: "default").first else {
+                    guard let job = try await store.claim(queue: "default", policy: policy).first else {
                         fatalError("the backlog ran dry: the scenario is mis-sized")
                     }
                     _ = try await store.finish(job.id, .succeeded)
@@ -268,15 +268,18 @@ if options.only.contains("batches") {
 
 if options.only.contains("claim") {
     let count = options.quick ? 640 : 20_000
+    // Each claim policy over one submitter's jobs: what round-robin costs where it changes nothing.
     for workers in [1, 32] {
-        var rates: [Double] = []
-        for _ in 0..<options.runs {
-            rates.append(try await withDatabase { store, _ in
-                try await fill(store, count)
-                return try await claimFinish(store, workers: workers, count: count)
-            })
+        for (name, policy) in [("FIFO", ClaimPolicy.fifo), ("round-robin", ClaimPolicy())] {
+            var rates: [Double] = []
+            for _ in 0..<options.runs {
+                rates.append(try await withDatabase { store, _ in
+                    try await fill(store, count)
+                    return try await claimFinish(store, workers: workers, count: count, policy: policy)
+                })
+            }
+            report("claim+finish, \(workers) worker\(workers == 1 ? "" : "s"), \(name)", formatRate(median(rates), "jobs/s"))
         }
-        report("claim+finish, \(workers) worker\(workers == 1 ? "" : "s")", formatRate(median(rates), "jobs/s"))
     }
 }
 
