@@ -30,6 +30,8 @@ enum EngineInput: Sendable {
     /// A release of claimed jobs (or of a run the drain stopped) committed, or failed (the
     /// next start requeues what it did not).
     case releaseEnded
+    /// The end of a stopped run is in the job's history, or failed to be written.
+    case stoppedRunKept
     /// A user's cancel committed; the job was `previousState` before it.
     case cancelled(JobID, queue: String, previousState: JobState)
     /// A pause or resume committed.
@@ -70,6 +72,9 @@ enum EngineAction: Equatable, Sendable {
     /// Put claimed jobs that never started (or a run stopped by the drain) back to `queued`,
     /// without counting the attempt.
     case release([Job])
+    /// Keep the end of a run that a cancel or the drain stopped in the job's history, with what
+    /// it used (its job's state is the cancel's or the release's to write).
+    case keepStoppedRun(Job, JobCompletion, usage: RunUsage?)
     /// The earliest deadline changed: the timer must wait for ``EngineState/nextDeadline``.
     case rearmTimer
     /// The drain is done: nothing runs, nothing is being recorded; the engine stops.

@@ -144,7 +144,7 @@ struct EngineState {
             }
             jobs[id] = nil
             checkDrained(&actions)
-        case .releaseEnded:
+        case .releaseEnded, .stoppedRunKept:
             pendingStoreWork -= 1
             checkDrained(&actions)
         case .cancelled(let id, let name, let previous):
@@ -305,16 +305,18 @@ struct EngineState {
         let name = tracked.job.spec.queue
         queues[name]?.running -= 1
         switch tracked.phase {
-        case .stopping(byUser: true):
-            // The cancel is recorded; waiters were resolved by it.
-            jobs[id] = nil
-            runLeftStore(in: name)
         case _ where abandoned:
             jobs[id] = nil  // the engine's task was cancelled: the next start requeues it
+        case .stopping(byUser: true):
+            // The cancel is recorded; waiters were resolved by it. The run goes into the history.
+            jobs[id] = nil
+            runLeftStore(in: name)
+            keepStoppedRun(tracked.job, outcome, reason: "cancelled while running and was stopped", usage: usage, &actions)
         case .stopping(byUser: false) where isCancelled(outcome):
-            // Stopped by the drain: back to `queued`, the attempt not counted.
+            // Stopped by the drain: back to `queued`, the attempt not counted, the run in the history.
             jobs[id] = nil
             release([tracked.job], &actions)
+            keepStoppedRun(tracked.job, outcome, reason: "stopped when jobqd stopped, and queued again", usage: usage, &actions)
         default:
             tracked.phase = .recording
             jobs[id] = tracked
@@ -323,6 +325,15 @@ struct EngineState {
         // Under a global cap the freed slot goes round the queues.
         if maxRunning == nil { claimIfDue(name, &actions) } else { claimAcross(after: name, &actions) }
         checkDrained(&actions)
+    }
+
+    private mutating func keepStoppedRun(
+        _ job: Job, _ outcome: JobOutcome, reason: String, usage: RunUsage?, _ actions: inout [EngineAction]
+    ) {
+        var exitCode: Int32?, signal: Int32?
+        if case .failed(let code, let sig, _) = outcome.completion { (exitCode, signal) = (code, sig) }
+        pendingStoreWork += 1
+        actions.append(.keepStoppedRun(job, .failed(exitCode: exitCode, signal: signal, reason: reason), usage: usage))
     }
 
     private func isCancelled(_ outcome: JobOutcome) -> Bool {

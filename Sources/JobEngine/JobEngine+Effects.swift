@@ -76,6 +76,13 @@ extension JobEngine {
                 record(outcome, usage: usage, of: job)
             case .release(let jobs):
                 release(jobs[...])
+            case .keepStoppedRun(let job, let end, let usage):
+                store.keepStoppedRun(of: job, end, usage: usage) { [self] result in
+                    if case .failure(let error) = result {
+                        logger.debug("a stopped run is not in its job's history", metadata: ["job": "\(job.id)", "error": "\(error)"])
+                    }
+                    decide(.stoppedRunKept)
+                }
             case .rearmTimer:
                 timerBell.ring()
             case .finishDrain:

@@ -57,6 +57,41 @@ extension JobStore {
         } completion: { done($0) }
     }
 
+    /// Keeps the end of a run that was stopped (by a cancel, or by the daemon's drain, which
+    /// requeued the job) in `job`'s history, with what it used, and makes that usage the job's
+    /// last run's. The job's state is not touched: the cancel or the release wrote it. Nothing
+    /// is written for a job pruned meanwhile.
+    public func keepStoppedRun(
+        of job: Job, _ end: JobCompletion, usage: RunUsage?, completion done: @escaping @Sendable (Result<Void, JobStoreError>) -> Void
+    ) {
+        enqueueWrite({ context throws(JobStoreError) in
+            var exitCode: Int32?, signal: Int32?, reason: String?
+            if case .failed(let code, let sig, let why) = end { (exitCode, signal, reason) = (code, sig, why) }
+            try context.withStatement("""
+                INSERT OR REPLACE INTO job_run_history
+                    (job_id, run, started_at, finished_at, exit_code, signal, error, cpu_user_us, cpu_system_us, max_rss_kib)
+                SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?1)
+                """) { statement throws(SQLiteError) in
+                try statement.bind(1, job.id.rawValue)
+                try statement.bind(2, Int64(job.runs))
+                try statement.bind(3, job.startedAt?.millisecondsSinceEpoch)
+                try statement.bind(4, context.clock().millisecondsSinceEpoch)
+                try statement.bind(5, exitCode.map(Int64.init))
+                try statement.bind(6, signal.map(Int64.init))
+                try statement.bind(7, reason)
+                try context.bind(usage, from: 8, to: statement)
+                try statement.run()
+            }
+            guard usage != nil else { return }
+            try context.withStatement("UPDATE jobs SET cpu_user_us = ?2, cpu_system_us = ?3, max_rss_kib = ?4 WHERE id = ?1") {
+                statement throws(SQLiteError) in
+                try statement.bind(1, job.id.rawValue)
+                try context.bind(usage, from: 2, to: statement)
+                try statement.run()
+            }
+        }, completion: done)
+    }
+
     /// Records how a running job ended, for good: `succeeded`, or `failed` when it has no
     /// attempt left (use ``scheduleRetry(_:at:exitCode:signal:reason:)`` otherwise). Success
     /// unblocks the jobs waiting on this one; failure fails them, naming this job.

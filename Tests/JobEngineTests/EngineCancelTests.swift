@@ -23,6 +23,24 @@ func withSecondJobWaiting(
 
 @Suite("JobEngine: cancel, drain", .timeLimit(.minutes(1)))
 struct EngineCancelTests {
+    @Test("A cancelled run's end, and what it used, go into the job's history")
+    func cancelledRunInHistory() async throws {
+        try await withSecondJobWaiting { engine, store, fake, clock, ids in
+            await clock.advance(by: .seconds(3))
+            _ = try await engine.cancel(ids[0])
+            // The second job's record is written after the first's run: once it is, so is that.
+            await fake.state.untilStarted(2)
+            await fake.release(ids[1])
+            _ = try await engine.wait(for: [ids[1]])
+            let history = try #require(try await store.runHistory(of: ids[0]))
+            #expect(history.map(\.run) == [1])
+            #expect(history.first?.error == "cancelled while running and was stopped" && history.first?.signal == SIGTERM)
+            #expect(history.first?.usage == FakeExecutor.usage)
+            #expect(try await store.job(ids[0])?.usage == FakeExecutor.usage)
+            #expect(try await store.job(ids[0])?.state == .cancelled)
+        }
+    }
+
     @Test("A job waiting for a free worker is queued in the store, not running; its start is when its command started")
     func waitingIsQueued() async throws {
         try await withSecondJobWaiting { engine, store, fake, clock, ids in

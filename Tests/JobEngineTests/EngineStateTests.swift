@@ -122,14 +122,18 @@ struct EngineStateTests {
         #expect(state.handle(.tick, now: retry) == [.claim(queue: "default", limit: 1), .rearmTimer])
     }
 
-    @Test("Cancel of a running job stops it and records nothing when it ends")
+    @Test("Cancel of a running job stops it; its end goes into the history only (the cancel is recorded)")
     func cancelRunning() {
         var state = started(concurrency: 1)
         _ = state.handle(.claimed(queue: "default", jobs: [job(1)], limit: 1), now: now)
         #expect(state.handle(.cancelled(1, queue: "default", previousState: .running), now: now) == [.stop(1)])
         #expect(state.jobs[1]?.phase == .stopping(byUser: true))
-        // Its end records nothing (the cancel is recorded) and claims for its slot.
-        #expect(state.handle(.runEnded(1, .cancelled(signal: 15), abandoned: false), now: now) == [.claim(queue: "default", limit: 1)])
+        // Its end is kept in the history with what it used, and its slot is claimed for.
+        let usage = RunUsage(userCPU: .seconds(2), systemCPU: .zero, maxResidentBytes: 1 << 20)
+        #expect(state.handle(.runEnded(1, .cancelled(signal: 15), usage: usage, abandoned: false), now: now) == [
+            .keepStoppedRun(started(job(1)), .failed(exitCode: nil, signal: 15, reason: "cancelled while running and was stopped"), usage: usage),
+            .claim(queue: "default", limit: 1),
+        ])
         #expect(state.jobs.isEmpty)
         #expect(state.runningCount("default") == 0)
     }
@@ -182,8 +186,13 @@ struct EngineStateTests {
         #expect(state.handle(.drain(graceDeadline: grace), now: now) == [.rearmTimer])
         #expect(state.nextDeadline == grace)
         #expect(state.handle(.tick, now: grace) == [.stop(1), .rearmTimer])
-        #expect(state.handle(.runEnded(1, .cancelled(signal: 15), abandoned: false), now: grace) == [.release([started(job(1))])])
-        #expect(state.handle(.releaseEnded, now: grace) == [.finishDrain])
+        #expect(state.handle(.runEnded(1, .cancelled(signal: 15), abandoned: false), now: grace) == [
+            .release([started(job(1))]),
+            .keepStoppedRun(started(job(1)), .failed(exitCode: nil, signal: 15, reason: "stopped when jobqd stopped, and queued again"), usage: nil),
+        ])
+        // The drain ends once both are written.
+        #expect(state.handle(.releaseEnded, now: grace) == [])
+        #expect(state.handle(.stoppedRunKept, now: grace) == [.finishDrain])
         #expect(state.lifecycle == .stopped)
     }
 
@@ -204,7 +213,9 @@ struct EngineStateTests {
         #expect(state.handle(.cancelled(2, queue: "default", previousState: .running), now: now) == [.stop(2)])
         #expect(state.handle(.recorded(1), now: now) == [])
         // Nothing left to run or record: the drain is over before its grace.
-        #expect(state.handle(.runEnded(2, .cancelled(signal: 15), abandoned: false), now: now) == [.finishDrain])
+        #expect(state.handle(.runEnded(2, .cancelled(signal: 15), abandoned: false), now: now)
+            == [.keepStoppedRun(started(job(2)), .failed(exitCode: nil, signal: 15, reason: "cancelled while running and was stopped"), usage: nil)])
+        #expect(state.handle(.stoppedRunKept, now: now) == [.finishDrain])
         #expect(state.handle(.tick, now: now.advanced(by: .seconds(10))) == [.rearmTimer])
     }
 

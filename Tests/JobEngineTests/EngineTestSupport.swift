@@ -139,14 +139,15 @@ final class FakeExecutorState: Sendable {
 struct FakeExecutor: JobExecutor {
     let state = FakeExecutorState()
 
-    /// What every run of "ok" reports it used.
+    /// What every run of "ok" (and of a flaky job, and a stopped "block") reports it used.
     static let usage = RunUsage(userCPU: .milliseconds(120), systemCPU: .milliseconds(30), maxResidentBytes: 5 << 20)
 
     func start(_ job: Job, stop: RunStop, onEnd: @escaping @Sendable (RunEnd) -> Void) {
         state.begin(job.id)
         let end: @Sendable (JobOutcome) -> Void = { [state] outcome in
             state.end()
-            onEnd(RunEnd(outcome, usage: outcome == .exited(code: 0) || outcome == .exited(code: 3) ? Self.usage : nil))
+            let used = outcome == .exited(code: 0) || outcome == .exited(code: 3) || outcome == .cancelled(signal: SIGTERM)
+            onEnd(RunEnd(outcome, usage: used ? Self.usage : nil))
         }
         guard case .argv(let argv) = job.spec.command, let program = argv.first else { return end(.exited(code: 2)) }
         switch program {

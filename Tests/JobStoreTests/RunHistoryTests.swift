@@ -5,6 +5,38 @@ import Testing
 
 @Suite("Run history and usage", .timeLimit(.minutes(1)))
 struct RunHistoryTests {
+    @Test("A stopped run's end is kept beside the cancel, and becomes the job's last use; a pruned job gets none")
+    func stoppedRun() async throws {
+        try await withStore { store, clock async throws in
+            let job = try await store.add(spec())
+            let started = clock.now
+            var running = try #require(try await store.claim(queue: "default").first)
+            running.startedAt = started
+            _ = try await store.cancel(job.id)
+            clock.advance(by: .seconds(4))
+            let usage = RunUsage(userCPU: .seconds(3), systemCPU: .milliseconds(5), maxResidentBytes: 2 << 20)
+            let end = JobCompletion.failed(exitCode: nil, signal: 15, reason: "cancelled while running and was stopped")
+            try await keep(store, running, end, usage)
+            #expect(try await store.runHistory(of: job.id) == [
+                RunRecord(run: 1, startedAt: started, finishedAt: started.advanced(by: .seconds(4)), signal: 15,
+                          error: "cancelled while running and was stopped", usage: usage),
+            ])
+            let after = try await store.existing(job.id)
+            #expect(after.state == .cancelled && after.usage == usage)
+            // Pruned meanwhile: nothing to keep, and no error.
+            clock.advance(by: .seconds(60))
+            _ = try await store.pruneBatch(finishedBefore: clock.now)
+            try await keep(store, running, end, usage)
+            #expect(try await store.runHistory(of: job.id) == nil)
+        }
+    }
+
+    private func keep(_ store: JobStore, _ job: Job, _ end: JobCompletion, _ usage: RunUsage) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            store.keepStoppedRun(of: job, end, usage: usage) { continuation.resume(with: $0.mapError { $0 as any Error }) }
+        }
+    }
+
     @Test("Each ended run is kept with its times, its end and what it used; the job holds the last run's use; pruning takes them")
     func history() async throws {
         try await withStore { store, clock async throws in
