@@ -71,6 +71,8 @@ struct spawn_request {
     /// The errno of the step that failed, written by the child before it exits (CLONE_VM: the
     /// parent reads it after clone returns); 0 when the exec happened.
     volatile int error;
+    /// Whether that step was entering `cwd`.
+    volatile int in_cwd;
 };
 
 /// Moves `fd` to `target` (0, 1 or 2) for the exec: dup2, or clearing close-on-exec when it is
@@ -125,7 +127,10 @@ static int spawn_child(void *argument) {
         memset(none, 0, sizeof none);
         if (syscall(SYS_capset, &header, none) != 0) goto failed;
     }
-    if (request->cwd != NULL && chdir(request->cwd) != 0) goto failed;
+    if (request->cwd != NULL && chdir(request->cwd) != 0) {
+        request->in_cwd = 1;
+        goto failed;
+    }
     closefrom(STDERR_FILENO + 1);
     uint64_t none = 0;
     if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, KERNEL_SIGSET_SIZE) != 0) goto failed;
@@ -186,7 +191,7 @@ int jobq_spawn(pid_t *pid, const char *path, char *const argv[], char *const env
 #else
     struct spawn_request request = {
         .path = path, .argv = argv, .envp = envp, .cwd = cwd,
-        .stdout_fd = stdout_fd, .stderr_fd = stderr_fd, .limits = limits, .identity = identity, .error = 0,
+        .stdout_fd = stdout_fd, .stderr_fd = stderr_fd, .limits = limits, .identity = identity, .error = 0, .in_cwd = 0,
     };
     // The child's stack: a part of this thread's own, idle while the child runs. glibc's
     // posix_spawn maps a fresh stack for each spawn and unmaps it after, and in a daemon whose
@@ -204,7 +209,7 @@ int jobq_spawn(pid_t *pid, const char *path, char *const argv[], char *const env
         // It exited without exec'ing: reap it (it is no job).
         int status;
         while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
-        return request.error;
+        return request.error | (request.in_cwd ? JOBQ_SPAWN_IN_CWD : 0);
     }
     *pid = child;
     return 0;

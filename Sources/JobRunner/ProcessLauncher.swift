@@ -205,7 +205,10 @@ public final class ProcessLauncher: Sendable {
         stdoutPipe[1] = -1
         stderrPipe[1] = -1
         if spawned != 0 {
-            return failed(spawned, inWorkingDirectory: !Self.canEnter(request.workingDirectory))
+            // The child says when entering the directory failed (as the job's user, whose rights
+            // may differ from the daemon's); posix_spawn's (ThreadSanitizer builds) does not.
+            let inWorkingDirectory = spawned & JOBQ_SPAWN_IN_CWD != 0 || !Self.canEnter(request.workingDirectory)
+            return failed(spawned & ~JOBQ_SPAWN_IN_CWD, inWorkingDirectory: inWorkingDirectory)
         }
         unreaped.withLock { _ = $0.insert(pid) }
         let pidfd = jobq_pidfd_open(pid)

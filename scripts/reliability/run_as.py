@@ -12,6 +12,7 @@ them at the end). With `run_as = submitter`:
   `jobq list --user`;
 - a submit whose body names another submitter still has the socket's peer as its submitter;
 - output files are private: another user cannot read them;
+- a working directory the job's user cannot enter fails the job, naming the directory;
 - fair share: with one worker, bob's one job starts before the second of alice's 1,000;
 - with allow_submit, a user it does not name is refused (403, `jobq` exit 4) and one it
   names is not; with deny_submit, the reverse.
@@ -159,6 +160,17 @@ def main(results):
         results.check("a body naming bob as submitter still makes alice the submitter, and the job runs as alice",
                       job.get("spec", {}).get("submitter_uid") == ids(ALICE)[0] and log.strip() == str(ids(ALICE)[0]),
                       f"{status} {answer} {job.get('spec')} {log!r}")
+        # A working directory the job's user may not enter: the job fails saying so (jobqd, as
+        # root, could enter it).
+        private = os.path.join(work.path, "private")
+        os.mkdir(private, 0o700)
+        out = jobq(daemon.socket, "submit", "--cwd", private, "--", "true", user=ALICE)
+        locked_out = int(out.stdout.strip() or 0)
+        job = wait_jobs(root, [locked_out])[locked_out] if locked_out else {}
+        results.check("a job whose working directory its user cannot enter fails, naming the directory",
+                      job.get("state") == "failed"
+                      and f"cannot change to the working directory '{private}': Permission denied" in (job.get("error") or ""),
+                      f"exit {out.returncode}: {job.get('state')}: {job.get('error')}")
         # Output files: private to the daemon; bob's job cannot read alice's.
         peek = subprocess.run(["setpriv", f"--reuid={BOB}", f"--regid={BOB}", "--init-groups", "--",
                                "cat", os.path.join(daemon.state_dir, "logs", f"{alices}.out")], capture_output=True, text=True)

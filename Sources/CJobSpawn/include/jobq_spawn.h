@@ -36,12 +36,17 @@ struct jobq_identity {
 /// `limits`: the job's resource limits, -1 where none (`JOBQ_LIMIT_*` order), set with
 /// setrlimit in the child before the exec, never above the daemon's own hard limits.
 /// `identity` (NULL: the daemon's): the child takes its groups, group and user (every one of
-/// the real, effective and saved ids), clears its ambient capabilities and sets no_new_privs,
-/// before it changes to `cwd` (so that the directory is entered with the user's rights).
-/// Returns 0 and sets `*pid`, or an errno value.
+/// the real, effective and saved ids) and sets no_new_privs, before it changes to `cwd` (so
+/// that the directory is entered with the user's rights). A child that does not run as root
+/// clears its ambient capabilities and drops every capability.
+/// Returns 0 and sets `*pid`, or an errno value, with `JOBQ_SPAWN_IN_CWD` set in it when the
+/// step that failed was entering `cwd`.
 int jobq_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                const char *cwd, int stdout_fd, int stderr_fd, const long long limits[JOBQ_LIMIT_COUNT],
                const struct jobq_identity *identity);
+
+/// Set in `jobq_spawn`'s answer (above any errno value) when the child could not enter `cwd`.
+#define JOBQ_SPAWN_IN_CWD 0x10000
 
 /// A pipe for a child's output: both ends close-on-exec, the read end (`fds[0]`) non-blocking.
 /// 0, or -1 with errno set.
