@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import JobClient
 import JobModel
+import Synchronization
 
 /// `jobq status`.
 struct Status: AsyncParsableCommand {
@@ -283,7 +284,8 @@ struct Logs: AsyncParsableCommand {
         discussion: """
             Prints what the job wrote to stdout (or stderr), as it wrote it. --follow keeps printing \
             until the job is finished; if jobqd stops first (a restart, a crash), it exits 3 and \
-            says so, never 0.
+            says so, never 0. A payload job has no output here (a consumer ran it): jobq says so \
+            on stderr.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -309,9 +311,17 @@ struct Logs: AsyncParsableCommand {
 
     func run() async throws {
         let id = try parseIDs([id])[0]
+        let client = global.client()
+        let wrote = Mutex(false)
         do {
-            try await global.client().logs(id, stream: both ? "both" : stderr ? "err" : "out", follow: follow, tail: tail, attempt: attempt) { chunk in
+            try await client.logs(id, stream: both ? "both" : stderr ? "err" : "out", follow: follow, tail: tail, attempt: attempt) { chunk in
+                if !chunk.isEmpty { wrote.withLock { $0 = true } }
                 FileHandle.standardOutput.write(chunk)
+            }
+            // Nothing at all: a payload job has no output here (its consumer ran it); say so.
+            if !wrote.withLock({ $0 }), try await client.job(id).spec.command.isPayload {
+                FileHandle.standardError.write(Data(("jobq: job \(id) carries a payload: a consumer ran it, and jobqd keeps no output of it "
+                    + "(its result and how it ended: `jobq show \(id)`)\n").utf8))
             }
         } catch let error as JobClientError where error.daemonWentAway {
             // jobqd ends a follow cut by its shutdown without the body's end, so this is not

@@ -60,6 +60,8 @@ struct JobqConsumerTests {
             #expect(shown.contains(#"payload:"#) && shown.contains(#"{"to":"ann"}"#) && shown.contains("consumer:  test-consumer"), "\(shown)")
             let json = try await Jobq.jobq(socket, ["show", "3", "--json"]).stdout
             #expect(json.contains(#""state":"failed""#) && json.contains("the command exited with status 1") && json.contains(#""payload":"bad""#), "\(json)")
+            let logs = try await Jobq.jobq(socket, ["logs", "1"])
+            #expect(logs.status == 0 && logs.stdout.isEmpty && logs.stderr.contains("job 1 carries a payload"), "\(logs.stderr)")
         }
     }
 
