@@ -237,7 +237,6 @@ struct EngineState {
         let rewoken: Bool
         if case .inFlight(let woken) = queue.claiming {
             rewoken = woken || (passedOverAt != nil && queue.runEndedDuringClaim)
-
         } else {
             rewoken = false
         }
