@@ -45,6 +45,7 @@ usr/local/lib/tmpfiles.d/jobq.conf
 usr/local/libexec/jobq/jobq-cli
 usr/local/share/bash-completion/completions/jobq
 usr/local/share/fish/vendor_completions.d/jobq.fish
+usr/local/share/jobq/shared-machine.conf
 usr/local/share/man/man1/jobq.1
 usr/local/share/man/man8/jobqd.8
 usr/local/share/zsh/site-functions/_jobq"
