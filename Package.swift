@@ -24,6 +24,7 @@ let package = Package(
     products: [
         .library(name: "AsyncQueues", targets: ["AsyncQueues"]),
         .library(name: "JobModel", targets: ["JobModel"]),
+        .library(name: "JobStoring", targets: ["JobStoring"]),
         .library(name: "JobStore", targets: ["JobStore"]),
         .library(name: "JobRunner", targets: ["JobRunner"]),
         .library(name: "JobEngine", targets: ["JobEngine"]),
@@ -87,13 +88,22 @@ let package = Package(
             dependencies: ["MigrationEmbedder"],
             path: "Sources/EmbedMigrationsPlugin"
         ),
-        // The durable job store: the only module that speaks SQL.
+        // What a job store is, whatever the database: the protocol the engine and the API call,
+        // its results and its errors.
+        .target(
+            name: "JobStoring",
+            dependencies: ["JobModel"],
+            swiftSettings: strictSettings
+        ),
+        // The durable job store on SQLite, the embedded default: with the other store modules,
+        // the only code that speaks SQL.
         .target(
             name: "JobStore",
             dependencies: [
                 "CSQLite",
                 "JobBasics",
                 "JobModel",
+                "JobStoring",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings,
@@ -118,7 +128,7 @@ let package = Package(
         .target(
             name: "JobEngine",
             dependencies: [
-                "AsyncQueues", "JobBasics", "JobStore", "JobRunner", "JobModel",
+                "AsyncQueues", "JobBasics", "JobStoring", "JobRunner", "JobModel",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -138,7 +148,7 @@ let package = Package(
             name: "JobAPI",
             dependencies: [
                 "JobBasics",
-                "JobEngine", "JobStore", "JobModel",
+                "JobEngine", "JobStoring", "JobModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -193,7 +203,7 @@ let package = Package(
             name: "JobDaemon",
             dependencies: [
                 "JobBasics",
-                "JobEngine", "JobStore", "JobRunner", "JobModel", "SystemdSupport", "JobAPI", "AsyncQueues",
+                "JobEngine", "JobStore", "JobStoring", "JobRunner", "JobModel", "SystemdSupport", "JobAPI", "AsyncQueues",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -231,14 +241,14 @@ let package = Package(
         // acknowledged id until it is killed.
         .executableTarget(
             name: "StoreCrashProbe",
-            dependencies: ["JobStore", "JobModel", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["JobStore", "JobStoring", "JobModel", .product(name: "Logging", package: "swift-log")],
             path: "Tests/StoreCrashProbe",
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "JobStoreTests",
             dependencies: [
-                "JobStore", "JobModel", "JobBasics", "StoreCrashProbe", "JobQueueTesting", .product(name: "Logging", package: "swift-log"),
+                "JobStore", "JobStoring", "JobModel", "JobBasics", "StoreCrashProbe", "JobQueueTesting", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -250,7 +260,7 @@ let package = Package(
         .testTarget(
             name: "JobEngineTests",
             dependencies: [
-                "JobEngine", "JobStore", "JobRunner", "JobModel", "AsyncQueues", "JobQueueTesting",
+                "JobEngine", "JobStore", "JobStoring", "JobRunner", "JobModel", "AsyncQueues", "JobQueueTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],
@@ -268,7 +278,7 @@ let package = Package(
         .testTarget(
             name: "JobDaemonTests",
             dependencies: [
-                "JobDaemon", "JobBasics", "JobStore", "JobModel", "JobClient", "jobqd", "jobq", "jobq-cli", "JobQueueTesting",
+                "JobDaemon", "JobBasics", "JobStore", "JobStoring", "JobModel", "JobClient", "jobqd", "jobq", "jobq-cli", "JobQueueTesting",
                 "CJobSpawn",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -277,7 +287,7 @@ let package = Package(
         .testTarget(
             name: "JobAPITests",
             dependencies: [
-                "JobAPI", "JobEngine", "JobStore", "JobRunner", "JobModel", "JobQueueTesting",
+                "JobAPI", "JobEngine", "JobStore", "JobStoring", "JobRunner", "JobModel", "JobQueueTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),

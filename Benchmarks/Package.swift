@@ -40,6 +40,7 @@ let package = Package(
             name: "store-bench",
             dependencies: [
                 .product(name: "JobStore", package: "jobq"),
+                .product(name: "JobStoring", package: "jobq"),
                 .product(name: "JobModel", package: "jobq"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
@@ -59,6 +60,7 @@ let package = Package(
             dependencies: [
                 .product(name: "JobEngine", package: "jobq"),
                 .product(name: "JobStore", package: "jobq"),
+                .product(name: "JobStoring", package: "jobq"),
                 .product(name: "JobRunner", package: "jobq"),
                 .product(name: "JobModel", package: "jobq"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

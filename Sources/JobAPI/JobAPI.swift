@@ -4,7 +4,7 @@ import HummingbirdCore
 import JobBasics
 import JobEngine
 import JobModel
-import JobStore
+import JobStoring
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -20,7 +20,7 @@ public enum JobAPI {
     /// What the routes work with.
     public struct Environment: Sendable {
         public var engine: JobEngine
-        public var store: JobStore
+        public var store: any JobStoring
         /// Where job logs live, for jobs that have not run yet (their paths are set when claimed).
         public var logDirectory: String
         public var startedAt: Date
@@ -34,7 +34,7 @@ public enum JobAPI {
         /// Long requests (wait, join, log follow, events) in progress, for `GET /metrics`.
         let longRequests = LongRequestCount()
 
-        public init(engine: JobEngine, store: JobStore, logDirectory: String, startedAt: Date = Date(), limits: APILimits = APILimits(),
+        public init(engine: JobEngine, store: any JobStoring, logDirectory: String, startedAt: Date = Date(), limits: APILimits = APILimits(),
                     peers: PeerResolver = .socket) {
             self.engine = engine
             self.store = store

@@ -3,7 +3,7 @@ import Hummingbird
 import JobBasics
 import JobEngine
 import JobModel
-import JobStore
+import JobStoring
 
 /// The job routes: submit, show, list, cancel, retry, prune.
 enum JobRoutes {
@@ -120,7 +120,7 @@ enum JobRoutes {
             // Each batch's output files are unlinked off the event loop (thousands of unlinks
             // would hold up its connections).
             let count = try await storeCall {
-                try await store.prune(finishedBefore: cutoff) { batch in
+                try await store.prune(finishedBefore: cutoff, batchSize: 1000) { batch in
                     let paths = batch.flatMap(\.outputPaths)
                     await OffLoop.run { for path in paths { unlink(path) } }
                 }
@@ -129,7 +129,7 @@ enum JobRoutes {
         }
     }
 
-    static func job(_ id: JobID, in store: JobStore) async throws -> Job {
+    static func job(_ id: JobID, in store: any JobStoring) async throws -> Job {
         guard let job = try await storeCall({ try await store.job(id) }) else {
             throw APIError(.notFound, code: "not_found", message: "no job \(id)")
         }

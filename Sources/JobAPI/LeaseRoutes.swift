@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import JobEngine
 import JobModel
-import JobStore
+import JobStoring
 
 /// The consumers' routes (docs/consumers.md): lease jobs of a payload queue (long polling up to
 /// 30 s), then heartbeat, complete, fail or release each by its lease's token. A token that no

@@ -3,7 +3,7 @@ import Foundation
 import JobBasics
 import JobEngine
 import JobModel
-import JobStore
+import JobStoring
 import NIOCore
 
 /// Reads a job's log file from where the last read stopped; follows it as it grows, woken by
@@ -106,7 +106,7 @@ final class LogTail {
     /// Sends everything there is, then every new chunk as it is written, until the job is
     /// terminal and the file is read to its end (`true`), or the connection ends (`false`).
     func follow(
-        job id: JobID, engine: JobEngine, store: JobStore, until ended: EventLoopFuture<ConnectionEnd>?,
+        job id: JobID, engine: JobEngine, store: any JobStoring, until ended: EventLoopFuture<ConnectionEnd>?,
         write: (ByteBuffer) async throws -> Void
     ) async throws -> Bool {
         let (wakes, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))

@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import JobEngine
 import JobModel
-import JobStore
+import JobStoring
 import NIOCore
 
 /// The routes that hold a request open: wait for jobs, join queues, follow a job's log, the

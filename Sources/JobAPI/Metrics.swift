@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import JobEngine
 import JobModel
-import JobStore
+import JobStoring
 
 /// `GET /metrics`: Prometheus text format 0.0.4.
 enum Metrics {

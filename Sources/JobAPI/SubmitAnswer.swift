@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 import JobModel
-import JobStore
+import JobStoring
 import NIOCore
 
 /// The answer to `POST /v1/jobs` as bytes, so that the router's route and ``SubmitHandler``

@@ -5,6 +5,7 @@ import JobEngine
 import JobModel
 import JobRunner
 import JobStore
+import JobStoring
 import Logging
 
 /// Everything `jobqd` can be told, with where each value came from resolved: embedded

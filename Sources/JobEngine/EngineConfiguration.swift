@@ -1,6 +1,6 @@
 import Foundation
 import JobModel
-import JobStore
+import JobStoring
 
 /// How the engine runs queues.
 public struct EngineConfiguration: Sendable {

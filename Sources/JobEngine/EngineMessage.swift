@@ -1,5 +1,5 @@
 import JobModel
-import JobStore
+import JobStoring
 
 /// What the engine's actor hears through its inbox, in order: what waits and joins need, and
 /// the drain's end.

@@ -2,7 +2,7 @@ import AsyncQueues
 import JobBasics
 import JobModel
 import JobRunner
-import JobStore
+import JobStoring
 import Logging
 
 /// How the engine carries out ``EngineState``'s actions: on the thread that handed in the

@@ -1,6 +1,6 @@
 import JobBasics
 import JobModel
-import JobStore
+import JobStoring
 import Logging
 
 /// Payload jobs for external consumers (docs/consumers.md): leases, long polls, heartbeats,

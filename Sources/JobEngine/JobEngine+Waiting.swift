@@ -1,7 +1,7 @@
 import AsyncQueues
 import JobBasics
 import JobModel
-import JobStore
+import JobStoring
 
 /// Waiting for jobs and joining queues: asyncio's `join`, for clients.
 extension JobEngine {

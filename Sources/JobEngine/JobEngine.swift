@@ -2,7 +2,7 @@ import AsyncQueues
 import JobBasics
 import JobModel
 import JobRunner
-import JobStore
+import JobStoring
 import Logging
 import ServiceLifecycle
 
@@ -20,7 +20,7 @@ import ServiceLifecycle
 /// ``EngineConfiguration/drainGrace``, then stops them and puts them back to `queued` (the
 /// attempt does not count), and returns.
 public actor JobEngine: Service {
-    let store: JobStore
+    let store: any JobStoring
     let executor: any JobExecutor
     let clock: any EngineClock
     let configuration: EngineConfiguration
@@ -46,7 +46,7 @@ public actor JobEngine: Service {
     let submitters = IdentityCache()
 
     public init(
-        store: JobStore,
+        store: any JobStoring,
         executor: any JobExecutor,
         configuration: EngineConfiguration = EngineConfiguration(),
         clock: any EngineClock = SystemEngineClock(),

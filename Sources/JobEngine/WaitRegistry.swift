@@ -1,6 +1,6 @@
 import AsyncQueues
 import JobModel
-import JobStore
+import JobStoring
 
 /// The waits and joins in progress, and when a join must look at the store's counts again.
 ///

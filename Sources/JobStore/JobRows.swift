@@ -1,6 +1,7 @@
 import CSQLite
 import Foundation
 import JobModel
+import JobStoring
 
 /// The columns every job query selects, in the order `StoreContext.job(from:)` reads them.
 let jobColumns = """

@@ -1,6 +1,7 @@
 import CSQLite
 import Foundation
 import JobModel
+import JobStoring
 
 /// Payload jobs under lease (docs/consumers.md): a consumer leases ready jobs of a payload
 /// queue, extends its lease, and completes, fails or releases each job with the lease's token.

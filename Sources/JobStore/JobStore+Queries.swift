@@ -1,48 +1,5 @@
 import JobModel
-
-/// Which jobs a listing returns: every condition given must hold.
-public struct JobFilter: Hashable, Sendable {
-    /// Any of these states (`nil`: any state).
-    public var states: Set<JobState>?
-    /// This queue only.
-    public var queue: String?
-    /// This label only.
-    public var label: String?
-    /// The jobs of this submitter (uid) only.
-    public var submitter: UInt32?
-
-    public init(states: Set<JobState>? = nil, queue: String? = nil, label: String? = nil, submitter: UInt32? = nil) {
-        self.states = states
-        self.queue = queue
-        self.label = label
-        self.submitter = submitter
-    }
-}
-
-/// One page of a listing, and the cursor for the next (`nil` on the last page).
-public struct JobPage: Hashable, Sendable {
-    public var jobs: [Job]
-    public var nextCursor: JobID?
-}
-
-/// The order of a listing, by id.
-public enum ListOrder: String, Hashable, Sendable {
-    /// Oldest first.
-    case ascending
-    /// Newest first.
-    case descending
-}
-
-/// How many jobs a queue holds in each state.
-public struct QueueCounts: Hashable, Sendable {
-    public var queue: String
-    public var counts: [JobState: Int]
-
-    /// The count in one state (0 when none).
-    public subscript(state: JobState) -> Int { counts[state] ?? 0 }
-    /// Every job of the queue.
-    public var total: Int { counts.values.reduce(0, +) }
-}
+import JobStoring
 
 extension JobStore {
     /// The job with this id, or `nil` when there is none.

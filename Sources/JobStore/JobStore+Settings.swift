@@ -1,5 +1,6 @@
 import JobBasics
 import JobModel
+import JobStoring
 
 /// What people change after a submit, kept in the store so that it lasts across restarts: a
 /// queued job's priority, a queue's number of workers.

@@ -1,6 +1,7 @@
 import CSQLite
 import Foundation
 import JobModel
+import JobStoring
 
 extension JobStore {
     // MARK: Insert

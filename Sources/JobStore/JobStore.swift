@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import JobBasics
 import JobModel
+import JobStoring
 import Logging
 
 
@@ -251,3 +252,5 @@ public final class JobStore: Sendable {
 
 /// SQLite's process-wide settings, applied once before the first connection opens.
 private let processConfigured: Bool = csqlite_configure_process() == SQLITE_OK
+
+extension JobStore: JobStoring {}

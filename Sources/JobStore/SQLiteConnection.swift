@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import JobStoring
 
 /// One SQLite connection, used by one thread at a time (it is opened `NOMUTEX`; the store
 /// confines each connection to its own serial queue behind a `Mutex`).

@@ -1,4 +1,5 @@
 import CSQLite
+import JobStoring
 
 /// An error reported by SQLite: its result codes, its message, and the statement it came from.
 ///
@@ -38,5 +39,35 @@ public struct SQLiteError: Error, Hashable, Sendable, CustomStringConvertible {
         var text = "SQLite error \(extendedCode) (\(codeName)): \(message)"
         if let sql { text += " [in: \(sql.split(whereSeparator: \.isNewline).joined(separator: " "))]" }
         return text
+    }
+}
+
+extension StorageFailure {
+    /// SQLite's error in the store's common terms.
+    init(_ error: SQLiteError) {
+        let kind: Kind =
+            if error.isDiskFull { .diskFull }
+            else if error.isBusy { .busy }
+            else if error.isUniqueViolation { .uniqueViolation }
+            else if error.isNotADatabase { .notADatabase }
+            else { .other }
+        self.init(kind: kind, message: error.message, detail: error.description)
+    }
+}
+
+extension JobStoreError {
+    /// The store's error for a failed SQLite call.
+    static func storage(_ error: SQLiteError) -> JobStoreError { .storage(StorageFailure(error)) }
+
+    /// The store's error for a file SQLite cannot read as a database.
+    static func notADatabase(path: String, _ error: SQLiteError) -> JobStoreError {
+        .notADatabase(path: path, StorageFailure(error))
+    }
+}
+
+extension MigrationError {
+    /// A migration whose SQL SQLite refused.
+    static func failed(name: String, _ error: SQLiteError) -> MigrationError {
+        .failed(name: name, StorageFailure(error))
     }
 }

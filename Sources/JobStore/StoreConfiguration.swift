@@ -1,4 +1,5 @@
 import JobModel
+import JobStoring
 
 /// How the store opens its database.
 public struct StoreConfiguration: Sendable {

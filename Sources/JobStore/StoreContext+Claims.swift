@@ -1,4 +1,5 @@
 import JobModel
+import JobStoring
 
 /// What a claim sets on each job it takes: `running`, one more attempt, fresh output paths
 /// (`?1` is the time, `?3` the log directory).

@@ -1,5 +1,6 @@
 import CSQLite
 import JobModel
+import JobStoring
 
 /// The statements leases and queue kinds share.
 extension StoreContext {

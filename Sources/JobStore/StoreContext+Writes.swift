@@ -1,5 +1,6 @@
 import CSQLite
 import JobModel
+import JobStoring
 
 /// The statements several writes share: inserts, counts, dependencies.
 extension StoreContext {

@@ -1,5 +1,6 @@
 import Foundation
 import JobModel
+import JobStoring
 
 /// What an operation needs on the thread that owns a connection: the connection, a JSON
 /// coder pair, a JSON decoder, the clock, and where logs go. Confined to its connection's serial queue (it is
@@ -64,16 +65,4 @@ struct WriteOperation: Sendable {
     /// does without: a claim lost to a power cut leaves its jobs queued, to run again after the
     /// restart, as a claim kept would have them requeued, and their processes died with the power.
     var synced = true
-}
-
-/// Counters of the writer, to see group commit at work.
-public struct StoreStatistics: Sendable, Hashable {
-    /// Transactions committed (or attempted) by the writer.
-    public var transactions: Int = 0
-    /// Operations run in them; `operations / transactions` is the mean group size.
-    public var operations: Int = 0
-    /// The largest number of operations committed in one transaction.
-    public var largestGroup: Int = 0
-    /// Transactions of operations none of which asked for an fsync (claims).
-    public var unsyncedTransactions: Int = 0
 }

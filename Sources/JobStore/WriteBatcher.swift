@@ -1,6 +1,7 @@
 import CSQLite
 import Dispatch
 import JobBasics
+import JobStoring
 import Logging
 
 

@@ -8,6 +8,7 @@ import JobModel
 import JobQueueTesting
 import JobRunner
 import JobStore
+import JobStoring
 import Logging
 import NIOCore
 import ServiceLifecycleTestKit

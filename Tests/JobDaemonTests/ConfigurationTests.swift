@@ -3,6 +3,7 @@ import Foundation
 import JobEngine
 import JobModel
 import JobStore
+import JobStoring
 import Logging
 import Synchronization
 import Testing

@@ -2,6 +2,7 @@ import Foundation
 import JobQueueTesting
 import JobModel
 import JobStore
+import JobStoring
 import Testing
 
 /// jobqd on a terminal: Ctrl-C (SIGINT) drains and says what it waits for; a second one stops.

@@ -2,6 +2,7 @@ import Foundation
 import JobModel
 import JobQueueTesting
 import JobStore
+import JobStoring
 import Logging
 import Synchronization
 import Testing

@@ -4,6 +4,7 @@ import JobClient
 import JobModel
 import JobQueueTesting
 import JobStore
+import JobStoring
 import Testing
 
 /// The real `jobq` against the real `jobqd` on a temporary socket and state directory.

@@ -4,6 +4,7 @@ import JobClient
 import JobModel
 import JobQueueTesting
 import JobStore
+import JobStoring
 import Testing
 
 /// Waits and log follows across a restart of the daemon, and what a terminal shows.

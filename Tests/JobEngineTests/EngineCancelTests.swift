@@ -6,6 +6,7 @@ import JobModel
 import JobQueueTesting
 import JobRunner
 @testable import JobStore
+import JobStoring
 import ServiceLifecycleTestKit
 import Testing
 

@@ -1,6 +1,7 @@
 import JobEngine
 import JobModel
 import JobStore
+import JobStoring
 import Testing
 
 /// Fair share through the engine: round-robin across submitters and the per-user cap.

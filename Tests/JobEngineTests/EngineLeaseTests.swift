@@ -1,6 +1,7 @@
 import JobBasics
 import JobModel
 import JobStore
+import JobStoring
 import Testing
 @testable import JobEngine
 

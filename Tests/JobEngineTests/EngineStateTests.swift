@@ -2,6 +2,7 @@
 import JobModel
 import JobRunner
 import JobStore
+import JobStoring
 import Testing
 
 /// ``EngineState`` alone: inputs in, actions out, no tasks, no store, no clock.

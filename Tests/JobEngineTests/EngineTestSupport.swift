@@ -6,6 +6,7 @@ import JobModel
 import JobQueueTesting
 import JobRunner
 import JobStore
+import JobStoring
 import Logging
 import ServiceLifecycleTestKit
 import Synchronization

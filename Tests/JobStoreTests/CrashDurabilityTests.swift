@@ -2,6 +2,7 @@ import Foundation
 import JobModel
 import JobQueueTesting
 @testable import JobStore
+import JobStoring
 import Testing
 
 /// A child process inserts jobs and prints each acknowledged id; we kill it with SIGKILL at a

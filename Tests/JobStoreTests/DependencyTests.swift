@@ -1,6 +1,7 @@
 import JobModel
 import JobQueueTesting
 @testable import JobStore
+import JobStoring
 import Testing
 
 @Suite("Dependencies", .timeLimit(.minutes(1)))

@@ -1,5 +1,6 @@
 import JobModel
 @testable import JobStore
+import JobStoring
 import Testing
 
 extension JobStore {

@@ -2,6 +2,7 @@ import Foundation
 import JobModel
 import JobQueueTesting
 @testable import JobStore
+import JobStoring
 import Testing
 
 @Suite("Migrations", .timeLimit(.minutes(1)))

@@ -1,6 +1,7 @@
 import JobModel
 import JobQueueTesting
 @testable import JobStore
+import JobStoring
 import Testing
 
 @Suite("Queries and pruning", .timeLimit(.minutes(1)))

@@ -5,6 +5,7 @@ import JobModel
 import JobQueueTesting
 import Logging
 @testable import JobStore
+import JobStoring
 
 import Testing
 

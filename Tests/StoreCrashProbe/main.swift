@@ -9,6 +9,7 @@
 import Foundation
 import JobModel
 import JobStore
+import JobStoring
 import Logging
 
 let arguments = CommandLine.arguments

@@ -9,6 +9,7 @@ import JobEngine
 import JobModel
 import JobRunner
 import JobStore
+import JobStoring
 import Logging
 import ServiceLifecycle
 

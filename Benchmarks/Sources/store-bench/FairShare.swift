@@ -1,6 +1,7 @@
 import Foundation
 import JobModel
 import JobStore
+import JobStoring
 
 /// The fair-share claim under a backlog: `users` submitters, their jobs interleaved, claimed
 /// and finished round-robin by 32 concurrent workers; each user must get an equal share of

@@ -19,6 +19,7 @@
 import Foundation
 import JobModel
 import JobStore
+import JobStoring
 import Logging
 
 struct Options {

@@ -19,6 +19,12 @@ public struct CancelledJob: Hashable, Sendable {
     public var job: Job
     public var previousState: JobState
     public var failedDependents: [JobID]
+
+    public init(job: Job, previousState: JobState, failedDependents: [JobID]) {
+        self.job = job
+        self.previousState = previousState
+        self.failedDependents = failedDependents
+    }
 }
 
 /// What `finish` did: the job as it is now, and what happened to the jobs that run after it
@@ -29,18 +35,12 @@ public struct FinishedJob: Hashable, Sendable {
     public var unblocked: [JobID]
     /// Jobs that failed because this one (or a job failed by it) failed.
     public var failedDependents: [JobID]
-}
 
-/// Dependents changed by a job reaching a terminal state.
-struct DependentsSettled {
-    var unblocked: [JobID] = []
-    var failed: [JobID] = []
-}
-
-/// A queue and a state: a key of `job_counts`.
-struct QueueState: Hashable {
-    var queue: String
-    var state: JobState
+    public init(job: Job, unblocked: [JobID], failedDependents: [JobID]) {
+        self.job = job
+        self.unblocked = unblocked
+        self.failedDependents = failedDependents
+    }
 }
 
 /// A job removed by pruning, with the output files the caller may now delete.
@@ -50,6 +50,13 @@ public struct PrunedJob: Hashable, Sendable {
     public var stderrPath: String?
     /// How many times it ran: the earlier runs' files are beside the last one's.
     public var runs: Int = 0
+
+    public init(id: JobID, stdoutPath: String?, stderrPath: String?, runs: Int = 0) {
+        self.id = id
+        self.stdoutPath = stdoutPath
+        self.stderrPath = stderrPath
+        self.runs = runs
+    }
 
     /// Every output file of every run (stdout, stderr, and both together).
     public var outputPaths: [String] {
@@ -90,6 +97,13 @@ public struct LeasedJobs: Hashable, Sendable {
     public var completed: [Result<CompletedLease, JobStoreError>] = []
     /// Why nothing was leased after the completions (a queue of commands).
     public var refusal: JobStoreError?
+
+    public init(jobs: [Job], nextRunAt: Timestamp?, completed: [Result<CompletedLease, JobStoreError>] = [], refusal: JobStoreError? = nil) {
+        self.jobs = jobs
+        self.nextRunAt = nextRunAt
+        self.completed = completed
+        self.refusal = refusal
+    }
 }
 
 /// How a lease ended without success (a consumer's fail, or its expiry): the job is queued for
@@ -110,6 +124,11 @@ public enum LeaseEnding: Hashable, Sendable {
 public struct ExpiredLeases: Hashable, Sendable {
     public var ended: [LeaseEnding]
     public var nextExpiry: Timestamp?
+
+    public init(ended: [LeaseEnding], nextExpiry: Timestamp?) {
+        self.ended = ended
+        self.nextExpiry = nextExpiry
+    }
 }
 
 /// A lease's completion: the job (succeeded) and the jobs it unblocked; `repeated` when the
@@ -117,4 +136,9 @@ public struct ExpiredLeases: Hashable, Sendable {
 public struct CompletedLease: Hashable, Sendable {
     public var finished: FinishedJob
     public var repeated: Bool
+
+    public init(finished: FinishedJob, repeated: Bool) {
+        self.finished = finished
+        self.repeated = repeated
+    }
 }

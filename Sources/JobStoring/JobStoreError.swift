@@ -33,11 +33,11 @@ public enum JobStoreError: Error, Hashable, Sendable, CustomStringConvertible {
     case submitterRefused(String)
     /// The database failed: a full disk, an I/O error, a lock held longer than the busy
     /// timeout. A write that fails so was not applied.
-    case storage(SQLiteError)
+    case storage(StorageFailure)
     /// The database cannot be used by this binary (see ``MigrationError``).
     case migration(MigrationError)
     /// The file is not a jobq database (not SQLite, or damaged).
-    case notADatabase(path: String, SQLiteError)
+    case notADatabase(path: String, StorageFailure)
     /// The store was closed.
     case closed
 
