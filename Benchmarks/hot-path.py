@@ -58,7 +58,7 @@ def store_floor():
     if not os.path.exists(floor) or os.path.getmtime(source) > os.path.getmtime(floor):
         cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
         subprocess.run([cc, "-O2", "-Wall", "-Wextra", "-Werror", "-o", floor, source, "-lsqlite3"], check=True)
-    return subprocess.run([floor, os.path.join(ROOT, "migrations"), "10000"], check=True, capture_output=True,
+    return subprocess.run([floor, os.path.join(ROOT, "migrations", "sqlite"), "10000"], check=True, capture_output=True,
                           text=True).stdout
 
 

@@ -1,13 +1,19 @@
-// Embeds the package's migrations/*.sql into the target that uses this plugin, so that the
-// binary is self-contained: no resource bundle to ship beside jobqd.
+// Embeds the package's migrations/BACKEND/*.sql into the store target that uses this plugin,
+// so that the binary is self-contained: no resource bundle to ship beside jobqd.
 
 import Foundation
 import PackagePlugin
 
 @main
 struct EmbedMigrationsPlugin: BuildToolPlugin {
+    /// Each store target's folder under migrations/.
+    static let folders = ["JobStore": "sqlite", "JobStorePostgres": "postgresql"]
+
     func createBuildCommands(context: PluginContext, target: any Target) throws -> [Command] {
-        let directory = context.package.directoryURL.appending(path: "migrations", directoryHint: .isDirectory)
+        guard let folder = Self.folders[target.name] else {
+            throw PluginError(description: "no migrations folder is known for target \(target.name)")
+        }
+        let directory = context.package.directoryURL.appending(path: "migrations/\(folder)", directoryHint: .isDirectory)
         let names = try FileManager.default.contentsOfDirectory(atPath: directory.path(percentEncoded: false))
             .filter { $0.hasSuffix(".sql") }
             .sorted()
@@ -24,4 +30,9 @@ struct EmbedMigrationsPlugin: BuildToolPlugin {
             )
         ]
     }
+}
+
+/// Why the plugin cannot embed a target's migrations.
+struct PluginError: Error, CustomStringConvertible {
+    var description: String
 }

@@ -56,7 +56,7 @@ public final class JobStore: Sendable {
         _ configuration: StoreConfiguration,
         clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() },
         logger: Logger = Logger(label: "jobq.store"),
-        migrations: [EmbeddedMigration] = EmbeddedMigration.all
+        migrations: [EmbeddedMigration] = EmbeddedMigration.sqlite
     ) async throws(JobStoreError) -> JobStore {
         let store = JobStore(path: configuration.path, logger: logger)
         let path = configuration.path

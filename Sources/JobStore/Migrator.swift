@@ -2,23 +2,9 @@ import JobModel
 import JobStoring
 import Logging
 
-/// One migration as compiled into the binary from `migrations/NNNN_name.sql`.
-public struct EmbeddedMigration: Hashable, Sendable {
-    /// The file name without `.sql` (`0001_initial`); migrations apply in this order.
-    public var name: String
-    /// FNV-1a 64 of the file's bytes, in hex, computed at build time.
-    public var checksum: String
-    /// The SQL text.
-    public var sql: String
-
-    public init(name: String, checksum: String, sql: String) {
-        self.name = name
-        self.checksum = checksum
-        self.sql = sql
-    }
-
-    /// The migrations this binary carries, in order.
-    public static var all: [EmbeddedMigration] { EmbeddedMigrations.all }
+extension EmbeddedMigration {
+    /// The SQLite migrations this binary carries (migrations/sqlite/), in order.
+    public static var sqlite: [EmbeddedMigration] { EmbeddedMigrations.all }
 }
 
 

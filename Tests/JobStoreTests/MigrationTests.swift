@@ -7,10 +7,10 @@ import Testing
 
 @Suite("Migrations", .timeLimit(.minutes(1)))
 struct MigrationTests {
-    /// The package's migrations/ folder, found from this file's path.
+    /// The package's migrations/sqlite/ folder, found from this file's path.
     static let migrationsDirectory = URL(filePath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appending(path: "migrations")
+        .appending(path: "migrations/sqlite")
 
     func fnv1a64(_ data: Data) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -19,13 +19,13 @@ struct MigrationTests {
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
-    @Test("The binary embeds exactly the migrations/ folder, in name order, with matching checksums")
+    @Test("The binary embeds exactly the migrations/sqlite/ folder, in name order, with matching checksums")
     func embeddedMatchesFolder() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.migrationsDirectory.path())
             .filter { $0.hasSuffix(".sql") }.sorted()
-        #expect(EmbeddedMigration.all.map { $0.name + ".sql" } == files)
-        #expect(EmbeddedMigration.all.count >= 2)
-        for migration in EmbeddedMigration.all {
+        #expect(EmbeddedMigration.sqlite.map { $0.name + ".sql" } == files)
+        #expect(EmbeddedMigration.sqlite.count >= 2)
+        for migration in EmbeddedMigration.sqlite {
             let data = try Data(contentsOf: Self.migrationsDirectory.appending(path: migration.name + ".sql"))
             #expect(migration.checksum == fnv1a64(data), "\(migration.name)")
             #expect(migration.sql == String(decoding: data, as: UTF8.self))
@@ -37,7 +37,7 @@ struct MigrationTests {
         try await withTemporaryDirectory { directory in
             let configuration = StoreConfiguration(path: directory + "/jobs.db", logDirectory: directory)
             let store = try await JobStore.openQuietly(configuration)
-            #expect(store.appliedMigrations == EmbeddedMigration.all.map(\.name))
+            #expect(store.appliedMigrations == EmbeddedMigration.sqlite.map(\.name))
             let recorded = try await store.read { context throws(JobStoreError) in
                 try context.withStatement("SELECT name, checksum FROM schema_migrations ORDER BY name") {
                     statement throws(SQLiteError) in
@@ -46,7 +46,7 @@ struct MigrationTests {
                     return rows
                 }
             }
-            #expect(recorded == EmbeddedMigration.all.map { $0.name + " " + $0.checksum })
+            #expect(recorded == EmbeddedMigration.sqlite.map { $0.name + " " + $0.checksum })
             await store.close()
             let again = try await JobStore.openQuietly(configuration)
             #expect(again.appliedMigrations.isEmpty)
@@ -58,7 +58,7 @@ struct MigrationTests {
     func upgradeFromFirstMigration() async throws {
         try await withTemporaryDirectory { directory in
             let configuration = StoreConfiguration(path: directory + "/jobs.db", logDirectory: directory)
-            let old = try await JobStore.openQuietly(configuration, migrations: Array(EmbeddedMigration.all.prefix(1)))
+            let old = try await JobStore.openQuietly(configuration, migrations: Array(EmbeddedMigration.sqlite.prefix(1)))
             #expect(old.appliedMigrations == ["0001_initial"])
             // Rows as the 0001 schema holds them (the current store code expects the latest schema).
             let ids = try await old.write { context throws(JobStoreError) in
@@ -80,7 +80,7 @@ struct MigrationTests {
             await old.close()
 
             let upgraded = try await JobStore.openQuietly(configuration)
-            #expect(upgraded.appliedMigrations == EmbeddedMigration.all.dropFirst().map(\.name))
+            #expect(upgraded.appliedMigrations == EmbeddedMigration.sqlite.dropFirst().map(\.name))
             let counts = try await upgraded.counts()
             #expect(counts.map(\.queue) == ["a", "b"])
             #expect(counts[0].counts == [.running: 1, .queued: 2])
@@ -98,7 +98,7 @@ struct MigrationTests {
             let configuration = StoreConfiguration(path: path, logDirectory: directory)
             let future = EmbeddedMigration(name: "9999_from_the_future", checksum: "0123456789abcdef",
                                            sql: "CREATE TABLE future (x INTEGER);")
-            let newer = try await JobStore.openQuietly(configuration, migrations: EmbeddedMigration.all + [future])
+            let newer = try await JobStore.openQuietly(configuration, migrations: EmbeddedMigration.sqlite + [future])
             await newer.close()
             let bytes = try Data(contentsOf: URL(filePath: path))
             do throws(JobStoreError) {
@@ -121,7 +121,7 @@ struct MigrationTests {
             let path = directory + "/jobs.db"
             let configuration = StoreConfiguration(path: path, logDirectory: directory)
             await (try await JobStore.openQuietly(configuration)).close()
-            var edited = EmbeddedMigration.all
+            var edited = EmbeddedMigration.sqlite
             edited[1].sql += "\n-- a comment added later\n"
             edited[1].checksum = "feedfacecafebeef"
             do throws(JobStoreError) {
@@ -129,7 +129,7 @@ struct MigrationTests {
                 Issue.record("an edited migration was accepted")
             } catch {
                 #expect(error == .migration(.checksumMismatch(
-                    name: edited[1].name, recorded: EmbeddedMigration.all[1].checksum,
+                    name: edited[1].name, recorded: EmbeddedMigration.sqlite[1].checksum,
                     embedded: "feedfacecafebeef", database: path)))
                 #expect(error.description.contains("the migration file was edited after release"))
             }
@@ -164,7 +164,7 @@ struct MigrationTests {
             let broken = EmbeddedMigration(name: "0003_broken", checksum: "0",
                                            sql: "CREATE TABLE half (x INTEGER); INSERT INTO no_such_table VALUES (1);")
             do throws(JobStoreError) {
-                _ = try await JobStore.openQuietly(configuration, migrations: EmbeddedMigration.all + [broken])
+                _ = try await JobStore.openQuietly(configuration, migrations: EmbeddedMigration.sqlite + [broken])
                 Issue.record("a failing migration was accepted")
             } catch {
                 guard case .migration(.failed(name: "0003_broken", _)) = error else {

@@ -95,7 +95,7 @@ extension JobStore {
     static func openQuietly(
         _ configuration: StoreConfiguration,
         clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() },
-        migrations: [EmbeddedMigration] = EmbeddedMigration.all
+        migrations: [EmbeddedMigration] = EmbeddedMigration.sqlite
     ) async throws(JobStoreError) -> JobStore {
         try await open(
             configuration, clock: clock, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
