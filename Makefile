@@ -11,9 +11,10 @@
 SWIFT ?= swift
 # Debian packages the build needs (libsqlite3-dev is for the durable job store), and those the
 # tests drive the daemon with (curl, the sqlite3 shell, script(1) from util-linux, python3 and
-# its venv for schemathesis, mkfs.ext4 and useradd for the reliability scripts).
+# its venv for schemathesis, mkfs.ext4 and useradd for the reliability scripts, PostgreSQL for
+# the PostgreSQL store's private test cluster).
 APT_PACKAGES := libsqlite3-dev pkg-config
-TEST_PACKAGES := curl sqlite3 util-linux python3 python3-venv e2fsprogs passwd systemd man-db
+TEST_PACKAGES := curl sqlite3 util-linux python3 python3-venv e2fsprogs passwd systemd man-db postgresql
 
 # make install: where things go. The unit files name $(BINDIR)/jobqd; DESTDIR only prefixes the
 # files written, for packaging and for the tests (scripts/install-check.sh).
@@ -80,9 +81,11 @@ run: build
 	$(SWIFT) run jobqd
 
 # The benchmark check runs first so that the test runner's summary is the last thing printed
-# before the install and systemd checks (which print their own N passed, N failed).
+# before the install and systemd checks (which print their own N passed, N failed). The Swift
+# tests share one private PostgreSQL cluster (scripts/postgres-cluster.sh: initdb in a temporary
+# directory, a Unix socket only, removed afterwards); nothing uses a system-wide cluster.
 test: build test-benchmarks
-	$(SWIFT) test
+	scripts/postgres-cluster.sh run -- $(SWIFT) test
 	$(MAKE) --no-print-directory test-python
 	scripts/reliability/run.sh --quick
 	$(MAKE) --no-print-directory test-install
