@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "JobModel", targets: ["JobModel"]),
         .library(name: "JobStoring", targets: ["JobStoring"]),
         .library(name: "JobStore", targets: ["JobStore"]),
+        .library(name: "JobStorePostgres", targets: ["JobStorePostgres"]),
         .library(name: "JobRunner", targets: ["JobRunner"]),
         .library(name: "JobEngine", targets: ["JobEngine"]),
         .library(name: "SystemdSupport", targets: ["SystemdSupport"]),
@@ -49,6 +50,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        // The PostgreSQL store's client: a connection pool (PostgresClient) with bound parameters.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // Already in the graph through postgres-nio: named for the store's TLS settings.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         .target(
@@ -104,6 +109,21 @@ let package = Package(
                 "JobBasics",
                 "JobModel",
                 "JobStoring",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings,
+            plugins: ["EmbedMigrationsPlugin"]
+        ),
+        // The job store on PostgreSQL, for several jobqd on several hosts: with JobStore, the only
+        // code that speaks SQL.
+        .target(
+            name: "JobStorePostgres",
+            dependencies: [
+                "JobBasics",
+                "JobModel",
+                "JobStoring",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings,
@@ -249,6 +269,15 @@ let package = Package(
             name: "JobStoreTests",
             dependencies: [
                 "JobStore", "JobStoring", "JobModel", "JobBasics", "StoreCrashProbe", "JobQueueTesting", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "JobStorePostgresTests",
+            dependencies: [
+                "JobStorePostgres", "JobStoring", "JobModel", "JobQueueTesting",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

@@ -1,0 +1,98 @@
+import JobModel
+import JobStoring
+import Logging
+import PostgresNIO
+
+extension EmbeddedMigration {
+    /// The PostgreSQL migrations this binary carries (migrations/postgresql/), in order.
+    public static var postgresql: [EmbeddedMigration] { EmbeddedMigrations.all }
+}
+
+/// Brings a PostgreSQL database's schema up to date, safely when several nodes start at once.
+///
+/// Each migration applies in its own transaction with its row in `schema_migrations(name,
+/// checksum, applied_at)`, after taking a transaction-scoped advisory lock that every jobqd
+/// migrating the database takes: nodes that start together apply each migration once, one
+/// after another, and each re-reads what is applied under the lock. Before changing anything the
+/// migrator checks that every recorded migration is known and unchanged, so that a node older
+/// than the schema refuses to run instead of writing to tables it does not understand.
+struct PostgresMigrator {
+    let migrations: [EmbeddedMigration]
+    /// The database, as messages name it (no secret).
+    let database: String
+    let logger: Logger
+
+    /// The advisory lock's key: "jobq mig" in ASCII, so that it does not collide by chance with
+    /// another application's lock on the same database.
+    static let lockKey: Int64 = 0x6A6F_6271_206D_6967
+
+    /// Applies what is missing; returns the names of the migrations it applied.
+    func migrate(_ connection: PostgresConnection, now: Timestamp) async throws(JobStoreError) -> [String] {
+        var done: [String] = []
+        while let name = try await applyNext(connection, now: now) {
+            logger.info("applied migration", metadata: ["migration": "\(name)"])
+            done.append(name)
+        }
+        return done
+    }
+
+    /// In one transaction under the lock: checks the recorded migrations and applies the first
+    /// missing one; answers its name, or nil when none is missing.
+    private func applyNext(_ connection: PostgresConnection, now: Timestamp) async throws(JobStoreError) -> String? {
+        do {
+            // A refusal is thrown inside, so that the transaction rolls back.
+            return try await connection.withTransaction(logger: logger) { connection -> String? in
+                try await connection.run("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger)
+                try await connection.run("""
+                    CREATE TABLE IF NOT EXISTS schema_migrations (
+                        name       text   NOT NULL PRIMARY KEY,
+                        checksum   text   NOT NULL,
+                        applied_at bigint NOT NULL
+                    )
+                    """, logger: logger)
+                var applied: [String: String] = [:]
+                for try await (name, checksum) in try await connection.query(
+                    "SELECT name, checksum FROM schema_migrations", logger: logger
+                ).decode((String, String).self) {
+                    applied[name] = checksum
+                }
+                if let refusal = check(applied) { throw refusal }
+                guard let next = migrations.first(where: { applied[$0.name] == nil }) else { return nil }
+                do {
+                    // A file holds several statements, which one prepared statement cannot: a
+                    // PL/pgSQL EXECUTE runs them all, the file's text bound as its parameter.
+                    try await connection.run("""
+                        CREATE OR REPLACE FUNCTION pg_temp.jobq_run_migration(statements text) RETURNS void
+                        LANGUAGE plpgsql AS $$ BEGIN EXECUTE statements; END $$
+                        """, logger: logger)
+                    try await connection.run("SELECT pg_temp.jobq_run_migration(\(next.sql))", logger: logger)
+                } catch {
+                    throw JobStoreError.migration(.failed(name: next.name, StorageFailure(postgres: error)))
+                }
+                try await connection.run("""
+                    INSERT INTO schema_migrations (name, checksum, applied_at)
+                    VALUES (\(next.name), \(next.checksum), \(now.millisecondsSinceEpoch))
+                    """, logger: logger)
+                return next.name
+            }
+        } catch {
+            throw .postgres(error)
+        }
+    }
+
+    /// Refuses a database with a migration this binary does not know, or whose recorded
+    /// checksum differs from the embedded file's.
+    private func check(_ applied: [String: String]) -> JobStoreError? {
+        let known = Dictionary(uniqueKeysWithValues: migrations.map { ($0.name, $0) })
+        for (name, checksum) in applied.sorted(by: { $0.key < $1.key }) {
+            guard let migration = known[name] else {
+                return .migration(.unknownMigration(name: name, database: database))
+            }
+            guard migration.checksum == checksum else {
+                return .migration(.checksumMismatch(
+                    name: name, recorded: checksum, embedded: migration.checksum, database: database))
+            }
+        }
+        return nil
+    }
+}
