@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import JobQueueTesting
 @testable import JobStorePostgres
 import Logging
@@ -124,5 +125,24 @@ func withClient<T: Sendable>(
         }
         defer { group.cancelAll() }
         return try await body(client)
+    }
+}
+
+/// A PostgreSQL store on `configuration`, running (its pool) for `body`, as node `node`.
+@discardableResult
+func withStore<T: Sendable>(
+    _ configuration: PostgresStoreConfiguration, node: String = "node-a",
+    clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() },
+    _ body: @Sendable (PostgresJobStore) async throws -> T
+) async throws -> T {
+    let store = try await PostgresJobStore.open(
+        configuration, node: node, clock: clock, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            await store.run()
+            return nil
+        }
+        defer { group.cancelAll() }
+        return try await body(store)
     }
 }

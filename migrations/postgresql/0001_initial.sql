@@ -74,7 +74,9 @@ CREATE TABLE job_dependencies (
 CREATE INDEX job_dependencies_depends_on ON job_dependencies (depends_on, job_id);
 
 -- Jobs by queue and state, as changes counted by each node: a node adds to its own rows only,
--- so that nodes never wait on one another's row locks; a count is the sum over the nodes.
+-- so that nodes never wait on one another's row locks; a count is the sum over the nodes. The
+-- triggers below keep it, once per statement, naming the node by the session's `jobq.node`
+-- (set by the store when it connects).
 CREATE TABLE job_counts (
     queue text   NOT NULL,
     state text   NOT NULL,
@@ -82,6 +84,44 @@ CREATE TABLE job_counts (
     n     bigint NOT NULL,
     PRIMARY KEY (queue, state, node)
 );
+
+CREATE FUNCTION jobq_count_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO job_counts (queue, state, node, n)
+    SELECT queue, state, coalesce(current_setting('jobq.node', true), ''), count(*) FROM inserted GROUP BY queue, state
+    ON CONFLICT (queue, state, node) DO UPDATE SET n = job_counts.n + excluded.n;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION jobq_count_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO job_counts (queue, state, node, n)
+    SELECT queue, state, coalesce(current_setting('jobq.node', true), ''), -count(*) FROM deleted GROUP BY queue, state
+    ON CONFLICT (queue, state, node) DO UPDATE SET n = job_counts.n + excluded.n;
+    RETURN NULL;
+END $$;
+
+-- Only the rows whose state or queue changed move between counts (a lease's heartbeat does not).
+CREATE FUNCTION jobq_count_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO job_counts (queue, state, node, n)
+    SELECT queue, state, coalesce(current_setting('jobq.node', true), ''), sum(n)::bigint FROM (
+        SELECT o.queue, o.state, -1 AS n FROM deleted o JOIN inserted i ON i.id = o.id
+        WHERE o.state <> i.state OR o.queue <> i.queue
+        UNION ALL
+        SELECT i.queue, i.state, 1 FROM deleted o JOIN inserted i ON i.id = o.id
+        WHERE o.state <> i.state OR o.queue <> i.queue
+    ) AS moved GROUP BY queue, state
+    ON CONFLICT (queue, state, node) DO UPDATE SET n = job_counts.n + excluded.n;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs
+    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION jobq_count_inserted();
+CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs
+    REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION jobq_count_deleted();
+CREATE TRIGGER jobs_count_update AFTER UPDATE ON jobs
+    REFERENCING OLD TABLE AS deleted NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION jobq_count_updated();
 
 CREATE TABLE paused_queues (
     queue     text   NOT NULL PRIMARY KEY,

@@ -1,0 +1,67 @@
+import JobModel
+import JobStoring
+import PostgresNIO
+
+extension PostgresJobStore {
+    /// One job, or `nil` when there is none with this id.
+    public func job(_ id: JobID) async throws(JobStoreError) -> Job? {
+        try await rows("SELECT \(unescaped: jobColumns) FROM jobs WHERE id = \(id.rawValue)", PostgresJobRows.job).first
+    }
+
+    /// A page of the jobs `filter` selects, by id in `order`, after `cursor`; `nextCursor` is
+    /// set when more follow.
+    public func jobs(
+        matching filter: JobFilter = JobFilter(), after cursor: JobID? = nil, limit: Int = 100, order: ListOrder = .ascending
+    ) async throws(JobStoreError) -> JobPage {
+        let limit = max(1, limit)
+        let states = filter.states.map { $0.map(\.rawValue).sorted() }
+        if states?.isEmpty == true { return JobPage(jobs: [], nextCursor: nil) }
+        let ascending = order == .ascending
+        let page = try await rows("""
+            SELECT \(unescaped: jobColumns) FROM jobs
+            WHERE (\(states)::text[] IS NULL OR state = ANY(\(states)::text[]))
+              AND (\(filter.queue)::text IS NULL OR queue = \(filter.queue))
+              AND (\(filter.label)::text IS NULL OR label = \(filter.label))
+              AND (\(filter.submitter.map(Int64.init))::bigint IS NULL OR submitter_uid = \(filter.submitter.map(Int64.init)))
+              AND (\(cursor?.rawValue)::bigint IS NULL OR (CASE WHEN \(ascending) THEN id > \(cursor?.rawValue) ELSE id < \(cursor?.rawValue) END))
+            ORDER BY CASE WHEN \(ascending) THEN id END ASC, CASE WHEN NOT \(ascending) THEN id END DESC
+            LIMIT \(Int64(limit) + 1)
+            """, PostgresJobRows.job)
+        if page.count > limit {
+            let jobs = Array(page.prefix(limit))
+            return JobPage(jobs: jobs, nextCursor: jobs.last?.id)
+        }
+        return JobPage(jobs: page, nextCursor: nil)
+    }
+
+    /// Jobs per queue and state: the sum of every node's counted changes (a few rows per node,
+    /// however large the backlog). Queues with no job are left out; sorted by queue name.
+    public func counts() async throws(JobStoreError) -> [QueueCounts] {
+        let rows = try await rows("""
+            SELECT queue, state, sum(n)::bigint FROM job_counts GROUP BY queue, state HAVING sum(n) > 0 ORDER BY queue, state
+            """) { row in try row.decode((String, String, Int64).self) }
+        var result: [QueueCounts] = []
+        for (queue, name, count) in rows {
+            guard let state = JobState(rawValue: name) else { continue }
+            if result.last?.queue != queue { result.append(QueueCounts(queue: queue, counts: [:])) }
+            result[result.count - 1].counts[state] = Int(count)
+        }
+        return result
+    }
+
+    /// The queues paused now, sorted by name.
+    public func pausedQueues() async throws(JobStoreError) -> [String] {
+        try await rows("SELECT queue FROM paused_queues ORDER BY queue") { try $0.decode(String.self) }
+    }
+
+    /// The concurrency stored for each queue.
+    public func storedWorkers() async throws(JobStoreError) -> [String: Int] {
+        let rows = try await rows("SELECT queue, workers FROM queue_workers") { try $0.decode((String, Int32).self) }
+        return Dictionary(uniqueKeysWithValues: rows.map { ($0.0, Int($0.1)) })
+    }
+
+    /// The queues whose jobs are payloads for consumers.
+    public func payloadQueues() async throws(JobStoreError) -> Set<String> {
+        Set(try await rows("SELECT queue FROM queue_kinds WHERE kind = 'payload'") { try $0.decode(String.self) })
+    }
+}
