@@ -273,10 +273,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Both store backends: the suite of behaviour they share, run against each (PostgreSQL
+        // in a private cluster: scripts/postgres-cluster.sh), and the PostgreSQL store's own.
         .testTarget(
-            name: "JobStorePostgresTests",
+            name: "StoreBackendsTests",
             dependencies: [
-                "JobStorePostgres", "JobStoring", "JobModel", "JobQueueTesting",
+                "JobStore", "JobStorePostgres", "JobStoring", "JobModel", "JobBasics", "JobQueueTesting",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,3 +1,4 @@
+import JobBasics
 import JobModel
 import JobStoring
 import Logging
@@ -11,12 +12,21 @@ import ServiceLifecycle
 /// of its own. Every connection names its node in the session setting `jobq.node`, which the
 /// counting triggers read (see migrations/postgresql/0001_initial.sql).
 ///
-/// The store is a `Service`: its `run()` runs the connection pool, and must be running (in the
-/// daemon's `ServiceGroup`, or a test's task group) for the store to answer.
+/// The store is a `Service`: its `run()` runs the connection pool and the operations callers
+/// hand in with completion handlers (the engine's hot path), each in a child task of its own;
+/// it must be running (in the daemon's `ServiceGroup`, or a test's task group) for the store to
+/// answer.
 public final class PostgresJobStore: Sendable, Service {
     let client: PostgresClient
+    /// Operations handed in with completion handlers, for `run()` to carry out.
+    let operations: AsyncStream<@Sendable () async -> Void>
+    let operationsInput: AsyncStream<@Sendable () async -> Void>.Continuation
+    /// Transactions run, for `statistics`.
+    let counters = Locked(StoreStatistics())
     /// This jobqd's name among the nodes.
     public let node: String
+    /// Where this node's runs write their output files.
+    let logDirectory: String
     let clock: @Sendable () -> Timestamp
     let logger: Logger
     /// The database, as messages name it (no secret).
@@ -25,15 +35,17 @@ public final class PostgresJobStore: Sendable, Service {
     public let appliedMigrations: [String]
 
     private init(
-        client: PostgresClient, node: String, clock: @escaping @Sendable () -> Timestamp, logger: Logger,
+        client: PostgresClient, node: String, logDirectory: String, clock: @escaping @Sendable () -> Timestamp, logger: Logger,
         database: String, appliedMigrations: [String]
     ) {
         self.client = client
         self.node = node
+        self.logDirectory = logDirectory.hasSuffix("/") ? String(logDirectory.dropLast()) : logDirectory
         self.clock = clock
         self.logger = logger
         self.database = database
         self.appliedMigrations = appliedMigrations
+        (operations, operationsInput) = AsyncStream.makeStream()
     }
 
     /// Connects once (a server that cannot be reached or refuses the login is reported at
@@ -42,6 +54,7 @@ public final class PostgresJobStore: Sendable, Service {
     public static func open(
         _ configuration: PostgresStoreConfiguration,
         node: String,
+        logDirectory: String,
         clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() },
         logger: Logger = Logger(label: "jobq.store"),
         migrations: [EmbeddedMigration] = EmbeddedMigration.postgresql
@@ -62,13 +75,47 @@ public final class PostgresJobStore: Sendable, Service {
             "database": "\(configuration)", "node": "\(node)", "migrations_applied": "\(applied.count)",
         ])
         return PostgresJobStore(
-            client: PostgresClient(configuration: pool, backgroundLogger: logger), node: node, clock: clock,
+            client: PostgresClient(configuration: pool, backgroundLogger: logger), node: node, logDirectory: logDirectory, clock: clock,
             logger: logger, database: configuration.description, appliedMigrations: applied)
     }
 
-    /// Runs the connection pool until the task is cancelled (the service group's shutdown).
+    /// Runs the connection pool and the handed-in operations until the store is closed or the
+    /// task is cancelled (the service group's shutdown). Operations already handed in finish
+    /// before the pool closes.
     public func run() async {
-        await client.run()
+        await withDiscardingTaskGroup { pool in
+            pool.addTask { await self.client.run() }
+            await withDiscardingTaskGroup { running in
+                for await operation in operations {
+                    running.addTask { await operation() }
+                }
+            }
+            pool.cancelAll()
+        }
+    }
+
+    /// Refuses new operations; those handed in already finish before `run()` returns.
+    public func close() async {
+        operationsInput.finish()
+    }
+
+    /// Transactions run since the store opened (PostgreSQL commits concurrent ones together:
+    /// each is a group of one here).
+    public var statistics: StoreStatistics { counters.withLock { $0 } }
+
+    /// Hands `work` to `run()`; `completion` gets its outcome, or `closed` once the store is.
+    func enqueue<T: Sendable>(
+        _ work: @escaping @Sendable () async throws(JobStoreError) -> T,
+        completion: @escaping @Sendable (Result<T, JobStoreError>) -> Void
+    ) {
+        let operation: @Sendable () async -> Void = {
+            do throws(JobStoreError) {
+                completion(.success(try await work()))
+            } catch {
+                completion(.failure(error))
+            }
+        }
+        if case .terminated = operationsInput.yield(operation) { completion(.failure(.closed)) }
     }
 
     /// Runs `body` in one transaction on a connection of the pool; a `JobStoreError` it throws
@@ -76,10 +123,24 @@ public final class PostgresJobStore: Sendable, Service {
     func transaction<T: Sendable>(
         _ body: @Sendable (PostgresConnection) async throws -> T
     ) async throws(JobStoreError) -> T {
+        counters.withLock {
+            $0.transactions += 1
+            $0.operations += 1
+            $0.largestGroup = 1
+        }
         do {
             return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
         } catch {
             throw .postgres(error)
+        }
+    }
+
+    /// ``transaction(_:)`` with the store's statement helpers.
+    func write<T: Sendable>(
+        _ body: @Sendable (PostgresTransaction) async throws -> T
+    ) async throws(JobStoreError) -> T {
+        try await transaction { connection in
+            try await body(PostgresTransaction(connection: connection, logger: self.logger, node: self.node))
         }
     }
 

@@ -136,7 +136,7 @@ func withStore<T: Sendable>(
     _ body: @Sendable (PostgresJobStore) async throws -> T
 ) async throws -> T {
     let store = try await PostgresJobStore.open(
-        configuration, node: node, clock: clock, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        configuration, node: node, logDirectory: "/var/tmp/jobq-test-logs", clock: clock, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
             await store.run()

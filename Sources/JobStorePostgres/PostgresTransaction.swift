@@ -1,0 +1,135 @@
+import JobModel
+import JobStoring
+import Logging
+import PostgresNIO
+
+/// One transaction of the PostgreSQL store: its connection, and the statements several
+/// operations share (job rows, refusals, dependents, run history), as the SQLite store's
+/// `StoreContext` holds them.
+struct PostgresTransaction {
+    let connection: PostgresConnection
+    let logger: Logger
+    /// The node whose store runs the transaction.
+    let node: String
+
+    /// Runs a statement that returns ``jobColumns`` and decodes every row.
+    func jobs(_ query: PostgresQuery) async throws -> [Job] {
+        var jobs: [Job] = []
+        for try await row in try await connection.query(query, logger: logger) { jobs.append(try PostgresJobRows.job(from: row)) }
+        return jobs
+    }
+
+    /// Runs a statement and reads its answer to the end.
+    func run(_ query: PostgresQuery) async throws {
+        try await connection.run(query, logger: logger)
+    }
+
+    /// The first column of every row, decoded as `T`.
+    func values<T: PostgresDecodable & Sendable>(_ query: PostgresQuery, as type: T.Type) async throws -> [T] {
+        var values: [T] = []
+        for try await value in try await connection.query(query, logger: logger).decode(T.self) { values.append(value) }
+        return values
+    }
+
+    /// A job's state, or nil when there is no such job.
+    func state(of id: JobID) async throws -> JobState? {
+        try await values("SELECT state FROM jobs WHERE id = \(id.rawValue)", as: String.self).first.flatMap(JobState.init(rawValue:))
+    }
+
+    /// The error for an operation that found no job in the state it needed.
+    func refusal(_ id: JobID, to target: JobState) async throws -> JobStoreError {
+        guard let state = try await state(of: id) else { return .notFound(id) }
+        return .illegalTransition(id, from: state, to: target)
+    }
+
+    /// The job after an update that matched at most one row, or the refusal when none matched.
+    func updated(_ id: JobID, to target: JobState, _ query: PostgresQuery) async throws -> Job {
+        guard let job = try await jobs(query).first else { throw try await refusal(id, to: target) }
+        return job
+    }
+
+    /// ``updated(_:to:_:)`` for the record of a run on this node: a job running on another
+    /// node is refused as such (this node lost it: its heartbeat lapsed and the job ran again
+    /// elsewhere), never recorded over.
+    func recorded(_ id: JobID, to target: JobState, _ query: PostgresQuery) async throws -> Job {
+        if let job = try await jobs(query).first { return job }
+        for try await (name, owner) in try await connection.query(
+            "SELECT state, node FROM jobs WHERE id = \(id.rawValue)", logger: logger
+        ).decode((String, String?).self) {
+            let state = JobState(rawValue: name) ?? .queued
+            if state == .running, let owner, owner != node {
+                throw JobStoreError.conflict(id, "it runs on node \(owner), not on \(node): this node lost it, and its run here is not recorded")
+            }
+            throw JobStoreError.illegalTransition(id, from: state, to: target)
+        }
+        throw JobStoreError.notFound(id)
+    }
+
+    /// After `id` reached a terminal state: on success, each blocked job waiting on it has one
+    /// dependency fewer and becomes `queued` at zero; on failure or cancellation, the blocked
+    /// jobs waiting on it fail, and so on down the chain.
+    func settleDependents(of id: JobID, finishedAs state: JobState, now: Timestamp) async throws -> DependentsSettled {
+        var settled = DependentsSettled()
+        let time = now.millisecondsSinceEpoch
+        if state == .succeeded {
+            var unblocked: [JobID] = []
+            for try await (dependent, newState) in try await connection.query("""
+                UPDATE jobs SET pending_deps = pending_deps - 1, updated_at = \(time),
+                    state = CASE WHEN pending_deps <= 1 THEN 'queued' ELSE 'blocked' END
+                WHERE state = 'blocked' AND id IN (SELECT job_id FROM job_dependencies WHERE depends_on = \(id.rawValue))
+                RETURNING id, state
+                """, logger: logger).decode((Int64, String).self) where newState == JobState.queued.rawValue {
+                unblocked.append(JobID(dependent))
+            }
+            settled.unblocked = unblocked.sorted()
+            return settled
+        }
+        var frontier: [(JobID, String)] = [(id, state == .cancelled ? "was cancelled" : "failed")]
+        while let (failed, how) = frontier.popLast() {
+            let reason = "job \(failed), which this job runs after, \(how)"
+            let dependents = try await values("""
+                UPDATE jobs SET state = 'failed', pending_deps = 0, finished_at = \(time), updated_at = \(time), error = \(reason)
+                WHERE state = 'blocked' AND id IN (SELECT job_id FROM job_dependencies WHERE depends_on = \(failed.rawValue))
+                RETURNING id
+                """, as: Int64.self).map { JobID($0) }
+            settled.failed += dependents
+            frontier.append(contentsOf: dependents.map { ($0, "failed") })
+        }
+        settled.failed.sort()
+        return settled
+    }
+
+    /// Keeps the end of a run of `job` (as its row now says it ended, at `now`) in its history.
+    func recordRunEnd(of job: Job, at now: Timestamp, usage: RunUsage?) async throws {
+        try await run("""
+            INSERT INTO job_run_history
+                (job_id, run, started_at, finished_at, exit_code, signal, error, cpu_user_us, cpu_system_us, max_rss_kib, node)
+            VALUES (\(job.id.rawValue), \(Int32(clamping: job.runs)), \(job.startedAt?.millisecondsSinceEpoch),
+                    \(now.millisecondsSinceEpoch), \(job.exitCode), \(job.signal), \(job.state == .succeeded ? nil : job.error),
+                    \(usage?.userCPU.wholeMicroseconds), \(usage?.systemCPU.wholeMicroseconds), \(usage.map { $0.maxResidentBytes / 1024 }),
+                    \(node))
+            ON CONFLICT (job_id, run) DO UPDATE SET started_at = excluded.started_at, finished_at = excluded.finished_at,
+                exit_code = excluded.exit_code, signal = excluded.signal, error = excluded.error,
+                cpu_user_us = excluded.cpu_user_us, cpu_system_us = excluded.cpu_system_us,
+                max_rss_kib = excluded.max_rss_kib, node = excluded.node
+            """)
+    }
+
+    /// The jobs `id` runs after, with their states.
+    func dependencyStates(of id: JobID) async throws -> [(JobID, JobState)] {
+        var result: [(JobID, JobState)] = []
+        for try await (dependency, name) in try await connection.query("""
+            SELECT d.depends_on, j.state FROM job_dependencies d JOIN jobs j ON j.id = d.depends_on
+            WHERE d.job_id = \(id.rawValue) ORDER BY d.depends_on
+            """, logger: logger).decode((Int64, String).self) {
+            if let state = JobState(rawValue: name) { result.append((JobID(dependency), state)) }
+        }
+        return result
+    }
+}
+
+/// Dependents changed by a job reaching a terminal state.
+struct DependentsSettled {
+    var unblocked: [JobID] = []
+    var failed: [JobID] = []
+}
