@@ -224,7 +224,7 @@ let package = Package(
             name: "JobDaemon",
             dependencies: [
                 "JobBasics",
-                "JobEngine", "JobStore", "JobStoring", "JobRunner", "JobModel", "SystemdSupport", "JobAPI", "AsyncQueues",
+                "JobEngine", "JobStore", "JobStorePostgres", "JobStoring", "JobRunner", "JobModel", "SystemdSupport", "JobAPI", "AsyncQueues",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -310,7 +310,7 @@ let package = Package(
         .testTarget(
             name: "JobDaemonTests",
             dependencies: [
-                "JobDaemon", "JobBasics", "JobStore", "JobStoring", "JobModel", "JobClient", "jobqd", "jobq", "jobq-cli", "JobQueueTesting",
+                "JobDaemon", "JobBasics", "JobStore", "JobStorePostgres", "JobStoring", "JobModel", "JobClient", "jobqd", "jobq", "jobq-cli", "JobQueueTesting",
                 "CJobSpawn",
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -5,6 +5,7 @@ import JobEngine
 import JobModel
 import JobRunner
 import JobStore
+import JobStorePostgres
 import JobStoring
 import Logging
 
@@ -43,6 +44,12 @@ public struct DaemonConfiguration: Hashable, Sendable {
     public var queueMaxRunningPerUser: [String: Int] = [:]
     /// `full` (fsync every commit; the default) or `normal`.
     public var durability: StoreConfiguration.Durability
+    /// Where the jobs are kept (`store`): nil for the SQLite database in the state directory,
+    /// `sqlite:///PATH` for another file, or a `postgresql://` URL for a database several jobqd
+    /// share.
+    public var storeURL: String? = nil
+    /// This jobqd's name among the nodes of a PostgreSQL store (`node`; default: the host's name).
+    public var node: String? = nil
     /// On SIGTERM, how long running jobs may go on before they are stopped and requeued.
     public var drainGrace: Duration
     /// Between SIGTERM and SIGKILL when a job is stopped (timeout, cancel, drain).
@@ -94,6 +101,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
         ("run_as", "JOBQ_RUN_AS"), ("allow_root_jobs", "JOBQ_ALLOW_ROOT_JOBS"),
         ("allow_submit", "JOBQ_ALLOW_SUBMIT"), ("deny_submit", "JOBQ_DENY_SUBMIT"), ("admin_group", "JOBQ_ADMIN_GROUP"),
         ("fairness", "JOBQ_FAIRNESS"), ("max_running_per_user", "JOBQ_MAX_RUNNING_PER_USER"),
+        ("store", "JOBQ_STORE"), ("node", "JOBQ_NODE"),
     ]
 
     /// The claim policy of each queue with settings of its own.
@@ -185,6 +193,27 @@ public struct DaemonConfiguration: Hashable, Sendable {
             var policy = submitPolicy ?? SubmitPolicy()
             if key == "allow_submit" { policy.allowed = principals } else { policy.denied = principals }
             submitPolicy = policy
+        case "store":
+            if let path = Self.sqlitePath(value) {
+                guard path.startsWithByte(UInt8(ascii: "/")) else { throw fail("a SQLite store is sqlite:///ABSOLUTE/PATH") }
+            } else {
+                // The syntax only: the password file is read when jobqd opens the store.
+                do throws(PostgresStoreConfigurationError) {
+                    _ = try PostgresStoreConfiguration(url: value, environment: [:], readFile: { _ in "" })
+                } catch {
+                    throw fail("\(error) (a store is sqlite:///PATH or postgresql://USER@HOST/DATABASE)")
+                }
+            }
+            storeURL = value
+        case "node":
+            let allowed = { (byte: UInt8) in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || "-_.".utf8.contains(byte)
+            }
+            guard (1...63).contains(value.utf8.count), value.utf8.allSatisfy(allowed) else {
+                throw fail("must be 1 to 63 letters, digits, '-', '_' or '.'")
+            }
+            node = value
         case "fairness": claimPolicy.fairness = try fairness()
         case "max_running_per_user": claimPolicy.maxRunningPerUser = try perUserCap()
         case "log_level":
@@ -261,8 +290,21 @@ public struct DaemonConfiguration: Hashable, Sendable {
         }
     }
 
-    /// The database file.
-    public var databasePath: String { stateDirectory + "/jobs.db" }
+    /// The path of a `sqlite:` store URL (`sqlite:///var/lib/jobq/jobs.db`, `sqlite:/path`).
+    static func sqlitePath(_ url: String) -> String? {
+        guard url.hasPrefix("sqlite:") else { return nil }
+        let rest = url.dropFirst("sqlite:".count)
+        return rest.hasPrefix("//") ? String(rest.dropFirst(2)) : String(rest)
+    }
+
+    /// The PostgreSQL store's URL, when the jobs are kept in PostgreSQL.
+    public var postgresURL: String? {
+        guard let storeURL, Self.sqlitePath(storeURL) == nil else { return nil }
+        return storeURL
+    }
+
+    /// The SQLite database file.
+    public var databasePath: String { storeURL.flatMap(Self.sqlitePath) ?? stateDirectory + "/jobs.db" }
     /// Where job output goes.
     public var logDirectory: String { stateDirectory + "/logs" }
 }

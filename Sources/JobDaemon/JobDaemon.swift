@@ -58,15 +58,8 @@ public enum JobDaemon {
         let lock = try StateDirectoryLock(directory: state)
         defer { lock.release() }
 
-        let store: JobStore
-        do {
-            store = try await JobStore.open(
-                StoreConfiguration(path: configuration.databasePath, logDirectory: configuration.logDirectory,
-                                   durability: configuration.durability),
-                logger: logger)
-        } catch {
-            throw DaemonError(description: error.description, exitCode: 74)
-        }
+        let opened = try await openStore(configuration, environment: environment, logger: logger)
+        let store = opened.store
         let executor = ProcessJobExecutor(
             configuration: ProcessExecutorConfiguration(
                 logDirectory: configuration.logDirectory, workingDirectory: state,
@@ -131,7 +124,10 @@ public enum JobDaemon {
         let interrupts = InterruptWatch(
             engine: engine, grace: configuration.drainGrace,
             shutDown: { await made.withLock { $0 }?.triggerGracefulShutdown() }, logger: logger)
-        let group = ServiceGroup(services: [interrupts, engine, api, notify], gracefulShutdownSignals: [.sigterm], logger: logger)
+        // A PostgreSQL store runs its pool as a service: started with the others, stopped after
+        // the engine has drained (services stop in reverse order).
+        let services: [any Service] = [interrupts] + (opened.service.map { [$0] } ?? []) + [engine, api, notify]
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm], logger: logger)
         made.withLock { $0 = group }
         do {
             try await group.run()

@@ -85,10 +85,16 @@ public final class PostgresJobStore: Sendable, Service {
     public func run() async {
         await withDiscardingTaskGroup { pool in
             pool.addTask { await self.client.run() }
-            await withDiscardingTaskGroup { running in
-                for await operation in operations {
-                    running.addTask { await operation() }
+            // A service group's graceful shutdown reaches the store after the engine has
+            // drained: operations then stop coming, and those in flight finish.
+            await withGracefulShutdownHandler {
+                await withDiscardingTaskGroup { running in
+                    for await operation in operations {
+                        running.addTask { await operation() }
+                    }
                 }
+            } onGracefulShutdown: {
+                self.operationsInput.finish()
             }
             pool.cancelAll()
         }
@@ -121,23 +127,34 @@ public final class PostgresJobStore: Sendable, Service {
     /// Runs `body` in one transaction on a connection of the pool; a `JobStoreError` it throws
     /// rolls the transaction back and comes out as it was.
     func transaction<T: Sendable>(
-        _ body: @Sendable (PostgresConnection) async throws -> T
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws(JobStoreError) -> T {
-        counters.withLock {
-            $0.transactions += 1
-            $0.operations += 1
-            $0.largestGroup = 1
+        try await inRun { () async throws(JobStoreError) in
+            self.counters.withLock {
+                $0.transactions += 1
+                $0.operations += 1
+                $0.largestGroup = 1
+            }
+            do {
+                return try await self.client.withTransaction(logger: self.logger) { connection in try await body(connection) }
+            } catch {
+                throw .postgres(error)
+            }
         }
-        do {
-            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
-        } catch {
-            throw .postgres(error)
+    }
+
+    /// Carries `work` out inside `run()`, as every database call of the store is: the pool
+    /// is running by then, and a call after `close()` is refused (`closed`).
+    private func inRun<T: Sendable>(_ work: @escaping @Sendable () async throws(JobStoreError) -> T) async throws(JobStoreError) -> T {
+        let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, JobStoreError>, Never>) in
+            enqueue(work) { continuation.resume(returning: $0) }
         }
+        return try outcome.get()
     }
 
     /// ``transaction(_:)`` with the store's statement helpers.
     func write<T: Sendable>(
-        _ body: @Sendable (PostgresTransaction) async throws -> T
+        _ body: @escaping @Sendable (PostgresTransaction) async throws -> T
     ) async throws(JobStoreError) -> T {
         try await transaction { connection in
             try await body(PostgresTransaction(connection: connection, logger: self.logger, node: self.node))
@@ -146,14 +163,16 @@ public final class PostgresJobStore: Sendable, Service {
 
     /// Runs one statement outside a transaction of ours (it commits alone) and decodes its rows.
     func rows<T: Sendable>(
-        _ query: PostgresQuery, _ decode: @Sendable (PostgresRow) throws -> T
+        _ query: PostgresQuery, _ decode: @escaping @Sendable (PostgresRow) throws -> T
     ) async throws(JobStoreError) -> [T] {
-        do {
-            var result: [T] = []
-            for try await row in try await client.query(query, logger: logger) { result.append(try decode(row)) }
-            return result
-        } catch {
-            throw .postgres(error)
+        try await inRun { () async throws(JobStoreError) in
+            do {
+                var result: [T] = []
+                for try await row in try await self.client.query(query, logger: self.logger) { result.append(try decode(row)) }
+                return result
+            } catch {
+                throw .postgres(error)
+            }
         }
     }
 }

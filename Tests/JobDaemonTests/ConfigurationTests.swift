@@ -146,6 +146,33 @@ struct ConfigurationTests {
         }
         #expect(throws: DaemonConfiguration.Problem.self) { try configuration.apply(file: "/nonexistent/jobqd.conf") }
     }
+    @Test("The store: SQLite in the state directory by default, another file, or a PostgreSQL URL checked for syntax")
+    func store() throws {
+        var configuration = DaemonConfiguration.defaults(environment: [:], uid: 0)
+        try configuration.set("state_dir", "/srv/jobq", source: "f:1")
+        #expect(configuration.databasePath == "/srv/jobq/jobs.db" && configuration.postgresURL == nil)
+        try configuration.set("store", "sqlite:///data/jobs.db", source: "f:2")
+        #expect(configuration.databasePath == "/data/jobs.db" && configuration.postgresURL == nil)
+        try configuration.apply(environment: ["JOBQ_STORE": "postgresql://jobq@db.internal/jobq?password_file=/etc/jobq/pw",
+                                              "JOBQ_NODE": "build-7"])
+        #expect(configuration.postgresURL == "postgresql://jobq@db.internal/jobq?password_file=/etc/jobq/pw")
+        #expect(configuration.node == "build-7")
+        for (value, reason) in [
+            ("postgresql://jobq:secret@db/jobq", "carries a password"),
+            ("sqlite://relative/jobs.db", "sqlite:///ABSOLUTE/PATH"),
+            ("mysql://db/jobq", "is not a postgresql:// URL"),
+        ] {
+            #expect {
+                try configuration.set("store", value, source: "--store")
+            } throws: { error in
+                "\(error)".hasPrefix("--store: store = \(value): ") && "\(error)".contains(reason)
+            }
+        }
+        #expect(throws: DaemonConfiguration.Problem.self) { try configuration.set("node", "no spaces", source: "--node") }
+        #expect(throws: DaemonConfiguration.Problem.self) { try configuration.set("node", "", source: "--node") }
+        #expect(configuration.node == "build-7")
+    }
+
 }
 
 @Suite("jobqd logs")
@@ -175,4 +202,5 @@ struct LogFormatTests {
             "2026-11-26T02:00:00Z error jobqd: store closed\n",
         ])
     }
+
 }

@@ -1,0 +1,48 @@
+import Foundation
+import JobStore
+import JobStorePostgres
+import JobStoring
+import Logging
+import ServiceLifecycle
+
+extension JobDaemon {
+    /// The store jobqd opened, and the service it needs run beside the engine (PostgreSQL's
+    /// connection pool; none for SQLite).
+    struct OpenedStore {
+        var store: any JobStoring
+        var service: (any Service)?
+    }
+
+    /// Opens the store the configuration names: the SQLite database (in the state directory by
+    /// default), or a PostgreSQL database this jobqd shares as node `node` (the host's name by
+    /// default). A URL that cannot be used is a configuration error (78); a database that
+    /// cannot be opened or reached, the database's (74).
+    static func openStore(
+        _ configuration: DaemonConfiguration, environment: [String: String], logger: Logger
+    ) async throws(DaemonError) -> OpenedStore {
+        guard let url = configuration.postgresURL else {
+            do {
+                let store = try await JobStore.open(
+                    StoreConfiguration(path: configuration.databasePath, logDirectory: configuration.logDirectory,
+                                       durability: configuration.durability),
+                    logger: logger)
+                return OpenedStore(store: store, service: nil)
+            } catch {
+                throw DaemonError(description: error.description, exitCode: 74)
+            }
+        }
+        let postgres: PostgresStoreConfiguration
+        do throws(PostgresStoreConfigurationError) {
+            postgres = try PostgresStoreConfiguration(url: url, environment: environment)
+        } catch {
+            throw DaemonError(description: "store: \(error)", exitCode: 78)
+        }
+        let node = configuration.node ?? ProcessInfo.processInfo.hostName
+        do {
+            let store = try await PostgresJobStore.open(postgres, node: node, logDirectory: configuration.logDirectory, logger: logger)
+            return OpenedStore(store: store, service: store)
+        } catch {
+            throw DaemonError(description: "cannot open the store \(postgres): \(error.description)", exitCode: 74)
+        }
+    }
+}
