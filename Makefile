@@ -83,9 +83,11 @@ run: build
 # The benchmark check runs first so that the test runner's summary is the last thing printed
 # before the install and systemd checks (which print their own N passed, N failed). The Swift
 # tests share one private PostgreSQL cluster (scripts/postgres-cluster.sh: initdb in a temporary
-# directory, a Unix socket only, removed afterwards); nothing uses a system-wide cluster.
+# directory, a Unix socket only, removed afterwards); nothing uses a system-wide cluster. The
+# daemon's integration tests then run again with every jobqd on a PostgreSQL store.
 test: build test-benchmarks
-	scripts/postgres-cluster.sh run -- $(SWIFT) test
+	scripts/postgres-cluster.sh run -- sh -c '$(SWIFT) test && \
+		JOBQ_TEST_DAEMON_STORE=postgresql $(SWIFT) test --skip-build --filter JobDaemonTests'
 	$(MAKE) --no-print-directory test-python
 	scripts/reliability/run.sh --quick
 	$(MAKE) --no-print-directory test-install

@@ -6,6 +6,8 @@
 #   scripts/postgres-cluster.sh start DIR   make (when new) and start a cluster in DIR; prints its URL
 #   scripts/postgres-cluster.sh stop DIR    stop it and remove DIR
 #   scripts/postgres-cluster.sh url DIR     the URL of the cluster in DIR
+#   scripts/postgres-cluster.sh createdb DIR NAME
+#                                           a new, empty database NAME in the cluster in DIR
 #   scripts/postgres-cluster.sh run -- COMMAND...
 #                                           a cluster in a new temporary directory for COMMAND, which
 #                                           finds it in JOBQ_TEST_POSTGRES; stopped and removed after
@@ -73,6 +75,10 @@ stop() {
 }
 
 case "${1:-}" in
+    createdb)
+        [ $# = 3 ] || fail "usage: $0 createdb DIR NAME"
+        as_owner "$(pg_bin)/createdb" --host="$(cd "$2" && pwd)/socket" --username=jobq --owner=jobq "$3"
+        ;;
     start) [ $# = 2 ] || fail "usage: $0 start DIR"; start "$2" ;;
     stop) [ $# = 2 ] || fail "usage: $0 stop DIR"; stop "$2" ;;
     url) [ $# = 2 ] || fail "usage: $0 url DIR"; url "$2" ;;
@@ -90,5 +96,5 @@ case "${1:-}" in
         "$@" || status=$?
         exit "$status"
         ;;
-    *) fail "usage: $0 start DIR | stop DIR | url DIR | run -- COMMAND..." ;;
+    *) fail "usage: $0 start DIR | stop DIR | url DIR | createdb DIR NAME | run -- COMMAND..." ;;
 esac

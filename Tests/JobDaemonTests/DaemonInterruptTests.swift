@@ -25,10 +25,8 @@ struct DaemonInterruptTests {
         daemon.interrupt()
         // Stopped well before the grace: the job's process group is stopped and the job released.
         #expect(await DaemonTests().exit(of: daemon) == 0)
-        let store = try await fixture.open()
-        let job = try #require(try await store.job(ids[0]))
+        let job = try #require(try await fixture.withStore { try await $0.job(ids[0]) })
         #expect(job.state == .queued && job.attempts == 0, "\(job)")
-        await store.close()
     }
 
     /// Reads `pipe` until a line containing `text` (or its end).

@@ -71,12 +71,15 @@ extension DaemonTests {
         // The daemon's own drain tells us they are recorded.
         second.terminate()
         #expect(await exit(of: second) == 0)
-        let store = try await fixture.open()
-        for id in ids {
-            let job = try #require(try await store.job(id))
-            #expect(job.state == .succeeded, "job \(id)")
-            #expect(job.attempts == 1 && job.interruptedAttempts == 1, "job \(id): the one that succeeded, and the interrupted one apart")
+        let jobs = try await fixture.withStore { store in
+            var jobs: [Job] = []
+            for id in ids { if let job = try await store.job(id) { jobs.append(job) } }
+            return jobs
         }
-        await store.close()
+        #expect(jobs.map(\.id) == ids)
+        for job in jobs {
+            #expect(job.state == .succeeded, "job \(job.id)")
+            #expect(job.attempts == 1 && job.interruptedAttempts == 1, "job \(job.id): the one that succeeded, and the interrupted one apart")
+        }
     }
 }

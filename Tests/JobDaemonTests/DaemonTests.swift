@@ -2,6 +2,7 @@ import Foundation
 import JobModel
 import JobQueueTesting
 import JobStore
+import JobStorePostgres
 import JobStoring
 import Logging
 import Synchronization
@@ -15,17 +16,28 @@ struct DaemonTests {
         return URL(filePath: executable).deletingLastPathComponent().appending(path: "jobqd").path()
     }
 
-    /// A temporary directory with a notify socket, FIFOs and a state directory.
+    /// Whether the daemons these tests start keep their jobs in PostgreSQL
+    /// (`JOBQ_TEST_DAEMON_STORE=postgresql`, with `JOBQ_TEST_POSTGRES` naming a private cluster:
+    /// make test runs the suite so a second time), rather than in SQLite.
+    static let onPostgres = ProcessInfo.processInfo.environment["JOBQ_TEST_DAEMON_STORE"] == "postgresql"
+
+    /// A temporary directory with a notify socket, FIFOs and a state directory; with
+    /// ``onPostgres``, a new database of the private cluster too.
     final class Fixture: Sendable {
         let directory: String
         let notify: NotifyListener
         let started = Mutex<[Int32]>([])
+        /// The PostgreSQL store's URL, when the daemons keep their jobs there.
+        let storeURL: String?
         var state: String { directory + "/state" }
         var socketPath: String { directory + "/run/jobq.sock" }
+        /// The node name of the daemons a test starts, the same across their restarts.
+        static let node = "test-node"
 
         init() throws {
             directory = try makeTemporaryDirectory("jobqd-test")
             notify = try NotifyListener()
+            storeURL = DaemonTests.onPostgres ? try PostgresCluster.newDatabaseBlocking() : nil
         }
 
         deinit {
@@ -38,16 +50,38 @@ struct DaemonTests {
         /// the next issue's).
         func insert(_ specs: [JobSpec]) async throws -> [JobID] {
             try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-            let store = try await open()
-            let ids = try await store.insert(specs).map(\.job.id)
-            await store.close()
-            return ids
+            return try await withStore { store in
+                try await withCheckedThrowingContinuation { continuation in
+                    store.insert(specs) { continuation.resume(with: $0.map { $0.map(\.job.id) }) }
+                }
+            }
         }
 
-        func open() async throws -> JobStore {
-            try await JobStore.open(
-                StoreConfiguration(path: state + "/jobs.db", logDirectory: state + "/logs"),
-                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        /// The daemons' store, opened beside them (or while none runs) for `body`, closed after.
+        func withStore<T: Sendable>(_ body: @Sendable (any JobStoring) async throws -> T) async throws -> T {
+            let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            guard let storeURL else {
+                let store = try await JobStore.open(
+                    StoreConfiguration(path: state + "/jobs.db", logDirectory: state + "/logs"), logger: quiet)
+                do {
+                    let result = try await body(store)
+                    await store.close()
+                    return result
+                } catch {
+                    await store.close()
+                    throw error
+                }
+            }
+            let store = try await PostgresJobStore.open(
+                try PostgresStoreConfiguration(url: storeURL), node: Self.node, logDirectory: state + "/logs", logger: quiet)
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    await store.run()
+                    return nil
+                }
+                defer { group.cancelAll() }
+                return try await body(store)
+            }
         }
 
         func fifo(_ name: String) throws -> String {
@@ -57,7 +91,8 @@ struct DaemonTests {
         }
 
         func start(_ arguments: [String] = [], environment extra: [String: String] = [:], errors: Pipe? = nil) throws -> Process {
-            try launch(DaemonTests.jobqdPath, ["--state-dir", state, "--socket", socketPath] + arguments,
+            let store = storeURL.map { ["--store", $0, "--node", Self.node] } ?? []
+            return try launch(DaemonTests.jobqdPath, ["--state-dir", state, "--socket", socketPath] + store + arguments,
                        environment: ["JOBQ_LOG_LEVEL": "warning"].merging(extra) { $1 }, errors: errors)
         }
 
@@ -129,11 +164,9 @@ struct DaemonTests {
         #expect(await fixture.awaitNotification("STOPPING=1"))
         #expect(await exit(of: daemon) == 0)
         #expect(kill(jobPID, 0) != 0 || isZombie(jobPID), "the job's process outlived the drain")
-        let store = try await fixture.open()
-        let job = try #require(try await store.job(id))
+        let job = try #require(try await fixture.withStore { try await $0.job(id) })
         #expect(job.state == .queued)
         #expect(job.attempts == 0)
-        await store.close()
     }
 
     @Test("A lock left to a child of a dead daemon (caught between fork and exec) is waited for, not refused", .timeLimit(.minutes(1)))
@@ -189,7 +222,8 @@ struct DaemonTests {
         #expect(await exit(of: first) == 0)
     }
 
-    @Test("A database another process holds locked past the busy timeout at start-up: exit 74, saying so; nothing changed")
+    @Test("A database another process holds locked past the busy timeout at start-up: exit 74, saying so; nothing changed",
+          .enabled(if: !DaemonTests.onPostgres, "SQLite's own lock: a PostgreSQL store has no database file to lock"))
     func lockedDatabaseAtStart() async throws {
         let fixture = try Fixture()
         let ids = try await fixture.insert([JobSpec(argv: ["true"])])
@@ -206,9 +240,7 @@ struct DaemonTests {
         #expect(message.contains("database is locked"))
         #expect(await lock.release() == 0)
 
-        let store = try await fixture.open()
-        #expect(try await store.job(ids[0])?.state == .queued)
-        await store.close()
+        #expect(try await fixture.withStore { try await $0.job(ids[0]) }?.state == .queued)
     }
 
     /// `curl --unix-socket` against the daemon: the HTTP status and the body.

@@ -150,14 +150,12 @@ struct JobqCommandTests {
                 #expect(JobID(run.stdout.trimmingCharacters(in: .newlines)) != nil && run.stdout.hasSuffix("\n"))
             }
             // The stored specs, read beside the running daemon (WAL lets a reader in).
-            let store = try await fixture.open()
-            var specs: [JobSpec] = []
-            for run in [quick, full, quickShell, fullShell] {
-                if let id = JobID(run.stdout.trimmingCharacters(in: .newlines)), let job = try await store.job(id) {
-                    specs.append(job.spec)
-                }
+            let ids = [quick, full, quickShell, fullShell].compactMap { JobID($0.stdout.trimmingCharacters(in: .newlines)) }
+            let specs = try await fixture.withStore { store in
+                var specs: [JobSpec] = []
+                for id in ids { if let job = try await store.job(id) { specs.append(job.spec) } }
+                return specs
             }
-            await store.close()
             try #require(specs.count == 4)
             #expect(specs[0] == specs[1])
             #expect(specs[0].command == .argv(command) && specs[0].queue == "qa" && specs[0].priority == 5)

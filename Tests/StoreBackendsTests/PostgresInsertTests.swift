@@ -1,4 +1,5 @@
 import JobModel
+import JobQueueTesting
 import JobStorePostgres
 import JobStoring
 import Testing

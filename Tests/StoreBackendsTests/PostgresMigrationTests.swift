@@ -1,5 +1,6 @@
 import Foundation
 import JobModel
+import JobQueueTesting
 @testable import JobStorePostgres
 import JobStoring
 import Logging

@@ -1,4 +1,5 @@
 import JobModel
+import JobQueueTesting
 import JobStoring
 import Testing
 

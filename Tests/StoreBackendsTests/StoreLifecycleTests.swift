@@ -1,5 +1,6 @@
 import JobBasics
 import JobModel
+import JobQueueTesting
 import JobStoring
 import Testing
 

@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+/// The private PostgreSQL cluster tests run against: `JOBQ_TEST_POSTGRES` when set (a cluster
+/// of `scripts/postgres-cluster.sh run`), else one that scripts/postgres-cluster.sh starts for
+/// the suite in a temporary directory and removes after it.
+public struct PostgresCluster: SuiteTrait, TestScoping {
+    /// The cluster's URL, inside a suite with this trait (or the environment's).
+    @TaskLocal public static var url: String? = ProcessInfo.processInfo.environment["JOBQ_TEST_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
+
+    public var isRecursive: Bool { false }
+
+    public func provideScope(
+        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+    ) async throws {
+        if Self.url != nil {
+            try await function()
+            return
+        }
+        let directory = try makeTemporaryDirectory("jobq-postgres")
+        chmod(directory, 0o755)
+        defer { try? Self.script(["stop", directory]) }
+        try await onOwnThread { Result { try Self.script(["start", directory]) } }.get()
+        try await Self.$url.withValue("postgresql://jobq@localhost/jobq?host=\(directory)/socket") { try await function() }
+    }
+
+    static let scriptPath = URL(filePath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appending(path: "scripts/postgres-cluster.sh").path()
+
+    /// A new, empty database in the cluster; answers its URL.
+    public static func newDatabase() async throws -> String {
+        guard let url = Self.url, let host = url.split(separator: "host=").last, host.hasSuffix("/socket") else {
+            throw ClusterError(description: "no private PostgreSQL cluster (the suite needs the .postgresCluster trait)")
+        }
+        let directory = String(host.dropLast("/socket".count))
+        let name = "test_\(UInt64.random(in: 0...UInt64.max))"
+        try await onOwnThread { Result { try script(["createdb", directory, name]) } }.get()
+        return "postgresql://jobq@localhost/\(name)?host=\(directory)/socket"
+    }
+
+    /// ``newDatabase()`` for a caller that is not async (a fixture's initializer): it blocks
+    /// its thread while `createdb` runs, a few tens of milliseconds.
+    public static func newDatabaseBlocking() throws -> String {
+        guard let url = Self.url, let host = url.split(separator: "host=").last, host.hasSuffix("/socket") else {
+            throw ClusterError(description: "no private PostgreSQL cluster: JOBQ_TEST_POSTGRES is not set")
+        }
+        let directory = String(host.dropLast("/socket".count))
+        let name = "test_\(UInt64.random(in: 0...UInt64.max))"
+        try script(["createdb", directory, name])
+        return "postgresql://jobq@localhost/\(name)?host=\(directory)/socket"
+    }
+
+    /// Runs the cluster script and waits for it. Not with Foundation's `Process`: the server
+    /// the script starts inherits what `Process` watches for the script's exit, and keeps it open.
+    static func script(_ arguments: [String]) throws {
+        let all = ["/bin/bash", scriptPath] + arguments
+        var argv: [UnsafeMutablePointer<CChar>?] = all.map { strdup($0) } + [nil]
+        defer { for argument in argv { free(argument) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, "/bin/bash", &actions, nil, &argv, environ)
+        guard spawned == 0 else {
+            throw ClusterError(description: "cannot run scripts/postgres-cluster.sh: \(String(cString: strerror(spawned)))")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        guard status == 0 else {
+            throw ClusterError(description: "scripts/postgres-cluster.sh \(arguments.joined(separator: " ")) failed (wait status \(status))")
+        }
+    }
+
+    public struct ClusterError: Error, CustomStringConvertible {
+        public var description: String
+    }
+}
+
+extension Trait where Self == PostgresCluster {
+    /// Runs the suite against a private PostgreSQL cluster.
+    public static var postgresCluster: Self { PostgresCluster() }
+}
