@@ -50,6 +50,9 @@ public struct DaemonConfiguration: Hashable, Sendable {
     public var storeURL: String? = nil
     /// This jobqd's name among the nodes of a PostgreSQL store (`node`; default: the host's name).
     public var node: String? = nil
+    /// On a PostgreSQL store: a node silent this long is taken for dead, and its running jobs
+    /// run again elsewhere (`heartbeat_lapse_seconds`; default 30).
+    public var heartbeatLapse: Duration = .seconds(30)
     /// On SIGTERM, how long running jobs may go on before they are stopped and requeued.
     public var drainGrace: Duration
     /// Between SIGTERM and SIGKILL when a job is stopped (timeout, cancel, drain).
@@ -101,7 +104,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
         ("run_as", "JOBQ_RUN_AS"), ("allow_root_jobs", "JOBQ_ALLOW_ROOT_JOBS"),
         ("allow_submit", "JOBQ_ALLOW_SUBMIT"), ("deny_submit", "JOBQ_DENY_SUBMIT"), ("admin_group", "JOBQ_ADMIN_GROUP"),
         ("fairness", "JOBQ_FAIRNESS"), ("max_running_per_user", "JOBQ_MAX_RUNNING_PER_USER"),
-        ("store", "JOBQ_STORE"), ("node", "JOBQ_NODE"),
+        ("store", "JOBQ_STORE"), ("node", "JOBQ_NODE"), ("heartbeat_lapse_seconds", "JOBQ_HEARTBEAT_LAPSE_SECONDS"),
     ]
 
     /// The claim policy of each queue with settings of its own.
@@ -162,6 +165,10 @@ public struct DaemonConfiguration: Hashable, Sendable {
             guard let mode = StoreConfiguration.Durability(rawValue: value) else { throw fail("must be full or normal") }
             durability = mode
         case "drain_grace_seconds": drainGrace = try seconds()
+        case "heartbeat_lapse_seconds":
+            let lapse = try seconds()
+            guard lapse >= .seconds(1) else { throw fail("must be at least 1 second") }
+            heartbeatLapse = lapse
         case "kill_grace_seconds": killGrace = try seconds()
         case "output_limit_bytes":
             guard let bytes = Int(value), bytes >= 0 else { throw fail("must be a whole number of bytes") }

@@ -11,6 +11,8 @@ extension JobDaemon {
     struct OpenedStore {
         var store: any JobStoring
         var service: (any Service)?
+        /// The PostgreSQL store, whose news of the other nodes the engine must hear.
+        var postgres: PostgresJobStore?
     }
 
     /// Opens the store the configuration names: the SQLite database (in the state directory by
@@ -26,7 +28,7 @@ extension JobDaemon {
                     StoreConfiguration(path: configuration.databasePath, logDirectory: configuration.logDirectory,
                                        durability: configuration.durability),
                     logger: logger)
-                return OpenedStore(store: store, service: nil)
+                return OpenedStore(store: store, service: nil, postgres: nil)
             } catch {
                 throw DaemonError(description: error.description, exitCode: 74)
             }
@@ -39,8 +41,10 @@ extension JobDaemon {
         }
         let node = configuration.node ?? ProcessInfo.processInfo.hostName
         do {
-            let store = try await PostgresJobStore.open(postgres, node: node, logDirectory: configuration.logDirectory, logger: logger)
-            return OpenedStore(store: store, service: store)
+            let store = try await PostgresJobStore.open(
+                postgres, node: node, logDirectory: configuration.logDirectory,
+                heartbeat: NodeHeartbeat(lapse: configuration.heartbeatLapse), logger: logger)
+            return OpenedStore(store: store, service: store, postgres: store)
         } catch {
             throw DaemonError(description: "cannot open the store \(postgres): \(error.description)", exitCode: 74)
         }

@@ -5,6 +5,7 @@ import JobEngine
 import JobModel
 import JobRunner
 import JobStore
+import JobStorePostgres
 import JobStoring
 import Logging
 import ServiceLifecycle
@@ -78,6 +79,14 @@ public enum JobDaemon {
                 submitPolicy: configuration.submitPolicy,
                 defaultClaimPolicy: configuration.claimPolicy, claimPolicies: configuration.claimPolicies),
             logger: logger)
+        // Work the other nodes of a shared store made, and the news that this node lost its
+        // runs to them, reach the engine.
+        opened.postgres?.observe { event in
+            switch event {
+            case let .workMayHaveArrived(commands, payloads): engine.workMayHaveArrived(commands: commands, payloads: payloads)
+            case .lostRuns: engine.stopLostRuns()
+            }
+        }
         let socketGroup: gid_t?
         do {
             socketGroup = try configuration.socketGroup.map(SocketFile.groupID)

@@ -34,6 +34,9 @@ enum EngineInput: Sendable {
     case stoppedRunKept
     /// A user's cancel committed; the job was `previousState` before it.
     case cancelled(JobID, queue: String, previousState: JobState)
+    /// The other nodes of a shared store took this one for dead and requeued its running jobs:
+    /// every run is stopped, and only kept in its job's history (its record would be refused).
+    case runsLost
     /// A pause or resume committed.
     case paused(String)
     case resumed(String)

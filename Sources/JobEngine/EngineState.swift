@@ -149,6 +149,10 @@ struct EngineState {
             checkDrained(&actions)
         case .cancelled(let id, let name, let previous):
             cancelled(id, queue: name, previousState: previous, now: now, &actions)
+        case .runsLost:
+            for (id, tracked) in jobs.sorted(by: { $0.key < $1.key }) {
+                cancelled(id, queue: tracked.job.spec.queue, previousState: .running, now: now, &actions)
+            }
         case .paused(let name):
             if lifecycle == .starting { pausedOrResumedWhileStarting.insert(name) }
             ensureQueue(name)

@@ -102,7 +102,7 @@ extension JobEngine {
             ["job": "\(job.id)", "queue": "\(job.spec.queue)", "outcome": "\(outcome)"]
         }
         if outcome.isSuccess {
-            store.finish(job.id, .succeeded, startedAt: job.startedAt, usage: usage, spec: job.spec) { [self] result in
+            store.finish(job.id, .succeeded, startedAt: job.startedAt, usage: usage, spec: job.spec, run: job.runs) { [self] result in
                 guard case .success(let finished) = result else { return recordFailed(result, of: job, metadata: metadata) }
                 hub.publish(.finished(finished.job))
                 if !finished.unblocked.isEmpty { dependentsReady() }
@@ -112,7 +112,7 @@ extension JobEngine {
         } else if job.hasAttemptsLeft, case let .failed(exitCode, signal, reason) = outcome.completion {
             let at = clock.now().advanced(by: job.spec.retry.backoff(afterFailedAttempts: job.attempts))
             store.scheduleRetry(job.id, at: at, exitCode: exitCode, signal: signal, reason: reason,
-                                startedAt: job.startedAt, usage: usage, spec: job.spec) { [self] result in
+                                startedAt: job.startedAt, usage: usage, spec: job.spec, run: job.runs) { [self] result in
                 guard case .success(let queued) = result else { return recordFailed(result, of: job, metadata: metadata) }
                 hub.publish(.requeued(queued))
                 logger.info("job failed; it will run again", metadata: metadata().merging(["at": "\(at)"]) { $1 })
@@ -120,7 +120,7 @@ extension JobEngine {
                 recorded(job, terminal: [], queue: nil)
             }
         } else {
-            store.finish(job.id, outcome.completion, startedAt: job.startedAt, usage: usage, spec: job.spec) { [self] result in
+            store.finish(job.id, outcome.completion, startedAt: job.startedAt, usage: usage, spec: job.spec, run: job.runs) { [self] result in
                 guard case .success(let finished) = result else { return recordFailed(result, of: job, metadata: metadata) }
                 hub.publish(.finished(finished.job))
                 if !finished.failedDependents.isEmpty { inbox.yield(.publishFinished(finished.failedDependents)) }
@@ -163,7 +163,7 @@ extension JobEngine {
     /// after the other.
     private nonisolated func release(_ jobs: ArraySlice<Job>) {
         guard let job = jobs.first else { return decide(.releaseEnded) }
-        store.release(job.id, spec: job.spec) { [self] result in
+        store.release(job.id, spec: job.spec, run: job.runs) { [self] result in
             switch result {
             case .success(let released):
                 hub.publish(.requeued(released))

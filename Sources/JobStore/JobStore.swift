@@ -253,4 +253,26 @@ public final class JobStore: Sendable {
 /// SQLite's process-wide settings, applied once before the first connection opens.
 private let processConfigured: Bool = csqlite_configure_process() == SQLITE_OK
 
-extension JobStore: JobStoring {}
+/// One jobqd uses a SQLite store: a record cannot come from a run another node took over, so
+/// the run number the protocol passes is not needed here.
+extension JobStore: JobStoring {
+    public func finish(
+        _ id: JobID, _ completion: JobCompletion, startedAt: Timestamp?, usage: RunUsage?, spec: JobSpec?, run: Int?,
+        completion done: @escaping @Sendable (Result<FinishedJob, JobStoreError>) -> Void
+    ) {
+        finish(id, completion, startedAt: startedAt, usage: usage, spec: spec, completion: done)
+    }
+
+    public func scheduleRetry(
+        _ id: JobID, at runAt: Timestamp, exitCode: Int32?, signal: Int32?, reason: String,
+        startedAt: Timestamp?, usage: RunUsage?, spec: JobSpec?, run: Int?,
+        completion done: @escaping @Sendable (Result<Job, JobStoreError>) -> Void
+    ) {
+        scheduleRetry(id, at: runAt, exitCode: exitCode, signal: signal, reason: reason, startedAt: startedAt, usage: usage,
+                      spec: spec, completion: done)
+    }
+
+    public func release(_ id: JobID, spec: JobSpec?, run: Int?, completion done: @escaping @Sendable (Result<Job, JobStoreError>) -> Void) {
+        release(id, spec: spec, completion: done)
+    }
+}

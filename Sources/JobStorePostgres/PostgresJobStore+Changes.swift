@@ -55,7 +55,7 @@ extension PostgresJobStore {
                 return try await transaction.updated(id, to: .queued, """
                     UPDATE jobs SET state = \(state.rawValue), pending_deps = \(Int32(pending)), attempts = 0, run_at = \(time),
                         updated_at = \(time), started_at = NULL, finished_at = NULL, exit_code = NULL, signal = NULL,
-                        error = NULL, result = NULL, node = NULL
+                        error = NULL, result = NULL, node = NULL, node_incarnation = NULL
                     WHERE id = \(id.rawValue)
                     RETURNING \(unescaped: jobColumns)
                     """)

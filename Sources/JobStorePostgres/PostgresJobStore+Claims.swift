@@ -11,7 +11,8 @@ extension PostgresJobStore {
     public func claim(queue: String, limit: Int = 1, policy: ClaimPolicy = .fifo) async throws(JobStoreError) -> ClaimedJobs {
         guard limit > 0 else { return ClaimedJobs(jobs: [], more: true) }
         let now = clock()
-        return try await write { transaction in
+        let incarnation = self.incarnation
+        let claimed = try await write { transaction in
             let picked = policy == .fifo ? nil : try await self.fairPicks(queue: queue, limit: limit, policy: policy, now: now, in: transaction)
             if picked?.isEmpty == true {
                 return try await self.claimed([], queue: queue, limit: limit, policy: policy, now: now, in: transaction)
@@ -21,6 +22,7 @@ extension PostgresJobStore {
             var jobs = try await transaction.jobs("""
                 UPDATE jobs SET state = 'running', attempts = attempts + 1, runs = runs + 1, started_at = \(time),
                     updated_at = \(time), finished_at = NULL, exit_code = NULL, signal = NULL, error = NULL, node = \(self.node),
+                    node_incarnation = \(incarnation),
                     stdout_path = \(self.logDirectory) || '/' || id || CASE WHEN runs = 0 THEN '' ELSE '.' || (runs + 1) END || '.out',
                     stderr_path = \(self.logDirectory) || '/' || id || CASE WHEN runs = 0 THEN '' ELSE '.' || (runs + 1) END || '.err'
                 WHERE id IN (
@@ -53,6 +55,13 @@ extension PostgresJobStore {
             }
             return try await self.claimed(jobs, queue: queue, limit: limit, policy: policy, now: now, in: transaction)
         }
+        // The node lost its jobs while the claim ran: these belong to the past incarnation,
+        // which nobody will run; they go back to the queue.
+        if self.incarnation != incarnation, !claimed.jobs.isEmpty {
+            _ = try await requeuePastIncarnations()
+            return ClaimedJobs(jobs: [], more: true)
+        }
+        return claimed
     }
 
     /// The claim's answer: whether a ready job was left, and whether some were passed over for

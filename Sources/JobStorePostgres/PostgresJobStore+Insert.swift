@@ -17,7 +17,7 @@ extension PostgresJobStore {
         }
         if specs.isEmpty { return [] }
         let now = clock()
-        return try await transaction { connection in
+        let submitted = try await transaction { connection in
             try await Self.settleQueueKinds(specs, on: connection, logger: self.logger)
             var submitted: [SubmittedJob] = []
             submitted.reserveCapacity(specs.count)
@@ -39,6 +39,7 @@ extension PostgresJobStore {
             try await storePlain(upTo: specs.count)
             return submitted
         }
+        return submitted
     }
 
     /// Records each new queue's kind (commands or payloads: the first job's) and refuses a spec

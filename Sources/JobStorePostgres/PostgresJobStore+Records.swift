@@ -3,14 +3,15 @@ import JobStoring
 import PostgresNIO
 
 /// How runs end on PostgreSQL. A node records the end of a run only of a job that is running
-/// on that node (`node` is this store's): a node that lost the job (its heartbeat lapsed and
-/// another node requeued it) finds it refused, as an illegal transition from the state the job
-/// is in now, and can never record over a newer attempt.
+/// on that node in its present incarnation: a node that lost the job (its heartbeat lapsed and
+/// another node requeued it, or it restarted) finds it refused, and can never record over a
+/// newer attempt.
 extension PostgresJobStore {
     /// Records how a running job ended, for good (see the SQLite store's `finish`): success
     /// unblocks the jobs waiting on it, failure fails them.
     public func finish(
-        _ id: JobID, _ completion: JobCompletion, startedAt: Timestamp? = nil, usage: RunUsage? = nil, spec: JobSpec? = nil
+        _ id: JobID, _ completion: JobCompletion, startedAt: Timestamp? = nil, usage: RunUsage? = nil, spec: JobSpec? = nil,
+        run: Int? = nil
     ) async throws(JobStoreError) -> FinishedJob {
         let now = clock()
         let target: JobState
@@ -20,13 +21,15 @@ extension PostgresJobStore {
         case let .failed(code, sig, why): (target, exitCode, signal, reason) = (.failed, code, sig, why)
         }
         let time = now.millisecondsSinceEpoch
+        let incarnation = self.incarnation
         return try await write { transaction in
             let job = try await transaction.recorded(id, to: target, """
                 UPDATE jobs SET state = \(target.rawValue), finished_at = \(time), updated_at = \(time), exit_code = \(exitCode),
                     signal = \(signal), error = \(reason), started_at = coalesce(\(startedAt?.millisecondsSinceEpoch), started_at),
                     cpu_user_us = \(usage?.userCPU.wholeMicroseconds), cpu_system_us = \(usage?.systemCPU.wholeMicroseconds),
                     max_rss_kib = \(usage.map { $0.maxResidentBytes / 1024 })
-                WHERE id = \(id.rawValue) AND state = 'running' AND node = \(self.node)
+                WHERE id = \(id.rawValue) AND state = 'running' AND node = \(self.node) AND node_incarnation = \(incarnation)
+                  AND (\(run.map { Int32(clamping: $0) })::integer IS NULL OR runs = \(run.map { Int32(clamping: $0) }))
                 RETURNING \(unescaped: jobColumns)
                 """)
             try await transaction.recordRunEnd(of: job, at: now, usage: usage)
@@ -38,18 +41,20 @@ extension PostgresJobStore {
     /// Puts a running job whose attempt failed back to `queued`, to run again at `runAt`.
     public func scheduleRetry(
         _ id: JobID, at runAt: Timestamp, exitCode: Int32? = nil, signal: Int32? = nil, reason: String,
-        startedAt: Timestamp? = nil, usage: RunUsage? = nil, spec: JobSpec? = nil
+        startedAt: Timestamp? = nil, usage: RunUsage? = nil, spec: JobSpec? = nil, run: Int? = nil
     ) async throws(JobStoreError) -> Job {
         let now = clock()
         let time = now.millisecondsSinceEpoch
+        let incarnation = self.incarnation
         return try await write { transaction in
             let job = try await transaction.recorded(id, to: .queued, """
                 UPDATE jobs SET state = 'queued', run_at = \(runAt.millisecondsSinceEpoch), updated_at = \(time),
                     exit_code = \(exitCode), signal = \(signal), error = \(reason),
                     started_at = coalesce(\(startedAt?.millisecondsSinceEpoch), started_at),
                     cpu_user_us = \(usage?.userCPU.wholeMicroseconds), cpu_system_us = \(usage?.systemCPU.wholeMicroseconds),
-                    max_rss_kib = \(usage.map { $0.maxResidentBytes / 1024 }), node = NULL
-                WHERE id = \(id.rawValue) AND state = 'running' AND node = \(self.node)
+                    max_rss_kib = \(usage.map { $0.maxResidentBytes / 1024 }), node = NULL, node_incarnation = NULL
+                WHERE id = \(id.rawValue) AND state = 'running' AND node = \(self.node) AND node_incarnation = \(incarnation)
+                  AND (\(run.map { Int32(clamping: $0) })::integer IS NULL OR runs = \(run.map { Int32(clamping: $0) }))
                 RETURNING \(unescaped: jobColumns)
                 """)
             try await transaction.recordRunEnd(of: job, at: now, usage: usage)
@@ -59,13 +64,15 @@ extension PostgresJobStore {
 
     /// Gives back a claimed job that never started (the node is draining): `queued` again in
     /// its old place, the claim not counted as an attempt.
-    public func release(_ id: JobID, spec: JobSpec? = nil) async throws(JobStoreError) -> Job {
+    public func release(_ id: JobID, spec: JobSpec? = nil, run: Int? = nil) async throws(JobStoreError) -> Job {
         let time = clock().millisecondsSinceEpoch
+        let incarnation = self.incarnation
         return try await write { transaction in
             try await transaction.recorded(id, to: .queued, """
                 UPDATE jobs SET state = 'queued', attempts = greatest(0, attempts - 1), updated_at = \(time),
-                    started_at = NULL, stdout_path = NULL, stderr_path = NULL, node = NULL
-                WHERE id = \(id.rawValue) AND state = 'running' AND node = \(self.node)
+                    started_at = NULL, stdout_path = NULL, stderr_path = NULL, node = NULL, node_incarnation = NULL
+                WHERE id = \(id.rawValue) AND state = 'running' AND node = \(self.node) AND node_incarnation = \(incarnation)
+                  AND (\(run.map { Int32(clamping: $0) })::integer IS NULL OR runs = \(run.map { Int32(clamping: $0) }))
                 RETURNING \(unescaped: jobColumns)
                 """)
         }
@@ -104,13 +111,25 @@ extension PostgresJobStore {
     /// (they run again), the interrupted attempt moved from `attempts` to `interrupted`;
     /// payload jobs under lease keep their lease. Other nodes' jobs are theirs.
     public func recoverInterruptedJobs() async throws(JobStoreError) -> [JobID] {
+        try await requeueRunning(ofPastIncarnationsOnly: false)
+    }
+
+    /// After this node learned it lapsed: the jobs its past incarnations still hold (claimed
+    /// after the others' rescue) go back to the queue; the present incarnation's stay.
+    func requeuePastIncarnations() async throws(JobStoreError) -> [JobID] {
+        try await requeueRunning(ofPastIncarnationsOnly: true)
+    }
+
+    private func requeueRunning(ofPastIncarnationsOnly pastOnly: Bool) async throws(JobStoreError) -> [JobID] {
         let time = clock().millisecondsSinceEpoch
+        let present: Int64? = pastOnly ? self.incarnation : nil
         return try await write { transaction in
             try await transaction.values("""
-                UPDATE jobs SET state = 'queued', updated_at = \(time), node = NULL,
+                UPDATE jobs SET state = 'queued', updated_at = \(time), node = NULL, node_incarnation = NULL,
                     attempts = greatest(attempts - 1, 0), interrupted = interrupted + 1,
                     error = 'attempt ' || attempts || ' was interrupted: jobqd stopped or crashed while it ran'
                 WHERE state = 'running' AND lease_expires_at IS NULL AND node = \(self.node)
+                  AND (\(present)::bigint IS NULL OR node_incarnation IS DISTINCT FROM \(present))
                 RETURNING id
                 """, as: Int64.self).map { JobID($0) }.sorted()
         }

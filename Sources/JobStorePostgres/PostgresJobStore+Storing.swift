@@ -22,27 +22,27 @@ extension PostgresJobStore: JobStoring {
     }
 
     public func finish(
-        _ id: JobID, _ completion: JobCompletion, startedAt: Timestamp?, usage: RunUsage?, spec: JobSpec?,
+        _ id: JobID, _ completion: JobCompletion, startedAt: Timestamp?, usage: RunUsage?, spec: JobSpec?, run: Int?,
         completion done: @escaping @Sendable (Result<FinishedJob, JobStoreError>) -> Void
     ) {
         enqueue({ () async throws(JobStoreError) in
-            try await self.finish(id, completion, startedAt: startedAt, usage: usage, spec: spec)
+            try await self.finish(id, completion, startedAt: startedAt, usage: usage, spec: spec, run: run)
         }, completion: done)
     }
 
     public func scheduleRetry(
         _ id: JobID, at runAt: Timestamp, exitCode: Int32?, signal: Int32?, reason: String,
-        startedAt: Timestamp?, usage: RunUsage?, spec: JobSpec?,
+        startedAt: Timestamp?, usage: RunUsage?, spec: JobSpec?, run: Int?,
         completion done: @escaping @Sendable (Result<Job, JobStoreError>) -> Void
     ) {
         enqueue({ () async throws(JobStoreError) in
             try await self.scheduleRetry(id, at: runAt, exitCode: exitCode, signal: signal, reason: reason,
-                                         startedAt: startedAt, usage: usage, spec: spec)
+                                         startedAt: startedAt, usage: usage, spec: spec, run: run)
         }, completion: done)
     }
 
-    public func release(_ id: JobID, spec: JobSpec?, completion done: @escaping @Sendable (Result<Job, JobStoreError>) -> Void) {
-        enqueue({ () async throws(JobStoreError) in try await self.release(id, spec: spec) }, completion: done)
+    public func release(_ id: JobID, spec: JobSpec?, run: Int?, completion done: @escaping @Sendable (Result<Job, JobStoreError>) -> Void) {
+        enqueue({ () async throws(JobStoreError) in try await self.release(id, spec: spec, run: run) }, completion: done)
     }
 
     public func keepStoppedRun(

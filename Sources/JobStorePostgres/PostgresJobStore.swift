@@ -33,12 +33,32 @@ public final class PostgresJobStore: Sendable, Service {
     public let database: String
     /// The migrations applied when this store opened the database (empty when it was current).
     public let appliedMigrations: [String]
+    /// The heartbeat's settings.
+    let heartbeat: NodeHeartbeat
+    /// This node's present incarnation (it grows each time the node registers: at open, and
+    /// when it learns that the other nodes took it for dead).
+    let incarnations: Locked<Int64>
+    var incarnation: Int64 { incarnations.withLock { $0 } }
+    /// When this node last beat (or registered): it judges others lapsed only while its own
+    /// beats are recent, so that after an outage of the database no node takes the others,
+    /// as stale as itself, for dead.
+    let lastBeat: Locked<Timestamp>
+    /// Where the store tells the daemon of work another node made and of runs this node lost.
+    let events = Locked<(@Sendable (NodeEvent) -> Void)?>(nil)
+    /// Where the store connects.
+    let configuration: PostgresStoreConfiguration
 
     private init(
-        client: PostgresClient, node: String, logDirectory: String, clock: @escaping @Sendable () -> Timestamp, logger: Logger,
-        database: String, appliedMigrations: [String]
+        client: PostgresClient, configuration: PostgresStoreConfiguration, node: String, incarnation: Int64,
+        heartbeat: NodeHeartbeat, logDirectory: String, clock: @escaping @Sendable () -> Timestamp, logger: Logger,
+        appliedMigrations: [String]
     ) {
         self.client = client
+        self.configuration = configuration
+        self.heartbeat = heartbeat
+        self.incarnations = Locked(incarnation)
+        self.lastBeat = Locked(clock())
+        let database = configuration.description
         self.node = node
         self.logDirectory = logDirectory.hasSuffix("/") ? String(logDirectory.dropLast()) : logDirectory
         self.clock = clock
@@ -55,18 +75,21 @@ public final class PostgresJobStore: Sendable, Service {
         _ configuration: PostgresStoreConfiguration,
         node: String,
         logDirectory: String,
+        heartbeat: NodeHeartbeat = NodeHeartbeat(),
         clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() },
         logger: Logger = Logger(label: "jobq.store"),
         migrations: [EmbeddedMigration] = EmbeddedMigration.postgresql
     ) async throws(JobStoreError) -> PostgresJobStore {
         let connection = try await configuration.connect(logger: logger)
         let applied: [String]
+        let incarnation: Int64
         do {
             applied = try await PostgresMigrator(migrations: migrations, database: configuration.description, logger: logger)
                 .migrate(connection, now: clock())
+            incarnation = try await register(node, on: connection, now: clock(), logger: logger)
         } catch {
             try? await connection.close()
-            throw error
+            throw .postgres(error)
         }
         try? await connection.close()
         var pool = configuration.clientConfiguration
@@ -75,8 +98,9 @@ public final class PostgresJobStore: Sendable, Service {
             "database": "\(configuration)", "node": "\(node)", "migrations_applied": "\(applied.count)",
         ])
         return PostgresJobStore(
-            client: PostgresClient(configuration: pool, backgroundLogger: logger), node: node, logDirectory: logDirectory, clock: clock,
-            logger: logger, database: configuration.description, appliedMigrations: applied)
+            client: PostgresClient(configuration: pool, backgroundLogger: logger), configuration: configuration, node: node,
+            incarnation: incarnation, heartbeat: heartbeat, logDirectory: logDirectory, clock: clock, logger: logger,
+            appliedMigrations: applied)
     }
 
     /// Runs the connection pool and the handed-in operations until the store is closed or the
@@ -85,6 +109,7 @@ public final class PostgresJobStore: Sendable, Service {
     public func run() async {
         await withDiscardingTaskGroup { pool in
             pool.addTask { await self.client.run() }
+            pool.addTask { await self.beatUntilCancelled() }
             // A service group's graceful shutdown reaches the store after the engine has
             // drained: operations then stop coming, and those in flight finish.
             await withGracefulShutdownHandler {

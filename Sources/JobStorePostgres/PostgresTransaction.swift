@@ -60,6 +60,9 @@ struct PostgresTransaction {
             if state == .running, let owner, owner != node {
                 throw JobStoreError.conflict(id, "it runs on node \(owner), not on \(node): this node lost it, and its run here is not recorded")
             }
+            if state == .running, owner == node {
+                throw JobStoreError.conflict(id, "node \(node) ran it before it lost its jobs (or restarted); that run is not recorded")
+            }
             throw JobStoreError.illegalTransition(id, from: state, to: target)
         }
         throw JobStoreError.notFound(id)

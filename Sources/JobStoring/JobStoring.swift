@@ -20,17 +20,19 @@ public protocol JobStoring: AnyObject, Sendable {
     /// The earliest `run_at` after `instant` of the queue's queued jobs (when to claim again).
     func nextRunAt(
         queue: String, after instant: Timestamp, completion: @escaping @Sendable (Result<Timestamp?, JobStoreError>) -> Void)
-    /// Records a run's end as its job's outcome, settling the jobs that run after it.
+    /// Records a run's end as its job's outcome, settling the jobs that run after it. `run`,
+    /// when given, is the run that ended (`Job.runs` at its claim): a store several nodes share
+    /// refuses the record when the job has run again since.
     func finish(
-        _ id: JobID, _ completion: JobCompletion, startedAt: Timestamp?, usage: RunUsage?, spec: JobSpec?,
+        _ id: JobID, _ completion: JobCompletion, startedAt: Timestamp?, usage: RunUsage?, spec: JobSpec?, run: Int?,
         completion done: @escaping @Sendable (Result<FinishedJob, JobStoreError>) -> Void)
     /// Records a failed run and queues the job for another attempt at `runAt`.
     func scheduleRetry(
         _ id: JobID, at runAt: Timestamp, exitCode: Int32?, signal: Int32?, reason: String,
-        startedAt: Timestamp?, usage: RunUsage?, spec: JobSpec?,
+        startedAt: Timestamp?, usage: RunUsage?, spec: JobSpec?, run: Int?,
         completion done: @escaping @Sendable (Result<Job, JobStoreError>) -> Void)
     /// Puts a running job back in its queue without counting the attempt (a drain's stop).
-    func release(_ id: JobID, spec: JobSpec?, completion done: @escaping @Sendable (Result<Job, JobStoreError>) -> Void)
+    func release(_ id: JobID, spec: JobSpec?, run: Int?, completion done: @escaping @Sendable (Result<Job, JobStoreError>) -> Void)
     /// Keeps a run that was stopped (cancelled, drained) in its job's history.
     func keepStoppedRun(
         of job: Job, _ end: JobCompletion, usage: RunUsage?, completion done: @escaping @Sendable (Result<Void, JobStoreError>) -> Void)

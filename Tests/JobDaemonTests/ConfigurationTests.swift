@@ -171,6 +171,10 @@ struct ConfigurationTests {
         #expect(throws: DaemonConfiguration.Problem.self) { try configuration.set("node", "no spaces", source: "--node") }
         #expect(throws: DaemonConfiguration.Problem.self) { try configuration.set("node", "", source: "--node") }
         #expect(configuration.node == "build-7")
+        #expect(configuration.heartbeatLapse == .seconds(30))
+        try configuration.set("heartbeat_lapse_seconds", "4.5", source: "f:3")
+        #expect(configuration.heartbeatLapse == .milliseconds(4500))
+        #expect(throws: DaemonConfiguration.Problem.self) { try configuration.set("heartbeat_lapse_seconds", "0.5", source: "f:4") }
     }
 
 }

@@ -139,6 +139,17 @@ struct EngineStateTests {
         #expect(state.runningCount("default") == 0)
     }
 
+    @Test("Runs lost to other nodes are all stopped, as a cancel stops them; one being recorded is left to its refusal")
+    func runsLost() {
+        var state = started(concurrency: 3)
+        _ = state.handle(.claimed(queue: "default", jobs: [job(1), job(2), job(3)], limit: 3), now: now)
+        _ = state.handle(.runEnded(3, .exited(code: 0), abandoned: false), now: now)
+        #expect(state.jobs[3]?.phase == .recording)
+        #expect(state.handle(.runsLost, now: now) == [.stop(1), .stop(2)])
+        #expect(state.jobs[1]?.phase == .stopping(byUser: true) && state.jobs[2]?.phase == .stopping(byUser: true))
+        #expect(state.jobs[3]?.phase == .recording)
+    }
+
     @Test("Cancel between a run's end and its record: nothing to stop, nothing left behind")
     func cancelWhileRecording() {
         var state = started(concurrency: 1)

@@ -66,11 +66,12 @@ func withClient<T: Sendable>(
 @discardableResult
 func withStore<T: Sendable>(
     _ configuration: PostgresStoreConfiguration, node: String = "node-a",
+    heartbeat: NodeHeartbeat = NodeHeartbeat(lapse: .seconds(30), interval: .seconds(3600)),
     clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() },
     _ body: @Sendable (PostgresJobStore) async throws -> T
 ) async throws -> T {
     let store = try await PostgresJobStore.open(
-        configuration, node: node, logDirectory: "/var/tmp/jobq-test-logs", clock: clock, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        configuration, node: node, logDirectory: "/var/tmp/jobq-test-logs", heartbeat: heartbeat, clock: clock, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
             await store.run()

@@ -80,20 +80,20 @@ extension JobStoring {
 
     func finish(_ id: JobID, _ completion: JobCompletion, usage: RunUsage? = nil) async throws -> FinishedJob {
         try await withCheckedThrowingContinuation { continuation in
-            finish(id, completion, startedAt: nil, usage: usage, spec: nil) { continuation.resume(with: $0) }
+            finish(id, completion, startedAt: nil, usage: usage, spec: nil, run: nil) { continuation.resume(with: $0) }
         }
     }
 
     func scheduleRetry(_ id: JobID, at runAt: Timestamp, exitCode: Int32?, reason: String) async throws -> Job {
         try await withCheckedThrowingContinuation { continuation in
-            scheduleRetry(id, at: runAt, exitCode: exitCode, signal: nil, reason: reason, startedAt: nil, usage: nil, spec: nil) {
+            scheduleRetry(id, at: runAt, exitCode: exitCode, signal: nil, reason: reason, startedAt: nil, usage: nil, spec: nil, run: nil) {
                 continuation.resume(with: $0)
             }
         }
     }
 
     func release(_ id: JobID) async throws -> Job {
-        try await withCheckedThrowingContinuation { continuation in release(id, spec: nil) { continuation.resume(with: $0) } }
+        try await withCheckedThrowingContinuation { continuation in release(id, spec: nil, run: nil) { continuation.resume(with: $0) } }
     }
 
     func keepStoppedRun(of job: Job, _ end: JobCompletion, usage: RunUsage?) async throws {

@@ -45,11 +45,13 @@ CREATE TABLE jobs (
     cpu_user_us     bigint,
     cpu_system_us   bigint,
     max_rss_kib     bigint,
-    -- The node whose worker runs the job while it is running. A node records a run's end only
-    -- where state = 'running', node is itself and runs is the run it started: a node that lost
-    -- the job (its heartbeat lapsed and another node requeued it) can never record over a newer
-    -- attempt.
-    node            text
+    -- The node whose worker runs the job while it is running, and that node's incarnation
+    -- (nodes.incarnation when it claimed the job). A node records a run's end only where state
+    -- is 'running' and both are its own now: a node that lost the job (its heartbeat lapsed, and
+    -- another node requeued it; or it restarted) can never record over a newer attempt, even one
+    -- it claimed again itself.
+    node            text,
+    node_incarnation bigint
 );
 
 CREATE INDEX jobs_ready ON jobs (queue, priority DESC, run_at, id) WHERE state = 'queued';
@@ -164,13 +166,15 @@ CREATE TABLE queue_turns (
 );
 
 -- The jobqd serving this database. A node's heartbeat moves heartbeat_at on; a node whose
--- heartbeat is older than the lapse loses its running jobs to the others. incarnation grows at
--- each start of the node, so that a node that comes back knows the jobs it ran are no longer its.
+-- heartbeat is older than the lapse loses its running jobs to the others, which mark it lapsed.
+-- incarnation only grows: at each start of the node, and when it lapses, so that a node that
+-- comes back knows the jobs it ran are no longer its.
 CREATE TABLE nodes (
-    name         text   NOT NULL PRIMARY KEY,
-    incarnation  bigint NOT NULL,
-    started_at   bigint NOT NULL,
-    heartbeat_at bigint NOT NULL,
+    name         text    NOT NULL PRIMARY KEY,
+    incarnation  bigint  NOT NULL,
+    started_at   bigint  NOT NULL,
+    heartbeat_at bigint  NOT NULL,
+    lapsed       boolean NOT NULL DEFAULT false,
     -- The queues it serves (NULL: all of them).
     serves       text[]
 );
