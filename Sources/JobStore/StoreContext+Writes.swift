@@ -44,26 +44,9 @@ extension StoreContext {
             """, bind: { statement throws(SQLiteError) in try statement.bind(1, key) }).first {
             return SubmittedJob(job: existing, created: false)
         }
-        var pending: [JobID] = []
-        var failedDependency: (JobID, JobState)?
-        for dependency in Set(spec.after).sorted() {
-            guard let state = try state(of: dependency) else {
-                throw .dependencyNotFound(index: index, dependency)
-            }
-            switch state {
-            case .succeeded: continue
-            case .failed, .cancelled: failedDependency = failedDependency ?? (dependency, state)
-            case .queued, .blocked, .running: pending.append(dependency)
-            }
-        }
-        let state: JobState
-        var error: String?
-        if let (dependency, dependencyState) = failedDependency {
-            state = .failed
-            error = "job \(dependency), which this job runs after, \(dependencyState == .failed ? "failed" : "was cancelled")"
-        } else {
-            state = pending.isEmpty ? .queued : .blocked
-        }
+        var dependencies: [(JobID, JobState?)] = []
+        for dependency in Set(spec.after).sorted() { dependencies.append((dependency, try state(of: dependency))) }
+        let (state, pending, error) = try StoreRules.newJob(after: dependencies, index: index)
         let specJSON = spec.compactJSON
         let runAt = spec.runAt ?? now
         try withStatement("""

@@ -142,13 +142,8 @@ extension PostgresJobStore {
     public func prune(
         finishedBefore cutoff: Timestamp, batchSize: Int = 1000, onBatch: ([PrunedJob]) async -> Void = { _ in }
     ) async throws(JobStoreError) -> Int {
-        var total = 0
-        while true {
-            let batch = try await pruneBatch(finishedBefore: cutoff, limit: batchSize)
-            if batch.isEmpty { return total }
-            await onBatch(batch)
-            total += batch.count
-            if batch.count < batchSize { return total }
+        try await StoreRules.prune(batchSize: batchSize, onBatch: onBatch) { () async throws(JobStoreError) in
+            try await pruneBatch(finishedBefore: cutoff, limit: batchSize)
         }
     }
 }

@@ -110,30 +110,10 @@ extension PostgresJobStore {
         if let key = spec.idempotencyKey, let existing = try await liveJob(holding: key, on: connection) {
             return SubmittedJob(job: existing, created: false)
         }
-        var pending: [JobID] = []
-        var failedDependency: (JobID, JobState)?
-        for dependency in Set(spec.after).sorted() {
-            var found: JobState?
-            for try await name in try await connection.query(
-                "SELECT state FROM jobs WHERE id = \(dependency.rawValue)", logger: logger
-            ).decode(String.self) {
-                found = JobState(rawValue: name)
-            }
-            guard let state = found else { throw JobStoreError.dependencyNotFound(index: index, dependency) }
-            switch state {
-            case .succeeded: continue
-            case .failed, .cancelled: failedDependency = failedDependency ?? (dependency, state)
-            case .queued, .blocked, .running: pending.append(dependency)
-            }
-        }
-        let state: JobState
-        var error: String?
-        if let (dependency, dependencyState) = failedDependency {
-            state = .failed
-            error = "job \(dependency), which this job runs after, \(dependencyState == .failed ? "failed" : "was cancelled")"
-        } else {
-            state = pending.isEmpty ? .queued : .blocked
-        }
+        let transaction = PostgresTransaction(connection: connection, logger: logger, node: node)
+        var dependencies: [(JobID, JobState?)] = []
+        for dependency in Set(spec.after).sorted() { dependencies.append((dependency, try await transaction.state(of: dependency))) }
+        let (state, pending, error) = try StoreRules.newJob(after: dependencies, index: index)
         let runAt = spec.runAt ?? now
         let time = now.millisecondsSinceEpoch
         let finishedAt: Int64? = state == .failed ? time : nil

@@ -78,27 +78,10 @@ extension PostgresJobStore {
             """).first
     }
 
-    /// Why lease `token` is not held, in the SQLite store's words.
+    /// Why lease `token` is not held (``StoreRules/leaseRefusal(_:job:)``).
     func leaseRefusal(_ token: LeaseToken, now: Timestamp, in transaction: PostgresTransaction) async throws -> JobStoreError {
-        guard let job = try await transaction.jobs("SELECT \(unescaped: jobColumns) FROM jobs WHERE id = \(token.job.rawValue)").first else {
-            return .notFound(token.job)
-        }
-        if !job.spec.command.isPayload { return .leaseLost(token, "job \(job.id) runs a command, it has no lease") }
-        if job.runs > token.run {
-            return .leaseLost(token, "job \(job.id) was leased again (run \(job.runs)) after this lease ended")
-        }
-        if job.runs < token.run { return .leaseLost(token, "job \(job.id) has had no run \(token.run)") }
-        switch job.state {
-        case .running:
-            let expiry = job.lease.map { " at \($0.expiresAt)" } ?? ""
-            return .leaseLost(token, "the lease expired\(expiry); the attempt counts as failed")
-        case .queued, .blocked:
-            return .leaseLost(token, "the lease ended (released, expired or failed); job \(job.id) is \(job.state) again")
-        case .cancelled:
-            return .leaseLost(token, "job \(job.id) was cancelled\(job.error.map { " (\($0))" } ?? "")")
-        case .succeeded, .failed:
-            return .leaseLost(token, "job \(job.id) has already \(job.state)")
-        }
+        StoreRules.leaseRefusal(
+            token, job: try await transaction.jobs("SELECT \(unescaped: jobColumns) FROM jobs WHERE id = \(token.job.rawValue)").first)
     }
 
     /// Ends the lease `job` is held under as a failed attempt: queued again after its backoff
