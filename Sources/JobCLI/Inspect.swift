@@ -267,6 +267,7 @@ func describe(_ record: RunRecord) -> String {
     if let wall = record.wall { text += ", took " + Formats.describe(milliseconds: wall.wholeMilliseconds) }
     text += ", " + (record.error ?? "succeeded")
     if let usage = record.usage { text += "; " + describe(usage) }
+    if let node = record.node { text += "; on node " + node }
     return text
 }
 

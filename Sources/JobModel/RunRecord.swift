@@ -11,9 +11,11 @@ public struct RunRecord: Hashable, Sendable, Codable {
     public var error: String?
     /// What it used; absent for a run that never started a process.
     public var usage: RunUsage?
+    /// The node that ran it, on a PostgreSQL store several jobqd share.
+    public var node: String?
 
     public init(run: Int, startedAt: Timestamp?, finishedAt: Timestamp, exitCode: Int32? = nil, signal: Int32? = nil,
-                error: String? = nil, usage: RunUsage? = nil) {
+                error: String? = nil, usage: RunUsage? = nil, node: String? = nil) {
         self.run = run
         self.startedAt = startedAt
         self.finishedAt = finishedAt
@@ -21,6 +23,7 @@ public struct RunRecord: Hashable, Sendable, Codable {
         self.signal = signal
         self.error = error
         self.usage = usage
+        self.node = node
     }
 
     /// How long the run took, when its start is known.
@@ -31,7 +34,7 @@ public struct RunRecord: Hashable, Sendable, Codable {
         case startedAt = "started_at"
         case finishedAt = "finished_at"
         case exitCode = "exit_code"
-        case signal, error, usage
+        case signal, error, usage, node
     }
 }
 

@@ -139,11 +139,11 @@ extension PostgresJobStore {
     public func runHistory(of id: JobID) async throws(JobStoreError) -> [RunRecord]? {
         guard try await job(id) != nil else { return nil }
         return try await rows("""
-            SELECT run, started_at, finished_at, exit_code, signal, error, cpu_user_us, cpu_system_us, max_rss_kib
+            SELECT run, started_at, finished_at, exit_code, signal, error, cpu_user_us, cpu_system_us, max_rss_kib, node
             FROM job_run_history WHERE job_id = \(id.rawValue) ORDER BY run
             """) { row in
-            let (run, started, finished, exitCode, signal, error, user, system, resident) =
-                try row.decode((Int32, Int64?, Int64, Int32?, Int32?, String?, Int64?, Int64?, Int64?).self)
+            let (run, started, finished, exitCode, signal, error, user, system, resident, node) =
+                try row.decode((Int32, Int64?, Int64, Int32?, Int32?, String?, Int64?, Int64?, Int64?, String?).self)
             var usage: RunUsage?
             if let user, let system, let resident {
                 usage = RunUsage(userCPU: .microseconds(user), systemCPU: .microseconds(system), maxResidentBytes: resident * 1024)
@@ -151,7 +151,7 @@ extension PostgresJobStore {
             return RunRecord(
                 run: Int(run), startedAt: started.map(Timestamp.init(millisecondsSinceEpoch:)),
                 finishedAt: Timestamp(millisecondsSinceEpoch: finished), exitCode: exitCode, signal: signal, error: error,
-                usage: usage)
+                usage: usage, node: node)
         }
     }
 }
