@@ -7,7 +7,9 @@ extension PostgresJobStore {
     /// in one short transaction: each becomes `running` on this node with one more attempt and
     /// its output paths set. Rows another node is claiming at the same moment are skipped
     /// (`FOR UPDATE SKIP LOCKED`), never waited for or taken twice. A per-submitter cap counts
-    /// running jobs on every node: the cap is cluster-wide.
+    /// running jobs on every node: the cap is cluster-wide. A paused queue gives nothing, so that
+    /// a pause through any node holds every node from its commit on (the notice that tells the
+    /// others only saves them the claim).
     public func claim(queue: String, limit: Int = 1, policy: ClaimPolicy = .fifo) async throws(JobStoreError) -> ClaimedJobs {
         guard limit > 0 else { return ClaimedJobs(jobs: [], more: true) }
         let now = clock()
@@ -30,6 +32,7 @@ extension PostgresJobStore {
                     WHERE state = 'queued' AND queue = \(queue) AND run_at <= \(time)
                       AND (\(ids)::bigint[] IS NULL OR id = ANY(\(ids)::bigint[]))
                       AND NOT EXISTS (SELECT 1 FROM queue_kinds WHERE queue = \(queue) AND kind = 'payload')
+                      AND NOT EXISTS (SELECT 1 FROM paused_queues WHERE queue = \(queue))
                     ORDER BY priority DESC, run_at, id
                     LIMIT \(Int64(limit))
                     FOR UPDATE SKIP LOCKED)
