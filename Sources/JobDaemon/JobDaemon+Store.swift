@@ -6,11 +6,11 @@ import Logging
 import ServiceLifecycle
 
 extension JobDaemon {
-    /// The store jobqd opened, and the service it needs run beside the engine (PostgreSQL's
-    /// connection pool; none for SQLite).
+    /// The store jobqd opened, and the services it needs run beside the engine, in start order
+    /// (PostgreSQL's connection pool, then the store's own work; none for SQLite).
     struct OpenedStore {
         var store: any JobStoring
-        var service: (any Service)?
+        var services: [any Service]
         /// The PostgreSQL store, whose news of the other nodes the engine must hear.
         var postgres: PostgresJobStore?
     }
@@ -28,7 +28,7 @@ extension JobDaemon {
                     StoreConfiguration(path: configuration.databasePath, logDirectory: configuration.logDirectory,
                                        durability: configuration.durability),
                     logger: logger)
-                return OpenedStore(store: store, service: nil, postgres: nil)
+                return OpenedStore(store: store, services: [], postgres: nil)
             } catch {
                 throw DaemonError(description: error.description, exitCode: 74)
             }
@@ -44,7 +44,7 @@ extension JobDaemon {
             let store = try await PostgresJobStore.open(
                 postgres, node: node, logDirectory: configuration.logDirectory,
                 heartbeat: NodeHeartbeat(lapse: configuration.heartbeatLapse), logger: logger)
-            return OpenedStore(store: store, service: store, postgres: store)
+            return OpenedStore(store: store, services: [store.connectionPool, store], postgres: store)
         } catch {
             throw DaemonError(description: "cannot open the store \(postgres): \(error.description)", exitCode: 74)
         }

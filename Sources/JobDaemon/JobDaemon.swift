@@ -79,11 +79,16 @@ public enum JobDaemon {
                 submitPolicy: configuration.submitPolicy,
                 defaultClaimPolicy: configuration.claimPolicy, claimPolicies: configuration.claimPolicies),
             logger: logger)
-        // Work the other nodes of a shared store made, and the news that this node lost its
-        // runs to them, reach the engine.
+        // What the other nodes of a shared store did, and the news that this node lost its runs
+        // to them, reach the engine.
         opened.postgres?.observe { event in
             switch event {
             case let .workMayHaveArrived(commands, payloads): engine.workMayHaveArrived(commands: commands, payloads: payloads)
+            case .finishedElsewhere(let ids): engine.jobsFinishedElsewhere(ids)
+            case let .pausedElsewhere(queue, paused): engine.queuePausedElsewhere(queue, paused)
+            case let .workersChangedElsewhere(queue, count): engine.concurrencyChangedElsewhere(queue, count)
+            case let .queueSettings(paused, workers): engine.queueSettingsAre(paused: paused, workers: workers)
+            case .looked: engine.lookAgainForWaits()
             case .lostRuns: engine.stopLostRuns()
             }
         }
@@ -133,9 +138,9 @@ public enum JobDaemon {
         let interrupts = InterruptWatch(
             engine: engine, grace: configuration.drainGrace,
             shutDown: { await made.withLock { $0 }?.triggerGracefulShutdown() }, logger: logger)
-        // A PostgreSQL store runs its pool as a service: started with the others, stopped after
-        // the engine has drained (services stop in reverse order).
-        let services: [any Service] = [interrupts] + (opened.service.map { [$0] } ?? []) + [engine, api, notify]
+        // A PostgreSQL store runs its pool and its own work as services: started with the others,
+        // stopped after the engine has drained, the pool last (services stop in reverse order).
+        let services: [any Service] = [interrupts] + opened.services + [engine, api, notify]
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm], logger: logger)
         made.withLock { $0 = group }
         do {

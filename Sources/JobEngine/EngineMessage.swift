@@ -11,6 +11,10 @@ enum EngineMessage: Sendable {
     case joinCounts([QueueCounts]?)
     /// Jobs a failure failed down the chain: read them and publish them as finished.
     case publishFinished([JobID])
+    /// Another node finished these jobs: waits and joins hear of it, and subscribers get them.
+    case finishedElsewhere([JobID])
+    /// Look again at what the waits and joins wait for (another node may have finished it).
+    case lookAgain
     /// The drain is done: nothing runs, nothing is being recorded.
     case drained
 }

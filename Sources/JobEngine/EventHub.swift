@@ -30,10 +30,14 @@ final class EventHub: Sendable {
         return stream
     }
 
-    /// Sends an event to every subscriber, forgetting those whose stream has ended, and counts it.
-    func publish(_ event: EngineEvent) {
+    /// Whether anyone listens to the events now.
+    var hasSubscribers: Bool { state.withLock { !$0.subscribers.isEmpty } }
+
+    /// Sends an event to every subscriber, forgetting those whose stream has ended, and counts it
+    /// in the metrics unless `counted` is false (a job another node finished).
+    func publish(_ event: EngineEvent, counted: Bool = true) {
         state.withLock { state in
-            state.metrics.record(event)
+            if counted { state.metrics.record(event) }
             for (token, subscriber) in state.subscribers {
                 if case .terminated = subscriber.yield(event) { state.subscribers[token] = nil }
             }

@@ -18,6 +18,23 @@ extension JobEngine {
             if again { countForJoins(in: &group) }
         case .publishFinished(let ids):
             group.addTask { await self.publishFinished(ids) }
+        case .finishedElsewhere(let ids):
+            for signal in waits.resolve(ids) { try? await signal.putNowait(()) }
+            if waits.needsRecheck(queueStillRuns: false) { countForJoins(in: &group) }
+            // Read only for subscribers: this node's metrics do not count them.
+            if hub.hasSubscribers { group.addTask { await self.publishFinished(ids, counted: false) } }
+        case .lookAgain:
+            let awaited = waits.awaitedIDs
+            if !awaited.isEmpty {
+                group.addTask { [store, inbox] in
+                    var finished: [JobID] = []
+                    for id in awaited.sorted() {
+                        if let job = try? await store.job(id), job.state.isTerminal { finished.append(id) }
+                    }
+                    if !finished.isEmpty { inbox.yield(.terminal(finished, queue: nil)) }
+                }
+            }
+            if waits.needsRecheck(queueStillRuns: false) { countForJoins(in: &group) }
         case .drained:
             return true
         }

@@ -277,19 +277,6 @@ public actor JobEngine: Service {
         return cancelled
     }
 
-    /// Work may have reached these queues from elsewhere (another node of a shared store): the
-    /// command queues claim again, and consumers waiting on the payload queues look again.
-    public nonisolated func workMayHaveArrived(commands: Set<String>, payloads: Set<String>) {
-        if !commands.isEmpty { decide(.workArrived(queues: commands)) }
-        for queue in payloads { leaseWaiters.workArrived(in: queue, count: nil) }
-    }
-
-    /// The other nodes of a shared store took this one for dead and requeued its running jobs:
-    /// its runs are stopped as a cancel stops them, their ends kept in the history only.
-    public nonisolated func stopLostRuns() {
-        decide(.runsLost)
-    }
-
     /// Queues a failed or cancelled job again, from its first attempt.
     public func retry(_ id: JobID) async throws(JobStoreError) -> Job {
         let job = try await store.requeue(id)
@@ -311,10 +298,12 @@ public actor JobEngine: Service {
     /// events behind loses the oldest.
     public nonisolated func events() -> AsyncStream<EngineEvent> { hub.subscribe() }
 
-    /// Publishes the jobs as finished (dependents a failure or a cancel failed), read from the store.
-    nonisolated func publishFinished(_ ids: [JobID]) async {
+    /// Publishes the jobs as finished (dependents a failure or a cancel failed, or jobs another
+    /// node finished), read from the store.
+    /// `counted`: whether this node's metrics count them (the jobs it finished itself).
+    nonisolated func publishFinished(_ ids: [JobID], counted: Bool = true) async {
         for id in ids {
-            if let job = try? await store.job(id) { hub.publish(.finished(job)) }
+            if let job = try? await store.job(id) { hub.publish(.finished(job), counted: counted) }
         }
     }
 }

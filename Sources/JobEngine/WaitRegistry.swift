@@ -45,6 +45,9 @@ struct WaitRegistry {
         joinWaiters[token] = nil
     }
 
+    /// The jobs the waits still wait for.
+    var awaitedIDs: Set<JobID> { idWaiters.values.reduce(into: []) { $0.formUnion($1.remaining) } }
+
     /// Whether the wait still has jobs to see terminal.
     func isPending(_ token: Int) -> Bool { idWaiters[token]?.remaining.isEmpty == false }
 

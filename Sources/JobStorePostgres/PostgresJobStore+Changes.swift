@@ -10,7 +10,7 @@ extension PostgresJobStore {
     public func cancel(_ id: JobID, reason: String = "cancelled") async throws(JobStoreError) -> CancelledJob {
         let now = clock()
         let time = now.millisecondsSinceEpoch
-        return try await write { transaction in
+        let cancelled = try await write { transaction in
             // The row locked first, so that the state checked is the state changed.
             guard let name = try await transaction.values(
                 "SELECT state FROM jobs WHERE id = \(id.rawValue) FOR UPDATE", as: String.self
@@ -27,6 +27,8 @@ extension PostgresJobStore {
             let settled = try await transaction.settleDependents(of: id, finishedAs: .cancelled, now: now)
             return CancelledJob(job: job, previousState: previous, failedDependents: settled.failed)
         }
+        notify([.finished([cancelled.job.id] + cancelled.failedDependents)])
+        return cancelled
     }
 
     /// Queues a failed or cancelled job again, from its first attempt (`blocked` while a job
@@ -34,7 +36,7 @@ extension PostgresJobStore {
     /// holds its idempotency key).
     public func requeue(_ id: JobID) async throws(JobStoreError) -> Job {
         let time = clock().millisecondsSinceEpoch
-        return try await write { transaction in
+        let job = try await write { transaction in
             guard let name = try await transaction.values(
                 "SELECT state FROM jobs WHERE id = \(id.rawValue) FOR UPDATE", as: String.self
             ).first, let previous = JobState(rawValue: name) else { throw JobStoreError.notFound(id) }
@@ -63,6 +65,8 @@ extension PostgresJobStore {
                 throw JobStoreError.conflict(id, "a live job already holds its idempotency key")
             }
         }
+        notifyReady(job)
+        return job
     }
 
     /// Sets the priority of a queued or blocked job, in its row and its stored spec.
@@ -108,6 +112,7 @@ extension PostgresJobStore {
                 try await transaction.run("DELETE FROM paused_queues WHERE queue = \(queue)")
             }
         }
+        notify([.paused(queue: queue, paused)])
     }
 
     /// Records a queue's number of workers, set at run time, for the next start.
@@ -118,6 +123,7 @@ extension PostgresJobStore {
                 ON CONFLICT (queue) DO UPDATE SET workers = excluded.workers
                 """)
         }
+        notify([.workers(queue: queue, workers)])
     }
 
     /// Deletes up to `limit` terminal jobs that finished before `cutoff`, in one transaction.

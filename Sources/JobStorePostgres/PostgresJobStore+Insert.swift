@@ -39,6 +39,7 @@ extension PostgresJobStore {
             try await storePlain(upTo: specs.count)
             return submitted
         }
+        for item in submitted where item.created { notifyReady(item.job) }
         return submitted
     }
 

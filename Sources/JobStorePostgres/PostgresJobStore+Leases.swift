@@ -65,7 +65,9 @@ extension PostgresJobStore {
     public func complete(_ token: LeaseToken, result: JSONValue?) async throws(JobStoreError) -> CompletedLease {
         let now = clock()
         let item = LeaseCompletion(token: token, result: result)
-        return try await write { transaction in try await self.complete(item, now: now, in: transaction) }
+        let completed = try await write { transaction in try await self.complete(item, now: now, in: transaction) }
+        if !completed.repeated { notifyFinished(completed.finished) }
+        return completed
     }
 
     /// Completes many leases in one transaction, each with its own outcome.
@@ -74,17 +76,29 @@ extension PostgresJobStore {
     ) async throws(JobStoreError) -> [Result<CompletedLease, JobStoreError>] {
         let now = clock()
         let completions = items.map { LeaseCompletion(token: $0.token, result: $0.result) }
-        return try await write { transaction in try await self.complete(completions, now: now, in: transaction) }
+        let outcomes = try await write { transaction in try await self.complete(completions, now: now, in: transaction) }
+        for case .success(let completed) in outcomes where !completed.repeated { notifyFinished(completed.finished) }
+        return outcomes
     }
 
     /// Ends the attempt of lease `token` as failed: retried after its backoff, or failed.
     public func fail(_ token: LeaseToken, reason: String) async throws(JobStoreError) -> LeaseEnding {
         let now = clock()
-        return try await write { transaction in
+        let ending = try await write { transaction in
             guard let job = try await self.heldJob(token, now: now, in: transaction) else {
                 throw try await self.leaseRefusal(token, now: now, in: transaction)
             }
             return try await self.endLease(of: job, reason: reason, now: now, in: transaction)
+        }
+        notifyEnded(ending)
+        return ending
+    }
+
+    /// Notices for a lease's end: its job ready again, or finished.
+    func notifyEnded(_ ending: LeaseEnding) {
+        switch ending {
+        case .requeued(let job): notifyReady(job)
+        case .failed(let finished): notifyFinished(finished)
         }
     }
 
@@ -92,7 +106,7 @@ extension PostgresJobStore {
     public func release(_ token: LeaseToken, delay: Duration) async throws(JobStoreError) -> Job {
         let now = clock()
         let runAt = now.advanced(by: delay).millisecondsSinceEpoch
-        return try await write { transaction in
+        let job = try await write { transaction in
             try await self.updateLeased(token, now: now, in: transaction) { time in
                 """
                 state = 'queued', attempts = greatest(0, attempts - 1), run_at = \(runAt), updated_at = \(time),
@@ -100,13 +114,15 @@ extension PostgresJobStore {
                 """
             }
         }
+        notifyReady(job)
+        return job
     }
 
     /// Ends every lease whose time is up, as failed attempts; says when the next one ends. Rows
     /// another node is expiring at the same moment are skipped.
     public func expireLeases() async throws(JobStoreError) -> ExpiredLeases {
         let now = clock()
-        return try await write { transaction in
+        let expired = try await write { transaction in
             let due = try await transaction.jobs("""
                 SELECT \(unescaped: jobColumns) FROM jobs
                 WHERE lease_expires_at <= \(now.millisecondsSinceEpoch) AND state = 'running'
@@ -120,6 +136,8 @@ extension PostgresJobStore {
             }
             return ExpiredLeases(ended: ended, nextExpiry: try await self.nextLeaseExpiry(in: transaction))
         }
+        for ending in expired.ended { notifyEnded(ending) }
+        return expired
     }
 
     /// When the earliest lease held now ends.

@@ -33,7 +33,7 @@ extension PostgresJobStore {
 
     /// One heartbeat: this node's time moved on (or, if the others took it for dead, a new
     /// registration); lapsed nodes' running jobs requeued (their attempt kept apart as
-    /// interrupted, as after a crash); and the queues that have queued jobs.
+    /// interrupted, as after a crash).
     func beat() async throws(JobStoreError) -> Beat {
         let now = clock()
         let time = now.millisecondsSinceEpoch
@@ -69,12 +69,6 @@ extension PostgresJobStore {
                 WHERE jobs.state = 'running' AND jobs.node = lapsed.name AND jobs.lease_expires_at IS NULL
                 RETURNING jobs.id
                 """, as: Int64.self).map { JobID($0) }.sorted()
-            for try await (queue, kind) in try await transaction.connection.query("""
-                SELECT c.queue, coalesce(k.kind, 'command') FROM job_counts c LEFT JOIN queue_kinds k ON k.queue = c.queue
-                WHERE c.state = 'queued' GROUP BY c.queue, k.kind HAVING sum(c.n) > 0
-                """, logger: self.logger).decode((String, String).self) {
-                if kind == "payload" { beat.payloads.insert(queue) } else { beat.commands.insert(queue) }
-            }
             return beat
         }
         if !beat.lost { lastBeat.withLock { $0 = now } }
@@ -99,7 +93,8 @@ extension PostgresJobStore {
         return beat
     }
 
-    /// Beats every interval until cancelled, telling the daemon what each beat found.
+    /// Beats every interval until cancelled, telling the daemon what each beat found, and
+    /// looking for what the other nodes' notices may not have brought.
     func beatUntilCancelled() async {
         while !Task.isCancelled {
             do {
@@ -110,9 +105,8 @@ extension PostgresJobStore {
             do {
                 let beat = try await beat()
                 if beat.lost { tell(.lostRuns) }
-                if !beat.commands.isEmpty || !beat.payloads.isEmpty {
-                    tell(.workMayHaveArrived(commands: beat.commands, payloads: beat.payloads))
-                }
+                if !beat.rescued.isEmpty { notify([.workSomewhere]) }
+                await lookAround()
             } catch .closed {
                 return
             } catch {

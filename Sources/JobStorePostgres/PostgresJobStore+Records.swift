@@ -22,7 +22,7 @@ extension PostgresJobStore {
         }
         let time = now.millisecondsSinceEpoch
         let incarnation = self.incarnation
-        return try await write { transaction in
+        let finished = try await write { transaction in
             let job = try await transaction.recorded(id, to: target, """
                 UPDATE jobs SET state = \(target.rawValue), finished_at = \(time), updated_at = \(time), exit_code = \(exitCode),
                     signal = \(signal), error = \(reason), started_at = coalesce(\(startedAt?.millisecondsSinceEpoch), started_at),
@@ -36,6 +36,8 @@ extension PostgresJobStore {
             let settled = try await transaction.settleDependents(of: id, finishedAs: target, now: now)
             return FinishedJob(job: job, unblocked: settled.unblocked, failedDependents: settled.failed)
         }
+        notifyFinished(finished)
+        return finished
     }
 
     /// Puts a running job whose attempt failed back to `queued`, to run again at `runAt`.
@@ -46,7 +48,7 @@ extension PostgresJobStore {
         let now = clock()
         let time = now.millisecondsSinceEpoch
         let incarnation = self.incarnation
-        return try await write { transaction in
+        let job = try await write { transaction in
             let job = try await transaction.recorded(id, to: .queued, """
                 UPDATE jobs SET state = 'queued', run_at = \(runAt.millisecondsSinceEpoch), updated_at = \(time),
                     exit_code = \(exitCode), signal = \(signal), error = \(reason),
@@ -60,6 +62,8 @@ extension PostgresJobStore {
             try await transaction.recordRunEnd(of: job, at: now, usage: usage)
             return job
         }
+        notifyReady(job)
+        return job
     }
 
     /// Gives back a claimed job that never started (the node is draining): `queued` again in
@@ -67,7 +71,7 @@ extension PostgresJobStore {
     public func release(_ id: JobID, spec: JobSpec? = nil, run: Int? = nil) async throws(JobStoreError) -> Job {
         let time = clock().millisecondsSinceEpoch
         let incarnation = self.incarnation
-        return try await write { transaction in
+        let job = try await write { transaction in
             try await transaction.recorded(id, to: .queued, """
                 UPDATE jobs SET state = 'queued', attempts = greatest(0, attempts - 1), updated_at = \(time),
                     started_at = NULL, stdout_path = NULL, stderr_path = NULL, node = NULL, node_incarnation = NULL
@@ -76,6 +80,8 @@ extension PostgresJobStore {
                 RETURNING \(unescaped: jobColumns)
                 """)
         }
+        notifyReady(job)
+        return job
     }
 
     /// Keeps the end of a run that was stopped (cancelled, or drained and requeued) in the

@@ -12,10 +12,10 @@ import ServiceLifecycle
 /// of its own. Every connection names its node in the session setting `jobq.node`, which the
 /// counting triggers read (see migrations/postgresql/0001_initial.sql).
 ///
-/// The store is a `Service`: its `run()` runs the connection pool and the operations callers
-/// hand in with completion handlers (the engine's hot path), each in a child task of its own;
-/// it must be running (in the daemon's `ServiceGroup`, or a test's task group) for the store to
-/// answer.
+/// The store is a `Service`: its `run()` runs the operations callers hand in with completion
+/// handlers (the engine's hot path), each in a child task of its own, over the connection pool,
+/// which is a service of its own (``connectionPool``). Both must be running (in the daemon's
+/// `ServiceGroup`, or ``runWithPool()`` in a test's task group) for the store to answer.
 public final class PostgresJobStore: Sendable, Service {
     let client: PostgresClient
     /// Operations handed in with completion handlers, for `run()` to carry out.
@@ -45,8 +45,14 @@ public final class PostgresJobStore: Sendable, Service {
     let lastBeat: Locked<Timestamp>
     /// Where the store tells the daemon of work another node made and of runs this node lost.
     let events = Locked<(@Sendable (NodeEvent) -> Void)?>(nil)
-    /// Where the store connects.
+    /// Where the store connects (the pool, and the listener's own connection).
     let configuration: PostgresStoreConfiguration
+    /// Notices for the other nodes not sent yet, and the bell that wakes their sender.
+    let pendingNotices = Locked(NoticeBatch())
+    let noticeBell = Doorbell()
+    /// Names this store's notices, so that its listener skips them: random, as a node's name
+    /// may be shared by a node and its replacement.
+    let sender = String(UInt64.random(in: .min ... .max), radix: 36)
 
     private init(
         client: PostgresClient, configuration: PostgresStoreConfiguration, node: String, incarnation: Int64,
@@ -103,15 +109,20 @@ public final class PostgresJobStore: Sendable, Service {
             appliedMigrations: applied)
     }
 
-    /// Runs the connection pool and the handed-in operations until the store is closed or the
-    /// task is cancelled (the service group's shutdown). Operations already handed in finish
-    /// before the pool closes.
+    /// The connection pool, as a service of its own: a daemon's `ServiceGroup` lists it before
+    /// the store, so that it stops after the store has finished its operations (PostgresClient
+    /// stops at the graceful-shutdown signal, and a request made after that waits for ever).
+    public var connectionPool: any Service { client }
+
+    /// Runs the heartbeat, the notices to and from the other nodes, and the handed-in operations
+    /// until the store is closed (``close()``, or the service group's graceful shutdown, which
+    /// reaches the store after the engine has drained) or the task is cancelled. Operations
+    /// already handed in finish first. The pool must be running (``connectionPool``).
     public func run() async {
-        await withDiscardingTaskGroup { pool in
-            pool.addTask { await self.client.run() }
-            pool.addTask { await self.beatUntilCancelled() }
-            // A service group's graceful shutdown reaches the store after the engine has
-            // drained: operations then stop coming, and those in flight finish.
+        await withDiscardingTaskGroup { background in
+            background.addTask { await self.beatUntilCancelled() }
+            background.addTask { await self.sendNoticesUntilCancelled() }
+            background.addTask { await self.listenUntilCancelled() }
             await withGracefulShutdownHandler {
                 await withDiscardingTaskGroup { running in
                     for await operation in operations {
@@ -121,6 +132,16 @@ public final class PostgresJobStore: Sendable, Service {
             } onGracefulShutdown: {
                 self.operationsInput.finish()
             }
+            background.cancelAll()
+        }
+    }
+
+    /// ``run()`` with the connection pool beside it, stopped after it: the store on its own
+    /// (tests, tools), outside a service group.
+    public func runWithPool() async {
+        await withDiscardingTaskGroup { pool in
+            pool.addTask { await self.client.run() }
+            await run()
             pool.cancelAll()
         }
     }

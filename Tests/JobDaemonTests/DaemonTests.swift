@@ -33,11 +33,23 @@ struct DaemonTests {
         var socketPath: String { directory + "/run/jobq.sock" }
         /// The node name of the daemons a test starts, the same across their restarts.
         static let node = "test-node"
+        /// This fixture's node name.
+        let node: String
 
         init() throws {
             directory = try makeTemporaryDirectory("jobqd-test")
             notify = try NotifyListener()
             storeURL = DaemonTests.onPostgres ? try PostgresCluster.newDatabaseBlocking() : nil
+            node = Self.node
+        }
+
+        /// A fixture for node `node` of the PostgreSQL database at `storeURL`, which other
+        /// fixtures' daemons share.
+        init(node: String, storeURL: String) throws {
+            directory = try makeTemporaryDirectory("jobqd-\(node)")
+            notify = try NotifyListener()
+            self.storeURL = storeURL
+            self.node = node
         }
 
         deinit {
@@ -73,10 +85,10 @@ struct DaemonTests {
                 }
             }
             let store = try await PostgresJobStore.open(
-                try PostgresStoreConfiguration(url: storeURL), node: Self.node, logDirectory: state + "/logs", logger: quiet)
+                try PostgresStoreConfiguration(url: storeURL), node: node, logDirectory: state + "/logs", logger: quiet)
             return try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask {
-                    await store.run()
+                    await store.runWithPool()
                     return nil
                 }
                 defer { group.cancelAll() }
@@ -91,7 +103,7 @@ struct DaemonTests {
         }
 
         func start(_ arguments: [String] = [], environment extra: [String: String] = [:], errors: Pipe? = nil) throws -> Process {
-            let store = storeURL.map { ["--store", $0, "--node", Self.node] } ?? []
+            let store = storeURL.map { ["--store", $0, "--node", node] } ?? []
             return try launch(DaemonTests.jobqdPath, ["--state-dir", state, "--socket", socketPath] + store + arguments,
                        environment: ["JOBQ_LOG_LEVEL": "warning"].merging(extra) { $1 }, errors: errors)
         }

@@ -74,7 +74,7 @@ func withStore<T: Sendable>(
         configuration, node: node, logDirectory: "/var/tmp/jobq-test-logs", heartbeat: heartbeat, clock: clock, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
-            await store.run()
+            await store.runWithPool()
             return nil
         }
         defer { group.cancelAll() }

@@ -1,9 +1,7 @@
-import JobBasics
-
 /// A wake-up that can be rung from synchronous code and awaited by one task at a time: a ring
 /// while nobody waits is kept for the next wait (several rings make one). The engine's timer
-/// waits on it for its deadline to change.
-final class Doorbell: Sendable {
+/// waits on it for its deadline to change; a PostgreSQL node's notice sender, for notices to send.
+public final class Doorbell: Sendable {
     private struct State {
         var rung = false
         var waiter: CheckedContinuation<Void, Never>?
@@ -11,8 +9,10 @@ final class Doorbell: Sendable {
 
     private let state = Locked(State())
 
+    public init() {}
+
     /// Wakes the waiter, or the next one.
-    func ring() {
+    public func ring() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard let waiter = state.waiter else {
                 state.rung = true
@@ -26,7 +26,7 @@ final class Doorbell: Sendable {
 
     /// Returns once the bell rings (at once when it rang since the last wait), or when the
     /// calling task is cancelled.
-    func wait() async {
+    public func wait() async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let now = state.withLock { state -> Bool in
