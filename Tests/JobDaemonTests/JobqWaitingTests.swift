@@ -63,9 +63,15 @@ extension JobqCommandTests {
         try await Self.jobq(socket, ["pause", "held"]).expectSuccess()
         let id = try await Self.jobq(socket, ["submit", "-q", "held", "--", "true"]).stdout.trimmingCharacters(in: .newlines)
         async let windowEnds = Self.jobq(socket, ["wait", "--reconnect", "0.2s", id])
-        async let timeoutEnds = Self.jobq(socket, ["wait", "--reconnect", "1h", "--timeout", "2s", id])
+        // The timeout must outlast the wait for both requests, on a machine as loaded as CI's.
+        async let timeoutEnds = Self.jobq(socket, ["wait", "--reconnect", "1h", "--timeout", "15s", id])
         let client = JobClient(socketPath: socket)
-        while try await !client.metrics().contains("jobq_api_long_requests 2\n") {}
+        var waiting = false
+        for _ in 0..<1_000 where !waiting {
+            waiting = try await client.metrics().contains("jobq_api_long_requests 2\n")
+            if !waiting { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        try #require(waiting, "both waits reached the daemon")
         daemon.terminate()
         #expect(await DaemonTests().exit(of: daemon) == 0)
         let window = try await windowEnds
@@ -74,7 +80,7 @@ extension JobqCommandTests {
                 "\(window.stderr)")
         let timeout = try await timeoutEnds
         #expect(timeout.status == 124, "\(timeout.stderr)")
-        // Normally the daemon is gone long before the 2 s pass; on a very slow machine the
+        // Normally the daemon is gone long before the 15 s pass; on a very slow machine the
         // daemon's own answer may say it first.
         #expect(timeout.stderr.contains("jobq: the timeout passed while jobqd was away: ")
                     || timeout.stderr.contains("jobq: the timeout passed; not finished: \(id)"), "\(timeout.stderr)")
