@@ -9,6 +9,8 @@
 #                completions under PREFIX (/usr/local), below DESTDIR when set; make uninstall
 
 SWIFT ?= swift
+# Builds go through scripts/retry-on-crash.sh: SwiftPM sometimes crashes on Linux while it builds.
+SWIFT_BUILD := scripts/retry-on-crash.sh $(SWIFT) build
 # Debian packages the build needs (libsqlite3-dev is for the durable job store), and those the
 # tests drive the daemon with (curl, the sqlite3 shell, script(1) from util-linux, python3 and
 # its venv for schemathesis, mkfs.ext4 and useradd for the reliability scripts, PostgreSQL for
@@ -73,7 +75,7 @@ deps:
 	fi
 
 build: deps
-	$(SWIFT) build
+	$(SWIFT_BUILD)
 
 # jobqd with its embedded defaults: state in /var/lib/jobq for root, else
 # $XDG_STATE_HOME/jobq or ~/.local/state/jobq. Stop it with Ctrl-C (it drains running jobs).
@@ -89,7 +91,8 @@ run: build
 # PostgreSQL store. A run that
 # hangs is stopped (timeout, then SIGKILL 30 s later) and fails, rather than CI's whole budget.
 test: build test-benchmarks
-	scripts/postgres-cluster.sh run -- sh -c 'timeout -k 30 25m $(SWIFT) test --skip MultiNodeTests && \
+	$(SWIFT_BUILD) --build-tests
+	scripts/postgres-cluster.sh run -- sh -c 'timeout -k 30 25m $(SWIFT) test --skip-build --skip MultiNodeTests && \
 		timeout -k 30 10m $(SWIFT) test --skip-build --filter MultiNodeTests && \
 		JOBQ_TEST_DAEMON_STORE=postgresql timeout -k 30 10m $(SWIFT) test --skip-build --filter JobDaemonTests \
 			--skip MultiNodeTests'
@@ -100,9 +103,9 @@ test: build test-benchmarks
 
 # The long variants of the reliability suite on release binaries (docs/reliability.md).
 reliability: deps
-	$(SWIFT) build $(RELEASE) --product jobqd
-	$(SWIFT) build $(RELEASE) --product jobq
-	$(SWIFT) build $(RELEASE) --product jobq-cli
+	$(SWIFT_BUILD) $(RELEASE) --product jobqd
+	$(SWIFT_BUILD) $(RELEASE) --product jobq
+	$(SWIFT_BUILD) $(RELEASE) --product jobq-cli
 	JOBQ_BIN_DIR=$$($(SWIFT) build $(RELEASE) --show-bin-path) scripts/reliability/run.sh
 
 # make install into temporary directories and the unit files checked (scripts/install-check.sh),
@@ -119,10 +122,10 @@ test-tsan: deps
 # The benchmark package must keep building, and its workloads must run to the end: a short
 # run of each tool checks both (figures from such short runs mean nothing).
 test-benchmarks:
-	$(SWIFT) build -c release --package-path Benchmarks --product queue-throughput
-	$(SWIFT) build -c release --package-path Benchmarks --product store-bench
-	$(SWIFT) build -c release --package-path Benchmarks --product engine-bench
-	$(SWIFT) build -c release --package-path Benchmarks --product api-bench
+	$(SWIFT_BUILD) -c release --package-path Benchmarks --product queue-throughput
+	$(SWIFT_BUILD) -c release --package-path Benchmarks --product store-bench
+	$(SWIFT_BUILD) -c release --package-path Benchmarks --product engine-bench
+	$(SWIFT_BUILD) -c release --package-path Benchmarks --product api-bench
 	Benchmarks/.build/release/queue-throughput --items 20000 --runs 1 --table
 	Benchmarks/.build/release/queue-throughput --items 20000 --runs 1 --table --executor single
 	Benchmarks/.build/release/store-bench --quick
@@ -133,11 +136,11 @@ test-benchmarks:
 bench: deps
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
 	python3 Benchmarks/compare_asyncio.py
-	$(SWIFT) build -c release --package-path Benchmarks --product store-bench
+	$(SWIFT_BUILD) -c release --package-path Benchmarks --product store-bench
 	Benchmarks/.build/release/store-bench
 	Benchmarks/engine-vs-tsp.sh
 	$(MAKE) --no-print-directory release
-	$(SWIFT) build -c release --package-path Benchmarks --product api-bench
+	$(SWIFT_BUILD) -c release --package-path Benchmarks --product api-bench
 	Benchmarks/.build/release/api-bench --jobqd .build/release/jobqd --jobs 100000 --clients 32
 	python3 Benchmarks/cli-vs-tsp.py --jobs 2000 --jobq $(STATIC_JOBQ)/release/jobq
 
@@ -146,16 +149,16 @@ bench-peers: deps
 	Benchmarks/peers/run.sh
 
 release: deps
-	$(SWIFT) build $(RELEASE) --product jobqd
-	$(SWIFT) build -c release --product jobq --scratch-path $(STATIC_JOBQ) -Xswiftc -static-executable
-	$(SWIFT) build $(RELEASE) --product jobq-cli
+	$(SWIFT_BUILD) $(RELEASE) --product jobqd
+	$(SWIFT_BUILD) -c release --product jobq --scratch-path $(STATIC_JOBQ) -Xswiftc -static-executable
+	$(SWIFT_BUILD) $(RELEASE) --product jobq-cli
 
 # jobq(1) and jobqd(8) from the argument parser's definitions, by its generate-manual plugin
 # (run on the debug build, whose help text is the release build's). The blank lines of the help
 # texts' paragraphs become mdoc paragraph breaks (.Pp), which man renders without warnings.
 man: deps
-	$(SWIFT) build --product jobq-cli
-	$(SWIFT) build --product jobqd
+	$(SWIFT_BUILD) --product jobq-cli
+	$(SWIFT_BUILD) --product jobqd
 	$(SWIFT) package plugin generate-manual --configuration debug --section 1 --date $(MANDATE)
 	mkdir -p $(GENERATED)
 	sed 's/^$$/.Pp/' .build/plugins/GenerateManual/outputs/jobq-cli/jobq.1 > $(GENERATED)/jobq.1
