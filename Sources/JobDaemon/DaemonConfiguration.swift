@@ -53,6 +53,10 @@ public struct DaemonConfiguration: Hashable, Sendable {
     /// On a PostgreSQL store: a node silent this long is taken for dead, and its running jobs
     /// run again elsewhere (`heartbeat_lapse_seconds`; default 30).
     public var heartbeatLapse: Duration = .seconds(30)
+    /// On a PostgreSQL store: the queues whose jobs this node runs (`serve_queues`, a
+    /// comma-separated list; nil: every queue), so that work can be pinned to the hosts that
+    /// can do it.
+    public var serveQueues: Set<String>? = nil
     /// On SIGTERM, how long running jobs may go on before they are stopped and requeued.
     public var drainGrace: Duration
     /// Between SIGTERM and SIGKILL when a job is stopped (timeout, cancel, drain).
@@ -105,6 +109,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
         ("allow_submit", "JOBQ_ALLOW_SUBMIT"), ("deny_submit", "JOBQ_DENY_SUBMIT"), ("admin_group", "JOBQ_ADMIN_GROUP"),
         ("fairness", "JOBQ_FAIRNESS"), ("max_running_per_user", "JOBQ_MAX_RUNNING_PER_USER"),
         ("store", "JOBQ_STORE"), ("node", "JOBQ_NODE"), ("heartbeat_lapse_seconds", "JOBQ_HEARTBEAT_LAPSE_SECONDS"),
+        ("serve_queues", "JOBQ_SERVE_QUEUES"),
     ]
 
     /// The claim policy of each queue with settings of its own.
@@ -221,6 +226,12 @@ public struct DaemonConfiguration: Hashable, Sendable {
                 throw fail("must be 1 to 63 letters, digits, '-', '_' or '.'")
             }
             node = value
+        case "serve_queues":
+            let names = value.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard !names.isEmpty, names.allSatisfy(JobSpec.isValidQueueName) else {
+                throw fail("must be a comma-separated list of queue names")
+            }
+            serveQueues = Set(names)
         case "fairness": claimPolicy.fairness = try fairness()
         case "max_running_per_user": claimPolicy.maxRunningPerUser = try perUserCap()
         case "log_level":

@@ -23,6 +23,11 @@ extension JobDaemon {
         _ configuration: DaemonConfiguration, environment: [String: String], logger: Logger
     ) async throws(DaemonError) -> OpenedStore {
         guard let url = configuration.postgresURL else {
+            if configuration.serveQueues != nil {
+                throw DaemonError(
+                    description: "serve_queues needs a PostgreSQL store: on SQLite this jobqd is the only node, and the queues it did not serve would never run",
+                    exitCode: 78)
+            }
             do {
                 let store = try await JobStore.open(
                     StoreConfiguration(path: configuration.databasePath, logDirectory: configuration.logDirectory,
@@ -42,7 +47,7 @@ extension JobDaemon {
         let node = configuration.node ?? ProcessInfo.processInfo.hostName
         do {
             let store = try await PostgresJobStore.open(
-                postgres, node: node, logDirectory: configuration.logDirectory,
+                postgres, node: node, serves: configuration.serveQueues, logDirectory: configuration.logDirectory,
                 heartbeat: NodeHeartbeat(lapse: configuration.heartbeatLapse), logger: logger)
             return OpenedStore(store: store, services: [store.connectionPool, store], postgres: store)
         } catch {

@@ -77,7 +77,8 @@ public enum JobDaemon {
                 queueLimits: configuration.queueLimits,
                 refuseRootJobs: configuration.runAsSubmitter && !configuration.allowRootJobs,
                 submitPolicy: configuration.submitPolicy,
-                defaultClaimPolicy: configuration.claimPolicy, claimPolicies: configuration.claimPolicies),
+                defaultClaimPolicy: configuration.claimPolicy, claimPolicies: configuration.claimPolicies,
+                servedQueues: configuration.serveQueues),
             logger: logger)
         // What the other nodes of a shared store did, and the news that this node lost its runs
         // to them, reach the engine.

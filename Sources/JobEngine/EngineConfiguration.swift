@@ -28,6 +28,9 @@ public struct EngineConfiguration: Sendable {
     public var defaultClaimPolicy: ClaimPolicy
     /// Claim policies per named queue.
     public var claimPolicies: [String: ClaimPolicy]
+    /// The queues whose jobs this engine runs (`nil`: every queue). A node of a shared store
+    /// serving a subset leaves the others' jobs to the nodes that serve them.
+    public var servedQueues: Set<String>?
 
     public init(
         defaultConcurrency: Int = 2,
@@ -39,7 +42,8 @@ public struct EngineConfiguration: Sendable {
         refuseRootJobs: Bool = false,
         submitPolicy: SubmitPolicy? = nil,
         defaultClaimPolicy: ClaimPolicy = ClaimPolicy(),
-        claimPolicies: [String: ClaimPolicy] = [:]
+        claimPolicies: [String: ClaimPolicy] = [:],
+        servedQueues: Set<String>? = nil
     ) {
         self.defaultConcurrency = max(1, defaultConcurrency)
         self.concurrency = concurrency
@@ -51,6 +55,7 @@ public struct EngineConfiguration: Sendable {
         self.submitPolicy = submitPolicy
         self.defaultClaimPolicy = defaultClaimPolicy
         self.claimPolicies = claimPolicies
+        self.servedQueues = servedQueues
     }
 
     /// How `queue`'s claims order its jobs across submitters and cap them.

@@ -58,11 +58,14 @@ struct EngineState {
     let configuredConcurrency: [String: Int]
     /// At most this many jobs run at once over every queue (`nil`: no cap beyond the queues').
     let maxRunning: Int?
+    /// The queues whose jobs this engine claims to run (`nil`: every queue).
+    let servedQueues: Set<String>?
 
-    init(defaultConcurrency: Int, configuredConcurrency: [String: Int] = [:], maxRunning: Int? = nil) {
+    init(defaultConcurrency: Int, configuredConcurrency: [String: Int] = [:], maxRunning: Int? = nil, servedQueues: Set<String>? = nil) {
         self.defaultConcurrency = max(1, defaultConcurrency)
         self.configuredConcurrency = configuredConcurrency
         self.maxRunning = maxRunning.map { max(1, $0) }
+        self.servedQueues = servedQueues
     }
 
     /// Jobs running (or being stopped) over every queue.
@@ -217,9 +220,11 @@ struct EngineState {
         queues[name] = QueueState(concurrency: max(1, configuredConcurrency[name] ?? defaultConcurrency))
     }
 
-    /// Claims for the queue's free slots when it may, within the global cap.
+    /// Claims for the queue's free slots when it may, within the global cap, if this engine
+    /// serves the queue.
     private mutating func claimIfDue(_ name: String, _ actions: inout [EngineAction]) {
-        guard lifecycle == .running, var queue = queues[name], var limit = queue.claimLimit() else { return }
+        guard lifecycle == .running, servedQueues?.contains(name) ?? true, var queue = queues[name],
+              var limit = queue.claimLimit() else { return }
         limit = min(limit, globalFree)
         guard limit > 0 else { return }
         queue.claiming = .inFlight(rewoken: false)

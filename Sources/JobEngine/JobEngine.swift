@@ -59,7 +59,8 @@ public actor JobEngine: Service {
         self.logger = logger
         core = Locked(EngineCore(state: EngineState(defaultConcurrency: configuration.defaultConcurrency,
                                                     configuredConcurrency: configuration.concurrency,
-                                                    maxRunning: configuration.maxRunning)))
+                                                    maxRunning: configuration.maxRunning,
+                                                    servedQueues: configuration.servedQueues)))
         (messages, inbox) = AsyncStream<EngineMessage>.makeStream()
     }
 

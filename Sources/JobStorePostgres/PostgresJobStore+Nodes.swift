@@ -6,14 +6,16 @@ import PostgresNIO
 
 /// Nodes: registration, heartbeats, and the rescue of a lapsed node's running jobs.
 extension PostgresJobStore {
-    /// Registers `node` as starting (again): its incarnation grows, so that runs it claimed in
-    /// a past life are told apart from this one's.
-    static func register(_ node: String, on connection: PostgresConnection, now: Timestamp, logger: Logger) async throws -> Int64 {
+    /// Registers `node` as starting (again), serving `serves` (`nil`: every queue): its
+    /// incarnation grows, so that runs it claimed in a past life are told apart from this one's.
+    static func register(
+        _ node: String, serving serves: [String]?, on connection: PostgresConnection, now: Timestamp, logger: Logger
+    ) async throws -> Int64 {
         let time = now.millisecondsSinceEpoch
         for try await incarnation in try await connection.query("""
-            INSERT INTO nodes (name, incarnation, started_at, heartbeat_at) VALUES (\(node), 1, \(time), \(time))
+            INSERT INTO nodes (name, incarnation, started_at, heartbeat_at, serves) VALUES (\(node), 1, \(time), \(time), \(serves))
             ON CONFLICT (name) DO UPDATE SET incarnation = nodes.incarnation + 1, started_at = excluded.started_at,
-                heartbeat_at = excluded.heartbeat_at, lapsed = false
+                heartbeat_at = excluded.heartbeat_at, lapsed = false, serves = excluded.serves
             RETURNING incarnation
             """, logger: logger).decode(Int64.self) {
             return incarnation
@@ -76,7 +78,7 @@ extension PostgresJobStore {
             // The jobs it ran were requeued by the node that found it lapsed; its runs now are
             // stale. A new incarnation claims from here on.
             let next = try await transaction { connection in
-                try await Self.register(node, on: connection, now: now, logger: self.logger)
+                try await Self.register(node, serving: self.serves, on: connection, now: now, logger: self.logger)
             }
             incarnations.withLock { $0 = next }
             lastBeat.withLock { $0 = now }

@@ -25,6 +25,9 @@ public final class PostgresJobStore: Sendable, Service {
     let counters = Locked(StoreStatistics())
     /// This jobqd's name among the nodes.
     public let node: String
+    /// The queues this node runs jobs of (`nil`: every queue), as it registers them for
+    /// `jobq status`.
+    let serves: [String]?
     /// Where this node's runs write their output files.
     let logDirectory: String
     let clock: @Sendable () -> Timestamp
@@ -55,7 +58,7 @@ public final class PostgresJobStore: Sendable, Service {
     let sender = String(UInt64.random(in: .min ... .max), radix: 36)
 
     private init(
-        client: PostgresClient, configuration: PostgresStoreConfiguration, node: String, incarnation: Int64,
+        client: PostgresClient, configuration: PostgresStoreConfiguration, node: String, serves: [String]?, incarnation: Int64,
         heartbeat: NodeHeartbeat, logDirectory: String, clock: @escaping @Sendable () -> Timestamp, logger: Logger,
         appliedMigrations: [String]
     ) {
@@ -66,6 +69,7 @@ public final class PostgresJobStore: Sendable, Service {
         self.lastBeat = Locked(clock())
         let database = configuration.description
         self.node = node
+        self.serves = serves
         self.logDirectory = logDirectory.hasSuffix("/") ? String(logDirectory.dropLast()) : logDirectory
         self.clock = clock
         self.logger = logger
@@ -80,6 +84,7 @@ public final class PostgresJobStore: Sendable, Service {
     public static func open(
         _ configuration: PostgresStoreConfiguration,
         node: String,
+        serves: Set<String>? = nil,
         logDirectory: String,
         heartbeat: NodeHeartbeat = NodeHeartbeat(),
         clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() },
@@ -87,12 +92,13 @@ public final class PostgresJobStore: Sendable, Service {
         migrations: [EmbeddedMigration] = EmbeddedMigration.postgresql
     ) async throws(JobStoreError) -> PostgresJobStore {
         let connection = try await configuration.connect(logger: logger)
+        let serves = serves.map { $0.sorted() }
         let applied: [String]
         let incarnation: Int64
         do {
             applied = try await PostgresMigrator(migrations: migrations, database: configuration.description, logger: logger)
                 .migrate(connection, now: clock())
-            incarnation = try await register(node, on: connection, now: clock(), logger: logger)
+            incarnation = try await register(node, serving: serves, on: connection, now: clock(), logger: logger)
         } catch {
             try? await connection.close()
             throw .postgres(error)
@@ -105,7 +111,7 @@ public final class PostgresJobStore: Sendable, Service {
         ])
         return PostgresJobStore(
             client: PostgresClient(configuration: pool, backgroundLogger: logger), configuration: configuration, node: node,
-            incarnation: incarnation, heartbeat: heartbeat, logDirectory: logDirectory, clock: clock, logger: logger,
+            serves: serves, incarnation: incarnation, heartbeat: heartbeat, logDirectory: logDirectory, clock: clock, logger: logger,
             appliedMigrations: applied)
     }
 

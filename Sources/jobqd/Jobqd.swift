@@ -12,9 +12,9 @@ struct Jobqd: AsyncParsableCommand {
             Every option can also come from the environment (JOBQ_STATE_DIR, JOBQ_SOCKET, JOBQ_WORKERS, \
             JOBQ_DURABILITY, JOBQ_DRAIN_GRACE_SECONDS, JOBQ_KILL_GRACE_SECONDS, \
             JOBQ_OUTPUT_LIMIT_BYTES, JOBQ_LOG_LEVEL, JOBQ_SOCKET_GROUP, JOBQ_MAX_CONNECTIONS, JOBQ_MAX_BODY_BYTES, JOBQ_RUN_AS, \
-            JOBQ_ALLOW_ROOT_JOBS, JOBQ_ALLOW_SUBMIT, JOBQ_DENY_SUBMIT, JOBQ_ADMIN_GROUP, JOBQ_STORE, JOBQ_NODE, JOBQ_CONFIG) or a \
+            JOBQ_ALLOW_ROOT_JOBS, JOBQ_ALLOW_SUBMIT, JOBQ_DENY_SUBMIT, JOBQ_ADMIN_GROUP, JOBQ_STORE, JOBQ_NODE, JOBQ_SERVE_QUEUES, JOBQ_HEARTBEAT_LAPSE_SECONDS, JOBQ_CONFIG) or a \
             config file of `key = value` lines (state_dir, socket, socket_group, max_connections, max_body_bytes, workers, max_running, \
-            durability, drain_grace_seconds, kill_grace_seconds, output_limit_bytes, log_level, run_as, allow_root_jobs, allow_submit, deny_submit, admin_group, store, node, \
+            durability, drain_grace_seconds, kill_grace_seconds, output_limit_bytes, log_level, run_as, allow_root_jobs, allow_submit, deny_submit, admin_group, store, node, serve_queues, heartbeat_lapse_seconds, \
             queue.NAME.concurrency, queue.NAME.LIMIT.default, queue.NAME.LIMIT.ceiling). socket_group gives the socket (mode 0660) to a group whose members may \
             submit. max_body_bytes (default 1048576) bounds an API request's body, so one batch of \
             submits (jobq submit --stdin). A socket passed by socket activation (LISTEN_FDS) is served instead of --socket. The command \
@@ -52,6 +52,9 @@ struct Jobqd: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("This jobqd's name among the nodes of a PostgreSQL store (default: the host's name).", valueName: "name"))
     var node: String?
 
+    @Option(name: .long, help: ArgumentHelp("On a PostgreSQL store: run the jobs of these queues only (comma-separated; default: every queue), leaving the others to the nodes that serve them.", valueName: "queues"))
+    var serveQueues: String?
+
     @Option(name: .long, help: ArgumentHelp("A config file of key = value lines.", valueName: "file"))
     var config: String?
 
@@ -74,6 +77,7 @@ struct Jobqd: AsyncParsableCommand {
             if let runAs { try configuration.set("run_as", runAs, source: "--run-as") }
             if let store { try configuration.set("store", store, source: "--store") }
             if let node { try configuration.set("node", node, source: "--node") }
+            if let serveQueues { try configuration.set("serve_queues", serveQueues, source: "--serve-queues") }
         } catch {
             FileHandle.standardError.write(Data("jobqd: \(error)\n".utf8))
             throw ExitCode(78)

@@ -175,6 +175,17 @@ struct ConfigurationTests {
         try configuration.set("heartbeat_lapse_seconds", "4.5", source: "f:3")
         #expect(configuration.heartbeatLapse == .milliseconds(4500))
         #expect(throws: DaemonConfiguration.Problem.self) { try configuration.set("heartbeat_lapse_seconds", "0.5", source: "f:4") }
+        #expect(configuration.serveQueues == nil)
+        try configuration.apply(environment: ["JOBQ_SERVE_QUEUES": "gpu, cuda-12"])
+        #expect(configuration.serveQueues == ["gpu", "cuda-12"])
+        for bad in ["", ",", "gpu,,cpu", "two words"] {
+            #expect {
+                try configuration.set("serve_queues", bad, source: "--serve-queues")
+            } throws: { error in
+                "\(error)".hasPrefix("--serve-queues: serve_queues = \(bad): must be a comma-separated list of queue names")
+            }
+        }
+        #expect(configuration.serveQueues == ["gpu", "cuda-12"])
     }
 
 }

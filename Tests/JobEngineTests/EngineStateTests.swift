@@ -72,6 +72,18 @@ struct EngineStateTests {
         #expect(state.totalRunning == 1 && state.reserved == 1)
     }
 
+    @Test("A node that serves some queues never claims from the others, whatever wakes them")
+    func servesSomeQueues() {
+        var state = EngineState(defaultConcurrency: 1, servedQueues: ["gpu"])
+        #expect(state.handle(.started(queues: ["default", "gpu"], paused: []), now: now) == [.claim(queue: "gpu", limit: 1)])
+        #expect(state.handle(.workArrived(queues: ["default"]), now: now) == [])
+        #expect(state.handle(.workArrived(queues: ["cpu"]), now: now) == [])
+        #expect(state.handle(.concurrencyChanged("default", 4), now: now) == [])
+        #expect(state.handle(.claimed(queue: "gpu", jobs: [job(1, queue: "gpu")], limit: 1), now: now)
+            == [.run(started(job(1, queue: "gpu")))])
+        #expect(state.runningCount("default") == 0 && state.pendingStoreWork == 0)
+    }
+
     @Test("Jobs passed over for a per-user cap wait for a run to end, not for a timer")
     func cappedJobsWaitForARunEnd() {
         var state = started(concurrency: 3)
