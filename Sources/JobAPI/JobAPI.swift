@@ -185,9 +185,11 @@ extension QueueInfo {
 }
 
 extension StatusReport {
-    /// Counts by state (all queues, and per queue), workers busy and total, version, uptime.
+    /// Counts by state (all queues, and per queue), this daemon's workers busy and total,
+    /// version, uptime, and the nodes that share a PostgreSQL store.
     static func current(_ environment: JobAPI.Environment) async throws -> StatusReport {
         let queues = try await QueueInfo.all(environment)
+        let nodes = try await storeCall { try await environment.store.nodes() }
         var totals = QueueInfo.noJobs
         for queue in queues {
             for (state, count) in queue.states { totals[state, default: 0] += count }
@@ -200,6 +202,6 @@ extension StatusReport {
                 busy: queues.filter { $0.kind == "command" }.reduce(0) { $0 + $1.running },
                 total: min(queues.reduce(0) { $0 + $1.concurrency }, environment.engine.maxRunning ?? .max),
                 maxRunning: environment.engine.maxRunning),
-            queues: queues)
+            queues: queues, nodes: nodes)
     }
 }

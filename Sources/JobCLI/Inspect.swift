@@ -20,15 +20,35 @@ struct Status: AsyncParsableCommand {
         print("jobqd \(status.version), up \(uptime); workers \(status.workers.busy)/\(status.workers.total) busy\(cap)")
         let states = JobState.allCases
         print(states.map { "\(style.state($0)) \(status.states[$0.rawValue] ?? 0)" }.joined(separator: "  "))
-        if status.queues.isEmpty { return }
-        var table = Table(header: ["QUEUE", "WORKERS", "PAUSED"] + states.map { $0.rawValue.uppercased() })
-        table.rightAligned = Set(3..<(3 + states.count))
-        for queue in status.queues {
-            table.rows.append([queue.name, Self.workers(queue), queue.paused ? "yes" : "no"]
-                + states.map { "\(queue.states[$0.rawValue] ?? 0)" })
+        if !status.queues.isEmpty {
+            var table = Table(header: ["QUEUE", "WORKERS", "PAUSED"] + states.map { $0.rawValue.uppercased() })
+            table.rightAligned = Set(3..<(3 + states.count))
+            for queue in status.queues {
+                table.rows.append([queue.name, Self.workers(queue), queue.paused ? "yes" : "no"]
+                    + states.map { "\(queue.states[$0.rawValue] ?? 0)" })
+            }
+            print("")
+            print(table.render(style: style))
         }
-        print("")
-        print(table.render(style: style))
+        if let nodes = status.nodes, !nodes.isEmpty {
+            print("")
+            print(Self.nodeTable(nodes, now: Timestamp.now()).render(style: style))
+        }
+    }
+
+    /// The nodes of a shared store: each one's last heartbeat (how long ago), running jobs and
+    /// the queues it serves; the node that answered is marked `*`.
+    static func nodeTable(_ nodes: [NodeInfo], now: Timestamp) -> Table {
+        var table = Table(header: ["NODE", "HEARTBEAT", "RUNNING", "SERVES", "UP SINCE"])
+        table.rightAligned = [2]
+        for node in nodes {
+            let ago = Formats.describe(milliseconds: max(0, now.millisecondsSinceEpoch - node.heartbeatAt.millisecondsSinceEpoch))
+            table.rows.append([
+                node.name + (node.isSelf ? " *" : ""), node.lapsed ? "\(ago) ago, lapsed" : "\(ago) ago", "\(node.running)",
+                node.serves?.joined(separator: ",") ?? "all queues", Formats.describe(node.startedAt),
+            ])
+        }
+        return table
     }
 
     /// `busy/workers` for a queue of commands; for one of payloads, its jobs under lease and

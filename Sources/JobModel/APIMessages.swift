@@ -113,19 +113,24 @@ public struct StatusReport: Codable, Hashable, Sendable {
     public var states: [String: Int]
     public var workers: Workers
     public var queues: [QueueInfo]
+    /// The nodes sharing the store (absent on a SQLite store, which has one daemon).
+    public var nodes: [NodeInfo]?
 
-    public init(version: String, uptimeSeconds: Double, states: [String: Int], workers: Workers, queues: [QueueInfo]) {
+    public init(
+        version: String, uptimeSeconds: Double, states: [String: Int], workers: Workers, queues: [QueueInfo], nodes: [NodeInfo]? = nil
+    ) {
         self.version = version
         self.uptimeSeconds = uptimeSeconds
         self.states = states
         self.workers = workers
         self.queues = queues
+        self.nodes = nodes
     }
 
     enum CodingKeys: String, CodingKey {
         case version
         case uptimeSeconds = "uptime_seconds"
-        case states, workers, queues
+        case states, workers, queues, nodes
     }
 }
 

@@ -143,6 +143,9 @@ extension JobStore {
             }
         }
     }
+
+    /// No nodes: a SQLite store has one daemon.
+    public func nodes() async throws(JobStoreError) -> [NodeInfo]? { nil }
 }
 
 extension StoreContext {

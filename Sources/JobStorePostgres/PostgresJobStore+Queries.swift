@@ -64,4 +64,19 @@ extension PostgresJobStore {
     public func payloadQueues() async throws(JobStoreError) -> Set<String> {
         Set(try await rows("SELECT queue FROM queue_kinds WHERE kind = 'payload'") { try $0.decode(String.self) })
     }
+
+    /// Every node registered on the database, by name, with its jobs running now.
+    public func nodes() async throws(JobStoreError) -> [NodeInfo]? {
+        let node = self.node
+        return try await rows("""
+            SELECT n.name, n.started_at, n.heartbeat_at, n.lapsed, n.serves,
+                   (SELECT count(*) FROM jobs j WHERE j.state = 'running' AND j.node = n.name)
+            FROM nodes n ORDER BY n.name
+            """) { row in
+            let (name, started, beat, lapsed, serves, running) = try row.decode((String, Int64, Int64, Bool, [String]?, Int64).self)
+            return NodeInfo(
+                name: name, startedAt: Timestamp(millisecondsSinceEpoch: started), heartbeatAt: Timestamp(millisecondsSinceEpoch: beat),
+                lapsed: lapsed, serves: serves, running: Int(running), isSelf: name == node)
+        }
+    }
 }

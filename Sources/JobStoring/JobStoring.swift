@@ -97,6 +97,8 @@ public protocol JobStoring: AnyObject, Sendable {
     func storedWorkers() async throws(JobStoreError) -> [String: Int]
     /// The queues whose jobs are payloads for consumers.
     func payloadQueues() async throws(JobStoreError) -> Set<String>
+    /// The nodes that share the store, by name (`nil`: the store has one daemon, no nodes).
+    func nodes() async throws(JobStoreError) -> [NodeInfo]?
     /// Counters of the store's writes since it opened.
     var statistics: StoreStatistics { get }
 

@@ -25,9 +25,9 @@ struct MultiNodeTests {
         }
 
         /// Starts node `name` and returns once it is ready; its log (warnings and worse) goes to `errors`.
-        func start(_ name: String, errors: Pipe? = nil) async throws -> Process {
+        func start(_ name: String, _ arguments: [String] = [], errors: Pipe? = nil) async throws -> Process {
             let fixture = fixtures[name]!
-            let daemon = try fixture.start(["--config", config], errors: errors)
+            let daemon = try fixture.start(["--config", config] + arguments, errors: errors)
             #expect(await fixture.awaitNotification("READY=1"), "node \(name) started")
             return daemon
         }
@@ -196,6 +196,55 @@ struct MultiNodeTests {
             daemon.terminate()
             #expect(await DaemonTests().exit(of: daemon) == 0)
         }
+    }
+
+    @Test("Nodes serving named queues run only their jobs; jobq status on any node lists the nodes, their heartbeats, runs and queues")
+    func servedQueuesAndStatus() async throws {
+        let nodes = try await Nodes(["a", "b"], lapse: "30")
+        let a = try await nodes.start("a", ["--serve-queues", "gpu"])
+        let b = try await nodes.start("b", ["--serve-queues", "default,cpu"])
+        let started = try nodes.fixtures["a"]!.fifo("started")
+        let release = nodes.fixtures["a"]!.directory + "/release"
+        let holder = try #require(try await nodes.client("b").submit([
+            JobSpec(command: .shell("echo go > \(started); while [ ! -e \(release) ]; do sleep 0.05; done"), queue: "gpu"),
+        ]).jobs.first?.id)
+        _ = await DaemonTests().lines(1, from: started)
+        // While node a runs the gpu job, both nodes list both nodes.
+        for name in ["a", "b"] {
+            let listed = try #require(try await nodes.client(name).status().nodes)
+            #expect(listed.map(\.name) == ["a", "b"] && listed.map(\.isSelf) == [name == "a", name == "b"])
+            #expect(listed.map(\.running) == [1, 0] && listed.map(\.serves) == [["gpu"], ["cpu", "default"]])
+            #expect(listed.allSatisfy { !$0.lapsed })
+        }
+        let shown = try await JobqCommandTests.jobq(nodes.fixtures["b"]!.socketPath, ["status"])
+        #expect(shown.status == 0)
+        let lines = shown.stdout.split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix("NODE") && $0.contains("HEARTBEAT") && $0.contains("SERVES") }, "\(shown.stdout)")
+        #expect(lines.contains { $0.hasPrefix("a ") && $0.contains(" ago") && $0.contains("gpu") }, "\(shown.stdout)")
+        #expect(lines.contains { $0.hasPrefix("b *") && $0.contains("cpu,default") }, "\(shown.stdout)")
+        #expect(FileManager.default.createFile(atPath: release, contents: nil))
+        let spec = { (queue: String) in JobSpec(command: .shell("true"), queue: queue) }
+        let gpu = try await nodes.client("b").submit((0..<4).map { _ in spec("gpu") }).jobs.map(\.id) + [holder]
+        let cpu = try await nodes.client("a").submit((0..<4).map { _ in spec("cpu") } + (0..<4).map { _ in spec("default") }).jobs.map(\.id)
+        let waited = try await nodes.client("a").wait(for: gpu + cpu)
+        #expect(waited.done && waited.jobs.allSatisfy { $0.state == .succeeded })
+        for id in gpu { #expect(try await nodes.client("a").runs(of: id).map(\.node) == ["a"]) }
+        for id in cpu { #expect(try await nodes.client("b").runs(of: id).map(\.node) == ["b"]) }
+        for daemon in [a, b] {
+            daemon.terminate()
+            #expect(await DaemonTests().exit(of: daemon) == 0)
+        }
+    }
+
+    @Test("serve_queues on a SQLite store: jobqd refuses to start (78) and says why")
+    func serveQueuesNeedsPostgres() async throws {
+        let fixture = try DaemonTests.Fixture()
+        let errors = Pipe()
+        let daemon = try fixture.launch(
+            DaemonTests.jobqdPath, ["--state-dir", fixture.state, "--socket", fixture.socketPath, "--serve-queues", "gpu"], errors: errors)
+        #expect(await DaemonTests().exit(of: daemon) == 78)
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(message.contains("serve_queues needs a PostgreSQL store"), "\(message)")
     }
 
     /// Whether process `pid` (not a child of the test's) ends within a minute.
