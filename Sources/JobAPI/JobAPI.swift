@@ -31,6 +31,9 @@ public enum JobAPI {
         public var ownJobsOnly = false
         /// The group whose members administer jobqd as root does: every job, and the queues.
         public var adminGroup: UInt32?
+        /// Where jobs' output is read when the store keeps it (several nodes share it); `nil`:
+        /// from the log files of this host.
+        public var storedOutput: (any StoredOutput)?
         /// Long requests (wait, join, log follow, events) in progress, for `GET /metrics`.
         let longRequests = LongRequestCount()
 

@@ -109,34 +109,12 @@ final class LogTail {
         job id: JobID, engine: JobEngine, store: any JobStoring, until ended: EventLoopFuture<ConnectionEnd>?,
         write: (ByteBuffer) async throws -> Void
     ) async throws -> Bool {
-        let (wakes, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let (changes, changed) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let directory = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
-        let watch = try DirectoryWatch(directory: directory, name: name) { wake.yield() }
+        let watch = try DirectoryWatch(directory: directory, name: name) { changed.yield() }
         defer { watch.cancel() }
-        // Subscribe before the first look, so that the job's end cannot slip between the two.
-        let events = engine.events()
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await event in events where event.job.id == id {
-                    if case .finished = event { wake.yield() }
-                }
-            }
-            if let ended {
-                group.addTask {
-                    _ = await ConnectionWatch.wait(for: ended)
-                    wake.finish()
-                }
-            }
-            defer { group.cancelAll() }
-            var iterator = wakes.makeAsyncIterator()
-            while true {
-                let terminal = try await storeCall { try await store.job(id) }?.state.isTerminal ?? true
-                while let chunk = await read() { try await write(chunk) }
-                if terminal { return true }
-                guard await iterator.next() != nil else { return false }
-            }
-        }
+        return try await LogFollow.run(job: id, engine: engine, store: store, changes: changes, until: ended, read: read, write: write)
     }
 }
 

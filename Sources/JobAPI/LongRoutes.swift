@@ -86,6 +86,10 @@ enum LongRoutes {
                 return run
             }
             let job = try await JobRoutes.visibleJob(id, request, context, environment)
+            if let output = environment.storedOutput {
+                return try storedLog(
+                    job, output: output, stream: stream, follow: follow, lines: lines, run: run, context: context, environment)
+            }
             // `both`: the file of both streams in the order they were read, beside stdout's.
             let file = stream == "both" ? "log" : stream
             let latest = stream == "both"
@@ -167,6 +171,39 @@ enum LongRoutes {
 
     /// A log follow that ended before its job: the connection closes without the body's end.
     struct FollowCut: Error {}
+
+    /// A run's output as the store keeps it (several nodes share it): whichever node ran it.
+    /// `run` nil: the job's latest run (its first, when it has not run yet).
+    static func storedLog(
+        _ job: Job, output: any StoredOutput, stream: String, follow: Bool, lines: Int?, run: Int?, context: APIContext,
+        _ environment: JobAPI.Environment
+    ) throws -> Response {
+        if let run, run > job.runs {
+            throw APIError(.notFound, code: "not_found", message: "job \(job.id) has run \(job.runs) time\(job.runs == 1 ? "" : "s"): there is no attempt \(run)")
+        }
+        let chosen = run ?? max(job.runs, 1)
+        let streams: [UInt8] = stream == "both" ? [1, 2] : stream == "out" ? [1] : [2]
+        let ended = context.connection?.ended
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            let tail = StoredLogTail(output: output, job: job.id, run: chosen, streams: streams)
+            if let lines { try await tail.skipToLast(lines: lines) }
+            if !follow || chosen < job.runs {
+                while let chunk = try await tail.read() { try await writer.write(chunk) }
+                try await writer.finish(nil)
+                return
+            }
+            let whole = try await environment.longRequests.during {
+                try await tail.follow(engine: environment.engine, store: environment.store, until: ended) { chunk in
+                    try await writer.write(chunk)
+                }
+            }
+            guard whole else { throw FollowCut() }
+            try await writer.finish(nil)
+        })
+    }
 
     enum Outcome<T: Sendable>: Sendable {
         case done(T)

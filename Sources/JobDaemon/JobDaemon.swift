@@ -66,7 +66,11 @@ public enum JobDaemon {
                 logDirectory: configuration.logDirectory, workingDirectory: state,
                 outputLimit: configuration.outputLimit, killGrace: configuration.killGrace,
                 environment: ProcessExecutorConfiguration.jobEnvironment(from: environment),
-                stateDirectory: state, runAsSubmitter: configuration.runAsSubmitter, allowRootJobs: configuration.allowRootJobs),
+                stateDirectory: state, runAsSubmitter: configuration.runAsSubmitter, allowRootJobs: configuration.allowRootJobs,
+                // On a shared store, runs' output goes to the database too, for every node to read.
+                outputMirror: opened.postgres.map { postgres in
+                    OutputMirror { job, run, stream, bytes in postgres.appendOutput(job: job, run: run, stream: stream.rawValue, bytes) }
+                }),
             launcher: ProcessLauncher(),
             logger: logger)
         let engine = JobEngine(
@@ -110,6 +114,7 @@ public enum JobDaemon {
                     limits: APILimits(maxBodyBytes: configuration.maxBodyBytes, maxConnections: configuration.maxConnections))
                 api.ownJobsOnly = configuration.runAsSubmitter
                 api.adminGroup = configuration.adminGroup
+                api.storedOutput = opened.postgres
                 return api
             }(),
             listener: listener,

@@ -23,6 +23,8 @@ struct LaunchRequest: Sendable {
     var limits = ResourceLimits()
     /// Who the process runs as (nil: the daemon's user).
     var identity: JobIdentity?
+    /// Where the run's kept output is copied too, stream by stream (nil: nowhere).
+    var mirror: (@Sendable (OutputMirror.Stream, UnsafeRawBufferPointer) -> Void)?
 
     /// ``limits`` as `jobq_spawn` takes them: -1 where none, in `JOBQ_LIMIT_*` order.
     var spawnLimits: [Int64] {

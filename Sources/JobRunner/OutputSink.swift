@@ -3,7 +3,8 @@ import SystemPackage
 
 /// A job's output file, created (mode 0600) when the first byte arrives, keeping at most
 /// `limit` bytes; the rest is read and dropped (so that the job never blocks on a full pipe),
-/// and a last line says how much, and why when the disk was the reason.
+/// and a last line says how much, and why when the disk was the reason. What the file keeps
+/// goes to `mirror` too, when there is one.
 ///
 /// Job output shares the disk with the store: it stops being written while the disk's free
 /// space is below a reserve (a tenth of the filesystem, at most 64 MiB, checked at creation and
@@ -12,6 +13,7 @@ import SystemPackage
 final class OutputSink {
     let path: String
     let limit: Int
+    let mirror: ((UnsafeRawBufferPointer) -> Void)?
     private var descriptor: FileDescriptor?
     private var stopped: String?
     private var untilCheck = 0
@@ -21,9 +23,10 @@ final class OutputSink {
     static let checkEvery = 1 << 20
     static let maxReserve: UInt64 = 64 << 20
 
-    init(path: String, limit: Int) {
+    init(path: String, limit: Int, mirror: ((UnsafeRawBufferPointer) -> Void)? = nil) {
         self.path = path
         self.limit = limit
+        self.mirror = mirror
     }
 
     deinit { try? descriptor?.close() }
@@ -42,6 +45,7 @@ final class OutputSink {
             let reason = stopped.map { " (\($0))" } ?? ""
             let note = "\n[jobq: output truncated after \(written) bytes\(reason); \(dropped) more bytes dropped]\n"
             _ = try? Array(note.utf8).withUnsafeBytes { try descriptor.writeAll($0) }
+            Array(note.utf8).withUnsafeBytes { mirror?($0) }
         }
         try? descriptor?.close()
         descriptor = nil
@@ -65,6 +69,7 @@ final class OutputSink {
                     FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
             }
             _ = try descriptor?.writeAll(bytes)
+            mirror?(bytes)
         } catch {
             stopped = "\(error)"
         }

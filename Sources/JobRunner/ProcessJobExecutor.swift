@@ -27,6 +27,8 @@ public struct ProcessExecutorConfiguration: Sendable {
     public var runAsSubmitter = false
     /// With ``runAsSubmitter``: whether jobs submitted by root may run (as root).
     public var allowRootJobs = false
+    /// Where each run's kept output is copied too (`nil`: only its files).
+    public var outputMirror: OutputMirror?
 
     /// Variables systemd gives the daemon that must not reach jobs: they describe the daemon's
     /// own sockets, watchdog and invocation.
@@ -51,8 +53,10 @@ public struct ProcessExecutorConfiguration: Sendable {
             from: ProcessInfo.processInfo.environment),
         stateDirectory: String? = nil,
         runAsSubmitter: Bool = false,
-        allowRootJobs: Bool = false
+        allowRootJobs: Bool = false,
+        outputMirror: OutputMirror? = nil
     ) {
+        self.outputMirror = outputMirror
         self.stateDirectory = stateDirectory
         self.runAsSubmitter = runAsSubmitter
         self.allowRootJobs = allowRootJobs
@@ -149,10 +153,16 @@ public struct ProcessJobExecutor: JobExecutor {
         }
         let workingDirectory = job.spec.cwd ?? identity?.home ?? configuration.workingDirectory
         let timeout = job.spec.timeout
+        var mirror: (@Sendable (OutputMirror.Stream, UnsafeRawBufferPointer) -> Void)?
+        if let outputMirror = configuration.outputMirror {
+            let (id, run) = (job.id, job.runs)
+            mirror = { stream, bytes in outputMirror.append(id, run, stream, bytes) }
+        }
         let request = LaunchRequest(
             path: path, arguments: arguments, environment: variables.entries, workingDirectory: workingDirectory,
             stdoutPath: outPath, stderrPath: errPath, combinedPath: combinedPath, outputLimit: configuration.outputLimit,
-            timeout: timeout, killGrace: configuration.killGrace, limits: job.spec.limits, identity: identity)
+            timeout: timeout, killGrace: configuration.killGrace, limits: job.spec.limits, identity: identity,
+            mirror: mirror)
         launcher.start(request, stop: stop) { [configuration, launcher, logger] report in
             // No process outlives its job: the launcher SIGKILLed the leader's process group when
             // the leader exited; what left the group (`setsid`) but still carries the job's mark

@@ -228,8 +228,12 @@ public final class ProcessLauncher: Sendable {
         let process = WatchedProcess(
             token: token, pid: pid, pidfd: pidfd, onEnd: onEnd,
             streams: [
-                OutputStream(descriptor: stdoutPipe[0], sink: OutputSink(path: request.stdoutPath, limit: request.outputLimit), combined: combined),
-                OutputStream(descriptor: stderrPipe[0], sink: OutputSink(path: request.stderrPath, limit: request.outputLimit), combined: combined),
+                OutputStream(descriptor: stdoutPipe[0], sink: OutputSink(
+                    path: request.stdoutPath, limit: request.outputLimit, mirror: request.mirror.map { mirror in { mirror(.stdout, $0) } }),
+                    combined: combined),
+                OutputStream(descriptor: stderrPipe[0], sink: OutputSink(
+                    path: request.stderrPath, limit: request.outputLimit, mirror: request.mirror.map { mirror in { mirror(.stderr, $0) } }),
+                    combined: combined),
             ],
             grace: request.killGrace)
         if let timeout = request.timeout {

@@ -14,6 +14,8 @@ enum NodeNotice: Hashable, Sendable {
     case paused(queue: String, Bool)
     /// A queue's number of workers changed.
     case workers(queue: String, Int)
+    /// Output of these jobs' runs was stored.
+    case output([JobID])
 }
 
 /// The notices a node has yet to send, merged so that a burst of writes makes a few NOTIFY
@@ -26,9 +28,11 @@ struct NoticeBatch: Hashable, Sendable {
     /// The last pause or resume of each queue, and the last number of workers.
     private(set) var paused: [String: Bool] = [:]
     private(set) var workers: [String: Int] = [:]
+    private(set) var output: Set<JobID> = []
 
     var isEmpty: Bool {
         work.isEmpty && payloadWork.isEmpty && !workSomewhere && finished.isEmpty && paused.isEmpty && workers.isEmpty
+            && output.isEmpty
     }
 
     mutating func add(_ notice: NodeNotice) {
@@ -38,27 +42,20 @@ struct NoticeBatch: Hashable, Sendable {
         case .finished(let ids): finished += ids
         case let .paused(queue, paused): self.paused[queue] = paused
         case let .workers(queue, count): workers[queue] = count
+        case .output(let ids): output.formUnion(ids)
         }
     }
 
     /// The batch as NOTIFY payloads from `sender`, each under PostgreSQL's 8,000-byte limit:
     /// lines of `w QUEUE`, `p QUEUE` (a consumers' queue), `w*`, `f ID…`, `z QUEUE 0|1`,
-    /// `n QUEUE COUNT`, after a first line naming the sender. Queue names hold no blanks or
-    /// line ends (the API refuses them).
+    /// `n QUEUE COUNT`, `o ID…` (output stored), after a first line naming the sender. Queue
+    /// names hold no blanks or line ends (the API refuses them).
     func payloads(from sender: String, limit: Int = 7_500) -> [String] {
         var lines = work.sorted().map { "w \($0)" } + payloadWork.sorted().map { "p \($0)" }
         if workSomewhere { lines.append("w*") }
         lines += paused.sorted { $0.key < $1.key }.map { "z \($0.key) \($0.value ? 1 : 0)" }
         lines += workers.sorted { $0.key < $1.key }.map { "n \($0.key) \($0.value)" }
-        var ids = "f"
-        for id in finished {
-            if ids.utf8.count > limit / 2 {
-                lines.append(ids)
-                ids = "f"
-            }
-            ids += " \(id.rawValue)"
-        }
-        if ids != "f" { lines.append(ids) }
+        lines += Self.idLines("f", finished, limit: limit / 2) + Self.idLines("o", output.sorted(), limit: limit / 2)
         var payloads: [String] = []
         var current = sender
         for line in lines {
@@ -70,6 +67,21 @@ struct NoticeBatch: Hashable, Sendable {
         }
         if current != sender { payloads.append(current) }
         return payloads
+    }
+
+    /// `ids` as lines of `TAG ID ID…`, each at most about `limit` bytes.
+    private static func idLines(_ tag: String, _ ids: [JobID], limit: Int) -> [String] {
+        var lines: [String] = []
+        var line = tag
+        for id in ids {
+            if line.utf8.count > limit {
+                lines.append(line)
+                line = tag
+            }
+            line += " \(id.rawValue)"
+        }
+        if line != tag { lines.append(line) }
+        return lines
     }
 
     /// Reads a payload of ``payloads(from:limit:)``: its sender and its notices (lines it does
@@ -87,6 +99,7 @@ struct NoticeBatch: Hashable, Sendable {
             case ("z", 3): notices.append(.paused(queue: String(fields[1]), fields[2] == "1"))
             case ("n", 3): if let count = Int(fields[2]) { notices.append(.workers(queue: String(fields[1]), count)) }
             case ("f", _): notices.append(.finished(fields[1...].compactMap { Int64($0).map { JobID($0) } }))
+            case ("o", _): notices.append(.output(fields[1...].compactMap { Int64($0).map { JobID($0) } }))
             default: continue
             }
         }

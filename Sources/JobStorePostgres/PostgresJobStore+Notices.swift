@@ -108,6 +108,7 @@ extension PostgresJobStore {
             case .finished(let ids): tell(.finishedElsewhere(ids))
             case let .paused(queue, paused): tell(.pausedElsewhere(queue: queue, paused))
             case let .workers(queue, count): tell(.workersChangedElsewhere(queue: queue, count))
+            case .output(let ids): outputStored(ids)
             }
         }
         if somewhere, let ready = try? await queuesWithReadyWork() {
@@ -130,6 +131,7 @@ extension PostgresJobStore {
             tell(.queueSettings(paused: Set(paused), workers: workers))
         }
         tell(.looked)
+        wakeOutputFollowers()
     }
 
     /// The queues that have queued jobs, by kind.

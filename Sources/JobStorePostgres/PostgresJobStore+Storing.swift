@@ -2,7 +2,8 @@ import JobModel
 import JobStoring
 
 /// The engine's hot-path operations with completion handlers: each is handed to the store's
-/// `run()`, which carries it out in a child task and calls the handler there.
+/// `run()`, which carries it out in a child task and calls the handler there. A run's end is
+/// recorded after its output is stored (``storeOutput(of:)``).
 extension PostgresJobStore: JobStoring {
     public func insert(_ specs: [JobSpec], completion: @escaping @Sendable (Result<[SubmittedJob], JobStoreError>) -> Void) {
         enqueue({ () async throws(JobStoreError) in try await self.insert(specs) }, completion: completion)
@@ -26,7 +27,8 @@ extension PostgresJobStore: JobStoring {
         completion done: @escaping @Sendable (Result<FinishedJob, JobStoreError>) -> Void
     ) {
         enqueue({ () async throws(JobStoreError) in
-            try await self.finish(id, completion, startedAt: startedAt, usage: usage, spec: spec, run: run)
+            await self.storeOutput(of: id)
+            return try await self.finish(id, completion, startedAt: startedAt, usage: usage, spec: spec, run: run)
         }, completion: done)
     }
 
@@ -36,19 +38,26 @@ extension PostgresJobStore: JobStoring {
         completion done: @escaping @Sendable (Result<Job, JobStoreError>) -> Void
     ) {
         enqueue({ () async throws(JobStoreError) in
-            try await self.scheduleRetry(id, at: runAt, exitCode: exitCode, signal: signal, reason: reason,
-                                         startedAt: startedAt, usage: usage, spec: spec, run: run)
+            await self.storeOutput(of: id)
+            return try await self.scheduleRetry(id, at: runAt, exitCode: exitCode, signal: signal, reason: reason,
+                                                startedAt: startedAt, usage: usage, spec: spec, run: run)
         }, completion: done)
     }
 
     public func release(_ id: JobID, spec: JobSpec?, run: Int?, completion done: @escaping @Sendable (Result<Job, JobStoreError>) -> Void) {
-        enqueue({ () async throws(JobStoreError) in try await self.release(id, spec: spec, run: run) }, completion: done)
+        enqueue({ () async throws(JobStoreError) in
+            await self.storeOutput(of: id)
+            return try await self.release(id, spec: spec, run: run)
+        }, completion: done)
     }
 
     public func keepStoppedRun(
         of job: Job, _ end: JobCompletion, usage: RunUsage?, completion done: @escaping @Sendable (Result<Void, JobStoreError>) -> Void
     ) {
-        enqueue({ () async throws(JobStoreError) in try await self.keepStoppedRun(of: job, end, usage: usage) }, completion: done)
+        enqueue({ () async throws(JobStoreError) in
+            await self.storeOutput(of: job.id)
+            try await self.keepStoppedRun(of: job, end, usage: usage)
+        }, completion: done)
     }
 
     public func expireLeases(completion done: @escaping @Sendable (Result<ExpiredLeases, JobStoreError>) -> Void) {

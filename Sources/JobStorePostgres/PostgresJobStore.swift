@@ -53,6 +53,12 @@ public final class PostgresJobStore: Sendable, Service {
     /// Notices for the other nodes not sent yet, and the bell that wakes their sender.
     let pendingNotices = Locked(NoticeBatch())
     let noticeBell = Doorbell()
+    /// Output of this node's runs on its way to `job_output`, the flush's waiters, and the bell
+    /// that wakes the task that stores it.
+    let outputState = Locked(OutputState())
+    let outputBell = Doorbell()
+    /// Followers of jobs' output, woken when output of their job is stored.
+    let outputFollowers = Locked(OutputFollowers())
     /// Names this store's notices, so that its listener skips them: random, as a node's name
     /// may be shared by a node and its replacement.
     let sender = String(UInt64.random(in: .min ... .max), radix: 36)
@@ -129,6 +135,7 @@ public final class PostgresJobStore: Sendable, Service {
             background.addTask { await self.beatUntilCancelled() }
             background.addTask { await self.sendNoticesUntilCancelled() }
             background.addTask { await self.listenUntilCancelled() }
+            background.addTask { await self.storeOutputUntilCancelled() }
             await withGracefulShutdownHandler {
                 await withDiscardingTaskGroup { running in
                     for await operation in operations {

@@ -236,6 +236,46 @@ struct MultiNodeTests {
         }
     }
 
+    @Test("jobq logs on one node reads and follows the output of a job that runs on another, to its last byte")
+    func outputFromAnyNode() async throws {
+        let nodes = try await Nodes(["a", "b"], lapse: "30")
+        let a = try await nodes.start("a", ["--serve-queues", "default"])
+        let b = try await nodes.start("b", ["--serve-queues", "elsewhere"])
+        let release = nodes.fixtures["a"]!.directory + "/release"
+        let id = try #require(try await nodes.client("b").submit([
+            JobSpec(command: .shell("echo one; while [ ! -e \(release) ]; do sleep 0.05; done; echo two >&2; echo three")),
+        ]).jobs.first?.id)
+        // A follow through b, which has no file of the run: what a writes reaches it while the job runs.
+        let follow = Process()
+        follow.executableURL = URL(filePath: JobqCommandTests.jobqPath)
+        follow.arguments = ["--socket", nodes.fixtures["b"]!.socketPath, "logs", "--follow", "\(id)"]
+        let output = Pipe()
+        follow.standardOutput = output
+        try follow.run()
+        let first = await onOwnThread { () -> String in
+            var text = ""
+            while !text.contains("\n"), case let chunk = output.fileHandleForReading.availableData, !chunk.isEmpty {
+                text += String(decoding: chunk, as: UTF8.self)
+            }
+            return text
+        }
+        #expect(first == "one\n")
+        #expect(FileManager.default.createFile(atPath: release, contents: nil))
+        let rest = await onOwnThread { String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+        #expect(await DaemonTests().exit(of: follow) == 0)
+        #expect(first + rest == "one\nthree\n")
+        #expect(try await nodes.client("b").runs(of: id).map(\.node) == ["a"])
+        let socket = nodes.fixtures["b"]!.socketPath
+        #expect(try await JobqCommandTests.jobq(socket, ["logs", "--stderr", "\(id)"]).stdout == "two\n")
+        #expect(try await JobqCommandTests.jobq(socket, ["logs", "--tail", "1", "\(id)"]).stdout == "three\n")
+        let both = try await JobqCommandTests.jobq(socket, ["logs", "--both", "\(id)"]).stdout
+        #expect(both.split(separator: "\n").sorted() == ["one", "three", "two"])
+        for daemon in [a, b] {
+            daemon.terminate()
+            #expect(await DaemonTests().exit(of: daemon) == 0)
+        }
+    }
+
     @Test("serve_queues on a SQLite store: jobqd refuses to start (78) and says why")
     func serveQueuesNeedsPostgres() async throws {
         let fixture = try DaemonTests.Fixture()

@@ -18,6 +18,8 @@ struct NoticeBatchTests {
         batch.add(.paused(queue: "builds", false))
         batch.add(.workers(queue: "emails", 8))
         batch.add(.workSomewhere)
+        batch.add(.output([JobID(9), JobID(3)]))
+        batch.add(.output([JobID(9)]))
         let payloads = batch.payloads(from: "node-x1")
         #expect(payloads.count == 1)
         let (sender, notices) = NoticeBatch.read(payloads[0])
@@ -25,6 +27,7 @@ struct NoticeBatchTests {
         #expect(notices == [
             .work(queue: "builds", payload: false), .work(queue: "emails", payload: true), .workSomewhere,
             .paused(queue: "builds", false), .workers(queue: "emails", 8), .finished([JobID(3), JobID(4)]),
+            .output([JobID(3), JobID(9)]),
         ])
     }
 
