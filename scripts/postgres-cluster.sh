@@ -5,6 +5,7 @@
 #
 #   scripts/postgres-cluster.sh start DIR   make (when new) and start a cluster in DIR; prints its URL
 #   scripts/postgres-cluster.sh stop DIR    stop it and remove DIR
+#   scripts/postgres-cluster.sh restart DIR stop it (fast: every connection is cut) and start it again
 #   scripts/postgres-cluster.sh url DIR     the URL of the cluster in DIR
 #   scripts/postgres-cluster.sh createdb DIR NAME
 #                                           a new, empty database NAME in the cluster in DIR
@@ -74,6 +75,16 @@ stop() {
     rm -rf "$dir"
 }
 
+restart() {
+    local dir bin
+    dir=$(cd "$1" && pwd)
+    bin=$(pg_bin)
+    as_owner "$bin/pg_ctl" --pgdata="$dir/data" --wait --silent --mode=fast stop
+    as_owner "$bin/pg_ctl" --pgdata="$dir/data" --log="$dir/postgresql.log" --wait --silent \
+        -o "-c listen_addresses='' -c unix_socket_directories='$dir/socket' -c max_connections=200" start \
+        || { cat "$dir/postgresql.log" >&2; fail "the cluster in $dir did not start again"; }
+}
+
 case "${1:-}" in
     createdb)
         [ $# = 3 ] || fail "usage: $0 createdb DIR NAME"
@@ -81,6 +92,7 @@ case "${1:-}" in
         ;;
     start) [ $# = 2 ] || fail "usage: $0 start DIR"; start "$2" ;;
     stop) [ $# = 2 ] || fail "usage: $0 stop DIR"; stop "$2" ;;
+    restart) [ $# = 2 ] || fail "usage: $0 restart DIR"; restart "$2" ;;
     url) [ $# = 2 ] || fail "usage: $0 url DIR"; url "$2" ;;
     run)
         shift
@@ -96,5 +108,5 @@ case "${1:-}" in
         "$@" || status=$?
         exit "$status"
         ;;
-    *) fail "usage: $0 start DIR | stop DIR | url DIR | createdb DIR NAME | run -- COMMAND..." ;;
+    *) fail "usage: $0 start DIR | stop DIR | restart DIR | url DIR | createdb DIR NAME | run -- COMMAND..." ;;
 esac

@@ -86,6 +86,7 @@ public enum JobDaemon {
             logger: logger)
         // What the other nodes of a shared store did, and the news that this node lost its runs
         // to them, reach the engine.
+        opened.postgres?.reportHeldRuns { engine.heldRuns() }
         opened.postgres?.observe { event in
             switch event {
             case let .workMayHaveArrived(commands, payloads): engine.workMayHaveArrived(commands: commands, payloads: payloads)

@@ -20,6 +20,12 @@ extension JobEngine {
         inbox.yield(.finishedElsewhere(ids))
     }
 
+    /// The jobs this engine holds (claimed, running, being stopped or recorded): the shared
+    /// store requeues a job it says runs here that is not among them.
+    public nonisolated func heldRuns() -> Set<JobID> {
+        core.withLock { Set($0.state.jobs.keys) }
+    }
+
     /// Another node paused or resumed the queue: pauses are the cluster's.
     public nonisolated func queuePausedElsewhere(_ name: String, _ paused: Bool) {
         decide(paused ? .paused(name) : .resumed(name))

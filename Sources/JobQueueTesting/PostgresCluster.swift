@@ -73,6 +73,31 @@ public struct PostgresCluster: SuiteTrait, TestScoping {
         }
     }
 
+    /// A cluster of the test's own, which it may restart without disturbing other tests:
+    /// started in a temporary directory, stopped and removed by ``stop()``.
+    public final class Own: Sendable {
+        public let directory: String
+        public var url: String { "postgresql://jobq@localhost/jobq?host=\(directory)/socket" }
+
+        public init() async throws {
+            directory = try makeTemporaryDirectory("jobq-postgres-own")
+            chmod(directory, 0o755)
+            let directory = self.directory
+            try await onOwnThread { Result { try PostgresCluster.script(["start", directory]) } }.get()
+        }
+
+        /// Stops the server (cutting every connection) and starts it again.
+        public func restart() async throws {
+            let directory = self.directory
+            try await onOwnThread { Result { try PostgresCluster.script(["restart", directory]) } }.get()
+        }
+
+        public func stop() async {
+            let directory = self.directory
+            await onOwnThread { try? PostgresCluster.script(["stop", directory]) }
+        }
+    }
+
     public struct ClusterError: Error, CustomStringConvertible {
         public var description: String
     }

@@ -44,4 +44,7 @@ struct Beat: Hashable, Sendable {
     var lost = false
     /// The running jobs of lapsed nodes this beat requeued.
     var rescued: [JobID] = []
+    /// This node's own running jobs it no longer held (their end could not be recorded), which
+    /// this beat requeued.
+    var orphaned: [JobID] = []
 }

@@ -6,6 +6,10 @@ extension StorageFailure {
     /// says full, busy or unique; a lost or refused connection is `unavailable`. Bound values
     /// never appear (PostgresNIO keeps them out of what it reports from the server).
     init(postgres error: any Error) {
+        if let lost = error as? StatementLost {
+            self.init(kind: .unavailable, message: lost.description, detail: "PostgreSQL: \(lost.description)")
+            return
+        }
         guard let error = error as? PSQLError else {
             self.init(kind: .other, message: "\(error)", detail: "PostgreSQL: \(error)")
             return

@@ -89,7 +89,7 @@ extension PostgresJobStore {
         let roundRobin = policy.fairness == .roundRobin
         let cap = Int64(policy.maxRunningPerUser ?? Int(Int32.max))
         var picks: [(id: Int64, submitter: Int64)] = []
-        for try await (id, submitter) in try await transaction.connection.query("""
+        for (id, submitter) in try await transaction.connection.rows("""
             WITH RECURSIVE submitters(uid) AS (
                 SELECT (SELECT submitter_uid FROM jobs
                         WHERE state = 'queued' AND queue = \(queue) AND submitter_uid IS NOT NULL ORDER BY submitter_uid LIMIT 1)
@@ -120,7 +120,7 @@ extension PostgresJobStore {
                      CASE WHEN \(roundRobin) THEN c.rank END, CASE WHEN \(roundRobin) THEN coalesce(t.turn, 0) END,
                      c.run_at, c.id
             LIMIT \(Int64(limit))
-            """, logger: logger).decode((Int64, Int64).self) {
+            """, logger: logger).decoded((Int64, Int64).self) {
             picks.append((id, submitter))
         }
         return picks

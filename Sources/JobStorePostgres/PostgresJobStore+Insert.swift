@@ -59,9 +59,9 @@ extension PostgresJobStore {
                     ON CONFLICT (queue) DO NOTHING
                     """, logger: logger)
                 var stored: String?
-                for try await name in try await connection.query(
+                for name in try await connection.rows(
                     "SELECT kind FROM queue_kinds WHERE queue = \(spec.queue)", logger: logger
-                ).decode(String.self) {
+                ).decoded(String.self) {
                     stored = name
                 }
                 kind = stored == "payload"
@@ -89,7 +89,7 @@ extension PostgresJobStore {
         let time = now.millisecondsSinceEpoch
         var ids: [Int64] = []
         ids.reserveCapacity(specs.count)
-        for try await id in try await connection.query("""
+        for id in try await connection.rows("""
             INSERT INTO jobs (state, queue, priority, run_at, spec, label, submitter_uid, max_attempts, created_at, updated_at)
             SELECT 'queued', q, p, r, s, NULLIF(l, ''), NULLIF(u, -1), m, \(time), \(time)
             FROM unnest(\(queues)::text[], \(priorities)::bigint[], \(runAts)::bigint[], \(texts)::text[],
@@ -97,7 +97,7 @@ extension PostgresJobStore {
                  WITH ORDINALITY AS spec (q, p, r, s, l, u, m, position)
             ORDER BY position
             RETURNING id
-            """, logger: logger).decode(Int64.self) {
+            """, logger: logger).decoded(Int64.self) {
             ids.append(id)
         }
         ids.sort()
@@ -120,7 +120,7 @@ extension PostgresJobStore {
         let finishedAt: Int64? = state == .failed ? time : nil
         // A key taken meanwhile by another node's insert: nothing is stored, and that job answers.
         var inserted: Int64?
-        for try await id in try await connection.query("""
+        for id in try await connection.rows("""
             INSERT INTO jobs (state, queue, priority, run_at, spec, idempotency_key, label, submitter_uid,
                               max_attempts, pending_deps, created_at, updated_at, finished_at, error)
             VALUES (\(state.rawValue), \(spec.queue), \(Int64(spec.priority)), \(runAt.millisecondsSinceEpoch),
@@ -129,7 +129,7 @@ extension PostgresJobStore {
             ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL AND state IN ('queued', 'blocked', 'running')
             DO NOTHING
             RETURNING id
-            """, logger: logger).decode(Int64.self) {
+            """, logger: logger).decoded(Int64.self) {
             inserted = id
         }
         guard let id = inserted.map({ JobID($0) }) else {
@@ -152,7 +152,7 @@ extension PostgresJobStore {
 
     /// The queued, blocked or running job that holds idempotency key `key`.
     func liveJob(holding key: String, on connection: PostgresConnection) async throws -> Job? {
-        for try await row in try await connection.query("""
+        for row in try await connection.rows("""
             SELECT \(unescaped: jobColumns) FROM jobs
             WHERE idempotency_key = \(key) AND state IN ('queued', 'blocked', 'running')
             """, logger: logger) {

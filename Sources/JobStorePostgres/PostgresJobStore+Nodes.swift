@@ -12,12 +12,12 @@ extension PostgresJobStore {
         _ node: String, serving serves: [String]?, on connection: PostgresConnection, now: Timestamp, logger: Logger
     ) async throws -> Int64 {
         let time = now.millisecondsSinceEpoch
-        for try await incarnation in try await connection.query("""
+        for incarnation in try await connection.rows("""
             INSERT INTO nodes (name, incarnation, started_at, heartbeat_at, serves) VALUES (\(node), 1, \(time), \(time), \(serves))
             ON CONFLICT (name) DO UPDATE SET incarnation = nodes.incarnation + 1, started_at = excluded.started_at,
                 heartbeat_at = excluded.heartbeat_at, lapsed = false, serves = excluded.serves
             RETURNING incarnation
-            """, logger: logger).decode(Int64.self) {
+            """, logger: logger).decoded(Int64.self) {
             return incarnation
         }
         throw PostgresJobRows.corrupt("registering node \(node) returned no incarnation")
@@ -27,6 +27,13 @@ extension PostgresJobStore {
     /// the engine).
     public func observe(_ handler: @escaping @Sendable (NodeEvent) -> Void) {
         events.withLock { $0 = handler }
+    }
+
+    /// Tells the store how to learn which runs this node holds, so that each beat requeues a
+    /// run the database says is this node's but that the node let go of (its end could not be
+    /// recorded).
+    public func reportHeldRuns(_ held: @escaping @Sendable () -> Set<JobID>) {
+        heldRuns.withLock { $0 = held }
     }
 
     func tell(_ event: NodeEvent) {
@@ -73,7 +80,10 @@ extension PostgresJobStore {
                 """, as: Int64.self).map { JobID($0) }.sorted()
             return beat
         }
-        if !beat.lost { lastBeat.withLock { $0 = now } }
+        if !beat.lost {
+            lastBeat.withLock { $0 = now }
+            beat.orphaned = try await sweepOrphanedRuns(now: now)
+        }
         if beat.lost {
             // The jobs it ran were requeued by the node that found it lapsed; its runs now are
             // stale. A new incarnation claims from here on.
@@ -95,6 +105,37 @@ extension PostgresJobStore {
         return beat
     }
 
+    /// Requeues this incarnation's running jobs that its engine no longer holds (a record of a
+    /// run's end that failed past ``whileReachable(_:)``), as a crash's runs are requeued: the
+    /// attempt is kept apart as interrupted. Only runs claimed at least a heartbeat interval ago
+    /// count, so that a claim whose answer is on its way to the engine is not taken for one.
+    func sweepOrphanedRuns(now: Timestamp) async throws(JobStoreError) -> [JobID] {
+        guard let held = heldRuns.withLock({ $0 }) else { return [] }
+        let (node, mine) = (self.node, incarnation)
+        let cutoff = now.advanced(by: .zero - heartbeat.interval).millisecondsSinceEpoch
+        let running = try await rows("""
+            SELECT id FROM jobs
+            WHERE state = 'running' AND node = \(node) AND node_incarnation = \(mine) AND lease_expires_at IS NULL
+              AND updated_at < \(cutoff)
+            """) { try JobID($0.decode(Int64.self)) }
+        let orphans = Set(running).subtracting(held()).map(\.rawValue).sorted()
+        guard !orphans.isEmpty else { return [] }
+        let time = now.millisecondsSinceEpoch
+        let requeued = try await write { transaction in
+            try await transaction.values("""
+                UPDATE jobs SET state = 'queued', updated_at = \(time), node = NULL, node_incarnation = NULL,
+                    attempts = greatest(attempts - 1, 0), interrupted = interrupted + 1,
+                    error = 'attempt ' || attempts || ' was interrupted: node ' || \(node) || ' could not record its end'
+                WHERE id = ANY(\(orphans)::bigint[]) AND state = 'running' AND node = \(node) AND node_incarnation = \(mine)
+                RETURNING id
+                """, as: Int64.self).map { JobID($0) }.sorted()
+        }
+        if !requeued.isEmpty {
+            logger.warning("requeued running jobs whose end this node could not record", metadata: ["jobs": "\(requeued.map(\.rawValue))"])
+        }
+        return requeued
+    }
+
     /// Beats every interval until cancelled, telling the daemon what each beat found, and
     /// looking for what the other nodes' notices may not have brought.
     func beatUntilCancelled() async {
@@ -107,7 +148,7 @@ extension PostgresJobStore {
             do {
                 let beat = try await beat()
                 if beat.lost { tell(.lostRuns) }
-                if !beat.rescued.isEmpty { notify([.workSomewhere]) }
+                if !beat.rescued.isEmpty || !beat.orphaned.isEmpty { notify([.workSomewhere]) }
                 await lookAround()
             } catch .closed {
                 return

@@ -51,9 +51,10 @@ extension PostgresJobStore {
             if batch.isEmpty { continue }
             let payloads = batch.payloads(from: sender)
             do {
-                try await client.query(
-                    "SELECT pg_notify(\(Self.channel), p) FROM unnest(\(payloads)::text[]) AS p", logger: logger
-                ).drain()
+                try await client.withConnection { connection in
+                    try await connection.run(
+                        "SELECT pg_notify(\(Self.channel), p) FROM unnest(\(payloads)::text[]) AS p", logger: self.logger)
+                }
             } catch {
                 logger.debug("could not notify the other nodes", metadata: ["error": "\(String(reflecting: error))"])
             }
@@ -68,17 +69,23 @@ extension PostgresJobStore {
         while !Task.isCancelled {
             do {
                 let connection = try await configuration.connect(logger: logger)
-                try await withTaskCancellationHandler {
-                    try await connection.listen(on: Self.channel) { notifications in
-                        delay = .milliseconds(100)
-                        // Notices sent while this node was not listening are lost: look once.
-                        await self.lookAround()
-                        for try await notification in notifications {
-                            await self.heard(notification.payload)
+                do {
+                    try await withTaskCancellationHandler {
+                        try await connection.listen(on: Self.channel) { notifications in
+                            delay = .milliseconds(100)
+                            // Notices sent while this node was not listening are lost: look once.
+                            await self.lookAround()
+                            for try await notification in notifications {
+                                await self.heard(notification.payload)
+                            }
                         }
+                    } onCancel: {
+                        connection.close().whenComplete { _ in }
                     }
-                } onCancel: {
-                    connection.close().whenComplete { _ in }
+                } catch {
+                    // A connection the server cut must still be closed before it is let go.
+                    try? await connection.close().get()
+                    throw error
                 }
                 try? await connection.close().get()
             } catch {
@@ -148,9 +155,3 @@ extension PostgresJobStore {
     }
 }
 
-extension PostgresRowSequence {
-    /// Reads and drops the rows, so that the statement's errors are seen.
-    func drain() async throws {
-        for try await _ in self {}
-    }
-}

@@ -57,6 +57,8 @@ public final class PostgresJobStore: Sendable, Service {
     /// that wakes the task that stores it.
     let outputState = Locked(OutputState())
     let outputBell = Doorbell()
+    /// The runs this node's engine holds, asked at each beat (``sweepOrphanedRuns(now:)``).
+    let heldRuns = Locked<(@Sendable () -> Set<JobID>)?>(nil)
     /// Followers of jobs' output, woken when output of their job is stored.
     let outputFollowers = Locked(OutputFollowers())
     /// Names this store's notices, so that its listener skips them: random, as a node's name
@@ -184,7 +186,8 @@ public final class PostgresJobStore: Sendable, Service {
     }
 
     /// Runs `body` in one transaction on a connection of the pool; a `JobStoreError` it throws
-    /// rolls the transaction back and comes out as it was.
+    /// rolls the transaction back and comes out as it was. `body` speaks to the connection
+    /// through ``PostgresConnection/rows(_:logger:)`` only (see there why).
     func transaction<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws(JobStoreError) -> T {
@@ -195,7 +198,20 @@ public final class PostgresJobStore: Sendable, Service {
                 $0.largestGroup = 1
             }
             do {
-                return try await self.client.withTransaction(logger: self.logger) { connection in try await body(connection) }
+                // BEGIN and COMMIT of our own rather than PostgresClient's withTransaction, so
+                // that they too go through rows(_:logger:), which always answers.
+                return try await self.client.withConnection { connection in
+                    try await connection.run("BEGIN", logger: self.logger)
+                    let result: T
+                    do {
+                        result = try await body(connection)
+                    } catch {
+                        try? await connection.run("ROLLBACK", logger: self.logger)
+                        throw error
+                    }
+                    try await connection.run("COMMIT", logger: self.logger)
+                    return result
+                }
             } catch {
                 throw .postgres(error)
             }
@@ -226,9 +242,7 @@ public final class PostgresJobStore: Sendable, Service {
     ) async throws(JobStoreError) -> [T] {
         try await inRun { () async throws(JobStoreError) in
             do {
-                var result: [T] = []
-                for try await row in try await self.client.query(query, logger: self.logger) { result.append(try decode(row)) }
-                return result
+                return try await self.client.withConnection { try await $0.rows(query, logger: self.logger) }.map(decode)
             } catch {
                 throw .postgres(error)
             }

@@ -15,7 +15,7 @@ struct PostgresTransaction {
     /// Runs a statement that returns ``jobColumns`` and decodes every row.
     func jobs(_ query: PostgresQuery) async throws -> [Job] {
         var jobs: [Job] = []
-        for try await row in try await connection.query(query, logger: logger) { jobs.append(try PostgresJobRows.job(from: row)) }
+        for row in try await connection.rows(query, logger: logger) { jobs.append(try PostgresJobRows.job(from: row)) }
         return jobs
     }
 
@@ -27,7 +27,7 @@ struct PostgresTransaction {
     /// The first column of every row, decoded as `T`.
     func values<T: PostgresDecodable & Sendable>(_ query: PostgresQuery, as type: T.Type) async throws -> [T] {
         var values: [T] = []
-        for try await value in try await connection.query(query, logger: logger).decode(T.self) { values.append(value) }
+        for value in try await connection.rows(query, logger: logger).decoded(T.self) { values.append(value) }
         return values
     }
 
@@ -53,9 +53,9 @@ struct PostgresTransaction {
     /// elsewhere), never recorded over.
     func recorded(_ id: JobID, to target: JobState, _ query: PostgresQuery) async throws -> Job {
         if let job = try await jobs(query).first { return job }
-        for try await (name, owner) in try await connection.query(
+        for (name, owner) in try await connection.rows(
             "SELECT state, node FROM jobs WHERE id = \(id.rawValue)", logger: logger
-        ).decode((String, String?).self) {
+        ).decoded((String, String?).self) {
             let state = JobState(rawValue: name) ?? .queued
             if state == .running, let owner, owner != node {
                 throw JobStoreError.conflict(id, "it runs on node \(owner), not on \(node): this node lost it, and its run here is not recorded")
@@ -76,12 +76,12 @@ struct PostgresTransaction {
         let time = now.millisecondsSinceEpoch
         if state == .succeeded {
             var unblocked: [JobID] = []
-            for try await (dependent, newState) in try await connection.query("""
+            for (dependent, newState) in try await connection.rows("""
                 UPDATE jobs SET pending_deps = pending_deps - 1, updated_at = \(time),
                     state = CASE WHEN pending_deps <= 1 THEN 'queued' ELSE 'blocked' END
                 WHERE state = 'blocked' AND id IN (SELECT job_id FROM job_dependencies WHERE depends_on = \(id.rawValue))
                 RETURNING id, state
-                """, logger: logger).decode((Int64, String).self) where newState == JobState.queued.rawValue {
+                """, logger: logger).decoded((Int64, String).self) where newState == JobState.queued.rawValue {
                 unblocked.append(JobID(dependent))
             }
             settled.unblocked = unblocked.sorted()
@@ -121,10 +121,10 @@ struct PostgresTransaction {
     /// The jobs `id` runs after, with their states.
     func dependencyStates(of id: JobID) async throws -> [(JobID, JobState)] {
         var result: [(JobID, JobState)] = []
-        for try await (dependency, name) in try await connection.query("""
+        for (dependency, name) in try await connection.rows("""
             SELECT d.depends_on, j.state FROM job_dependencies d JOIN jobs j ON j.id = d.depends_on
             WHERE d.job_id = \(id.rawValue) ORDER BY d.depends_on
-            """, logger: logger).decode((Int64, String).self) {
+            """, logger: logger).decoded((Int64, String).self) {
             if let state = JobState(rawValue: name) { result.append((JobID(dependency), state)) }
         }
         return result

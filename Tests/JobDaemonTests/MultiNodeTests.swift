@@ -15,8 +15,8 @@ struct MultiNodeTests {
         let fixtures: [String: DaemonTests.Fixture]
         let config: String
 
-        init(_ names: [String], lapse: String = "1.5") async throws {
-            url = try await PostgresCluster.newDatabase()
+        init(_ names: [String], lapse: String = "1.5", url given: String? = nil) async throws {
+            if let given { url = given } else { url = try await PostgresCluster.newDatabase() }
             var fixtures: [String: DaemonTests.Fixture] = [:]
             for name in names { fixtures[name] = try DaemonTests.Fixture(node: name, storeURL: url) }
             self.fixtures = fixtures
@@ -271,6 +271,54 @@ struct MultiNodeTests {
         let both = try await JobqCommandTests.jobq(socket, ["logs", "--both", "\(id)"]).stdout
         #expect(both.split(separator: "\n").sorted() == ["one", "three", "two"])
         for daemon in [a, b] {
+            daemon.terminate()
+            #expect(await DaemonTests().exit(of: daemon) == 0)
+        }
+    }
+
+    @Test("PostgreSQL restarted while jobs run: the nodes reconnect, and every acknowledged job succeeds")
+    func databaseRestarted() async throws {
+        let cluster = try await PostgresCluster.Own()
+        do {
+            try await restartDuringRun(cluster)
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+
+    func restartDuringRun(_ cluster: PostgresCluster.Own) async throws {
+        let nodes = try await Nodes(["a", "b"], lapse: "30", url: cluster.url)
+        var daemons: [Process] = []
+        for name in ["a", "b"] { daemons.append(try await nodes.start(name)) }
+        let out = nodes.fixtures["a"]!.directory + "/ran"
+        let spec = JobSpec(command: .shell("sleep 0.02; echo $JOBQ_JOB_ID >> \(out)"))
+        var acknowledged: [JobID] = []
+        for name in ["a", "b"] { acknowledged += try await nodes.client(name).submit(Array(repeating: spec, count: 100)).jobs.map(\.id) }
+        try await cluster.restart()
+        // Submits while the nodes reconnect may be refused (the database is unavailable): each
+        // is tried again until one is acknowledged.
+        var refused = 0
+        for name in ["a", "b", "a", "b"] {
+            for attempt in 0..<200 {
+                do {
+                    acknowledged += try await nodes.client(name).submit(Array(repeating: spec, count: 25)).jobs.map(\.id)
+                    break
+                } catch {
+                    refused += 1
+                    #expect(attempt < 199, "node \(name) still refuses submits: \(error)")
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+        }
+        print("multi-node: \(refused) submits refused while the nodes reconnected")
+        let waited = try await nodes.client("b").wait(for: acknowledged)
+        #expect(waited.done && waited.jobs.allSatisfy { $0.state == .succeeded })
+        let ran = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").compactMap { JobID(String($0)) }
+        #expect(Set(ran) == Set(acknowledged), "every acknowledged job ran")
+        print("multi-node: \(acknowledged.count) jobs acknowledged, \(ran.count) runs across a restart of PostgreSQL")
+        for daemon in daemons {
             daemon.terminate()
             #expect(await DaemonTests().exit(of: daemon) == 0)
         }

@@ -107,4 +107,30 @@ struct PostgresHeartbeatTests {
         }
     }
 
+
+    @Test("A run this node let go of (its end could not be recorded) is requeued at a beat; held runs and fresh claims are not")
+    func orphanedRunsRequeued() async throws {
+        let clock = TestClock()
+        try await withTestDatabase { configuration in
+            try await withStore(configuration, node: "a", clock: clock.function) { a in
+                let held = Locked<Set<JobID>>([])
+                a.reportHeldRuns { held.withLock { $0 } }
+                let ids = try await a.insert([JobSpec(command: .argv(["true"])), JobSpec(command: .argv(["true"]))]).map(\.job.id)
+                _ = try await a.claim(queue: "default", limit: 2)
+                held.withLock { $0 = [ids[0]] }
+                // Claimed just now: not taken for lost, even if the engine does not hold it yet.
+                #expect(try await a.beat().orphaned.isEmpty)
+                // Claimed more than a heartbeat interval ago (an hour, in these tests).
+                clock.advance(by: .seconds(3601))
+                let beat = try await a.beat()
+                #expect(beat.orphaned == [ids[1]] && beat.rescued.isEmpty && !beat.lost)
+                #expect(try await a.job(ids[0])?.state == .running)
+                let requeued = try #require(try await a.job(ids[1]))
+                #expect(requeued.state == .queued && requeued.attempts == 0 && requeued.interruptedAttempts == 1)
+                #expect(requeued.error == "attempt 1 was interrupted: node a could not record its end")
+                clock.advance(by: .seconds(3601))
+                #expect(try await a.beat().orphaned.isEmpty)
+            }
+        }
+    }
 }
