@@ -43,13 +43,19 @@ struct PostgresMigrator {
             // A refusal is thrown inside, so that the transaction rolls back.
             return try await connection.withTransaction(logger: logger) { connection -> String? in
                 try await connection.run("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger)
-                try await connection.run("""
-                    CREATE TABLE IF NOT EXISTS schema_migrations (
-                        name       text   NOT NULL PRIMARY KEY,
-                        checksum   text   NOT NULL,
-                        applied_at bigint NOT NULL
-                    )
-                    """, logger: logger)
+                // Created only when missing: a node's role needs no right to create tables once
+                // the database's owner has migrated it (docs/operations.md, "Roles").
+                let exists = try await connection.rows("SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger)
+                    .decoded(Bool.self).first ?? false
+                if !exists {
+                    try await connection.run("""
+                        CREATE TABLE schema_migrations (
+                            name       text   NOT NULL PRIMARY KEY,
+                            checksum   text   NOT NULL,
+                            applied_at bigint NOT NULL
+                        )
+                        """, logger: logger)
+                }
                 var applied: [String: String] = [:]
                 for try await (name, checksum) in try await connection.query(
                     "SELECT name, checksum FROM schema_migrations", logger: logger
