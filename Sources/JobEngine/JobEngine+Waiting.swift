@@ -9,9 +9,7 @@ extension JobEngine {
     func apply(_ message: EngineMessage, in group: inout DiscardingTaskGroup) async -> Bool {
         switch message {
         case .terminal(let ids, let queue):
-            for signal in waits.resolve(ids) { try? await signal.putNowait(()) }
-            let queueStillRuns = queue.map { name in core.withLock { $0.state.hasUncancelledRun(in: name) } } ?? false
-            if waits.needsRecheck(queueStillRuns: queueStillRuns) { countForJoins(in: &group) }
+            await settle(ids, queue: queue, in: &group)
         case .joinCounts(let counts):
             let (done, again) = waits.countsRead(counts)
             for signal in done { try? await signal.putNowait(()) }
@@ -19,8 +17,7 @@ extension JobEngine {
         case .publishFinished(let ids):
             group.addTask { await self.publishFinished(ids) }
         case .finishedElsewhere(let ids):
-            for signal in waits.resolve(ids) { try? await signal.putNowait(()) }
-            if waits.needsRecheck(queueStillRuns: false) { countForJoins(in: &group) }
+            await settle(ids, queue: nil, in: &group)
             // Read only for subscribers: this node's metrics do not count them.
             if hub.hasSubscribers { group.addTask { await self.publishFinished(ids, counted: false) } }
         case .lookAgain:
@@ -39,6 +36,14 @@ extension JobEngine {
             return true
         }
         return false
+    }
+
+    /// Jobs reached a terminal state (here or on another node): the waits for them resolve, and
+    /// the joins count again unless `queue` (all of theirs) still runs a job here.
+    private func settle(_ ids: [JobID], queue: String?, in group: inout DiscardingTaskGroup) async {
+        for signal in waits.resolve(ids) { try? await signal.putNowait(()) }
+        let queueStillRuns = queue.map { name in core.withLock { $0.state.hasUncancelledRun(in: name) } } ?? false
+        if waits.needsRecheck(queueStillRuns: queueStillRuns) { countForJoins(in: &group) }
     }
 
     private func countForJoins(in group: inout DiscardingTaskGroup) {
