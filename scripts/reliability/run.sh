@@ -30,6 +30,7 @@ if [ $quick = 1 ]; then
         "run_as.py"
         "misbehaving_jobs.py"
         "consumers.py --cycles 12"
+        "node_crash_loop.py --cycles 6"
     )
 else
     runs=(
@@ -44,6 +45,7 @@ else
         "run_as.py"
         "misbehaving_jobs.py"
         "consumers.py --cycles 60"
+        "node_crash_loop.py --cycles 30"
     )
 fi
 needs_root="power_cut.py full_disk.py other_users.py run_as.py"
