@@ -14,9 +14,9 @@ SWIFT_BUILD := scripts/retry-on-crash.sh $(SWIFT) build
 # Debian packages the build needs (libsqlite3-dev is for the durable job store), and those the
 # tests drive the daemon with (curl, the sqlite3 shell, script(1) from util-linux, python3 and
 # its venv for schemathesis, mkfs.ext4 and useradd for the reliability scripts, PostgreSQL for
-# the PostgreSQL store's private test cluster).
+# the PostgreSQL store's private test cluster, ip for the network namespaces of a node test).
 APT_PACKAGES := libsqlite3-dev pkg-config
-TEST_PACKAGES := curl sqlite3 util-linux python3 python3-venv e2fsprogs passwd systemd man-db postgresql
+TEST_PACKAGES := curl sqlite3 util-linux python3 python3-venv e2fsprogs passwd systemd man-db postgresql iproute2
 
 # make install: where things go. The unit files name $(BINDIR)/jobqd; DESTDIR only prefixes the
 # files written, for packaging and for the tests (scripts/install-check.sh).

@@ -3,7 +3,11 @@
 # its own, run by an unprivileged user, reachable only through a Unix socket in that directory.
 # Nothing here touches a system-wide cluster.
 #
-#   scripts/postgres-cluster.sh start DIR   make (when new) and start a cluster in DIR; prints its URL
+#   scripts/postgres-cluster.sh start DIR [ADDRESSES]
+#                                           make (when new) and start a cluster in DIR; prints its URL.
+#                                           With ADDRESSES (comma-separated IPs), it also listens on
+#                                           TCP there, trusting every client that reaches it: for
+#                                           tests on private addresses (a veth pair) only
 #   scripts/postgres-cluster.sh stop DIR    stop it and remove DIR
 #   scripts/postgres-cluster.sh restart DIR stop it (fast: every connection is cut) and start it again
 #   scripts/postgres-cluster.sh url DIR     the URL of the cluster in DIR
@@ -42,8 +46,16 @@ as_owner() {
 
 url() { echo "postgresql://jobq@localhost/jobq?host=$(cd "$1" && pwd)/socket"; }
 
+# The server's options: a socket in the directory, TCP only on the addresses given at start
+# (kept in DIR/listen for a restart), fsync as in production (the store's durability is tested).
+server_options() {
+    local dir=$1 listen=""
+    [ -f "$dir/listen" ] && listen=$(cat "$dir/listen")
+    echo "-c listen_addresses='$listen' -c unix_socket_directories='$dir/socket' -c max_connections=200"
+}
+
 start() {
-    local dir=$1 bin
+    local dir=$1 listen=${2:-} bin
     bin=$(pg_bin)
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
@@ -54,9 +66,13 @@ start() {
         as_owner "$bin/initdb" --pgdata="$dir/data" --username=jobq --auth=trust --encoding=UTF8 \
             --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; fail "initdb failed"; }
     fi
-    # No TCP, a socket in the directory, fsync as in production (the store's durability is tested).
+    if [ -n "$listen" ]; then
+        echo "$listen" >"$dir/listen"
+        grep -q '^host all all 0.0.0.0/0 trust' "$dir/data/pg_hba.conf" \
+            || echo 'host all all 0.0.0.0/0 trust' | as_owner tee -a "$dir/data/pg_hba.conf" >/dev/null
+    fi
     as_owner "$bin/pg_ctl" --pgdata="$dir/data" --log="$dir/postgresql.log" --wait --silent \
-        -o "-c listen_addresses='' -c unix_socket_directories='$dir/socket' -c max_connections=200" start \
+        -o "$(server_options "$dir")" start \
         || { cat "$dir/postgresql.log" >&2; fail "the cluster in $dir did not start"; }
     if ! as_owner "$bin/psql" --host="$dir/socket" --username=jobq --dbname=postgres --quiet --no-psqlrc \
         --tuples-only --command="SELECT 1 FROM pg_database WHERE datname = 'jobq'" | grep -q 1; then
@@ -81,7 +97,7 @@ restart() {
     bin=$(pg_bin)
     as_owner "$bin/pg_ctl" --pgdata="$dir/data" --wait --silent --mode=fast stop
     as_owner "$bin/pg_ctl" --pgdata="$dir/data" --log="$dir/postgresql.log" --wait --silent \
-        -o "-c listen_addresses='' -c unix_socket_directories='$dir/socket' -c max_connections=200" start \
+        -o "$(server_options "$dir")" start \
         || { cat "$dir/postgresql.log" >&2; fail "the cluster in $dir did not start again"; }
 }
 
@@ -90,7 +106,7 @@ case "${1:-}" in
         [ $# = 3 ] || fail "usage: $0 createdb DIR NAME"
         as_owner "$(pg_bin)/createdb" --host="$(cd "$2" && pwd)/socket" --username=jobq --owner=jobq "$3"
         ;;
-    start) [ $# = 2 ] || fail "usage: $0 start DIR"; start "$2" ;;
+    start) [ $# = 2 ] || [ $# = 3 ] || fail "usage: $0 start DIR [ADDRESSES]"; start "$2" "${3:-}" ;;
     stop) [ $# = 2 ] || fail "usage: $0 stop DIR"; stop "$2" ;;
     restart) [ $# = 2 ] || fail "usage: $0 restart DIR"; restart "$2" ;;
     url) [ $# = 2 ] || fail "usage: $0 url DIR"; url "$2" ;;
@@ -108,5 +124,5 @@ case "${1:-}" in
         "$@" || status=$?
         exit "$status"
         ;;
-    *) fail "usage: $0 start DIR | stop DIR | restart DIR | url DIR | createdb DIR NAME | run -- COMMAND..." ;;
+    *) fail "usage: $0 start DIR [ADDRESSES] | stop DIR | restart DIR | url DIR | createdb DIR NAME | run -- COMMAND..." ;;
 esac

@@ -79,11 +79,13 @@ public struct PostgresCluster: SuiteTrait, TestScoping {
         public let directory: String
         public var url: String { "postgresql://jobq@localhost/jobq?host=\(directory)/socket" }
 
-        public init() async throws {
+        /// `listen`: IP addresses where it also takes TCP connections, trusting every client
+        /// (private addresses of a test's own, such as a veth pair's).
+        public init(listen: [String] = []) async throws {
             directory = try makeTemporaryDirectory("jobq-postgres-own")
             chmod(directory, 0o755)
-            let directory = self.directory
-            try await onOwnThread { Result { try PostgresCluster.script(["start", directory]) } }.get()
+            let arguments = ["start", directory] + (listen.isEmpty ? [] : [listen.joined(separator: ",")])
+            try await onOwnThread { Result { try PostgresCluster.script(arguments) } }.get()
         }
 
         /// Stops the server (cutting every connection) and starts it again.
