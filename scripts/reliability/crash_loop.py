@@ -16,7 +16,6 @@ SIGKILL at random moments and restarted, --cycles times. Then, with the daemon u
 """
 
 import argparse
-import datetime
 import os
 import random
 import sys
@@ -24,11 +23,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import run, Client, Workdir, all_jobs, join, integrity  # noqa: E402
-
-
-def parse_time(text):
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+from lib import run, Client, Workdir, all_jobs, join, integrity, read_run_journal, check_run_journal, overlapping_runs  # noqa: E402
 
 
 class Submitter(threading.Thread):
@@ -167,38 +162,11 @@ def main(results):
         failed = [j["id"] for j in jobs.values() if j["state"] != "succeeded"]
         results.check("every job succeeded", not failed, f"{len(failed)}: {failed[:10]}")
 
-        starts, ends = {}, {}
-        with open(runs) as f:
-            for line in f:
-                kind, job_id, attempt, at = line.split()
-                into = starts if kind == "start" else ends
-                into.setdefault(int(job_id), []).append((int(attempt), float(at)))
-        late = []
-        too_many = []
-        for job_id, runs_of_job in starts.items():
-            job = jobs.get(job_id)
-            if job is None:
-                continue
-            if len(runs_of_job) > job["runs"]:
-                too_many.append((job_id, len(runs_of_job), job["runs"]))
-            if job.get("finished_at") and job["state"] == "succeeded":
-                finished = parse_time(job["finished_at"])
-                late += [(job_id, at - finished) for _, at in runs_of_job if at > finished + 0.001]
-        never = [i for i, j in jobs.items() if i != gate and j["state"] == "succeeded" and i not in starts]
-        results.check("every succeeded job ran", not never, f"{never[:10]}")
-        results.check("no job started after it was recorded as succeeded", not late, f"{late[:10]}")
-        results.check("no job started more often than its recorded runs", not too_many, f"{too_many[:10]}")
-        reruns = sum(1 for r in starts.values() if len(r) > 1)
+        starts, ends = read_run_journal(runs)
+        reruns = check_run_journal(results, jobs, starts, skip=(gate,))
         print(f"  {sum(len(r) for r in starts.values())} starts recorded, {reruns} jobs ran more than once "
               "(interrupted by a kill: at least once)", flush=True)
-
-        overlaps = []
-        for job_id, runs_of_job in starts.items():
-            ended = dict(ends.get(job_id, []))
-            for attempt, at in runs_of_job:
-                # a run that ended after another attempt of the same job had started overlapped it
-                overlaps += [(job_id, attempt, later) for later, later_at in runs_of_job
-                             if later > attempt and attempt in ended and ended[attempt] > later_at]
+        overlaps = overlapping_runs(starts, ends)
         results.check("no two runs of one job overlapped (a killed daemon's job is stopped before its rerun)",
                       not overlaps, f"{len(overlaps)}: {overlaps[:5]}")
         results.check("the daemon stopped cleanly at the end", exit_status == 0, f"exit {exit_status}")

@@ -6,6 +6,7 @@ Every script talks only to a daemon it started itself, and removes what it creat
 directories, mounts, users) on the way out, also when a check fails or it is interrupted.
 """
 
+import datetime
 import http.client
 import itertools
 import json
@@ -311,6 +312,56 @@ def wait_jobs(client, ids, timeout=120):
         raise RuntimeError(f"wait answered {status}: {body}")
     return {job["id"]: job for job in body["jobs"]}
 
+
+
+def parse_time(text):
+    """An RFC 3339 time of the API as seconds since the epoch."""
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def read_run_journal(path):
+    """The lines jobs append as they start and end (`start|end ID RUN EPOCH`), by job:
+    (starts, ends), each {id: [(run, time)]}."""
+    starts, ends = {}, {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                kind, job_id, attempt, at = line.split()
+                into = starts if kind == "start" else ends
+                into.setdefault(int(job_id), []).append((int(attempt), float(at)))
+    return starts, ends
+
+
+def check_run_journal(results, jobs, starts, skip=()):
+    """What every crash loop checks of its journal against the jobs the store holds: every
+    succeeded job ran, none started after its success was recorded, none more often than its
+    recorded runs. Returns how many jobs started more than once."""
+    late, too_many = [], []
+    for job_id, runs_of_job in starts.items():
+        job = jobs.get(job_id)
+        if job is None:
+            continue
+        if len(runs_of_job) > job["runs"]:
+            too_many.append((job_id, len(runs_of_job), job["runs"]))
+        if job.get("finished_at") and job["state"] == "succeeded":
+            finished = parse_time(job["finished_at"])
+            late += [(job_id, at - finished) for _, at in runs_of_job if at > finished + 0.001]
+    never = [i for i, j in jobs.items() if i not in skip and j["state"] == "succeeded" and i not in starts]
+    results.check("every succeeded job ran", not never, f"{never[:10]}")
+    results.check("no job started after it was recorded as succeeded", not late, f"{late[:10]}")
+    results.check("no job started more often than its recorded runs", not too_many, f"{too_many[:10]}")
+    return sum(1 for r in starts.values() if len(r) > 1)
+
+
+def overlapping_runs(starts, ends):
+    """(job, run, later run) for each run that ended after a later run of its job had started."""
+    overlaps = []
+    for job_id, runs_of_job in starts.items():
+        ended = dict(ends.get(job_id, []))
+        for attempt, _ in runs_of_job:
+            overlaps += [(job_id, attempt, later) for later, later_at in runs_of_job
+                         if later > attempt and attempt in ended and ended[attempt] > later_at]
+    return overlaps
 
 def run(name, body):
     """Runs `body(results)` and exits with its summary; an exception is a failed check (with its

@@ -15,7 +15,6 @@ running on. Then, with every node up:
 """
 
 import argparse
-import datetime
 import os
 import random
 import subprocess
@@ -24,14 +23,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import run, Client, Workdir, all_jobs, join  # noqa: E402
+from lib import run, Client, Workdir, all_jobs, join, read_run_journal, check_run_journal, overlapping_runs  # noqa: E402
 
 CLUSTER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "postgres-cluster.sh")
 NODES = ["a", "b", "c"]
-
-
-def parse_time(text):
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 class Submitter(threading.Thread):
@@ -169,38 +164,14 @@ def main(results):
         results.check("some runs were interrupted by a kill and run again", interrupted > 0 or options.cycles == 0,
                       "no job was running at any kill")
 
-        starts, ends = {}, {}
-        if os.path.exists(runs):
-            with open(runs) as f:
-                for line in f:
-                    kind, job_id, attempt, at = line.split()
-                    into = starts if kind == "start" else ends
-                    into.setdefault(int(job_id), []).append((int(attempt), float(at)))
-        late, too_many = [], []
-        for job_id, runs_of_job in starts.items():
-            job = jobs.get(job_id)
-            if job is None:
-                continue
-            if len(runs_of_job) > job["runs"]:
-                too_many.append((job_id, len(runs_of_job), job["runs"]))
-            if job.get("finished_at") and job["state"] == "succeeded":
-                finished = parse_time(job["finished_at"])
-                late += [(job_id, at - finished) for _, at in runs_of_job if at > finished + 0.001]
-        never = [i for i, j in jobs.items() if j["state"] == "succeeded" and i not in starts]
-        results.check("every succeeded job ran", not never, f"{never[:10]}")
-        results.check("no job started after it was recorded as succeeded", not late, f"{late[:10]}")
-        results.check("no job started more often than its recorded runs", not too_many, f"{too_many[:10]}")
-        reruns = sum(1 for r in starts.values() if len(r) > 1)
+        starts, ends = read_run_journal(runs)
+        reruns = check_run_journal(results, jobs, starts)
         # Two runs of a job overlap when a killed node's process outlived the kill and another
         # node ran the job again before the killed node came back and stopped it: reported, not
         # checked (fencing keeps the stale run from being recorded).
-        overlaps = 0
-        for job_id, runs_of_job in starts.items():
-            ended = dict(ends.get(job_id, []))
-            overlaps += sum(1 for attempt, _ in runs_of_job for later, later_at in runs_of_job
-                            if later > attempt and ended.get(attempt, float("inf")) > later_at)
+        overlaps = overlapping_runs(starts, ends)
         print(f"  {sum(len(r) for r in starts.values())} starts recorded, {reruns} jobs started more than once, "
-              f"{overlaps} pairs of runs overlapping", flush=True)
+              f"{len(overlaps)} pairs of runs overlapping", flush=True)
         results.check("every node stopped cleanly (exit 0)", all(s == 0 for s in statuses.values()), f"{statuses}")
 
 
