@@ -6,7 +6,7 @@ import Synchronization
 
 /// `jobq status`.
 struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the daemon: jobs by state and queue, workers, version, uptime.")
+    static let configuration = CommandConfiguration(abstract: "Show the daemon: jobs by state and queue, workers, version, uptime, and the nodes of a shared (PostgreSQL) store.")
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
