@@ -24,11 +24,9 @@ extension JobEngine {
             let awaited = waits.awaitedIDs
             if !awaited.isEmpty {
                 group.addTask { [store, inbox] in
-                    var finished: [JobID] = []
-                    for id in awaited.sorted() {
-                        if let job = try? await store.job(id), job.state.isTerminal { finished.append(id) }
+                    if let finished = try? await store.terminal(among: awaited.sorted()), !finished.isEmpty {
+                        inbox.yield(.terminal(finished, queue: nil))
                     }
-                    if !finished.isEmpty { inbox.yield(.terminal(finished, queue: nil)) }
                 }
             }
             if waits.needsRecheck(queueStillRuns: false) { countForJoins(in: &group) }

@@ -8,6 +8,15 @@ extension PostgresJobStore {
         try await rows("SELECT \(unescaped: jobColumns) FROM jobs WHERE id = \(id.rawValue)", PostgresJobRows.job).first
     }
 
+    /// Those of `ids` whose jobs are in a terminal state, in one statement.
+    public func terminal(among ids: [JobID]) async throws(JobStoreError) -> [JobID] {
+        guard !ids.isEmpty else { return [] }
+        return try await rows("""
+            SELECT id FROM jobs WHERE id = ANY(\(ids.map(\.rawValue))::bigint[])
+              AND state IN ('succeeded', 'failed', 'cancelled') ORDER BY id
+            """) { try JobID($0.decode(Int64.self)) }
+    }
+
     /// A page of the jobs `filter` selects, by id in `order`, after `cursor`; `nextCursor` is
     /// set when more follow.
     public func jobs(

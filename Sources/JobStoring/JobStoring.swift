@@ -85,6 +85,8 @@ public protocol JobStoring: AnyObject, Sendable {
 
     /// One job, or `nil` when there is none with this id.
     func job(_ id: JobID) async throws(JobStoreError) -> Job?
+    /// Those of `ids` whose jobs are in a terminal state.
+    func terminal(among ids: [JobID]) async throws(JobStoreError) -> [JobID]
     /// Every run of a job, oldest first (`nil`: no such job).
     func runHistory(of id: JobID) async throws(JobStoreError) -> [RunRecord]?
     /// A page of the jobs `filter` selects, in id order, after `cursor`.
@@ -104,4 +106,16 @@ public protocol JobStoring: AnyObject, Sendable {
 
     /// Lets queued writes commit, refuses new ones, and closes the connections.
     func close() async
+}
+
+extension JobStoring {
+    /// Those of `ids` whose jobs are in a terminal state, read one by one (a store with a
+    /// cheaper way says so in its own).
+    public func terminal(among ids: [JobID]) async throws(JobStoreError) -> [JobID] {
+        var finished: [JobID] = []
+        for id in ids {
+            if let job = try await job(id), job.state.isTerminal { finished.append(id) }
+        }
+        return finished
+    }
 }

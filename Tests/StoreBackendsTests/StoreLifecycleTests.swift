@@ -27,6 +27,22 @@ struct StoreLifecycleTests {
         }
     }
 
+    @Test("terminal(among:) names the ids whose jobs are finished, whatever the order, skipping unknown ones",
+          arguments: StoreBackend.allCases)
+    func terminalAmong(backend: StoreBackend) async throws {
+        try await withStore(backend) { store, _ in
+            let done = try await store.add(spec("done"))
+            let waiting = try await store.add(spec("waiting"))
+            let cancelled = try await store.add(spec("cancelled"))
+            _ = try await store.claim()
+            _ = try await store.finish(done.id, .succeeded)
+            _ = try await store.cancel(cancelled.id, reason: "cancelled")
+            #expect(try await store.terminal(among: [cancelled.id, JobID(999_999), waiting.id, done.id]).sorted()
+                == [done.id, cancelled.id])
+            #expect(try await store.terminal(among: []).isEmpty)
+        }
+    }
+
     @Test("A delayed job waits for its time; nextRunAt says when", arguments: StoreBackend.allCases)
     func delays(backend: StoreBackend) async throws {
         try await withStore(backend) { store, clock in
