@@ -15,21 +15,21 @@ extension PostgresConnection {
     /// its transactions as well.
     static let statementLimit = TimeAmount.seconds(60)
 
-    /// Runs `query` and collects its rows. PostgresNIO 1.33's async `query` awaits a promise it
+    /// Runs `query` and collects its rows, failing after `limit`. PostgresNIO 1.33's async `query` awaits a promise it
     /// hands to the channel with a write that no handler sees once the channel has closed (the
     /// server restarting, a connection cut): that promise is never completed, and its caller
     /// would wait for ever. Here the query's future is raced with a timer on the connection's
     /// event loop, and a closed connection is refused before the write, so that the caller
     /// always gets an answer.
-    func rows(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
+    func rows(_ query: PostgresQuery, logger: Logger, limit: TimeAmount = statementLimit) async throws -> [PostgresRow] {
         guard !isClosed else { throw StatementLost(description: "the connection to PostgreSQL is closed") }
         let future: EventLoopFuture<PostgresQueryResult> = self.query(query, logger: logger)
         let answered = Locked(false)
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[PostgresRow], any Error>) in
-            let timer = eventLoop.scheduleTask(in: Self.statementLimit) {
+            let timer = eventLoop.scheduleTask(in: limit) {
                 guard answered.withLock({ done in defer { done = true }; return !done }) else { return }
                 self.close().whenComplete { _ in }
-                continuation.resume(throwing: StatementLost(description: "PostgreSQL did not answer within \(Self.statementLimit)"))
+                continuation.resume(throwing: StatementLost(description: "PostgreSQL did not answer within \(limit)"))
             }
             future.whenComplete { result in
                 timer.cancel()
@@ -42,8 +42,8 @@ extension PostgresConnection {
     /// Runs a statement and reads its answer to the end: a statement's error can arrive after
     /// its first rows, and a result left unread would hide it until the next statement fails
     /// with "current transaction is aborted".
-    func run(_ query: PostgresQuery, logger: Logger) async throws {
-        _ = try await rows(query, logger: logger)
+    func run(_ query: PostgresQuery, logger: Logger, limit: TimeAmount = statementLimit) async throws {
+        _ = try await rows(query, logger: logger, limit: limit)
     }
 }
 

@@ -40,50 +40,63 @@ struct PostgresMigrator {
     /// missing one; answers its name, or nil when none is missing.
     private func applyNext(_ connection: PostgresConnection, now: Timestamp) async throws(JobStoreError) -> String? {
         do {
-            // A refusal is thrown inside, so that the transaction rolls back.
-            return try await connection.withTransaction(logger: logger) { connection -> String? in
-                try await connection.run("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger)
-                // Created only when missing: a node's role needs no right to create tables once
-                // the database's owner has migrated it (docs/operations.md, "Roles").
-                let exists = try await connection.rows("SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger)
-                    .decoded(Bool.self).first ?? false
-                if !exists {
-                    try await connection.run("""
-                        CREATE TABLE schema_migrations (
-                            name       text   NOT NULL PRIMARY KEY,
-                            checksum   text   NOT NULL,
-                            applied_at bigint NOT NULL
-                        )
-                        """, logger: logger)
-                }
-                var applied: [String: String] = [:]
-                for try await (name, checksum) in try await connection.query(
-                    "SELECT name, checksum FROM schema_migrations", logger: logger
-                ).decode((String, String).self) {
-                    applied[name] = checksum
-                }
-                if let refusal = check(applied) { throw refusal }
-                guard let next = migrations.first(where: { applied[$0.name] == nil }) else { return nil }
-                do {
-                    // A file holds several statements, which one prepared statement cannot: a
-                    // PL/pgSQL EXECUTE runs them all, the file's text bound as its parameter.
-                    try await connection.run("""
-                        CREATE OR REPLACE FUNCTION pg_temp.jobq_run_migration(statements text) RETURNS void
-                        LANGUAGE plpgsql AS $$ BEGIN EXECUTE statements; END $$
-                        """, logger: logger)
-                    try await connection.run("SELECT pg_temp.jobq_run_migration(\(next.sql))", logger: logger)
-                } catch {
-                    throw JobStoreError.migration(.failed(name: next.name, StorageFailure(postgres: error)))
-                }
-                try await connection.run("""
-                    INSERT INTO schema_migrations (name, checksum, applied_at)
-                    VALUES (\(next.name), \(next.checksum), \(now.millisecondsSinceEpoch))
-                    """, logger: logger)
-                return next.name
+            // BEGIN and COMMIT through PostgresConnection.rows, as the store's transactions; a
+            // refusal is thrown inside, so that the transaction rolls back.
+            try await connection.run("BEGIN", logger: logger)
+            do {
+                let applied = try await applyNextInTransaction(connection, now: now)
+                try await connection.run("COMMIT", logger: logger)
+                return applied
+            } catch {
+                try? await connection.run("ROLLBACK", logger: logger)
+                throw error
             }
         } catch {
             throw .postgres(error)
         }
+    }
+
+    /// The body of ``applyNext(_:now:)``'s transaction.
+    private func applyNextInTransaction(_ connection: PostgresConnection, now: Timestamp) async throws -> String? {
+        try await connection.run("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger)
+        // Created only when missing: a node's role needs no right to create tables once
+        // the database's owner has migrated it (docs/operations.md, "Roles").
+        let exists = try await connection.rows("SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger)
+            .decoded(Bool.self).first ?? false
+        if !exists {
+            try await connection.run("""
+                CREATE TABLE schema_migrations (
+                    name       text   NOT NULL PRIMARY KEY,
+                    checksum   text   NOT NULL,
+                    applied_at bigint NOT NULL
+                )
+                """, logger: logger)
+        }
+        var applied: [String: String] = [:]
+        for (name, checksum) in try await connection.rows(
+            "SELECT name, checksum FROM schema_migrations", logger: logger
+        ).decoded((String, String).self) {
+            applied[name] = checksum
+        }
+        if let refusal = check(applied) { throw refusal }
+        guard let next = migrations.first(where: { applied[$0.name] == nil }) else { return nil }
+        do {
+            // A file holds several statements, which one prepared statement cannot: a
+            // PL/pgSQL EXECUTE runs them all, the file's text bound as its parameter.
+            try await connection.run("""
+                CREATE OR REPLACE FUNCTION pg_temp.jobq_run_migration(statements text) RETURNS void
+                LANGUAGE plpgsql AS $$ BEGIN EXECUTE statements; END $$
+                """, logger: logger)
+            // A migration may take long on a large database: an hour before it counts as lost.
+            try await connection.run("SELECT pg_temp.jobq_run_migration(\(next.sql))", logger: logger, limit: .hours(1))
+        } catch {
+            throw JobStoreError.migration(.failed(name: next.name, StorageFailure(postgres: error)))
+        }
+        try await connection.run("""
+            INSERT INTO schema_migrations (name, checksum, applied_at)
+            VALUES (\(next.name), \(next.checksum), \(now.millisecondsSinceEpoch))
+            """, logger: logger)
+        return next.name
     }
 
     /// Refuses a database with a migration this binary does not know, or whose recorded
