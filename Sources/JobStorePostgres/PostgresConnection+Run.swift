@@ -15,12 +15,12 @@ extension PostgresConnection {
     /// its transactions as well.
     static let statementLimit = TimeAmount.seconds(60)
 
-    /// Runs `query` and collects its rows, failing after `limit`. PostgresNIO 1.33's async `query` awaits a promise it
-    /// hands to the channel with a write that no handler sees once the channel has closed (the
-    /// server restarting, a connection cut): that promise is never completed, and its caller
-    /// would wait for ever. Here the query's future is raced with a timer on the connection's
-    /// event loop, and a closed connection is refused before the write, so that the caller
-    /// always gets an answer.
+    /// Runs `query` and collects its rows, failing after `limit`. PostgresNIO 1.33's async
+    /// `query` awaits a promise it hands to the channel with a write that no handler sees once
+    /// the channel has closed (the server restarting, a connection cut): that promise is never
+    /// completed, and its caller would wait for ever. Here the query's future is raced with a
+    /// timer on the connection's event loop, and a closed connection is refused before the
+    /// write, so that the caller always gets an answer.
     func rows(_ query: PostgresQuery, logger: Logger, limit: TimeAmount = statementLimit) async throws -> [PostgresRow] {
         guard !isClosed else { throw StatementLost(description: "the connection to PostgreSQL is closed") }
         let future: EventLoopFuture<PostgresQueryResult> = self.query(query, logger: logger)
