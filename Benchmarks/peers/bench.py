@@ -96,4 +96,9 @@ class BenchBase:
                 target = "< 2 s" if row["queued"] >= 1_000_000 else ""
                 add(f"| start to READY=1 with {row['queued']:,} queued | {row['jobq_ready_s']:.2f} s | "
                     f"{row['beanstalkd_ready_s']:.2f} s (to its first answer) | | {target} |")
+        for row in r.get("postgres", []):
+            better = max(("pgqueuer", "procrastinate"), key=lambda peer: row[peer])
+            add(f"| PostgreSQL: {row['row']} ({row['jobs']:,} jobs) vs the better of pgqueuer "
+                f"({row['pgqueuer']:,.0f} /s) and procrastinate ({row['procrastinate']:,.0f} /s) | {row['jobq']:,.0f} /s | "
+                f"{row[better]:,.0f} /s ({better}) | {row['jobq'] / row[better]:.2f}x | ≥ 1.0x, aim ≥ 2x |")
         return "\n".join(out)

@@ -25,6 +25,14 @@ Run through Benchmarks/peers/run.sh, which installs the peers and builds jobq fi
            batched), default binlog and -f0; jobq also with each lease's completions carried by
            its next lease request (one request and one transaction a lease); then put → get → task_done round trips on an idle
            queue (a long-polling lease vs a blocking reserve), p50/p99.
+  postgres jobq nodes on a private PostgreSQL (scripts/postgres-cluster.sh) beside pgqueuer and
+           procrastinate (pg_peer.py, their documented APIs) on the same server, a database
+           each: enqueue single and batched (jobq over its API, its queue paused; the peers'
+           enqueue / defer calls), dequeue + complete (jobq's leases of 100 by one consumer;
+           one peer worker, batches of 100 for pgqueuer, concurrency 10 for procrastinate),
+           `true` end to end with 1 and 3 nodes of 2 workers (jobqd nodes; peer worker
+           processes running `true` as a subprocess), and `sleep 0.05` jobs on 1 and 3 nodes of
+           8 workers; jobs/s, the peers' enqueue counted, their workers' start-up not.
   memory   jobqd's RSS idle, with 100,000 and with 1,000,000 queued jobs (its queue paused),
            and the time from start to READY=1 with them; beanstalkd's beside it.
   machine  what bounds the rows: 4 KiB pwrite+fdatasync rate in the state directory's
@@ -47,12 +55,13 @@ import time
 
 from bench import BenchBase
 from consumer_scenarios import ConsumerScenarios
+from postgres_scenarios import PostgresScenarios
 from daemon_scenarios import DaemonScenarios
 from process_scenarios import ProcessScenarios
 from tools import SCENARIOS
 
 
-class Bench(BenchBase, ProcessScenarios, DaemonScenarios, ConsumerScenarios):
+class Bench(BenchBase, ProcessScenarios, DaemonScenarios, ConsumerScenarios, PostgresScenarios):
     """Every scenario, on one state."""
 
 
@@ -67,6 +76,11 @@ def main():
     parser.add_argument("--e2e-jobs", type=int, default=10_000, help="jobs per tool end to end")
     parser.add_argument("--consumer-jobs", type=int, default=20_000, help="jobs per tool and round in the consumers rows")
     parser.add_argument("--round-trips", type=int, default=500, help="put → get → task_done round trips per tool")
+    parser.add_argument("--pg-single", type=int, default=2000, help="jobs per tool, enqueued one at a time, on PostgreSQL")
+    parser.add_argument("--pg-batched", type=int, default=50_000, help="jobs per tool, enqueued in batches, on PostgreSQL")
+    parser.add_argument("--pg-consume", type=int, default=10_000, help="jobs per tool dequeued and completed on PostgreSQL")
+    parser.add_argument("--pg-e2e", type=int, default=2000, help="`true` jobs per tool end to end on PostgreSQL")
+    parser.add_argument("--pg-sleep", type=int, default=1200, help="`sleep 0.05` jobs per tool on PostgreSQL")
     parser.add_argument("--memory-jobs", type=int, nargs="+", default=[100_000, 1_000_000],
                         help="queued sizes for the memory rows, ascending")
     parser.add_argument("--workdir", default="/var/tmp", help="where the state directories go (a disk, not a tmpfs)")

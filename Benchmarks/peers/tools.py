@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-SCENARIOS = ["machine", "cli", "budget", "api", "e2e", "consumers", "memory"]
+SCENARIOS = ["machine", "cli", "budget", "api", "e2e", "consumers", "memory", "postgres"]
 
 
 # ---------------------------------------------------------------- helpers
@@ -151,8 +151,8 @@ RUNNING = set()
 
 
 class Jobqd:
-    def __init__(self, binary, work, workers=2):
-        self.binary, self.work, self.workers = binary, work, workers
+    def __init__(self, binary, work, workers=2, args=()):
+        self.binary, self.work, self.workers, self.args = binary, work, workers, list(args)
         self.state = os.path.join(work, "state")
         self.socket = os.path.join(work, "jobq.sock")
         self.process = None
@@ -170,7 +170,7 @@ class Jobqd:
         RUNNING.add(self)
         self.process = subprocess.Popen(
             [self.binary, "--state-dir", self.state, "--socket", self.socket, "--workers", str(self.workers),
-             "--durability", "full", "--log-level", "warning"],
+             "--durability", "full", "--log-level", "warning", *self.args],
             env={**os.environ, "NOTIFY_SOCKET": notify_path}, stdin=subprocess.DEVNULL)
         while b"READY=1" not in self.notify.recv(4096).split(b"\n"):
             pass
