@@ -52,12 +52,36 @@ extension PostgresJobStore {
     }
 
     /// Completes each lease on its own: a stale token's refusal does not hold back the others.
+    /// The leases held now are completed by one statement and their dependents settled by one
+    /// more (a statement a lease made a batch of 100 cost 300 round trips); a token that is not
+    /// held (a repeat, a lost lease) is answered as a single completion answers it. The jobs the
+    /// batch unblocked are given with its first completion.
     func complete(
         _ items: [LeaseCompletion], now: Timestamp, in transaction: PostgresTransaction
     ) async throws -> [Result<CompletedLease, JobStoreError>] {
+        let time = now.millisecondsSinceEpoch
+        // No result is "" (never JSON): an array of optional texts does not bind.
+        let results = items.map { $0.result.flatMap { $0 == .null ? nil : $0.compactJSON } ?? "" }
+        let completed = try await transaction.jobs("""
+            UPDATE jobs SET state = 'succeeded', finished_at = \(time), updated_at = \(time), lease_expires_at = NULL,
+                result = NULLIF(c.cresult, '')
+            FROM (SELECT DISTINCT ON (cid) cid, crun, cresult
+                  FROM unnest(\(items.map(\.token.job.rawValue))::bigint[], \(items.map { Int32(clamping: $0.token.run) })::integer[],
+                              \(results)::text[]) AS u (cid, crun, cresult)) c
+            WHERE jobs.id = c.cid AND jobs.runs = c.crun AND jobs.state = 'running' AND jobs.lease_expires_at > \(time)
+            RETURNING \(unescaped: jobColumns)
+            """)
+        var byID = Dictionary(uniqueKeysWithValues: completed.map { ($0.id, $0) })
+        var unblocked = completed.isEmpty ? [] : try await transaction.unblockDependents(of: completed.map(\.id), now: now)
         var outcomes: [Result<CompletedLease, JobStoreError>] = []
         outcomes.reserveCapacity(items.count)
         for item in items {
+            if let job = byID.removeValue(forKey: item.token.job), job.runs == item.token.run {
+                outcomes.append(.success(CompletedLease(
+                    finished: FinishedJob(job: job, unblocked: unblocked, failedDependents: []), repeated: false)))
+                unblocked = []
+                continue
+            }
             do {
                 outcomes.append(.success(try await complete(item, now: now, in: transaction)))
             } catch let refusal as JobStoreError {

@@ -102,6 +102,22 @@ struct PostgresTransaction {
         return settled
     }
 
+    /// Settles the dependents of jobs that all succeeded, in one statement: each blocked
+    /// dependent waits for as many jobs fewer, and is queued once it waits for none. Answers
+    /// those it queued.
+    func unblockDependents(of ids: [JobID], now: Timestamp) async throws -> [JobID] {
+        let time = now.millisecondsSinceEpoch
+        return try await connection.rows("""
+            UPDATE jobs SET pending_deps = pending_deps - d.n, updated_at = \(time),
+                state = CASE WHEN pending_deps <= d.n THEN 'queued' ELSE 'blocked' END
+            FROM (SELECT job_id, count(*)::integer AS n FROM job_dependencies
+                  WHERE depends_on = ANY(\(ids.map(\.rawValue))::bigint[]) GROUP BY job_id) d
+            WHERE jobs.state = 'blocked' AND jobs.id = d.job_id
+            RETURNING jobs.id, jobs.state
+            """, logger: logger).decoded((Int64, String).self)
+            .filter { $0.1 == JobState.queued.rawValue }.map { JobID($0.0) }.sorted()
+    }
+
     /// Keeps the end of a run of `job` (as its row now says it ended, at `now`) in its history.
     func recordRunEnd(of job: Job, at now: Timestamp, usage: RunUsage?) async throws {
         try await run("""

@@ -86,4 +86,31 @@ struct StoreLeaseTests {
             #expect(refused.refusal == .notAConsumerQueue("builds") && refused.jobs.isEmpty)
         }
     }
+
+    @Test("A batch of completions: each held lease completes with its result, a token given twice is a repeat, dependents wait for all they run after",
+          arguments: StoreBackend.allCases)
+    func completeMany(backend: StoreBackend) async throws {
+        try await withStore(backend) { store, _ in
+            var ids: [JobID] = []
+            for text in ["a", "b", "c"] { ids.append(try await store.add(payload(text)).id) }
+            let afterTwo = try await store.add(spec("after-a-b", after: [ids[0], ids[1]]))
+            let afterThree = try await store.add(spec("after-c", after: [ids[2]]))
+            let leased = try await store.lease(queue: "mail", limit: 3, for: .seconds(60), consumer: "w", completing: [])
+            let tokens = leased.jobs.compactMap(\.lease?.token)
+            #expect(tokens.count == 3)
+            let outcomes = try await store.complete([
+                (token: tokens[0], result: .string("one")), (token: tokens[1], result: nil), (token: tokens[0], result: .string("again")),
+            ])
+            let done = outcomes.compactMap { try? $0.get() }
+            #expect(done.count == 3)
+            #expect(done.map(\.repeated) == [false, false, true])
+            #expect(done[0].finished.job.result == .string("one") && done[1].finished.job.result == nil)
+            #expect(done[2].finished.job.result == .string("one"), "a repeat answers the first completion")
+            #expect(done.flatMap(\.finished.unblocked) == [afterTwo.id], "queued once both it runs after succeeded")
+            #expect(try await store.job(afterThree.id)?.state == .blocked)
+            let last = try await store.complete([(token: tokens[2], result: nil)])
+            #expect((try? last[0].get())?.finished.unblocked == [afterThree.id])
+            #expect(try await store.job(afterTwo.id)?.state == .queued)
+        }
+    }
 }
