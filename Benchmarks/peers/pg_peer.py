@@ -27,6 +27,17 @@ async def run_job(kind):
         await process.wait()
 
 
+async def timed_enqueue(options, one, many):
+    """Enqueues options.count jobs, one call each (`one()`) or in batches (`many(size)`)."""
+    started = time.perf_counter()
+    done = 0
+    while done < options.count:
+        size = min(options.batch, options.count - done)
+        await (one() if options.batch == 1 else many(size))
+        done += size
+    return {"seconds": time.perf_counter() - started}
+
+
 async def pgqueuer_main(options):
     import asyncpg
     from pgqueuer import QueueManager
@@ -40,16 +51,8 @@ async def pgqueuer_main(options):
         await queries.install()
         return {}
     if options.action == "enqueue":
-        started = time.perf_counter()
-        done = 0
-        while done < options.count:
-            size = min(options.batch, options.count - done)
-            if options.batch == 1:
-                await queries.enqueue(ENTRYPOINT, None)
-            else:
-                await queries.enqueue([ENTRYPOINT] * size, [None] * size, [0] * size)
-            done += size
-        return {"seconds": time.perf_counter() - started}
+        return await timed_enqueue(options, lambda: queries.enqueue(ENTRYPOINT, None),
+                                   lambda size: queries.enqueue([ENTRYPOINT] * size, [None] * size, [0] * size))
     manager = QueueManager(queries)
     count = 0
 
@@ -83,16 +86,7 @@ async def procrastinate_main(options):
             await app.schema_manager.apply_schema_async()
             return {}
         if options.action == "enqueue":
-            started = time.perf_counter()
-            done = 0
-            while done < options.count:
-                size = min(options.batch, options.count - done)
-                if options.batch == 1:
-                    await bench.defer_async()
-                else:
-                    await bench.batch_defer_async(*([{}] * size))
-                done += size
-            return {"seconds": time.perf_counter() - started}
+            return await timed_enqueue(options, bench.defer_async, lambda size: bench.batch_defer_async(*([{}] * size)))
         ready = time.monotonic()
         await app.run_worker_async(concurrency=options.concurrency, wait=False, install_signal_handlers=False)
         return {"ready": ready, "done": time.monotonic(), "jobs": count}
