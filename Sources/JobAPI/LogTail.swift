@@ -10,12 +10,15 @@ import NIOCore
 /// inotify (no polling), until the job is terminal and every byte is sent.
 final class LogTail {
     let path: String
+    /// The job whose log the file is.
+    let job: JobID
     private var fd: Int32 = -1
     private var offset: off_t = 0
     static let chunkSize = 64 << 10
 
-    init(path: String) {
+    init(path: String, job: JobID) {
         self.path = path
+        self.job = job
     }
 
     deinit {
@@ -106,7 +109,7 @@ final class LogTail {
     /// Sends everything there is, then every new chunk as it is written, until the job is
     /// terminal and the file is read to its end (`true`), or the connection ends (`false`).
     func follow(
-        job id: JobID, engine: JobEngine, store: any JobStoring, until ended: EventLoopFuture<ConnectionEnd>?,
+        engine: JobEngine, store: any JobStoring, until ended: EventLoopFuture<ConnectionEnd>?,
         write: (ByteBuffer) async throws -> Void
     ) async throws -> Bool {
         let (changes, changed) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -114,7 +117,7 @@ final class LogTail {
         let name = (path as NSString).lastPathComponent
         let watch = try DirectoryWatch(directory: directory, name: name) { changed.yield() }
         defer { watch.cancel() }
-        return try await LogFollow.run(job: id, engine: engine, store: store, changes: changes, until: ended, read: read, write: write)
+        return try await LogFollow.run(job: job, engine: engine, store: store, changes: changes, until: ended, read: read, write: write)
     }
 }
 

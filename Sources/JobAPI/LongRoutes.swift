@@ -86,9 +86,19 @@ enum LongRoutes {
                 return run
             }
             let job = try await JobRoutes.visibleJob(id, request, context, environment)
+            if let run, run > job.runs {
+                throw APIError(.notFound, code: "not_found", message: "job \(id) has run \(job.runs) time\(job.runs == 1 ? "" : "s"): there is no attempt \(run)")
+            }
+            // An earlier run's output is complete, so it is never followed.
+            let follows = follow && (run.map { $0 >= job.runs } ?? true)
             if let output = environment.storedOutput {
-                return try storedLog(
-                    job, output: output, stream: stream, follow: follow, lines: lines, run: run, context: context, environment)
+                // The store keeps every node's output: the run's, whichever node ran it (its
+                // first when it has not run yet).
+                let chosen = run ?? max(job.runs, 1)
+                let streams: [UInt8] = stream == "both" ? [1, 2] : stream == "out" ? [1] : [2]
+                return logResponse(follow: follows, lines: lines, context: context, environment) {
+                    StoredLogTail(output: output, job: id, run: chosen, streams: streams)
+                }
             }
             // `both`: the file of both streams in the order they were read, beside stdout's.
             let file = stream == "both" ? "log" : stream
@@ -97,35 +107,10 @@ enum LongRoutes {
                 : (stream == "out" ? job.stdoutPath : job.stderrPath) ?? "\(environment.logDirectory)/\(id).\(stream)"
             var path = latest
             if let run, run != job.runs {
-                guard run < job.runs else {
-                    throw APIError(.notFound, code: "not_found", message: "job \(id) has run \(job.runs) time\(job.runs == 1 ? "" : "s"): there is no attempt \(run)")
-                }
-                // An earlier run's file: complete, so it is never followed.
                 path = Job.logPath(directory: (latest as NSString).deletingLastPathComponent, id: id, run: run, stream: file)
             }
             let chosen = path
-            let ended = context.connection?.ended
-            var headers = HTTPFields()
-            headers[.contentType] = "text/plain; charset=utf-8"
-            headers[.cacheControl] = "no-store"
-            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                let tail = LogTail(path: chosen)
-                if let lines { await tail.skipToLast(lines: lines) }
-                if !follow || (run.map { $0 < job.runs } ?? false) {
-                    while let chunk = await tail.read() { try await writer.write(chunk) }
-                    try await writer.finish(nil)
-                    return
-                }
-                let whole = try await environment.longRequests.during {
-                    try await tail.follow(job: id, engine: engine, store: store, until: ended) { chunk in
-                        try await writer.write(chunk)
-                    }
-                }
-                // Cut short by a shutdown (or a client that left): the body is not ended, so
-                // that the client sees an incomplete answer, not the end of the job's output.
-                guard whole else { throw FollowCut() }
-                try await writer.finish(nil)
-            })
+            return logResponse(follow: follows, lines: lines, context: context, environment) { LogTail(path: chosen, job: id) }
         }
         router.get("v1/events") { request, context -> Response in
             let queue = try request.uri.queryParameters["queue"].map { try JobRoutes.queueName(String($0)) }
@@ -172,25 +157,21 @@ enum LongRoutes {
     /// A log follow that ended before its job: the connection closes without the body's end.
     struct FollowCut: Error {}
 
-    /// A run's output as the store keeps it (several nodes share it): whichever node ran it.
-    /// `run` nil: the job's latest run (its first, when it has not run yet).
-    static func storedLog(
-        _ job: Job, output: any StoredOutput, stream: String, follow: Bool, lines: Int?, run: Int?, context: APIContext,
-        _ environment: JobAPI.Environment
-    ) throws -> Response {
-        if let run, run > job.runs {
-            throw APIError(.notFound, code: "not_found", message: "job \(job.id) has run \(job.runs) time\(job.runs == 1 ? "" : "s"): there is no attempt \(run)")
-        }
-        let chosen = run ?? max(job.runs, 1)
-        let streams: [UInt8] = stream == "both" ? [1, 2] : stream == "out" ? [1] : [2]
+    /// A job's log as `text/plain`: from its last `lines` lines when asked, then, with `follow`,
+    /// streamed until the job is terminal and every byte is sent. `makeTail` makes the reader
+    /// (a file of this host's, or the store's) inside the body's task.
+    static func logResponse(
+        follow: Bool, lines: Int?, context: APIContext, _ environment: JobAPI.Environment,
+        makeTail: @escaping @Sendable () -> any LogReader
+    ) -> Response {
         let ended = context.connection?.ended
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; charset=utf-8"
         headers[.cacheControl] = "no-store"
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            let tail = StoredLogTail(output: output, job: job.id, run: chosen, streams: streams)
+            let tail = makeTail()
             if let lines { try await tail.skipToLast(lines: lines) }
-            if !follow || chosen < job.runs {
+            if !follow {
                 while let chunk = try await tail.read() { try await writer.write(chunk) }
                 try await writer.finish(nil)
                 return
@@ -200,10 +181,13 @@ enum LongRoutes {
                     try await writer.write(chunk)
                 }
             }
+            // Cut short by a shutdown (or a client that left): the body is not ended, so
+            // that the client sees an incomplete answer, not the end of the job's output.
             guard whole else { throw FollowCut() }
             try await writer.finish(nil)
         })
     }
+
 
     enum Outcome<T: Sendable>: Sendable {
         case done(T)
