@@ -17,11 +17,7 @@ public struct PostgresCluster: SuiteTrait, TestScoping {
             try await function()
             return
         }
-        let directory = try makeTemporaryDirectory("jobq-postgres")
-        chmod(directory, 0o755)
-        defer { try? Self.script(["stop", directory]) }
-        try await onOwnThread { Result { try Self.script(["start", directory]) } }.get()
-        try await Self.$url.withValue("postgresql://jobq@localhost/jobq?host=\(directory)/socket") { try await function() }
+        try await Own.with { cluster in try await Self.$url.withValue(cluster.url) { try await function() } }
     }
 
     static let scriptPath = URL(filePath: #filePath)
@@ -82,7 +78,7 @@ public struct PostgresCluster: SuiteTrait, TestScoping {
         /// `listen`: IP addresses where it also takes TCP connections, trusting every client
         /// (private addresses of a test's own, such as a veth pair's).
         public init(listen: [String] = []) async throws {
-            directory = try makeTemporaryDirectory("jobq-postgres-own")
+            directory = try makeTemporaryDirectory("jobq-postgres")
             chmod(directory, 0o755)
             let arguments = ["start", directory] + (listen.isEmpty ? [] : [listen.joined(separator: ",")])
             try await onOwnThread { Result { try PostgresCluster.script(arguments) } }.get()
@@ -97,6 +93,19 @@ public struct PostgresCluster: SuiteTrait, TestScoping {
         public func stop() async {
             let directory = self.directory
             await onOwnThread { try? PostgresCluster.script(["stop", directory]) }
+        }
+
+        /// A cluster of its own for `body`, stopped and removed after it, whatever happens.
+        public static func with<T>(listen: [String] = [], _ body: (Own) async throws -> T) async throws -> T {
+            let cluster = try await Own(listen: listen)
+            do {
+                let result = try await body(cluster)
+                await cluster.stop()
+                return result
+            } catch {
+                await cluster.stop()
+                throw error
+            }
         }
     }
 

@@ -11,14 +11,9 @@ extension MultiNodeTests {
     func partitionedNode() async throws {
         let lab = try NetworkLab(nodes: ["a", "b"])
         defer { lab.remove() }
-        let cluster = try await PostgresCluster.Own(listen: ["a", "b"].map { lab.links[$0]!.hostAddress })
-        do {
+        try await PostgresCluster.Own.with(listen: ["a", "b"].map { lab.links[$0]!.hostAddress }) { cluster in
             try await partition(lab, cluster)
-        } catch {
-            await cluster.stop()
-            throw error
         }
-        await cluster.stop()
     }
 
     private func partition(_ lab: NetworkLab, _ cluster: PostgresCluster.Own) async throws {

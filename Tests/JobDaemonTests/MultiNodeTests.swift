@@ -278,14 +278,7 @@ struct MultiNodeTests {
 
     @Test("PostgreSQL restarted while jobs run: the nodes reconnect, and every acknowledged job succeeds")
     func databaseRestarted() async throws {
-        let cluster = try await PostgresCluster.Own()
-        do {
-            try await restartDuringRun(cluster)
-        } catch {
-            await cluster.stop()
-            throw error
-        }
-        await cluster.stop()
+        try await PostgresCluster.Own.with { cluster in try await restartDuringRun(cluster) }
     }
 
     func restartDuringRun(_ cluster: PostgresCluster.Own) async throws {
