@@ -1,3 +1,4 @@
+import JobBasics
 import JobModel
 import JobStoring
 import PostgresNIO
@@ -17,8 +18,10 @@ extension PostgresJobStore {
         }
         if specs.isEmpty { return [] }
         let now = clock()
+        if let submitted = try await insertAlone(specs, now: now) { return submitted }
         let submitted = try await transaction { connection in
-            try await Self.settleQueueKinds(specs, on: connection, logger: self.logger)
+            let kinds = try await Self.settleQueueKinds(specs, on: connection, logger: self.logger)
+            self.queueKinds.withLock { $0.merge(kinds) { old, _ in old } }
             var submitted: [SubmittedJob] = []
             submitted.reserveCapacity(specs.count)
             var plainStart: Int?
@@ -43,10 +46,29 @@ extension PostgresJobStore {
         return submitted
     }
 
+    /// Stores plain specs (no key, no dependency) of queues whose kind this node knows in one
+    /// statement that commits alone; nil when the batch needs ``insert(_:)``'s transaction.
+    /// A spec of the wrong kind is refused without a statement: a queue's kind never changes.
+    private func insertAlone(_ specs: [JobSpec], now: Timestamp) async throws(JobStoreError) -> [SubmittedJob]? {
+        let known = queueKinds.withLock { $0 }
+        for (index, spec) in specs.enumerated() {
+            guard spec.idempotencyKey == nil, spec.after.isEmpty, let payload = known[spec.queue] else { return nil }
+            if payload != spec.command.isPayload {
+                throw .wrongQueueKind(index: specs.count == 1 ? nil : index, queue: spec.queue, payloadQueue: payload)
+            }
+        }
+        let jobs = try await autocommit { transaction in
+            try await self.insertQueued(specs[...], now: now, on: transaction.connection)
+        }
+        for job in jobs { notifyReady(job) }
+        return jobs.map { SubmittedJob(job: $0, created: true) }
+    }
+
     /// Records each new queue's kind (commands or payloads: the first job's) and refuses a spec
     /// of the other kind. Concurrent first jobs of one queue from two nodes agree: the row
     /// one of them wrote first is the one both read.
-    static func settleQueueKinds(_ specs: [JobSpec], on connection: PostgresConnection, logger: Logger) async throws {
+    /// Answers the kinds (true: payloads) of the batch's queues.
+    static func settleQueueKinds(_ specs: [JobSpec], on connection: PostgresConnection, logger: Logger) async throws -> [String: Bool] {
         var known: [String: Bool] = [:]
         for (index, spec) in specs.enumerated() {
             let payload = spec.command.isPayload
@@ -71,6 +93,7 @@ extension PostgresJobStore {
                 throw JobStoreError.wrongQueueKind(index: specs.count == 1 ? nil : index, queue: spec.queue, payloadQueue: kind)
             }
         }
+        return known
     }
 
     /// Stores specs without key or dependency as `queued` jobs, in one statement, and answers

@@ -7,7 +7,8 @@ import ServiceLifecycle
 
 /// The job store on PostgreSQL, which several jobqd (nodes) on several hosts share.
 ///
-/// Each write is one transaction on a connection of the pool, answered after its commit;
+/// Each write is one statement (the hot ones: a submit, a claim, a run's end) or one
+/// transaction on a connection of the pool, answered after its commit;
 /// PostgreSQL commits concurrent transactions' WAL together, so the store needs no group commit
 /// of its own. Every connection names its node in the session setting `jobq.node`, which the
 /// counting triggers read (see migrations/postgresql/0001_initial.sql).
@@ -61,6 +62,9 @@ public final class PostgresJobStore: Sendable, Service {
     let heldRuns = Locked<(@Sendable () -> Set<JobID>)?>(nil)
     /// Followers of jobs' output, woken when output of their job is stored.
     let outputFollowers = Locked(OutputFollowers())
+    /// The kinds of the queues this node has seen (true: payloads), as `queue_kinds` holds them:
+    /// a queue's kind never changes once stored, so a submit to a known queue need not read it.
+    let queueKinds = Locked<[String: Bool]>([:])
     /// Names this store's notices, so that its listener skips them: random, as a node's name
     /// may be shared by a node and its replacement.
     let sender = String(UInt64.random(in: .min ... .max), radix: 36)
@@ -191,6 +195,23 @@ public final class PostgresJobStore: Sendable, Service {
     func transaction<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws(JobStoreError) -> T {
+        try await onConnection(inTransaction: true, body)
+    }
+
+    /// ``transaction(_:)`` without BEGIN and COMMIT: each statement `body` sends commits alone.
+    /// For an operation that is one statement (plus reads that only explain its refusal), which
+    /// so costs one round trip to the server instead of three.
+    func autocommit<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresTransaction) async throws -> T
+    ) async throws(JobStoreError) -> T {
+        try await onConnection(inTransaction: false) { connection in
+            try await body(PostgresTransaction(connection: connection, logger: self.logger, node: self.node))
+        }
+    }
+
+    private func onConnection<T: Sendable>(
+        inTransaction: Bool, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws(JobStoreError) -> T {
         try await inRun { () async throws(JobStoreError) in
             self.counters.withLock {
                 $0.transactions += 1
@@ -201,6 +222,7 @@ public final class PostgresJobStore: Sendable, Service {
                 // BEGIN and COMMIT of our own rather than PostgresClient's withTransaction, so
                 // that they too go through rows(_:logger:), which always answers.
                 return try await self.client.withConnection { connection in
+                    guard inTransaction else { return try await body(connection) }
                     try await connection.run("BEGIN", logger: self.logger)
                     let result: T
                     do {
