@@ -11,6 +11,9 @@ let jobColumns = """
     lease_expires_at, consumer, result, cpu_user_us, cpu_system_us, max_rss_kib
     """
 
+/// How many columns ``jobColumns`` names: a statement's own columns follow them.
+let jobColumnCount = jobColumns.split(separator: ",").count
+
 /// Reads job rows as the SQLite store does: the spec from the JSON the store wrote, the rest
 /// from columns.
 enum PostgresJobRows {

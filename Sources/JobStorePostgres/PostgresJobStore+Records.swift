@@ -22,19 +22,31 @@ extension PostgresJobStore {
         }
         let time = now.millisecondsSinceEpoch
         let incarnation = self.incarnation
-        let finished = try await write { transaction in
-            let job = try await transaction.recorded(id, to: target, """
-                UPDATE jobs SET state = \(target.rawValue), finished_at = \(time), updated_at = \(time), exit_code = \(exitCode),
-                    signal = \(signal), error = \(reason), started_at = coalesce(\(startedAt?.millisecondsSinceEpoch), started_at),
-                    cpu_user_us = \(usage?.userCPU.wholeMicroseconds), cpu_system_us = \(usage?.systemCPU.wholeMicroseconds),
-                    max_rss_kib = \(usage.map { $0.maxResidentBytes / 1024 })
-                WHERE id = \(id.rawValue) AND state = 'running' AND node = \(self.node) AND node_incarnation = \(incarnation)
-                  AND (\(run.map { Int32(clamping: $0) })::integer IS NULL OR runs = \(run.map { Int32(clamping: $0) }))
-                RETURNING \(unescaped: jobColumns)
-                """)
-            try await transaction.recordRunEnd(of: job, at: now, usage: usage)
-            let settled = try await transaction.settleDependents(of: id, finishedAs: target, now: now)
-            return FinishedJob(job: job, unblocked: settled.unblocked, failedDependents: settled.failed)
+        // One statement that commits alone: the record, the run's history and the dependents.
+        let finished = try await autocommit { transaction in
+            let query: PostgresQuery = """
+                WITH done AS (
+                    UPDATE jobs SET state = \(target.rawValue), finished_at = \(time), updated_at = \(time), exit_code = \(exitCode),
+                        signal = \(signal), error = \(reason), started_at = coalesce(\(startedAt?.millisecondsSinceEpoch), started_at),
+                        cpu_user_us = \(usage?.userCPU.wholeMicroseconds), cpu_system_us = \(usage?.systemCPU.wholeMicroseconds),
+                        max_rss_kib = \(usage.map { $0.maxResidentBytes / 1024 })
+                    WHERE id = \(id.rawValue) AND state = 'running' AND node = \(self.node) AND node_incarnation = \(incarnation)
+                      AND (\(run.map { Int32(clamping: $0) })::integer IS NULL OR runs = \(run.map { Int32(clamping: $0) }))
+                    RETURNING \(unescaped: jobColumns)
+                ), \(unescaped: PostgresTransaction.historyOfDone)
+                SELECT done.*, settled.unblocked, settled.failed
+                FROM done CROSS JOIN LATERAL jobq_settle_dependents(done.id, \(target == .succeeded), 'failed', \(time)) settled
+                """
+            var finished: FinishedJob?
+            for row in try await transaction.connection.rows(query, logger: self.logger) {
+                let columns = row.makeRandomAccess()
+                finished = FinishedJob(
+                    job: try PostgresJobRows.job(from: row),
+                    unblocked: try columns[jobColumnCount].decode([Int64].self).map { JobID($0) },
+                    failedDependents: try columns[jobColumnCount + 1].decode([Int64].self).map { JobID($0) })
+            }
+            guard let finished else { throw try await transaction.refusalOfRecord(id, to: target) }
+            return finished
         }
         notifyFinished(finished)
         return finished
@@ -48,19 +60,20 @@ extension PostgresJobStore {
         let now = clock()
         let time = now.millisecondsSinceEpoch
         let incarnation = self.incarnation
-        let job = try await write { transaction in
-            let job = try await transaction.recorded(id, to: .queued, """
-                UPDATE jobs SET state = 'queued', run_at = \(runAt.millisecondsSinceEpoch), updated_at = \(time),
-                    exit_code = \(exitCode), signal = \(signal), error = \(reason),
-                    started_at = coalesce(\(startedAt?.millisecondsSinceEpoch), started_at),
-                    cpu_user_us = \(usage?.userCPU.wholeMicroseconds), cpu_system_us = \(usage?.systemCPU.wholeMicroseconds),
-                    max_rss_kib = \(usage.map { $0.maxResidentBytes / 1024 }), node = NULL, node_incarnation = NULL
-                WHERE id = \(id.rawValue) AND state = 'running' AND node = \(self.node) AND node_incarnation = \(incarnation)
-                  AND (\(run.map { Int32(clamping: $0) })::integer IS NULL OR runs = \(run.map { Int32(clamping: $0) }))
-                RETURNING \(unescaped: jobColumns)
+        let job = try await autocommit { transaction in
+            try await transaction.recorded(id, to: .queued, """
+                WITH done AS (
+                    UPDATE jobs SET state = 'queued', run_at = \(runAt.millisecondsSinceEpoch), updated_at = \(time),
+                        exit_code = \(exitCode), signal = \(signal), error = \(reason),
+                        started_at = coalesce(\(startedAt?.millisecondsSinceEpoch), started_at),
+                        cpu_user_us = \(usage?.userCPU.wholeMicroseconds), cpu_system_us = \(usage?.systemCPU.wholeMicroseconds),
+                        max_rss_kib = \(usage.map { $0.maxResidentBytes / 1024 }), node = NULL, node_incarnation = NULL
+                    WHERE id = \(id.rawValue) AND state = 'running' AND node = \(self.node) AND node_incarnation = \(incarnation)
+                      AND (\(run.map { Int32(clamping: $0) })::integer IS NULL OR runs = \(run.map { Int32(clamping: $0) }))
+                    RETURNING \(unescaped: jobColumns)
+                ), \(unescaped: PostgresTransaction.historyOfDone)
+                SELECT * FROM done
                 """)
-            try await transaction.recordRunEnd(of: job, at: now, usage: usage)
-            return job
         }
         notifyReady(job)
         return job
@@ -71,7 +84,7 @@ extension PostgresJobStore {
     public func release(_ id: JobID, spec: JobSpec? = nil, run: Int? = nil) async throws(JobStoreError) -> Job {
         let time = clock().millisecondsSinceEpoch
         let incarnation = self.incarnation
-        let job = try await write { transaction in
+        let job = try await autocommit { transaction in
             try await transaction.recorded(id, to: .queued, """
                 UPDATE jobs SET state = 'queued', attempts = greatest(0, attempts - 1), updated_at = \(time),
                     started_at = NULL, stdout_path = NULL, stderr_path = NULL, node = NULL, node_incarnation = NULL

@@ -53,53 +53,43 @@ struct PostgresTransaction {
     /// elsewhere), never recorded over.
     func recorded(_ id: JobID, to target: JobState, _ query: PostgresQuery) async throws -> Job {
         if let job = try await jobs(query).first { return job }
+        throw try await refusalOfRecord(id, to: target)
+    }
+
+    /// Why a record of a run of `id` on this node matched no row (see ``recorded(_:to:_:)``).
+    func refusalOfRecord(_ id: JobID, to target: JobState) async throws -> JobStoreError {
         for (name, owner) in try await connection.rows(
             "SELECT state, node FROM jobs WHERE id = \(id.rawValue)", logger: logger
         ).decoded((String, String?).self) {
             let state = JobState(rawValue: name) ?? .queued
             if state == .running, let owner, owner != node {
-                throw JobStoreError.conflict(id, "it runs on node \(owner), not on \(node): this node lost it, and its run here is not recorded")
+                return .conflict(id, "it runs on node \(owner), not on \(node): this node lost it, and its run here is not recorded")
             }
             if state == .running, owner == node {
-                throw JobStoreError.conflict(id, "node \(node) ran it before it lost its jobs (or restarted); that run is not recorded")
+                return .conflict(id, "node \(node) ran it before it lost its jobs (or restarted); that run is not recorded")
             }
-            throw JobStoreError.illegalTransition(id, from: state, to: target)
+            return .illegalTransition(id, from: state, to: target)
         }
-        throw JobStoreError.notFound(id)
+        return .notFound(id)
     }
 
     /// After `id` reached a terminal state: on success, each blocked job waiting on it has one
     /// dependency fewer and becomes `queued` at zero; on failure or cancellation, the blocked
-    /// jobs waiting on it fail, and so on down the chain.
+    /// jobs waiting on it fail, and so on down the chain (`jobq_settle_dependents`, in
+    /// migrations/postgresql/0002_settle_dependents.sql).
     func settleDependents(of id: JobID, finishedAs state: JobState, now: Timestamp) async throws -> DependentsSettled {
         var settled = DependentsSettled()
-        let time = now.millisecondsSinceEpoch
-        if state == .succeeded {
-            var unblocked: [JobID] = []
-            for (dependent, newState) in try await connection.rows("""
-                UPDATE jobs SET pending_deps = pending_deps - 1, updated_at = \(time),
-                    state = CASE WHEN pending_deps <= 1 THEN 'queued' ELSE 'blocked' END
-                WHERE state = 'blocked' AND id IN (SELECT job_id FROM job_dependencies WHERE depends_on = \(id.rawValue))
-                RETURNING id, state
-                """, logger: logger).decoded((Int64, String).self) where newState == JobState.queued.rawValue {
-                unblocked.append(JobID(dependent))
-            }
-            settled.unblocked = unblocked.sorted()
-            return settled
+        for (unblocked, failed) in try await connection.rows("""
+            SELECT * FROM jobq_settle_dependents(\(id.rawValue), \(state == .succeeded), \(Self.how(state)), \(now.millisecondsSinceEpoch))
+            """, logger: logger).decoded(([Int64], [Int64]).self) {
+            settled = DependentsSettled(unblocked: unblocked.map { JobID($0) }, failed: failed.map { JobID($0) })
         }
-        var frontier: [(JobID, String)] = [(id, state == .cancelled ? "was cancelled" : "failed")]
-        while let (failed, how) = frontier.popLast() {
-            let reason = "job \(failed), which this job runs after, \(how)"
-            let dependents = try await values("""
-                UPDATE jobs SET state = 'failed', pending_deps = 0, finished_at = \(time), updated_at = \(time), error = \(reason)
-                WHERE state = 'blocked' AND id IN (SELECT job_id FROM job_dependencies WHERE depends_on = \(failed.rawValue))
-                RETURNING id
-                """, as: Int64.self).map { JobID($0) }
-            settled.failed += dependents
-            frontier.append(contentsOf: dependents.map { ($0, "failed") })
-        }
-        settled.failed.sort()
         return settled
+    }
+
+    /// How a job that did not succeed ended, as its dependents' errors say it.
+    static func how(_ state: JobState) -> String {
+        state == .cancelled ? "was cancelled" : "failed"
     }
 
     /// Settles the dependents of jobs that all succeeded, in one statement: each blocked
@@ -118,21 +108,22 @@ struct PostgresTransaction {
             .filter { $0.1 == JobState.queued.rawValue }.map { JobID($0.0) }.sorted()
     }
 
-    /// Keeps the end of a run of `job` (as its row now says it ended, at `now`) in its history.
-    func recordRunEnd(of job: Job, at now: Timestamp, usage: RunUsage?) async throws {
-        try await run("""
+    /// A common table expression `history` that keeps the end of the run a preceding
+    /// expression `done` records (its rows as ``jobColumns`` and `updated_at` the end) in the
+    /// job's history, by the node of the session.
+    static let historyOfDone = """
+        history AS (
             INSERT INTO job_run_history
                 (job_id, run, started_at, finished_at, exit_code, signal, error, cpu_user_us, cpu_system_us, max_rss_kib, node)
-            VALUES (\(job.id.rawValue), \(Int32(clamping: job.runs)), \(job.startedAt?.millisecondsSinceEpoch),
-                    \(now.millisecondsSinceEpoch), \(job.exitCode), \(job.signal), \(job.state == .succeeded ? nil : job.error),
-                    \(usage?.userCPU.wholeMicroseconds), \(usage?.systemCPU.wholeMicroseconds), \(usage.map { $0.maxResidentBytes / 1024 }),
-                    \(node))
+            SELECT id, runs, started_at, updated_at, exit_code, signal, CASE WHEN state = 'succeeded' THEN NULL ELSE error END,
+                   cpu_user_us, cpu_system_us, max_rss_kib, current_setting('jobq.node')
+            FROM done
             ON CONFLICT (job_id, run) DO UPDATE SET started_at = excluded.started_at, finished_at = excluded.finished_at,
                 exit_code = excluded.exit_code, signal = excluded.signal, error = excluded.error,
                 cpu_user_us = excluded.cpu_user_us, cpu_system_us = excluded.cpu_system_us,
                 max_rss_kib = excluded.max_rss_kib, node = excluded.node
-            """)
-    }
+        )
+        """
 
     /// The jobs `id` runs after, with their states.
     func dependencyStates(of id: JobID) async throws -> [(JobID, JobState)] {

@@ -33,4 +33,28 @@ struct StoreFairnessTests {
             #expect(try await store.claim(limit: 4, policy: policy).jobs.map(\.spec.submitterUID) == [1001])
         }
     }
+
+    @Test("Jobs of no submitter take turns as one submitter; a lone submitter's jobs go by priority, and more says what is left",
+          arguments: StoreBackend.allCases)
+    func noSubmitterAndLoneSubmitter(backend: StoreBackend) async throws {
+        try await withStore(backend) { store, _ in
+            for _ in 0..<2 { _ = try await store.add(spec("anonymous")) }
+            _ = try await store.add(spec("carol", submitter: 1003))
+            let first = try await store.claim(limit: 2, policy: ClaimPolicy())
+            #expect(Set(first.jobs.map(\.spec.submitterUID)) == [nil, 1003])
+            #expect(first.more)
+            let last = try await store.claim(limit: 2, policy: ClaimPolicy())
+            #expect(last.jobs.map(\.spec.submitterUID) == [nil])
+            #expect(!last.more)
+
+            let low = try await store.add(spec("low", submitter: 1004))
+            let high = try await store.add(spec("high", priority: 5, submitter: 1004))
+            let lone = try await store.claim(limit: 1, policy: ClaimPolicy())
+            #expect(lone.jobs.map(\.id) == [high.id])
+            #expect(lone.more)
+            let rest = try await store.claim(limit: 1, policy: ClaimPolicy())
+            #expect(rest.jobs.map(\.id) == [low.id])
+            #expect(!rest.more)
+        }
+    }
 }
