@@ -57,18 +57,31 @@ def _jobq_carrying_consumer(address, batch, barrier):
             return done
 
 
-def _jobq_consumer(address, batch, barrier):
+def _jobq_consumer(address, batch, barrier, done_next=False):
+    """Leases `batch` jobs at a time and completes them until the queue is empty: with a request
+    of its own per completion (or per batch), or, with `done_next`, inside the next lease
+    request ("done, next" in docs/consumers.md)."""
     connection = JobqConnection(address)
-    lease = json.dumps({"max": batch, "wait_seconds": 0, "lease_seconds": 300, "consumer": f"bench {os.getpid()}"}).encode()
+    request = {"max": batch, "wait_seconds": 0, "lease_seconds": 300, "consumer": f"bench {os.getpid()}"}
+    lease = json.dumps(request).encode()
     barrier.wait()
     done = 0
+    tokens = []
     while True:
+        if done_next and tokens:
+            lease = json.dumps({**request, "complete": [{"token": token} for token in tokens]}).encode()
         status, answer = connection.request("POST", f"/v1/queues/{QUEUE}/lease", lease)
         if status != 200:
             raise RuntimeError(f"lease: {status} {answer[:200]!r}")
-        tokens = [job["lease"]["token"] for job in json.loads(answer)["jobs"]]
+        leased = json.loads(answer)
+        if done_next and any("error" in outcome for outcome in leased.get("completed", [])):
+            raise RuntimeError(f"done, next: {answer[:200]!r}")
+        done += len(tokens) if done_next else 0
+        tokens = [job["lease"]["token"] for job in leased["jobs"]]
         if not tokens:
             return done
+        if done_next:
+            continue
         if batch == 1:
             status, answer = connection.request("POST", f"/v1/leases/{tokens[0]}/complete", b"{}")
             if status != 200:

@@ -106,7 +106,7 @@ class PostgresScenarios:
         try:
             prefill(("jobq", node.socket), count)
             started = time.perf_counter()
-            done = _jobq_consumer(node.socket, 100, _NoBarrier())
+            done = _jobq_consumer(node.socket, 100, _NoBarrier(), done_next=True)
             elapsed = time.perf_counter() - started
             if done != count:
                 raise RuntimeError(f"the consumer completed {done} of {count}")
