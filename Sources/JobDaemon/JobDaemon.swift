@@ -210,13 +210,14 @@ struct StateDirectoryLock {
     /// lock is held by one of its children caught between fork and exec when it was killed
     /// (the descriptor is close-on-exec, so the exec releases it within moments; the crash loop
     /// of scripts/reliability met it once in a few hundred kills). That case is retried for up
-    /// to 2 s, 10 ms apart; a live owner is another daemon, refused at once.
+    /// to 10 s (a loaded machine may take seconds to run the exec), 10 ms apart; a live owner is
+    /// another daemon, refused at once.
     private static func lock(_ fd: Int32) -> Int32 {
         var tries = 0
         while true {
             if flock(fd, LOCK_EX | LOCK_NB) == 0 { return 0 }
             let code = errno
-            guard code == EWOULDBLOCK, tries < 200, let pid = pid_t(owner(fd)), pid > 0,
+            guard code == EWOULDBLOCK, tries < 1000, let pid = pid_t(owner(fd)), pid > 0,
                   kill(pid, 0) == -1, errno == ESRCH else {
                 errno = code
                 return -1
