@@ -27,6 +27,25 @@ public func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async 
     }
 }
 
+extension FileHandle {
+    /// Writes all of `data`, again after a signal interrupts the write. Foundation's
+    /// `write(_:)` traps on any error, EINTR included, which the SIGCHLD of a test's many
+    /// children can cause.
+    public func writeAll(_ data: Data) {
+        data.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(fileDescriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                offset += written
+            }
+        }
+    }
+}
+
 /// A datagram socket bound at a path in a temporary directory (or in the abstract namespace),
 /// standing in for systemd's notify socket.
 public final class NotifyListener: Sendable {
@@ -128,7 +147,7 @@ public final class HeldLock: Sendable {
         process.standardInput = input
         process.standardOutput = output
         try process.run()
-        input.fileHandleForWriting.write(Data(request.utf8))
+        input.fileHandleForWriting.writeAll(Data(request.utf8))
         let reader = output.fileHandleForReading
         let answer = await onOwnThread { String(decoding: reader.availableData, as: UTF8.self) }
         let lock = HeldLock(process: process, input: input.fileHandleForWriting, farewell: farewell)
@@ -141,7 +160,7 @@ public final class HeldLock: Sendable {
 
     /// Lets go (rolls back, for the shell), ends the holder and returns its exit status.
     public func release() async -> Int32 {
-        if !farewell.isEmpty { input.write(Data(farewell.utf8)) }
+        if !farewell.isEmpty { input.writeAll(Data(farewell.utf8)) }
         try? input.close()
         let process = process
         return await onOwnThread {

@@ -33,7 +33,7 @@ struct JobqCommandTests {
         process.standardError = errors
         process.standardInput = input
         try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        if let stdin { input.fileHandleForWriting.writeAll(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
         let (out, err) = await onOwnThread {
             let out = output.fileHandleForReading.readDataToEndOfFile()
@@ -62,7 +62,7 @@ struct JobqCommandTests {
         process.standardInput = input == nil ? FileHandle.nullDevice : typed
         try process.run()
         if let input {
-            typed.fileHandleForWriting.write(Data(input.utf8))
+            typed.fileHandleForWriting.writeAll(Data(input.utf8))
             try typed.fileHandleForWriting.close()
         }
         let data = await onOwnThread { output.fileHandleForReading.readDataToEndOfFile() }
