@@ -67,10 +67,12 @@ struct EngineState {
     func runningCount(_ queue: String) -> Int { queues[queue]?.running ?? 0 }
 
     /// Whether the engine holds a job of `queue` that is live in the store (claimed, running,
-    /// or stopped by the drain) and that no user cancelled: no join it concerns can be done.
+    /// stopped by the drain, or its end being recorded) and that no user cancelled: no join it
+    /// concerns can be done, and the end of that job's record tells the joins again (when it
+    /// is the last such job), so that a run ending beside it need not make them count.
     func hasUncancelledRun(in queue: String) -> Bool {
         jobs.values.contains { tracked in
-            tracked.job.spec.queue == queue && tracked.phase != .recording && tracked.phase != .stopping(byUser: true)
+            tracked.job.spec.queue == queue && tracked.phase != .stopping(byUser: true)
         }
     }
 
