@@ -76,7 +76,7 @@ struct PostgresTransaction {
     /// After `id` reached a terminal state: on success, each blocked job waiting on it has one
     /// dependency fewer and becomes `queued` at zero; on failure or cancellation, the blocked
     /// jobs waiting on it fail, and so on down the chain (`jobq_settle_dependents`, in
-    /// migrations/postgresql/0002_settle_dependents.sql).
+    /// migrations/postgresql/0002_store_functions.sql).
     func settleDependents(of id: JobID, finishedAs state: JobState, now: Timestamp) async throws -> DependentsSettled {
         var settled = DependentsSettled()
         for (unblocked, failed) in try await connection.rows("""
