@@ -19,9 +19,8 @@ extension PostgresJobStore {
         if specs.isEmpty { return [] }
         let now = clock()
         if let submitted = try await insertAlone(specs, now: now) { return submitted }
-        let submitted = try await transaction { connection in
+        let (submitted, kinds) = try await transaction { connection in
             let kinds = try await Self.settleQueueKinds(specs, on: connection, logger: self.logger)
-            self.queueKinds.withLock { $0.merge(kinds) { old, _ in old } }
             var submitted: [SubmittedJob] = []
             submitted.reserveCapacity(specs.count)
             var plainStart: Int?
@@ -40,8 +39,11 @@ extension PostgresJobStore {
                 submitted.append(try await self.insert(spec, index: specs.count == 1 ? nil : index, now: now, on: connection))
             }
             try await storePlain(upTo: specs.count)
-            return submitted
+            return (submitted, kinds)
         }
+        // Only once committed: a batch rolled back may have written a new queue's kind that
+        // another node then writes otherwise.
+        queueKinds.withLock { $0.merge(kinds) { old, _ in old } }
         for item in submitted where item.created { notifyReady(item.job) }
         return submitted
     }

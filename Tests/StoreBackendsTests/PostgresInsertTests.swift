@@ -87,6 +87,24 @@ struct PostgresInsertTests {
         }
     }
 
+    @Test("A queue's kind from a refused batch is not kept: another node may give the queue the other kind")
+    func refusedBatchKindNotKept() async throws {
+        try await withTestDatabase { configuration in
+            try await withStore(configuration, node: "a") { first in
+                try await withStore(configuration, node: "b") { second in
+                    await #expect(throws: JobStoreError.dependencyNotFound(index: 1, JobID(424_242))) {
+                        try await first.insert([spec(queue: "fresh"), spec(queue: "fresh", after: [JobID(424_242)])])
+                    }
+                    _ = try await second.insert([JobSpec(command: .payload(.string("hi")), queue: "fresh")])
+                    await #expect(throws: JobStoreError.wrongQueueKind(index: nil, queue: "fresh", payloadQueue: true)) {
+                        try await first.insert([spec(queue: "fresh")])
+                    }
+                    #expect(try await first.jobs().jobs.count == 1)
+                }
+            }
+        }
+    }
+
     @Test("An invalid spec is refused before anything is written")
     func invalidSpec() async throws {
         try await withTestDatabase { configuration in
