@@ -35,7 +35,8 @@ extension PostgresJobStore {
                     RETURNING \(unescaped: jobColumns)
                 ), \(unescaped: PostgresTransaction.historyOfDone)
                 SELECT done.*, settled.unblocked, settled.failed
-                FROM done CROSS JOIN LATERAL jobq_settle_dependents(done.id, \(target == .succeeded), 'failed', \(time)) settled
+                FROM done CROSS JOIN LATERAL jobq_settle_dependents(
+                    done.id, \(target == .succeeded), \(PostgresTransaction.how(target)), \(time)) settled
                 """
             var finished: FinishedJob?
             for row in try await transaction.connection.rows(query, logger: self.logger) {
