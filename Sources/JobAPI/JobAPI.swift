@@ -34,6 +34,8 @@ public enum JobAPI {
         /// Where jobs' output is read when the store keeps it (several nodes share it); `nil`:
         /// from the log files of this host.
         public var storedOutput: (any StoredOutput)?
+        /// The web dashboard's sign-in, when it is on (`nil`: its routes answer `dashboard_off`).
+        public var dashboard: (any DashboardSignIn)?
         /// Long requests (wait, join, log follow, events) in progress, for `GET /metrics`.
         let longRequests = LongRequestCount()
 
@@ -60,6 +62,7 @@ public enum JobAPI {
         LongRoutes.add(to: router, environment)
         QueueRoutes.add(to: router, environment)
         LeaseRoutes.add(to: router, environment)
+        DashboardRoutes.add(to: router, environment)
         return router
     }
 
@@ -73,6 +76,7 @@ public enum JobAPI {
         "PUT /v1/queues/{name}/concurrency", "POST /v1/queues/{name}/join",
         "POST /v1/queues/{name}/lease", "POST /v1/leases/complete", "POST /v1/leases/{token}/heartbeat", "POST /v1/leases/{token}/complete",
         "POST /v1/leases/{token}/fail", "POST /v1/leases/{token}/release",
+        "POST /v1/dashboard/links", "POST /v1/dashboard/sign-out-all",
     ]
 
     /// The methods of the routes whose pattern matches `path`, or `nil` when none does.

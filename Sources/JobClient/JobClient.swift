@@ -109,6 +109,16 @@ public struct JobClient: Sendable {
         try await submit([spec])
     }
 
+    /// A one-time sign-in link to the web dashboard for the caller.
+    public func dashboardLink() async throws -> DashboardLink {
+        try await call(.POST, "/v1/dashboard/links", as: DashboardLink.self)
+    }
+
+    /// Ends the caller's dashboard sessions (everyone's, for an administrator).
+    public func signOutOfDashboard() async throws -> DashboardSignOut {
+        try await call(.POST, "/v1/dashboard/sign-out-all", as: DashboardSignOut.self)
+    }
+
     public func job(_ id: JobID) async throws -> Job {
         try await call(.GET, "/v1/jobs/\(id)", as: Job.self)
     }
