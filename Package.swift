@@ -32,6 +32,7 @@ let package = Package(
         .library(name: "SystemdSupport", targets: ["SystemdSupport"]),
         .library(name: "JobDaemon", targets: ["JobDaemon"]),
         .library(name: "JobAPI", targets: ["JobAPI"]),
+        .library(name: "JobDashboard", targets: ["JobDashboard"]),
         .library(name: "JobClient", targets: ["JobClient"]),
         .executable(name: "jobqd", targets: ["jobqd"]),
         .executable(name: "jobq", targets: ["jobq"]),
@@ -183,6 +184,20 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The web dashboard (docs/dashboard.md): its own listener, sessions from one-time links,
+        // server-rendered pages over the socket API answered as the signed-in user.
+        .target(
+            name: "JobDashboard",
+            dependencies: [
+                "JobAPI", "JobBasics", "JobModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The API's client over the Unix socket (SwiftNIO HTTP/1.1): used by `jobq`, the tests
         // and the benchmarks.
         .target(
@@ -224,7 +239,7 @@ let package = Package(
             name: "JobDaemon",
             dependencies: [
                 "JobBasics",
-                "JobEngine", "JobStore", "JobStorePostgres", "JobStoring", "JobRunner", "JobModel", "SystemdSupport", "JobAPI", "AsyncQueues",
+                "JobEngine", "JobStore", "JobStorePostgres", "JobStoring", "JobRunner", "JobModel", "SystemdSupport", "JobAPI", "JobDashboard", "AsyncQueues",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -319,7 +334,7 @@ let package = Package(
         .testTarget(
             name: "JobAPITests",
             dependencies: [
-                "JobAPI", "JobEngine", "JobStore", "JobStoring", "JobRunner", "JobModel", "JobQueueTesting",
+                "JobAPI", "JobDashboard", "JobBasics", "JobEngine", "JobStore", "JobStoring", "JobRunner", "JobModel", "JobQueueTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),

@@ -1,6 +1,7 @@
 import Foundation
 import JobAPI
 import JobBasics
+import JobDashboard
 import JobEngine
 import JobModel
 import JobRunner
@@ -76,6 +77,14 @@ public struct DaemonConfiguration: Hashable, Sendable {
     /// The group whose members see and act on every job and administer the queues, as root
     /// and the daemon's user do (`admin_group`, a name or a gid).
     public var adminGroup: UInt32? = nil
+    /// Where the web dashboard listens (`web`: `127.0.0.1:8377` or a Unix socket path); nil:
+    /// no dashboard.
+    public var web: WebAddress? = nil
+    /// The address people open the dashboard at, when a proxy stands in front (`web_url`).
+    public var webURL: String? = nil
+    /// Whether `web` may be an address other machines can reach (`web_allow_remote`): without
+    /// it, jobqd refuses to start on one.
+    public var webAllowRemote = false
 
     /// A problem with the configuration: the source and what is wrong, in one sentence.
     public struct Problem: Error, Hashable, Sendable, CustomStringConvertible {
@@ -110,6 +119,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
         ("fairness", "JOBQ_FAIRNESS"), ("max_running_per_user", "JOBQ_MAX_RUNNING_PER_USER"),
         ("store", "JOBQ_STORE"), ("node", "JOBQ_NODE"), ("heartbeat_lapse_seconds", "JOBQ_HEARTBEAT_LAPSE_SECONDS"),
         ("serve_queues", "JOBQ_SERVE_QUEUES"),
+        ("web", "JOBQ_WEB"), ("web_url", "JOBQ_WEB_URL"), ("web_allow_remote", "JOBQ_WEB_ALLOW_REMOTE"),
     ]
 
     /// The claim policy of each queue with settings of its own.
@@ -135,6 +145,13 @@ public struct DaemonConfiguration: Hashable, Sendable {
         func perUserCap() throws(Problem) -> Int {
             guard let count = Int(value), (1...1024).contains(count) else { throw fail("must be a whole number from 1 to 1024") }
             return count
+        }
+        func boolean() throws(Problem) -> Bool {
+            switch value {
+            case "true", "yes", "1": return true
+            case "false", "no", "0": return false
+            default: throw fail("must be true or false")
+            }
         }
         func seconds() throws(Problem) -> Duration {
             guard let number = Double(value), number.isFinite, number >= 0, number <= 86_400 else {
@@ -184,12 +201,19 @@ public struct DaemonConfiguration: Hashable, Sendable {
             case "submitter": runAsSubmitter = true
             default: throw fail("must be daemon or submitter")
             }
-        case "allow_root_jobs":
-            switch value {
-            case "true", "yes", "1": allowRootJobs = true
-            case "false", "no", "0": allowRootJobs = false
-            default: throw fail("must be true or false")
+        case "allow_root_jobs": allowRootJobs = try boolean()
+        case "web_allow_remote": webAllowRemote = try boolean()
+        case "web":
+            do throws(WebAddressError) {
+                web = try WebAddress(parsing: value)
+            } catch {
+                throw fail("\(error)")
             }
+        case "web_url":
+            guard value.hasPrefix("http://") || value.hasPrefix("https://"), DashboardSettings.isURL(value) else {
+                throw fail("must be an http:// or https:// URL, as people open the dashboard (https://jobs.example.com)")
+            }
+            webURL = value
         case "admin_group":
             guard let gid = UInt32(value) ?? JobIdentity.gid(ofGroup: value) else {
                 throw fail("no group '\(value)' on this machine")
@@ -319,6 +343,17 @@ public struct DaemonConfiguration: Hashable, Sendable {
     public var postgresURL: String? {
         guard let storeURL, Self.sqlitePath(storeURL) == nil else { return nil }
         return storeURL
+    }
+
+    /// The dashboard's settings, when it is on; refused on an address other machines can reach
+    /// unless `web_allow_remote` says so (checked once every source has been applied).
+    public func dashboard() throws(Problem) -> DashboardSettings? {
+        guard let web else { return nil }
+        if !web.isLocal && !webAllowRemote {
+            throw Problem(description: "web = \(web) can be reached from other machines: use a loopback address (127.0.0.1:8377) "
+                + "or a Unix socket behind a TLS proxy (docs/dashboard.md), or set web_allow_remote = true to serve it there anyway")
+        }
+        return DashboardSettings(address: web, publicURL: webURL)
     }
 
     /// The SQLite database file.

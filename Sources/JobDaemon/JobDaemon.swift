@@ -1,6 +1,7 @@
 import AsyncQueues
 import Foundation
 import JobAPI
+import JobDashboard
 import JobEngine
 import JobModel
 import JobRunner
@@ -32,6 +33,19 @@ public enum JobDaemon {
         logger: Logger
     ) async throws(DaemonError) {
         try DaemonCapabilities.check(runAsSubmitter: configuration.runAsSubmitter)
+        let dashboard: DashboardSettings?
+        do {
+            dashboard = try configuration.dashboard()
+        } catch {
+            throw DaemonError(description: error.description, exitCode: 78)
+        }
+        if case .unix(let path)? = dashboard?.address {
+            do {
+                try SocketFile.prepare(path)
+            } catch {
+                throw DaemonError(description: "the dashboard's socket: \(error.description)", exitCode: 75)
+            }
+        }
         let state = configuration.stateDirectory
         let systemd = SystemdEnvironment(environment: environment, pid: getpid())
         // A socket systemd passed (jobqd.socket) is served as it is; else bind our own. Checked
@@ -108,16 +122,19 @@ public enum JobDaemon {
         SocketFile.raiseDescriptorLimit()
         let listening = AsyncQueue<Void>(maxsize: 1)
         let socketPath = configuration.socketPath
+        let sessions = dashboard.map { _ in DashboardSessions() }
+        var environment = JobAPI.Environment(
+            engine: engine, store: store, logDirectory: configuration.logDirectory,
+            limits: APILimits(maxBodyBytes: configuration.maxBodyBytes, maxConnections: configuration.maxConnections))
+        environment.ownJobsOnly = configuration.runAsSubmitter
+        environment.adminGroup = configuration.adminGroup
+        environment.storedOutput = opened.postgres
+        environment.dashboard = sessions
+        // The dashboard asks the same API as its signed-in users, in process.
+        var web: [any Service] = []
+        if let dashboard, let sessions { web.append(Dashboard.service(dashboard, api: environment, sessions: sessions, logger: logger)) }
         let api = JobAPI.service(
-            {
-                var api = JobAPI.Environment(
-                    engine: engine, store: store, logDirectory: configuration.logDirectory,
-                    limits: APILimits(maxBodyBytes: configuration.maxBodyBytes, maxConnections: configuration.maxConnections))
-                api.ownJobsOnly = configuration.runAsSubmitter
-                api.adminGroup = configuration.adminGroup
-                api.storedOutput = opened.postgres
-                return api
-            }(),
+            environment,
             listener: listener,
             onListening: {
                 if activated == nil { try SocketFile.setOwnership(socketPath, group: socketGroup) }
@@ -147,19 +164,21 @@ public enum JobDaemon {
             shutDown: { await made.withLock { $0 }?.triggerGracefulShutdown() }, logger: logger)
         // A PostgreSQL store runs its pool and its own work as services: started with the others,
         // stopped after the engine has drained, the pool last (services stop in reverse order).
-        let services: [any Service] = [interrupts] + opened.services + [engine, api, notify]
+        let services: [any Service] = [interrupts] + opened.services + [engine, api] + web + [notify]
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm], logger: logger)
         made.withLock { $0 = group }
         do {
             try await group.run()
         } catch {
             if activated == nil { unlink(configuration.socketPath) }
+            if case .unix(let path)? = dashboard?.address { unlink(path) }
             await store.close()
             // The store's errors (a database locked past the busy timeout at start-up, a disk
             // that fails) are the database's: 74, as when it cannot be opened.
             throw DaemonError(description: "stopped on an error: \(error)", exitCode: error is JobStoreError ? 74 : 1)
         }
         if activated == nil { unlink(configuration.socketPath) }
+        if case .unix(let path)? = dashboard?.address { unlink(path) }
         await store.close()
         logger.info("jobqd stopped")
     }

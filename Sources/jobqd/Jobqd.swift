@@ -12,9 +12,9 @@ struct Jobqd: AsyncParsableCommand {
             Every option can also come from the environment (JOBQ_STATE_DIR, JOBQ_SOCKET, JOBQ_WORKERS, \
             JOBQ_DURABILITY, JOBQ_DRAIN_GRACE_SECONDS, JOBQ_KILL_GRACE_SECONDS, \
             JOBQ_OUTPUT_LIMIT_BYTES, JOBQ_LOG_LEVEL, JOBQ_SOCKET_GROUP, JOBQ_MAX_CONNECTIONS, JOBQ_MAX_BODY_BYTES, JOBQ_RUN_AS, \
-            JOBQ_ALLOW_ROOT_JOBS, JOBQ_ALLOW_SUBMIT, JOBQ_DENY_SUBMIT, JOBQ_ADMIN_GROUP, JOBQ_STORE, JOBQ_NODE, JOBQ_SERVE_QUEUES, JOBQ_HEARTBEAT_LAPSE_SECONDS, JOBQ_CONFIG) or a \
+            JOBQ_ALLOW_ROOT_JOBS, JOBQ_ALLOW_SUBMIT, JOBQ_DENY_SUBMIT, JOBQ_ADMIN_GROUP, JOBQ_STORE, JOBQ_NODE, JOBQ_SERVE_QUEUES, JOBQ_HEARTBEAT_LAPSE_SECONDS, JOBQ_WEB, JOBQ_WEB_URL, JOBQ_WEB_ALLOW_REMOTE, JOBQ_CONFIG) or a \
             config file of `key = value` lines (state_dir, socket, socket_group, max_connections, max_body_bytes, workers, max_running, \
-            durability, drain_grace_seconds, kill_grace_seconds, output_limit_bytes, log_level, run_as, allow_root_jobs, allow_submit, deny_submit, admin_group, store, node, serve_queues, heartbeat_lapse_seconds, \
+            durability, drain_grace_seconds, kill_grace_seconds, output_limit_bytes, log_level, run_as, allow_root_jobs, allow_submit, deny_submit, admin_group, store, node, serve_queues, heartbeat_lapse_seconds, web, web_url, web_allow_remote, \
             queue.NAME.concurrency, queue.NAME.LIMIT.default, queue.NAME.LIMIT.ceiling). socket_group gives the socket (mode 0660) to a group whose members may \
             submit. max_body_bytes (default 1048576) bounds an API request's body, so one batch of \
             submits (jobq submit --stdin). A socket passed by socket activation (LISTEN_FDS) is served instead of --socket. The command \
@@ -55,6 +55,15 @@ struct Jobqd: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("On a PostgreSQL store: run the jobs of these queues only (comma-separated; default: every queue), leaving the others to the nodes that serve them.", valueName: "queues"))
     var serveQueues: String?
 
+    @Option(name: .long, help: ArgumentHelp("Serve the web dashboard here: a loopback address (127.0.0.1:8377) or a Unix socket path for a reverse proxy. Off by default; people sign in with `jobq dashboard`.", valueName: "address"))
+    var web: String?
+
+    @Option(name: .long, help: ArgumentHelp("The dashboard's address as people open it, when a proxy stands in front (https://jobs.example.com): sign-in links name it.", valueName: "url"))
+    var webURL: String?
+
+    @Flag(name: .long, help: "Allow --web on an address other machines can reach (otherwise refused; prefer a TLS proxy).")
+    var webAllowRemote = false
+
     @Option(name: .long, help: ArgumentHelp("A config file of key = value lines.", valueName: "file"))
     var config: String?
 
@@ -78,6 +87,10 @@ struct Jobqd: AsyncParsableCommand {
             if let store { try configuration.set("store", store, source: "--store") }
             if let node { try configuration.set("node", node, source: "--node") }
             if let serveQueues { try configuration.set("serve_queues", serveQueues, source: "--serve-queues") }
+            if let web { try configuration.set("web", web, source: "--web") }
+            if let webURL { try configuration.set("web_url", webURL, source: "--web-url") }
+            if webAllowRemote { try configuration.set("web_allow_remote", "true", source: "--web-allow-remote") }
+            _ = try configuration.dashboard()
         } catch {
             FileHandle.standardError.write(Data("jobqd: \(error)\n".utf8))
             throw ExitCode(78)

@@ -37,6 +37,23 @@ func withAPI<T: Sendable>(
     adminGroup: UInt32? = nil,
     _ body: @escaping @Sendable (any TestClientProtocol, APIFixture) async throws -> T
 ) async throws -> T {
+    try await withEngine(maxBodyBytes: maxBodyBytes, busyTimeout: busyTimeout, ownJobsOnly: ownJobsOnly, adminGroup: adminGroup) { environment, fixture in
+        let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let app = Application(router: JobAPI.router(environment), logger: quiet)
+        return try await app.test(.router) { client in try await body(client, fixture) }
+    }
+}
+
+/// A store and an engine running real commands, and the API's environment over them (callers
+/// identified by `peers`), for as long as `body` runs.
+func withEngine<T: Sendable>(
+    maxBodyBytes: Int = 1 << 20,
+    busyTimeout: Duration = .seconds(5),
+    ownJobsOnly: Bool = false,
+    adminGroup: UInt32? = nil,
+    peers: PeerResolver = testPeers,
+    _ body: @escaping @Sendable (JobAPI.Environment, APIFixture) async throws -> T
+) async throws -> T {
     let directory = try makeTemporaryDirectory("jobq-api")
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -51,10 +68,9 @@ func withAPI<T: Sendable>(
     configuration.daemonUID = daemonUID
     let engine = JobEngine(store: store, executor: executor, configuration: configuration, logger: quiet)
     var environment = JobAPI.Environment(
-        engine: engine, store: store, logDirectory: logs, limits: APILimits(maxBodyBytes: maxBodyBytes), peers: testPeers)
+        engine: engine, store: store, logDirectory: logs, limits: APILimits(maxBodyBytes: maxBodyBytes), peers: peers)
     environment.ownJobsOnly = ownJobsOnly
     environment.adminGroup = adminGroup
-    let app = Application(router: JobAPI.router(environment), logger: quiet)
     let fixture = APIFixture(store: store, engine: engine, directory: directory)
     let result = try await testGracefulShutdown { trigger in
         try await withThrowingTaskGroup(of: T?.self) { group in
@@ -64,7 +80,7 @@ func withAPI<T: Sendable>(
             }
             try await engine.untilStarted()
             do {
-                let result = try await app.test(.router) { client in try await body(client, fixture) }
+                let result = try await body(environment, fixture)
                 trigger.triggerGracefulShutdown()
                 try await group.waitForAll()
                 return result
