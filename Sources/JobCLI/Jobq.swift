@@ -33,7 +33,7 @@ public struct Jobq: AsyncParsableCommand {
         subcommands: [
             Submit.self, Status.self, List.self, Show.self, Logs.self, Cancel.self, Retry.self, Wait.self, Join.self,
             Events.self, Priority.self, Pause.self, Resume.self, Workers.self, Prune.self, Put.self, Work.self,
-            VersionCommand.self,
+            DashboardCommand.self, VersionCommand.self,
         ])
 
     @OptionGroup var global: GlobalOptions
