@@ -48,7 +48,7 @@ import Testing
                     + "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
                 #expect(response.headers[.xContentTypeOptions] == "nosniff")
                 #expect(response.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
-                #expect(response.headers[HTTPField.Name("Referrer-Policy")!] == "no-referrer")
+                #expect(response.headers[HTTPField.Name("Referrer-Policy")!] == "same-origin")
             }
             let page = text(try await web(client, .get, "/", cookie: cookie))
             #expect(!page.contains("<script>") && !page.contains("style=") && !page.contains(" on"), "no inline script or style")
