@@ -14,6 +14,7 @@ enum DashboardAssets {
         switch name {
         case "dashboard.css": (body, type) = (style, "text/css; charset=utf-8")
         case "dashboard.js": (body, type) = (script, "text/javascript; charset=utf-8")
+        case "icon.svg": (body, type) = (icon, "image/svg+xml")
         default: return nil
         }
         var headers = HTTPFields()
@@ -21,6 +22,13 @@ enum DashboardAssets {
         headers[.cacheControl] = "private, max-age=86400"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
+
+    /// The tab's icon: three stacked bars, a queue.
+    static let icon = """
+    <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#0b5cad"/>\
+    <rect x="3" y="3.5" width="10" height="2" fill="#fff"/><rect x="3" y="7" width="10" height="2" fill="#fff"/>\
+    <rect x="3" y="10.5" width="6" height="2" fill="#fff"/></svg>
+    """
 
     /// Plain CSS: the system's fonts, light and dark schemes from `prefers-color-scheme`, tables
     /// that scroll sideways on a phone rather than overflow the page.

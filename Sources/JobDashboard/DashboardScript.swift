@@ -85,8 +85,15 @@ extension DashboardAssets {
         events.addEventListener("error", () => {
           if (events.readyState === EventSource.CLOSED) document.body.classList.add("signed-out");
         });
+        // Once connected (and after each reconnection), the page again: what changed between
+        // its rendering and the stream's start would otherwise wait for the next event.
+        let opened = false;
         document.body.dataset.live = "connecting";
-        events.addEventListener("open", () => { document.body.dataset.live = "on"; });
+        events.addEventListener("open", () => {
+          document.body.dataset.live = "on";
+          if (opened) schedule(); else refresh();
+          opened = true;
+        });
       }
     })();
     """#

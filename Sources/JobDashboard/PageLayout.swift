@@ -48,6 +48,7 @@ struct PageLayout {
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <meta name="color-scheme" content="light dark">
             <title>\(title) · jobq</title>
+            <link rel="icon" href="/assets/icon.svg" type="image/svg+xml">
             <link rel="stylesheet" href="/assets/dashboard.css?v=\(DashboardAssets.version)">
             <script src="/assets/dashboard.js?v=\(DashboardAssets.version)" defer></script>
             </head>
