@@ -16,7 +16,7 @@ SWIFT_BUILD := scripts/retry-on-crash.sh $(SWIFT) build
 # its venv for schemathesis, mkfs.ext4 and useradd for the reliability scripts, PostgreSQL for
 # the PostgreSQL store's private test cluster, ip for the network namespaces of a node test).
 APT_PACKAGES := libsqlite3-dev pkg-config
-TEST_PACKAGES := curl sqlite3 util-linux python3 python3-venv e2fsprogs passwd systemd man-db postgresql iproute2
+TEST_PACKAGES := curl sqlite3 util-linux python3 python3-venv e2fsprogs passwd systemd man-db postgresql iproute2 chromium chromium-driver
 
 # make install: where things go. The unit files name $(BINDIR)/jobqd; DESTDIR only prefixes the
 # files written, for packaging and for the tests (scripts/install-check.sh).
@@ -48,7 +48,7 @@ INSTALLED := $(BINDIR)/jobq $(LIBEXECDIR)/jobq-cli $(BINDIR)/jobqd $(MANDIR)/man
 	$(BASHCOMPDIR)/jobq $(ZSHCOMPDIR)/_jobq $(FISHCOMPDIR)/jobq.fish \
 	$(PREFIX)/share/jobq/shared-machine.conf
 
-.PHONY: all deps build run test test-python test-tsan test-benchmarks test-install reliability bench bench-peers clean release man completions install uninstall
+.PHONY: all deps build run test test-python test-browser test-tsan test-benchmarks test-install reliability bench bench-peers clean release man completions install uninstall
 
 all: build
 
@@ -59,6 +59,15 @@ test-python:
 	@test -x $(PYTHON_VENV)/bin/pip || python3 -m venv $(PYTHON_VENV)
 	$(PYTHON_VENV)/bin/pip install -q --upgrade './clients/python[test]'
 	cd clients/python && JOBQ_BIN=$(CURDIR)/.build/debug $(PYTHON_VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+# The web dashboard in a real browser: Debian's Chromium and chromium-driver, driven by Selenium
+# from a venv of its own (Tests/Browser); screenshots of every view at both widths are left in
+# .build/dashboard-screenshots.
+BROWSER_VENV ?= /var/cache/jobq-browser/venv
+test-browser:
+	@test -x $(BROWSER_VENV)/bin/pip || python3 -m venv $(BROWSER_VENV)
+	$(BROWSER_VENV)/bin/pip install -q --upgrade 'selenium>=4.20' 'pytest>=7'
+	cd Tests/Browser && JOBQ_BIN=$(CURDIR)/.build/debug $(BROWSER_VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 # Installs the packages of APT_PACKAGES that are missing, when it can (root, apt-get present);
 # otherwise says which are missing and goes on: the build then says what it lacks.
@@ -97,6 +106,7 @@ test: build test-benchmarks
 		JOBQ_TEST_DAEMON_STORE=postgresql timeout -k 30 10m $(SWIFT) test --skip-build --filter JobDaemonTests \
 			--skip MultiNodeTests'
 	$(MAKE) --no-print-directory test-python
+	$(MAKE) --no-print-directory test-browser
 	scripts/reliability/run.sh --quick
 	$(MAKE) --no-print-directory test-install
 	Benchmarks/peers/run.sh --quick
