@@ -29,6 +29,12 @@ public struct APIOnBehalf: Sendable {
 }
 
 extension JobAPI {
+    /// What `GET /metrics` answers now (Prometheus text), read in process: the dashboard samples
+    /// it for its charts.
+    public static func metricsText(_ environment: Environment) async throws -> String {
+        try await Metrics.text(environment)
+    }
+
     /// A handler for another HTTP server's pipeline that tells the API's long requests when
     /// their client goes away or the server quiesces, as on the socket.
     public static func connectionWatch() -> any RemovableChannelHandler {

@@ -6,6 +6,11 @@ import JobStoring
 
 /// `GET /metrics`: Prometheus text format 0.0.4.
 enum Metrics {
+    /// The text `GET /metrics` answers, for the dashboard's charts in the same process.
+    static func text(_ environment: JobAPI.Environment) async throws -> String {
+        try await render(environment)
+    }
+
     static func response(_ environment: JobAPI.Environment) async throws -> Response {
         let text = try await render(environment)
         var headers = HTTPFields()

@@ -87,6 +87,19 @@ enum DashboardAssets {
     dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; margin: 0; }
     dl.facts dt { color: var(--muted); }
     dl.facts dd { margin: 0; overflow-wrap: anywhere; }
+    .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 26rem), 1fr)); gap: .8rem; }
+    figure.chart { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: .6rem .8rem; }
+    figure.chart figcaption { font-weight: 600; }
+    figure.chart svg { width: 100%; height: 7rem; display: block; margin: .3rem 0; }
+    figure.chart polyline { fill: none; stroke-width: 2; }
+    figure.chart line.grid { stroke: var(--line); stroke-dasharray: 4 4; }
+    .line-queued { stroke: var(--warn); } .line-running, .line-p50 { stroke: var(--run); }
+    .line-finished { stroke: var(--ok); } .line-failed, .line-p99 { stroke: var(--bad); } .line-p90 { stroke: var(--muted); }
+    .legend { display: flex; flex-wrap: wrap; gap: .2rem 1rem; font-size: .85rem; }
+    .key::before { content: ""; display: inline-block; width: .8rem; height: .2rem; margin-right: .3rem; vertical-align: middle; background: var(--muted); }
+    .key-queued::before { background: var(--warn); } .key-running::before, .key-p50::before { background: var(--run); }
+    .key-finished::before { background: var(--ok); } .key-failed::before, .key-p99::before { background: var(--bad); }
+    .scale { display: flex; justify-content: space-between; font-size: .75rem; color: var(--muted); }
     pre { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: .6rem; overflow: auto;
       max-height: 28rem; white-space: pre-wrap; overflow-wrap: anywhere; font-size: .85rem; }
     .problem { border-left: 4px solid var(--bad); padding: .4rem .8rem; background: var(--panel); }

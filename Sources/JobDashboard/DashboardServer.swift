@@ -56,17 +56,22 @@ public struct DashboardSettings: Hashable, Sendable {
 /// The web dashboard: a Hummingbird application on its own listener, beside the API's socket.
 public enum Dashboard {
     /// The dashboard's routes behind its guard, for the server and the tests.
-    static func router(api: APIOnBehalf, sessions: DashboardSessions, settings: DashboardSettings, port: Int) -> Router<WebContext> {
+    static func router(
+        api: APIOnBehalf, sessions: DashboardSessions, settings: DashboardSettings, port: Int, activity: DashboardActivity = DashboardActivity()
+    ) -> Router<WebContext> {
         let router = Router(context: WebContext.self)
         router.middlewares.add(WebGuard(sessions: sessions, hosts: settings.hosts(port: port),
                                         origins: Set([settings.publicOrigin].compactMap { $0 })))
         router.middlewares.add(APIPassThrough(api: api))
-        WebRoutes.add(to: router, api: api, sessions: sessions, secureCookie: settings.publicURL?.hasPrefix("https://") == true)
+        WebRoutes.add(to: router, api: api, sessions: sessions, activity: activity, secureCookie: settings.publicURL?.hasPrefix("https://") == true)
         return router
     }
 
-    /// The dashboard as a swift-service-lifecycle service. Once it listens, `sessions` learns
-    /// the address its links name, and `onListening` hears it.
+    /// How often the charts' sampler reads the metrics.
+    static let sampleInterval: Duration = .seconds(5)
+
+    /// The dashboard as a swift-service-lifecycle service, with the sampler of its charts. Once
+    /// it listens, `sessions` learns the address its links name, and `onListening` hears it.
     public static func service(
         _ settings: DashboardSettings, api environment: JobAPI.Environment, sessions: DashboardSessions,
         onListening: @escaping @Sendable (String) async -> Void = { _ in }, logger: Logger
@@ -82,15 +87,20 @@ public enum Dashboard {
             address = .unixDomainSocket(path: path)
             port = 0
         }
+        let activity = DashboardActivity()
+        let sampler = ActivitySampler(
+            activity: activity, read: { try await JobAPI.metricsText(environment) }, interval: sampleInterval,
+            now: DashboardSessions.uptime, logger: logger)
         // A port of 0 is chosen when the listener binds: the guard learns it then.
         let responder = DeferredResponder()
         return Application(
             responder: responder,
             server: .http1(configuration: .init(additionalChannelHandlers: [JobAPI.connectionWatch()])),
             configuration: ApplicationConfiguration(address: address, serverName: "jobqd"),
+            services: [sampler],
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
-                responder.set(router(api: api, sessions: sessions, settings: settings, port: bound).buildResponder())
+                responder.set(router(api: api, sessions: sessions, settings: settings, port: bound, activity: activity).buildResponder())
                 let url: String
                 if let publicURL = settings.publicURL {
                     url = publicURL

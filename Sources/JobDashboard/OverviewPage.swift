@@ -1,11 +1,12 @@
 import JobModel
 
-/// The first view: every job by state, the workers busy and their total, each queue's depth
-/// and the nodes sharing a PostgreSQL store, from `GET /v1/status` as the user sees it.
+/// The first view: every job by state, the workers busy and their total, the charts of the last
+/// hour, each queue's depth and the nodes sharing a PostgreSQL store, from `GET /v1/status` as
+/// the user sees it.
 enum OverviewPage {
     static let states = ["queued", "blocked", "running", "succeeded", "failed", "cancelled"]
 
-    static func render(_ status: StatusReport) -> HTML {
+    static func render(_ status: StatusReport, charts: HTML = "") -> HTML {
         let cards = states.map { state -> HTML in
             "<div class=\"card\"><dt><a href=\"/jobs?state=\(state)\">\(state)</a></dt><dd class=\"state-\(state)\" data-state=\"\(state)\">\(status.states[state] ?? 0)</dd></div>"
         }
@@ -32,6 +33,7 @@ enum OverviewPage {
             <dl class="cards" aria-label="Jobs by state">\(cards)</dl>
             <p>Workers busy: <strong data-workers>\(status.workers.busy) of \(status.workers.total)</strong>\(cap) ·
             jobqd \(status.version), up \(Self.uptime(status.uptimeSeconds))</p>
+            \(charts)
             <h2>Queues</h2>
             \(table)
             \(nodes(status.nodes))

@@ -8,7 +8,7 @@ import JobModel
 /// change things (each a call to the API as the user, then back to the page), and `/api/…`, the
 /// socket API itself for the page script.
 enum WebRoutes {
-    static func add(to router: Router<WebContext>, api: APIOnBehalf, sessions: DashboardSessions, secureCookie: Bool) {
+    static func add(to router: Router<WebContext>, api: APIOnBehalf, sessions: DashboardSessions, activity: DashboardActivity, secureCookie: Bool) {
         let caller = APICaller(api: api)
         router.get("sign-in") { request, _ -> Response in
             guard let token = request.uri.queryParameters["token"].map(String.init), let (session, _) = sessions.redeem(token) else {
@@ -35,7 +35,8 @@ enum WebRoutes {
         }
         router.get("/") { _, context -> Response in
             let status = try await caller.get("/v1/status", as: StatusReport.self, context)
-            return PageLayout(title: "Overview", section: .overview, user: context.user).response(OverviewPage.render(status))
+            let page = OverviewPage.render(status, charts: ActivityCharts.render(activity.current))
+            return PageLayout(title: "Overview", section: .overview, user: context.user).response(page)
         }
         router.get("queues") { _, context -> Response in
             let queues = try await caller.get("/v1/queues", as: QueueList.self, context)
