@@ -151,6 +151,7 @@ let package = Package(
             name: "JobEngine",
             dependencies: [
                 "AsyncQueues", "JobBasics", "JobStoring", "JobRunner", "JobModel",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

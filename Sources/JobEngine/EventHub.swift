@@ -10,6 +10,8 @@ final class EventHub: Sendable {
         var nextToken = 0
         var metrics = EngineMetrics()
         var finished = false
+        var log = ChangeLog()
+        var bells: [Int: AsyncStream<Void>.Continuation] = [:]
     }
 
     private let state = Locked(State())
@@ -30,6 +32,24 @@ final class EventHub: Sendable {
         return stream
     }
 
+    /// Rings `bell` after each change from now on, until it is finished; returns the change
+    /// log's position to read from.
+    func ring(_ bell: AsyncStream<Void>.Continuation) -> UInt64 {
+        let position = state.withLock { state -> UInt64? in
+            if state.finished { return nil }
+            state.nextToken += 1
+            state.bells[state.nextToken] = bell
+            return state.log.next
+        }
+        if position == nil { bell.finish() }
+        return position ?? 0
+    }
+
+    /// The changes numbered `position` and later.
+    func changes(since position: UInt64) -> ChangeBatch {
+        state.withLock { $0.log.since(position) }
+    }
+
     /// Whether anyone listens to the events now.
     var hasSubscribers: Bool { state.withLock { !$0.subscribers.isEmpty } }
 
@@ -41,19 +61,27 @@ final class EventHub: Sendable {
             for (token, subscriber) in state.subscribers {
                 if case .terminated = subscriber.yield(event) { state.subscribers[token] = nil }
             }
+            state.log.append(event)
+            for (token, bell) in state.bells {
+                if case .terminated = bell.yield(()) { state.bells[token] = nil }
+            }
         }
     }
 
     /// Jobs submitted and finished since the engine started, and their run times.
     var metrics: EngineMetrics { state.withLock { $0.metrics } }
 
-    /// Ends every subscriber's stream (the engine stopped).
+    /// Ends every subscriber's stream and bell (the engine stopped).
     func finish() {
-        let subscribers = state.withLock { state in
+        let (streams, bells) = state.withLock { state in
             state.finished = true
-            defer { state.subscribers.removeAll() }
-            return Array(state.subscribers.values)
+            defer {
+                state.subscribers.removeAll()
+                state.bells.removeAll()
+            }
+            return (Array(state.subscribers.values), Array(state.bells.values))
         }
-        for subscriber in subscribers { subscriber.finish() }
+        for stream in streams { stream.finish() }
+        for bell in bells { bell.finish() }
     }
 }

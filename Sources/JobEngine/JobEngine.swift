@@ -299,6 +299,15 @@ public actor JobEngine: Service {
     /// events behind loses the oldest.
     public nonisolated func events() -> AsyncStream<EngineEvent> { hub.subscribe() }
 
+    /// Rings `bell` after each job change from now on (a stream made `bufferingNewest(1)`, so
+    /// that changes its reader is not waiting for ring once), and returns the position from
+    /// which ``changes(since:)`` gives them: for readers that take changes in batches, at no
+    /// cost per change until they look. The bell is finished when the engine stops.
+    public nonisolated func ring(_ bell: AsyncStream<Void>.Continuation) -> UInt64 { hub.ring(bell) }
+
+    /// The changes from `position` on (the last 16,384 are kept), and the next position.
+    public nonisolated func changes(since position: UInt64) -> ChangeBatch { hub.changes(since: position) }
+
     /// Publishes the jobs as finished (dependents a failure or a cancel failed, or jobs another
     /// node finished), read from the store.
     /// `counted`: whether this node's metrics count them (the jobs it finished itself).
