@@ -114,13 +114,25 @@ enum LongRoutes {
         }
         router.get("v1/events") { request, context -> Response in
             let queue = try request.uri.queryParameters["queue"].map { try JobRoutes.queueName(String($0)) }
+            let every = try request.uri.queryParameters["every"].map { text -> Duration in
+                guard let seconds = Double(text), seconds >= 0.1, seconds <= 60 else {
+                    throw APIError.invalid("every: '\(text)' is not a number of seconds from 0.1 to 60")
+                }
+                return .milliseconds(Int64(seconds * 1000))
+            }
             // Each sees the events of their own jobs, when jobs run as their submitters.
             let submitter = JobRoutes.visibleSubmitter(request, context, environment)
-            let events = engine.events()
             let ended = context.connection?.ended
             var headers = HTTPFields()
             headers[.contentType] = "text/event-stream"
             headers[.cacheControl] = "no-store"
+            if let every {
+                let stream = SummaryStream(engine: engine, queue: queue, submitter: submitter, every: every, ended: ended)
+                return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                    try await environment.longRequests.during { try await stream.run(&writer) }
+                })
+            }
+            let events = engine.events()
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = .sortedKeys

@@ -1,4 +1,5 @@
 import Foundation
+import JobQueueTesting
 import Testing
 
 /// The dashboard as people reach it: jobqd with `--web`, a link from `jobq dashboard`, pages
@@ -117,5 +118,49 @@ struct JobqDashboardTests {
             #expect(await DaemonTests().exit(of: daemon) == 0)
             #expect(!FileManager.default.fileExists(atPath: web), "the socket is removed at exit")
         }
+    }
+
+    @Test("GET /v1/events?every=1 sums up a burst of changes in a few `changes` events, none per job")
+    func summarizedEvents() async throws {
+        let fixture = try DaemonTests.Fixture()
+        let daemon = try fixture.start()
+        #expect(await fixture.awaitNotification("READY=1"))
+        let curl = Process()
+        curl.executableURL = URL(filePath: "/usr/bin/curl")
+        curl.arguments = ["--silent", "--no-buffer", "--unix-socket", fixture.socketPath, "http://localhost/v1/events?every=1"]
+        let output = Pipe()
+        curl.standardOutput = output
+        try curl.run()
+        // The stream's first bytes say it is open: the burst comes after.
+        let opening = await onOwnThread { String(decoding: output.fileHandleForReading.availableData, as: UTF8.self) }
+        #expect(opening.hasPrefix(": jobqd events"))
+        let specs = String(repeating: "true\n", count: 200)
+        try await JobqCommandTests.jobq(fixture.socketPath, ["submit", "--stdin"], stdin: specs).expectSuccess()
+        // Read until the summaries account for every job's end.
+        let text = await onOwnThread {
+            var text = ""
+            while !text.contains("finished") || Self.total("finished", in: text) < 200 {
+                let data = output.fileHandleForReading.availableData
+                if data.isEmpty { break }
+                text += String(decoding: data, as: UTF8.self)
+            }
+            return text
+        }
+        // SIGKILL: a child started from a test's thread inherits its blocked SIGTERM.
+        kill(curl.processIdentifier, SIGKILL)
+        _ = await DaemonTests().exit(of: curl)
+        let names = text.split(separator: "\n").filter { $0.hasPrefix("event: ") }
+        #expect(Set(names) == ["event: changes"], "only summaries")
+        #expect(Self.total("finished", in: text) == 200 && Self.total("submitted", in: text) == 200)
+        #expect(names.count < 200, "\(names.count) summaries for 600 changes")
+        let bad = try await DaemonTests().curl(fixture.socketPath, "/v1/events?every=0")
+        #expect(bad.0 == 400 && bad.1.contains("every: '0' is not a number of seconds from 0.1 to 60"))
+        daemon.terminate()
+        #expect(await DaemonTests().exit(of: daemon) == 0)
+    }
+
+    /// The sum of `"name":N` over the summaries in `text`.
+    static func total(_ name: String, in text: String) -> Int {
+        text.components(separatedBy: "\"\(name)\":").dropFirst().reduce(0) { $0 + (Int($1.prefix { $0.isNumber }) ?? 0) }
     }
 }
