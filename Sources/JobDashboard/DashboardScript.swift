@@ -1,6 +1,6 @@
 extension DashboardAssets {
-    /// The page script: live refresh of `<main>` on job events (server-sent events from the
-    /// API's `/v1/events`, a refresh at most every second, none while a field is being edited),
+    /// The page script: live refresh of `<main>` on job events (the API's `/v1/events` as a
+    /// summary a second, a refresh at most every second, none while a field is being edited),
     /// confirmations for `data-confirm` forms, and the live tail of a job's output. No inline
     /// script anywhere, so that the Content-Security-Policy can forbid it.
     static let script = #"""
@@ -78,10 +78,17 @@ extension DashboardAssets {
 
       follow(document.querySelector("pre[data-follow]"));
       if (main.hasAttribute("data-live") && window.EventSource) {
-        const events = new EventSource("/api/v1/events");
-        for (const name of ["submitted", "started", "requeued", "finished"]) {
-          events.addEventListener(name, schedule);
-        }
+        // A summary of the changes at most once a second; a job's page looks again only when
+        // that job is among them.
+        const events = new EventSource("/api/v1/events?every=1");
+        events.addEventListener("changes", (event) => {
+          const watched = main.querySelector("[data-job-id]");
+          if (watched) {
+            const changes = JSON.parse(event.data);
+            if (!changes.more_ids && !changes.ids.includes(Number(watched.dataset.jobId))) return;
+          }
+          schedule();
+        });
         events.addEventListener("error", () => {
           if (events.readyState === EventSource.CLOSED) document.body.classList.add("signed-out");
         });

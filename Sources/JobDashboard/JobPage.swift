@@ -29,7 +29,7 @@ enum JobPage {
         }
         let list = facts.map { name, value -> HTML in "<dt>\(name)</dt><dd>\(value)</dd>" }
         return """
-            <h1>Job \(job.id)</h1>
+            <h1 data-job-id="\(job.id)">Job \(job.id)</h1>
             \(actions(job))
             <dl class="facts">\(list)</dl>
             \(history(runs))

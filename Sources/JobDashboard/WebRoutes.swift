@@ -10,6 +10,7 @@ import JobModel
 enum WebRoutes {
     static func add(to router: Router<WebContext>, api: APIOnBehalf, sessions: DashboardSessions, activity: DashboardActivity, secureCookie: Bool) {
         let caller = APICaller(api: api)
+        let statuses = StatusCache()
         router.get("sign-in") { request, _ -> Response in
             guard let token = request.uri.queryParameters["token"].map(String.init), let (session, _) = sessions.redeem(token) else {
                 throw WebError(.unauthorized, "link_used", "This sign-in link was used already, has expired, or is not one jobqd made.")
@@ -34,7 +35,8 @@ enum WebRoutes {
             return response
         }
         router.get("/") { _, context -> Response in
-            let status = try await caller.get("/v1/status", as: StatusReport.self, context)
+            guard let user = context.user else { throw WebError(.unauthorized, "not_signed_in", "You are not signed in.") }
+            let status = try await statuses.status(for: user) { try await caller.get("/v1/status", as: StatusReport.self, context) }
             let page = OverviewPage.render(status, charts: ActivityCharts.render(activity.current))
             return PageLayout(title: "Overview", section: .overview, user: context.user).response(page)
         }
