@@ -51,6 +51,14 @@ enum JobRoutes {
             }
             filter.queue = try query["queue"].map { try queueName(String($0)) }
             filter.label = query["label"].map(String.init)
+            filter.commandContains = try query["command"].map { text in
+                guard (1...256).contains(text.count) else { throw APIError.invalid("command: give 1 to 256 characters of text to look for") }
+                return String(text)
+            }
+            filter.runsAfter = try query["runs_after"].map { text in
+                guard let id = JobID(text) else { throw APIError.invalid("runs_after: '\(text)' is not a job id") }
+                return id
+            }
             let cursor = try query["after"].map { text in
                 guard let id = JobID(text) else { throw APIError.invalid("after: '\(text)' is not a job id") }
                 return id

@@ -52,12 +52,20 @@ extension JobStore {
         if filter.label != nil { conditions.append("label = ?\(base + 2)") }
         if cursor != nil { conditions.append(order == .ascending ? "id > ?\(base + 3)" : "id < ?\(base + 3)") }
         if filter.submitter != nil { conditions.append("submitter_uid = ?\(base + 5)") }
+        if filter.commandContains != nil {
+            conditions.append("""
+                instr(lower(coalesce(json_extract(spec, '$.shell'), (SELECT group_concat(value, ' ') FROM json_each(spec, '$.argv')), '')), \
+                lower(?\(base + 6))) > 0
+                """)
+        }
+        if filter.runsAfter != nil { conditions.append("id IN (SELECT job_id FROM job_dependencies WHERE depends_on = ?\(base + 7))") }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let sql = """
             SELECT \(jobColumns) FROM jobs \(whereClause)
             ORDER BY id \(order == .ascending ? "ASC" : "DESC") LIMIT ?\(base + 4)
             """
         let queue = filter.queue, label = filter.label, submitter = filter.submitter
+        let command = filter.commandContains, runsAfter = filter.runsAfter
         let jobs = try await read { context throws(JobStoreError) in
             try context.jobs(sql) { statement throws(SQLiteError) in
                 for (index, state) in states.enumerated() { try statement.bind(Int32(index + 1), state.rawValue) }
@@ -66,6 +74,8 @@ extension JobStore {
                 if let cursor { try statement.bind(base + 3, cursor.rawValue) }
                 try statement.bind(base + 4, limit + 1)
                 if let submitter { try statement.bind(base + 5, Int64(submitter)) }
+                if let command { try statement.bind(base + 6, command) }
+                if let runsAfter { try statement.bind(base + 7, runsAfter.rawValue) }
             }
         }
         if jobs.count > limit {

@@ -32,6 +32,10 @@ extension PostgresJobStore {
               AND (\(filter.queue)::text IS NULL OR queue = \(filter.queue))
               AND (\(filter.label)::text IS NULL OR label = \(filter.label))
               AND (\(filter.submitter.map(Int64.init))::bigint IS NULL OR submitter_uid = \(filter.submitter.map(Int64.init)))
+              AND (\(filter.commandContains)::text IS NULL OR strpos(lower(coalesce(spec::jsonb->>'shell',
+                    array_to_string(ARRAY(SELECT jsonb_array_elements_text(spec::jsonb->'argv')), ' '), '')), lower(\(filter.commandContains))) > 0)
+              AND (\(filter.runsAfter?.rawValue)::bigint IS NULL
+                    OR id IN (SELECT job_id FROM job_dependencies WHERE depends_on = \(filter.runsAfter?.rawValue)))
               AND (\(cursor?.rawValue)::bigint IS NULL OR (CASE WHEN \(ascending) THEN id > \(cursor?.rawValue) ELSE id < \(cursor?.rawValue) END))
             ORDER BY CASE WHEN \(ascending) THEN id END ASC, CASE WHEN NOT \(ascending) THEN id END DESC
             LIMIT \(Int64(limit) + 1)

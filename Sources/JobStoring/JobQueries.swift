@@ -10,12 +10,20 @@ public struct JobFilter: Hashable, Sendable {
     public var label: String?
     /// The jobs of this submitter (uid) only.
     public var submitter: UInt32?
+    /// Jobs whose command (its arguments joined by spaces, or its shell line) contains this
+    /// text, ignoring case: a search, which reads jobs in order until it fills the page.
+    public var commandContains: String?
+    /// The jobs that run after this one (its dependents).
+    public var runsAfter: JobID?
 
-    public init(states: Set<JobState>? = nil, queue: String? = nil, label: String? = nil, submitter: UInt32? = nil) {
+    public init(states: Set<JobState>? = nil, queue: String? = nil, label: String? = nil, submitter: UInt32? = nil,
+                commandContains: String? = nil, runsAfter: JobID? = nil) {
         self.states = states
         self.queue = queue
         self.label = label
         self.submitter = submitter
+        self.commandContains = commandContains
+        self.runsAfter = runsAfter
     }
 }
 
