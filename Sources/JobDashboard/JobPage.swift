@@ -1,10 +1,13 @@
 import JobModel
 
 /// One job: its spec, every run with its times, outcome and resource use, the jobs it runs
-/// after (as links), its output (followed live while it runs) and, while they apply, the
+/// after and those that run after it (as links), its output (followed live while it runs) and, while they apply, the
 /// cancel and retry buttons, each with a confirmation.
 enum JobPage {
-    static func render(_ job: Job, runs: [RunRecord]) -> HTML {
+    /// The most dependents listed (the rest are a link away).
+    static let maxDependents = 100
+
+    static func render(_ job: Job, runs: [RunRecord], dependents: JobListResponse = JobListResponse(jobs: [], nextCursor: nil)) -> HTML {
         let spec = job.spec
         var facts: [(String, HTML)] = [
             ("State", "<span class=\"state state-\(job.state.rawValue)\" data-state>\(job.state.rawValue)</span>"),
@@ -26,6 +29,13 @@ enum JobPage {
         if let consumer = job.consumer { facts.append(("Consumer", "\(consumer)")) }
         if !spec.after.isEmpty {
             facts.append(("Runs after", HTML(joining: spec.after.map { "<a href=\"/jobs/\($0)\">\($0)</a>" }, separator: ", ")))
+        }
+        if !dependents.jobs.isEmpty {
+            var links = dependents.jobs.map { dependent -> HTML in
+                "<a href=\"/jobs/\(dependent.id)\">\(dependent.id)</a> <span class=\"state-\(dependent.state.rawValue)\">\(dependent.state.rawValue)</span>"
+            }
+            if dependents.nextCursor != nil { links.append("and more") }
+            facts.append(("Then runs", HTML(joining: links, separator: ", ")))
         }
         let list = facts.map { name, value -> HTML in "<dt>\(name)</dt><dd>\(value)</dd>" }
         return """

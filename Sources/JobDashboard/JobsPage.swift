@@ -1,6 +1,7 @@
 import JobModel
 
-/// The jobs, newest first, filtered by state, queue, label and user, a page at a time: each page
+/// The jobs, newest first, filtered by state, queue, label and user or found by their command's
+/// text (or opened by id), a page at a time: each page
 /// starts after the last job of the one before (the API's cursor), so that a page costs the same
 /// whether the store holds a thousand jobs or a million.
 enum JobsPage {
@@ -50,8 +51,8 @@ enum JobsPage {
             <button type="submit">Filter</button>
             </form>
             <form class="filters" method="get" action="/jobs" role="search">
-            <label>Job id <input name="id" inputmode="numeric" size="10"></label>
-            <button type="submit">Open</button>
+            <label>Job id or command text <input name="q" value="\(query.command ?? "")" size="24"></label>
+            <button type="submit">Search</button>
             </form>
             """
     }

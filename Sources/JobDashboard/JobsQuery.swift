@@ -10,14 +10,17 @@ struct JobsQuery: Hashable, Sendable {
     var queue: String?
     var label: String?
     var user: String?
+    /// Text the command contains (the search box, when it is not a job id).
+    var command: String?
     /// The page starts after this job (newest first).
     var after: JobID?
     var limit = 50
 
-    static let known: Set<String> = ["state", "queue", "label", "user", "after", "limit", "id"]
+    static let known: Set<String> = ["state", "queue", "label", "user", "after", "limit", "q"]
     static let maxLimit = 200
 
-    /// The filters of `parameters`; `id` (a job to open) is the caller's to handle.
+    /// The filters of `parameters`. The search box (`q`) is a job to open when it is a job id
+    /// (the caller's to handle), else text the command contains.
     init(_ parameters: [(String, String)]) throws(WebError) {
         for (name, value) in parameters {
             guard Self.known.contains(name) else {
@@ -44,6 +47,11 @@ struct JobsQuery: Hashable, Sendable {
             case "user":
                 guard value.utf8.count <= 64 else { throw WebError(.badRequest, "invalid_request", "user: a user name or uid, at most 64 bytes") }
                 user = value
+            case "q":
+                let text = value.trimmingCharacters(in: .whitespaces)
+                guard JobID(text) == nil else { continue }
+                guard text.count <= 256 else { throw WebError(.badRequest, "invalid_request", "q: look for at most 256 characters of text") }
+                command = text.isEmpty ? nil : text
             case "after":
                 guard let id = JobID(value) else { throw WebError(.badRequest, "invalid_request", "after: '\(value)' is not a job id") }
                 after = id
@@ -61,7 +69,7 @@ struct JobsQuery: Hashable, Sendable {
     /// The API's `GET /v1/jobs` for this page: newest first.
     var apiPath: String {
         var query = [("order", "desc"), ("limit", String(limit))]
-        query += filterPairs
+        query += filterPairs.map { $0.0 == "q" ? ("command", $0.1) : $0 }
         if let after { query.append(("after", after.description)) }
         return "/v1/jobs?" + Self.encode(query)
     }
@@ -73,6 +81,7 @@ struct JobsQuery: Hashable, Sendable {
         if let queue { pairs.append(("queue", queue)) }
         if let label { pairs.append(("label", label)) }
         if let user { pairs.append(("user", user)) }
+        if let command { pairs.append(("q", command)) }
         if limit != 50 { pairs.append(("limit", String(limit))) }
         return pairs
     }

@@ -63,10 +63,7 @@ enum WebRoutes {
         router.get("jobs") { request, context -> Response in
             let parameters = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
             let query = try JobsQuery(parameters)
-            if let id = parameters.first(where: { $0.0 == "id" })?.1, !id.isEmpty {
-                guard let job = JobID(id.trimmingCharacters(in: .whitespaces)) else {
-                    throw WebError(.badRequest, "invalid_request", "id: '\(id)' is not a job id")
-                }
+            if let text = parameters.first(where: { $0.0 == "q" })?.1, let job = JobID(text.trimmingCharacters(in: .whitespaces)) {
                 return back(to: "/jobs/\(job)")
             }
             let page = try await caller.get(query.apiPath, as: JobListResponse.self, context)
@@ -76,7 +73,9 @@ enum WebRoutes {
             let id = try jobID(context)
             let job = try await caller.get("/v1/jobs/\(id)", as: Job.self, context)
             let runs = try await caller.get("/v1/jobs/\(id)/runs", as: RunHistory.self, context)
-            return PageLayout(title: "Job \(id)", section: .jobs, user: context.user).response(JobPage.render(job, runs: runs.runs))
+            let dependents = try await caller.get("/v1/jobs?runs_after=\(id)&limit=\(JobPage.maxDependents)", as: JobListResponse.self, context)
+            return PageLayout(title: "Job \(id)", section: .jobs, user: context.user)
+                .response(JobPage.render(job, runs: runs.runs, dependents: dependents))
         }
         for action in ["cancel", "retry"] {
             router.post("jobs/:id/\(action)") { _, context -> Response in

@@ -83,7 +83,7 @@ import Testing
                 ("limit=1000000000", "limit: must be a whole number from 1 to 200"), ("limit=-1", "limit:"),
                 ("after=-5", "after: '-5' is not a job id"), ("sort=name", "unknown filter 'sort'"),
                 ("state=sleeping", "state: 'sleeping' is not one of"), ("queue=.x", "queue: '.x' is not a queue name"),
-                ("id=abc", "id: 'abc' is not a job id"),
+                ("q=\(String(repeating: "x", count: 300))", "q: look for at most 256 characters of text"),
             ] {
                 let response = try await web(client, .get, "/jobs?\(query)", cookie: cookie)
                 #expect(response.status == .badRequest, "\(query)")
@@ -158,8 +158,25 @@ import Testing
             let next = try #require(first.range(of: "href=\"/jobs?limit=2&amp;after=").map { first[$0.upperBound...].prefix { $0 != "\"" } })
             let second = text(try await web(client, .get, "/jobs?limit=2&after=\(next)", cookie: cookie))
             #expect(second.contains("job-2") && second.contains("job-1") && !second.contains("job-3"))
-            let opened = try await web(client, .get, "/jobs?id=\(ids[0])", cookie: cookie)
+            let opened = try await web(client, .get, "/jobs?q=\(ids[0])", cookie: cookie)
             #expect(opened.status == .seeOther && opened.headers[.location] == "/jobs/\(ids[0])")
+        }
+    }
+
+    @Test func jobsAreFoundByTheirCommandAndShowTheirDependents() async throws {
+        try await withDashboard { client, fixture in
+            let cookie = try await fixture.signIn(client, uid: daemonUID)
+            try await fixture.api.engine.pause("default")
+            let build = try await submitted(fixture, JobSpec(command: .argv(["make", "Build"])))
+            let test = try await submitted(fixture, JobSpec(command: .argv(["make", "test"]), after: [build]))
+            let found = text(try await web(client, .get, "/jobs?q=make%20build", cookie: cookie))
+            #expect(found.contains("href=\"/jobs/\(build)\"") && !found.contains("href=\"/jobs/\(test)\""))
+            #expect(found.contains("value=\"make build\""), "the search box keeps its text")
+            let page = text(try await web(client, .get, "/jobs/\(build)", cookie: cookie))
+            #expect(page.contains("<dt>Then runs</dt><dd><a href=\"/jobs/\(test)\">\(test)</a>"))
+            #expect(text(try await web(client, .get, "/jobs/\(test)", cookie: cookie)).contains("<dt>Runs after</dt><dd><a href=\"/jobs/\(build)\">"))
+            let api = try await web(client, .get, "/api/v1/jobs?runs_after=x", cookie: cookie)
+            #expect(api.status == .badRequest)
         }
     }
 
