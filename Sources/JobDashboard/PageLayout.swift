@@ -12,12 +12,14 @@ struct PageLayout {
         case overview = "Overview"
         case queues = "Queues"
         case jobs = "Jobs"
+        case consumers = "Consumers"
 
         var path: String {
             switch self {
             case .overview: "/"
             case .queues: "/queues"
             case .jobs: "/jobs"
+            case .consumers: "/consumers"
             }
         }
     }

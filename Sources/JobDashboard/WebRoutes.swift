@@ -44,6 +44,15 @@ enum WebRoutes {
             let queues = try await caller.get("/v1/queues", as: QueueList.self, context)
             return PageLayout(title: "Queues", section: .queues, user: context.user).response(QueuesPage.render(queues.queues))
         }
+        router.get("consumers") { _, context -> Response in
+            let queues = try await caller.get("/v1/queues", as: QueueList.self, context).queues.filter { $0.kind == "payload" }
+            var sections: [(queue: QueueInfo, leased: JobListResponse)] = []
+            for queue in queues {
+                let path = "/v1/jobs?queue=\(queue.name)&state=running&limit=\(ConsumersPage.maxLeases)"
+                sections.append((queue, try await caller.get(path, as: JobListResponse.self, context)))
+            }
+            return PageLayout(title: "Consumers", section: .consumers, user: context.user).response(ConsumersPage.render(sections))
+        }
         for action in ["pause", "resume"] {
             router.post("queues/:name/\(action)") { _, context -> Response in
                 let name = try queueName(context)

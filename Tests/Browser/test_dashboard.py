@@ -158,9 +158,12 @@ def test_every_view_reads_at_both_widths_without_console_errors(daemon, browser,
                     allowed=(0, 1))
     running = submit(daemon, "sh", "-c", f"echo compiling; echo 'warning: a long line of output that wraps on a phone screen'; read line < {fifo}",
                      queue="builds")
+    for index in range(3):
+        daemon.jobq("put", "mail", json.dumps({"to": f"user{index}@example.com", "subject": "Your report"}))
     browser.get(f"{base}/jobs/{running}")
     wait(browser, lambda b: "compiling" in b.find_element(By.ID, "output").text)
-    for name, path in [("overview", "/"), ("queues", "/queues"), ("jobs", "/jobs"), ("job", f"/jobs/{running}")]:
+    for name, path in [("overview", "/"), ("queues", "/queues"), ("jobs", "/jobs"), ("job", f"/jobs/{running}"),
+                       ("consumers", "/consumers")]:
         browser.get(base + path)
         wait(browser, lambda b: b.find_element(By.TAG_NAME, "h1").text != "")
         if name == "job":

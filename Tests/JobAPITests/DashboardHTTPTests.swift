@@ -15,7 +15,7 @@ import Testing
 @Suite struct DashboardHTTPTests {
     /// Every page, form and API path the dashboard serves.
     static let guarded: [(HTTPRequest.Method, String)] = [
-        (.get, "/"), (.get, "/queues"), (.get, "/jobs"), (.get, "/jobs/1"), (.post, "/queues/default/pause"),
+        (.get, "/"), (.get, "/queues"), (.get, "/jobs"), (.get, "/jobs/1"), (.get, "/consumers"), (.post, "/queues/default/pause"),
         (.post, "/queues/default/resume"), (.post, "/queues/default/concurrency"), (.post, "/jobs/1/cancel"),
         (.post, "/jobs/1/retry"), (.post, "/sign-out"), (.get, "/api/v1/status"), (.get, "/api/v1/events"),
         (.get, "/api/v1/jobs"), (.post, "/api/v1/jobs"),
@@ -177,6 +177,21 @@ import Testing
             #expect(text(try await web(client, .get, "/jobs/\(test)", cookie: cookie)).contains("<dt>Runs after</dt><dd><a href=\"/jobs/\(build)\">"))
             let api = try await web(client, .get, "/api/v1/jobs?runs_after=x", cookie: cookie)
             #expect(api.status == .badRequest)
+        }
+    }
+
+    @Test func theConsumersViewShowsLeasesWithoutTheirTokens() async throws {
+        try await withDashboard { client, fixture in
+            let cookie = try await fixture.signIn(client, uid: daemonUID)
+            #expect(text(try await web(client, .get, "/consumers", cookie: cookie)).contains("No queue holds payload jobs"))
+            let id = try await submitted(fixture, JobSpec(command: .payload(.string("hello")), queue: "mail"))
+            let leased = try await web(client, .post, "/api/v1/queues/mail/lease", cookie: cookie,
+                                       headers: [.contentType: "application/json"], body: #"{"consumer":"mailer-7","lease_seconds":300}"#)
+            #expect(leased.status == .ok, "\(text(leased))")
+            let token = try #require(try decode(LeaseResponse.self, leased).jobs.first?.lease?.token)
+            let page = text(try await web(client, .get, "/consumers", cookie: cookie))
+            #expect(page.contains("<section data-queue=\"mail\">") && page.contains("href=\"/jobs/\(id)\"") && page.contains("mailer-7"))
+            #expect(!page.contains(token.description), "a lease token acts on its job: not shown")
         }
     }
 

@@ -67,17 +67,18 @@ func withDashboard<T: Sendable>(
     }
 }
 
-/// A request with the session cookie, and for a change, the dashboard's own origin.
+/// A request with the session cookie, and for a change, the dashboard's own origin; `form` is
+/// sent as a form, `body` as it is.
 @discardableResult
 func web(
     _ client: any TestClientProtocol, _ method: HTTPRequest.Method, _ path: String, cookie: String?,
-    origin: String? = "http://localhost", form: String? = nil, headers extra: HTTPFields = [:]
+    origin: String? = "http://localhost", form: String? = nil, headers extra: HTTPFields = [:], body: String? = nil
 ) async throws -> TestResponse {
     var headers = extra
     if let cookie { headers[.cookie] = cookie }
     if method != .get, let origin { headers[.origin] = origin }
     if form != nil { headers[.contentType] = "application/x-www-form-urlencoded" }
-    return try await client.execute(uri: path, method: method, headers: headers, body: form.map { ByteBuffer(string: $0) })
+    return try await client.execute(uri: path, method: method, headers: headers, body: (form ?? body).map { ByteBuffer(string: $0) })
 }
 
 /// The body as text.
