@@ -52,6 +52,8 @@ extension JobStore {
         if filter.label != nil { conditions.append("label = ?\(base + 2)") }
         if cursor != nil { conditions.append(order == .ascending ? "id > ?\(base + 3)" : "id < ?\(base + 3)") }
         if filter.submitter != nil { conditions.append("submitter_uid = ?\(base + 5)") }
+        let words = filter.commandWords
+        for index in words.indices { conditions.append("instr(lower(spec), ?\(base + 8 + Int32(index))) > 0") }
         if filter.commandContains != nil {
             conditions.append("""
                 instr(lower(coalesce(json_extract(spec, '$.shell'), (SELECT group_concat(value, ' ') FROM json_each(spec, '$.argv')), '')), \
@@ -76,6 +78,7 @@ extension JobStore {
                 if let submitter { try statement.bind(base + 5, Int64(submitter)) }
                 if let command { try statement.bind(base + 6, command) }
                 if let runsAfter { try statement.bind(base + 7, runsAfter.rawValue) }
+                for (index, word) in words.enumerated() { try statement.bind(base + 8 + Int32(index), word) }
             }
         }
         if jobs.count > limit {

@@ -32,6 +32,7 @@ extension PostgresJobStore {
               AND (\(filter.queue)::text IS NULL OR queue = \(filter.queue))
               AND (\(filter.label)::text IS NULL OR label = \(filter.label))
               AND (\(filter.submitter.map(Int64.init))::bigint IS NULL OR submitter_uid = \(filter.submitter.map(Int64.init)))
+              AND (SELECT bool_and(strpos(lower(spec), word) > 0) FROM unnest(\(filter.commandWords)::text[]) AS word) IS NOT FALSE
               AND (\(filter.commandContains)::text IS NULL OR strpos(lower(coalesce(spec::jsonb->>'shell',
                     array_to_string(ARRAY(SELECT jsonb_array_elements_text(spec::jsonb->'argv')), ' '), '')), lower(\(filter.commandContains))) > 0)
               AND (\(filter.runsAfter?.rawValue)::bigint IS NULL

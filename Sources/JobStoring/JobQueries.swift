@@ -16,6 +16,16 @@ public struct JobFilter: Hashable, Sendable {
     /// The jobs that run after this one (its dependents).
     public var runsAfter: JobID?
 
+    /// The words of ``commandContains`` that a stored spec's JSON text must hold as they are,
+    /// lowercased: those of letters, digits and the punctuation JSON leaves unescaped (a word
+    /// holds no space, so it lies within one argument). A store checks them first, on the raw
+    /// text, and parses the spec only for the jobs that have them all.
+    public var commandWords: [String] {
+        guard let text = commandContains?.lowercased() else { return [] }
+        let plain = Set("abcdefghijklmnopqrstuvwxyz0123456789-_.,:;=+@%!#$&*()[]{}<>?~^|'`")
+        return text.split(separator: " ").filter { $0.allSatisfy(plain.contains) }.map(String.init)
+    }
+
     public init(states: Set<JobState>? = nil, queue: String? = nil, label: String? = nil, submitter: UInt32? = nil,
                 commandContains: String? = nil, runsAfter: JobID? = nil) {
         self.states = states
