@@ -4,14 +4,11 @@ $JOBQ_SCREENSHOTS (default .build/dashboard-screenshots): build artefacts, not c
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import select
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import time
 from typing import Iterator
 
 import pytest
@@ -23,36 +20,18 @@ BIN = os.environ.get("JOBQ_BIN") or os.path.join(ROOT, ".build", "debug")
 SCREENSHOTS = os.environ.get("JOBQ_SCREENSHOTS") or os.path.join(ROOT, ".build", "dashboard-screenshots")
 
 
-class Daemon:
-    """jobqd in a temporary directory, ready once it says READY=1 on a notify socket of ours."""
+# The Python client's tests start jobqd the same way: its Daemon, with --web.
+_spec = importlib.util.spec_from_file_location("jobq_client_tests", os.path.join(ROOT, "clients", "python", "tests", "conftest.py"))
+_client_tests = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_client_tests)
+
+
+class Daemon(_client_tests.Daemon):
+    """jobqd in a temporary directory with the dashboard on a loopback port, ready once it says
+    READY=1, and jobq to drive it."""
 
     def __init__(self, directory: str) -> None:
-        self.directory = directory
-        self.socket = os.path.join(directory, "jobq.sock")
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        notify_path = os.path.join(self.directory, "notify")
-        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        notify.bind(notify_path)
-        env = dict(os.environ, NOTIFY_SOCKET=notify_path, JOBQ_LOG_LEVEL="warning")
-        log = open(os.path.join(self.directory, "jobqd.log"), "ab")
-        self.process = subprocess.Popen(
-            [os.path.join(BIN, "jobqd"), "--state-dir", os.path.join(self.directory, "state"), "--socket", self.socket,
-             "--web", "127.0.0.1:0", "--workers", "4"],
-            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                readable, _, _ = select.select([notify], [], [], 1.0)
-                if readable and "READY=1" in notify.recv(4096).decode().split("\n"):
-                    return
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"jobqd exited with {self.process.returncode}")
-            raise RuntimeError("jobqd sent no READY=1 in 60 s")
-        finally:
-            notify.close()
-            log.close()
+        super().__init__(directory, ("--web", "127.0.0.1:0", "--workers", "4"))
 
     def jobq(self, *arguments: str, allowed: tuple = (0,)) -> str:
         """Runs jobq-cli against this daemon and returns its standard output; an exit code not
@@ -62,15 +41,6 @@ class Daemon:
         if done.returncode not in allowed:
             raise RuntimeError(f"jobq {' '.join(arguments)}: exit {done.returncode}: {done.stderr}")
         return done.stdout
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 @pytest.fixture(scope="module")

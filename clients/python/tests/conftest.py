@@ -27,9 +27,13 @@ def jobqd_path() -> str:
 
 
 class Daemon:
-    def __init__(self, directory: str) -> None:
+    """jobqd in `directory`, with `arguments` added to its command line (the dashboard's browser
+    tests, Tests/Browser, start it so too)."""
+
+    def __init__(self, directory: str, arguments: tuple = ()) -> None:
         self.directory = directory
         self.socket = os.path.join(directory, "jobq.sock")
+        self.arguments = list(arguments)
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -39,7 +43,7 @@ class Daemon:
         env = dict(os.environ, NOTIFY_SOCKET=notify_path, JOBQ_LOG_LEVEL="warning")
         log = open(os.path.join(self.directory, "jobqd.log"), "ab")
         self.process = subprocess.Popen(
-            [jobqd_path(), "--state-dir", os.path.join(self.directory, "state"), "--socket", self.socket],
+            [jobqd_path(), "--state-dir", os.path.join(self.directory, "state"), "--socket", self.socket, *self.arguments],
             env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         deadline = time.monotonic() + 60
         try:
