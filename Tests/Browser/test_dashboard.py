@@ -32,6 +32,12 @@ def wait(browser, condition, timeout: float = 30):
     return WebDriverWait(browser, timeout, poll_frequency=0.1, ignored_exceptions=ignored).until(condition)
 
 
+def click(browser, selector: str) -> None:
+    """Clicks the element, again if the page swapped its content in between (a click on a
+    detached element raises and does nothing)."""
+    wait(browser, lambda b: b.find_element(By.CSS_SELECTOR, selector).click() or True)
+
+
 def mark(browser) -> None:
     """A value in the page's window: it survives anything but a reload."""
     browser.execute_script("window.jobqMark = 'kept';")
@@ -120,7 +126,7 @@ def test_a_running_job_is_cancelled_from_its_page(daemon, browser):
     job = submit(daemon, "sleep", "300")
     browser.get(f"{base}/jobs/{job}")
     wait(browser, lambda b: job_state(b) == "running")
-    browser.find_element(By.CSS_SELECTOR, "form[action$='/cancel'] button").click()
+    click(browser, "form[action$='/cancel'] button")
     alert = wait(browser, expected_conditions.alert_is_present())
     assert alert.text == f"Cancel job {job}?"
     alert.accept()
@@ -134,16 +140,19 @@ def test_a_queue_is_paused_resumed_and_given_workers(daemon, browser):
     daemon.jobq("wait", submit(daemon, "true", queue="ops"))
     browser.get(base + "/queues")
     queue = lambda b: json.loads(daemon.jobq("workers", "--json", "ops"))[0]
-    browser.find_element(By.CSS_SELECTOR, "tr[data-queue='ops'] form[action$='/pause'] button").click()
+    click(browser, "tr[data-queue='ops'] form[action$='/pause'] button")
     wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "tr[data-queue='ops'] form[action$='/resume'] button"))
     assert queue(browser)["paused"] is True
-    browser.find_element(By.CSS_SELECTOR, "tr[data-queue='ops'] form[action$='/resume'] button").click()
+    click(browser, "tr[data-queue='ops'] form[action$='/resume'] button")
     wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "tr[data-queue='ops'] form[action$='/pause'] button"))
     assert queue(browser)["paused"] is False
-    field = browser.find_element(By.ID, "workers-ops")
-    field.clear()
-    field.send_keys("3")
-    browser.find_element(By.CSS_SELECTOR, "tr[data-queue='ops'] form[action$='/concurrency'] button").click()
+    def type_three(b) -> bool:
+        field = b.find_element(By.ID, "workers-ops")
+        field.clear()
+        field.send_keys("3")
+        return field.get_attribute("value") == "3"
+    wait(browser, type_three)
+    click(browser, "tr[data-queue='ops'] form[action$='/concurrency'] button")
     wait(browser, lambda b: b.find_element(By.ID, "workers-ops").get_attribute("value") == "3")
     assert queue(browser)["concurrency"] == 3
     assert console_errors(browser) == []
