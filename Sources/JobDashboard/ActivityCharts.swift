@@ -1,6 +1,6 @@
 import Foundation
 
-/// The overview's charts of the last hour, drawn by jobqd as inline SVG (no script, no image
+/// The overview's charts of the last hour (or of as much of it as jobqd has seen), drawn by jobqd as inline SVG (no script, no image
 /// requests): jobs queued and running, jobs finished and failed per minute, and run-time
 /// percentiles. Each has a text alternative with its latest values.
 enum ActivityCharts {
@@ -11,7 +11,10 @@ enum ActivityCharts {
         guard history.samples.count >= 2 else {
             return "<h2>The last hour</h2>\n<p class=\"muted\">The charts start with jobqd's first samples, a few seconds from now.</p>"
         }
-        let span = ActivityHistory.seconds(history.window)
+        // The hour, or as much of it as jobqd has seen (at least a minute), so that a young
+        // daemon's charts are not a sliver at the right edge.
+        let seen = (history.samples.last?.at).flatMap { last in history.samples.first.map { ActivityHistory.seconds(last - $0.at) } } ?? 0
+        let span = min(ActivityHistory.seconds(history.window), max(60, (seen / 60).rounded(.up) * 60))
         let p50 = history.durations(quantile: 0.5), p90 = history.durations(quantile: 0.9), p99 = history.durations(quantile: 0.99)
         let charts: [HTML] = [
             chart("Jobs waiting and running", span: span, unit: "jobs", series: [("queued", "queued", history.queued), ("running", "running", history.running)]),
@@ -49,10 +52,10 @@ enum ActivityCharts {
             <figcaption>\(title) <span class="muted">(\(unit))</span></figcaption>
             <div class="legend">\(legend)</div>
             <svg viewBox="0 0 \(Int(width)) \(Int(height))" preserveAspectRatio="none" role="img" \
-            aria-label="\(title), the last hour: \(latest.joined(separator: ", ")) now, at most \(format(top))">\
+            aria-label="\(title), the last \(Int(span / 60)) min: \(latest.joined(separator: ", ")) now, at most \(format(top))">\
             <line class="grid" x1="0" y1="\(Int(height / 2))" x2="\(Int(width))" y2="\(Int(height / 2))" vector-effect="non-scaling-stroke"/>\
             \(lines)</svg>
-            <div class="scale"><span>−60 min</span><span>top \(format(top)) \(unit)</span><span>now</span></div>
+            <div class="scale"><span>−\(Int(span / 60)) min</span><span>top \(format(top)) \(unit)</span><span>now</span></div>
             </figure>
             """
     }

@@ -68,7 +68,11 @@ import Testing
         history.record(ActivitySample(at: .seconds(0), queued: 4))
         history.record(ActivitySample(at: .seconds(5), queued: 9, running: 2))
         let html = ActivityCharts.render(history).description
-        #expect(html.contains("aria-label=\"Jobs waiting and running, the last hour: queued 9, running 2 now, at most 10\""))
-        #expect(html.contains("<polyline class=\"line-queued\" points=\"599.2,72.0 600.0,12.0\""))
+        #expect(html.contains("aria-label=\"Jobs waiting and running, the last 1 min: queued 9, running 2 now, at most 10\""))
+        #expect(html.contains("<polyline class=\"line-queued\" points=\"550.0,72.0 600.0,12.0\""), "a young daemon's minute")
+        #expect(html.contains("<span>−1 min</span>"))
+        history.record(ActivitySample(at: .seconds(7300), queued: 1))
+        let hour = ActivityCharts.render(history).description
+        #expect(hour.contains("<span>−60 min</span>") && hour.contains("the last 60 min"), "at most the hour")
     }
 }
