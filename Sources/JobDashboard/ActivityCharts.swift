@@ -22,8 +22,9 @@ enum ActivityCharts {
             chart("Jobs failed per minute", span: span, unit: "/min", series: [("failed", "failed", history.failedPerMinute)]),
             chart("Run time (trailing minute)", span: span, unit: "s", series: [("p50", "p50", p50), ("p90", "p90", p90), ("p99", "p99", p99)]),
         ]
+        let heading = span >= ActivityHistory.seconds(history.window) ? "The last hour" : "The last \(Int(span / 60)) min"
         return """
-            <h2>The last hour</h2>
+            <h2>\(heading)</h2>
             <div class="charts">\(charts)</div>
             """
     }

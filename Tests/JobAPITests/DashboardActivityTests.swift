@@ -70,9 +70,9 @@ import Testing
         let html = ActivityCharts.render(history).description
         #expect(html.contains("aria-label=\"Jobs waiting and running, the last 1 min: queued 9, running 2 now, at most 10\""))
         #expect(html.contains("<polyline class=\"line-queued\" points=\"550.0,72.0 600.0,12.0\""), "a young daemon's minute")
-        #expect(html.contains("<span>−1 min</span>"))
+        #expect(html.contains("<span>−1 min</span>") && html.contains("<h2>The last 1 min</h2>"))
         history.record(ActivitySample(at: .seconds(7300), queued: 1))
         let hour = ActivityCharts.render(history).description
-        #expect(hour.contains("<span>−60 min</span>") && hour.contains("the last 60 min"), "at most the hour")
+        #expect(hour.contains("<span>−60 min</span>") && hour.contains("<h2>The last hour</h2>"), "at most the hour")
     }
 }
