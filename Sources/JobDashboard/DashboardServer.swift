@@ -71,10 +71,10 @@ public enum Dashboard {
     static let sampleInterval: Duration = .seconds(5)
 
     /// The dashboard as a swift-service-lifecycle service, with the sampler of its charts. Once
-    /// it listens, `sessions` learns the address its links name, and `onListening` hears it.
+    /// it listens, `sessions` learns the address its links name. A connection with no request in
+    /// progress closes after the API's idle timeout, as on the socket.
     public static func service(
-        _ settings: DashboardSettings, api environment: JobAPI.Environment, sessions: DashboardSessions,
-        onListening: @escaping @Sendable (String) async -> Void = { _ in }, logger: Logger
+        _ settings: DashboardSettings, api environment: JobAPI.Environment, sessions: DashboardSessions, logger: Logger
     ) -> some Service {
         let api = APIOnBehalf(environment, logger: logger)
         let address: BindAddress
@@ -95,7 +95,9 @@ public enum Dashboard {
         let responder = DeferredResponder()
         return Application(
             responder: responder,
-            server: .http1(configuration: .init(additionalChannelHandlers: [JobAPI.connectionWatch()])),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [JobAPI.connectionWatch()],
+                idleTimeout: .milliseconds(Int64(environment.limits.idleTimeout.components.seconds) * 1000))),
             configuration: ApplicationConfiguration(address: address, serverName: "jobqd"),
             services: [sampler],
             onServerRunning: { channel in
@@ -111,7 +113,6 @@ public enum Dashboard {
                 }
                 sessions.listening(at: url)
                 logger.info("dashboard listening", metadata: ["address": "\(settings.address)", "url": "\(url)"])
-                await onListening(url)
             },
             logger: logger)
     }
