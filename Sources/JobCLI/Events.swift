@@ -54,7 +54,7 @@ struct Events: AsyncParsableCommand {
             what += " (runs at \(Formats.describe(job.runAt)))"
         }
         return "\(Formats.describe(Timestamp.now()))  job \(job.id) \(what)  \(job.spec.queue)  "
-            + Formats.cell(Formats.describe(job.spec.command), width: 60)
+            + Formats.cell(DisplayText.command(job.spec.command), width: 60)
     }
 }
 

@@ -74,17 +74,6 @@ public enum Formats {
         return String(format: "%dd%02dh", seconds / 86_400, (seconds % 86_400) / 3600)
     }
 
-    /// `512 KiB`, `35.2 MiB`, `1.50 GiB`: binary units, three figures.
-    public static func describe(bytes: Int64) -> String {
-        let value = Double(max(0, bytes))
-        if value < 1024 { return "\(Int64(value)) B" }
-        for (unit, size) in [("KiB", 1024.0), ("MiB", 1_048_576.0), ("GiB", 1_073_741_824.0)].reversed() where value >= size {
-            let scaled = value / size
-            return String(format: scaled < 10 ? "%.2f %@" : scaled < 100 ? "%.1f %@" : "%.0f %@", scaled, unit)
-        }
-        return "\(Int64(value)) B"
-    }
-
     /// A table cell of at most `width` characters: control characters escaped (a newline as
     /// `\n`, so that a row stays one line), and `…` where the text was cut.
     public static func cell(_ text: String, width: Int) -> String {
@@ -125,20 +114,6 @@ public enum Formats {
             formatter.dateFormat = "yyyy-MM-dd HH:mm"
         }
         return formatter.string(from: date)
-    }
-
-    /// The command as a shell would show it (arguments with spaces or quotes are quoted), or a
-    /// payload as compact JSON.
-    public static func describe(_ command: Command) -> String {
-        switch command {
-        case .shell(let script): return script
-        case .payload(let value): return value.compactJSON
-        case .argv(let argv):
-            return argv.map { argument in
-                let plain = !argument.isEmpty && argument.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }
-                return plain ? argument : "'" + argument.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
-            }.joined(separator: " ")
-        }
     }
 }
 

@@ -114,14 +114,14 @@ struct List: AsyncParsableCommand {
         for job in jobs {
             let usage = sort == nil ? [] : [
                 job.usage.map { String(format: "%.2fs", $0.cpu.inSeconds) } ?? "-",
-                job.usage.map { Formats.describe(bytes: $0.maxResidentBytes) } ?? "-",
+                job.usage.map { DisplayText.bytes($0.maxResidentBytes) } ?? "-",
             ]
             table.rows.append([
                 "\(job.id)", style.state(job.state), job.spec.queue, "\(job.spec.priority)",
                 "\(job.attempts)/\(job.spec.retry.maxAttempts)" + (job.interruptedAttempts > 0 ? "+\(job.interruptedAttempts)" : ""),
                 job.exitCode.map(String.init) ?? job.signal.map { "sig\($0)" } ?? "-",
                 Formats.describe(job.createdAt), runsNext(job, now: now), took(job),
-            ] + usage + [Formats.cell(leaseNote(job) + Formats.describe(job.spec.command), width: 60)])
+            ] + usage + [Formats.cell(leaseNote(job) + DisplayText.command(job.spec.command), width: 60)])
         }
         print(table.render(style: style))
         // Said on stderr, so that a pipe reading the rows gets rows only.
@@ -214,9 +214,9 @@ struct Show: AsyncParsableCommand {
         lines.append(("state", state))
         if let error = job.error { lines.append(("error", error)) }
         if job.spec.command.isPayload {
-            lines.append(("payload", Formats.describe(job.spec.command)))
+            lines.append(("payload", DisplayText.command(job.spec.command)))
         } else {
-            lines.append(("command", Formats.describe(job.spec.command) + (job.spec.command.isShell ? "   (sh -c)" : "")))
+            lines.append(("command", DisplayText.command(job.spec.command) + (job.spec.command.isShell ? "   (sh -c)" : "")))
         }
         lines.append(("queue", "\(job.spec.queue), priority \(job.spec.priority)"))
         if let cwd = job.spec.cwd { lines.append(("cwd", cwd)) }
@@ -267,17 +267,17 @@ struct Show: AsyncParsableCommand {
 func describe(_ usage: RunUsage) -> String {
     func seconds(_ duration: Duration) -> String { String(format: "%.2f", duration.inSeconds) }
     return "\(seconds(usage.cpu)) s CPU (\(seconds(usage.userCPU)) user, \(seconds(usage.systemCPU)) system), "
-        + "\(Formats.describe(bytes: usage.maxResidentBytes)) peak memory"
+        + "\(DisplayText.bytes(usage.maxResidentBytes)) peak memory"
 }
 
 /// `memory 2.00 GiB, CPU 600 s, 1024 files, 256 processes, file size 1.00 GiB`: the limits set.
 func describe(_ limits: ResourceLimits) -> String {
     var parts: [String] = []
-    if let bytes = limits.memoryBytes { parts.append("memory " + Formats.describe(bytes: bytes)) }
+    if let bytes = limits.memoryBytes { parts.append("memory " + DisplayText.bytes(bytes)) }
     if let seconds = limits.cpuSeconds { parts.append("CPU \(seconds) s") }
     if let count = limits.openFiles { parts.append("\(count) files") }
     if let count = limits.processes { parts.append("\(count) processes") }
-    if let bytes = limits.fileSizeBytes { parts.append("file size " + Formats.describe(bytes: bytes)) }
+    if let bytes = limits.fileSizeBytes { parts.append("file size " + DisplayText.bytes(bytes)) }
     return parts.joined(separator: ", ")
 }
 

@@ -31,7 +31,7 @@ struct JobJSON: Encodable {
         try container.encode(job.id, forKey: .id)
         try container.encode(job.state.rawValue, forKey: .state)
         try container.encode(job.spec.queue, forKey: .queue)
-        try container.encode(Formats.describe(job.spec.command), forKey: .command)
+        try container.encode(DisplayText.command(job.spec.command), forKey: .command)
         var argv: [String]?, shell: String?, payload: JSONValue?
         switch job.spec.command {
         case .argv(let words): argv = words

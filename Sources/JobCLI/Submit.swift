@@ -196,7 +196,7 @@ extension Submit {
         let key = spec.idempotencyKey ?? ""
         var note = "jobq: key '\(key)' names job \(item.id), still \(item.state.rawValue): nothing new was submitted"
         if let existing = item.job, existing.spec.command != spec.command {
-            note += "; that job runs `\(Formats.describe(existing.spec.command))`, not `\(Formats.describe(spec.command))`"
+            note += "; that job runs `\(DisplayText.command(existing.spec.command))`, not `\(DisplayText.command(spec.command))`"
         }
         return note
     }

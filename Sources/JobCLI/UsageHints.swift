@@ -60,7 +60,7 @@ enum UsageHints {
         guard let start = (0..<index).first(where: { end in
             ((try? Submit.parse(Array(words[...end]))) as Submit?)?.command.isEmpty == false
         }) else { return nil }
-        let example = Formats.describe(Command.argv(["jobq", "submit"] + words[..<start] + ["--"] + words[start...]))
+        let example = DisplayText.command(Command.argv(["jobq", "submit"] + words[..<start] + ["--"] + words[start...]))
         return CLIExit(code: 2, message: """
             Error: Unknown option '\(unknown)' after the command '\(words[start])'. To pass it to the command, \
             put -- before the command:

@@ -105,7 +105,7 @@ struct WorkLoop: Sendable {
         let command: ForegroundCommand
         do {
             command = try ForegroundCommand.start(argv: argv, environment: environment,
-                                                  input: Array(Formats.describe(job.spec.command).utf8) + [UInt8(ascii: "\n")])
+                                                  input: Array(DisplayText.command(job.spec.command).utf8) + [UInt8(ascii: "\n")])
         } catch {
             return .spawnFailed("\(error)")
         }

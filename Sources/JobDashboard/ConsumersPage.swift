@@ -19,7 +19,7 @@ enum ConsumersPage {
                 """
                 <tr data-job="\(job.id)"><td><a href="/jobs/\(job.id)">\(job.id)</a></td><td>\(job.lease?.consumer ?? job.consumer ?? "")</td>\
                 <td>\(JobText.time(job.lease?.expiresAt))</td><td class="num">\(job.attempts) of \(job.spec.retry.maxAttempts)</td>\
-                <td class="command">\(JobText.command(job.spec.command))</td></tr>
+                <td class="command">\(DisplayText.command(job.spec.command))</td></tr>
                 """
             }
             let more: HTML = leased.nextCursor == nil ? "" : "<p class=\"muted\">The first \(maxLeases) leases are shown.</p>"

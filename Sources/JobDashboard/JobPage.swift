@@ -12,7 +12,7 @@ enum JobPage {
         var facts: [(String, HTML)] = [
             ("State", "<span class=\"state state-\(job.state.rawValue)\" data-state>\(job.state.rawValue)</span>"),
             ("Queue", "<a href=\"/jobs?queue=\(spec.queue)\">\(spec.queue)</a>"),
-            (spec.command.isPayload ? "Payload" : "Command", "<code>\(JobText.command(spec.command))</code>"),
+            (spec.command.isPayload ? "Payload" : "Command", "<code>\(DisplayText.command(spec.command))</code>"),
             ("Priority", "\(spec.priority)"),
             ("Attempts", "\(job.attempts) of \(spec.retry.maxAttempts)"),
             ("Created", "\(JobText.time(job.createdAt))"),
@@ -68,7 +68,7 @@ enum JobPage {
     static func history(_ runs: [RunRecord]) -> HTML {
         guard !runs.isEmpty else { return "" }
         let rows = runs.map { run -> HTML in
-            let usage: HTML = run.usage.map { "\(JobText.duration($0.cpu)) CPU, \(JobText.bytes($0.maxResidentBytes)) peak memory" } ?? ""
+            let usage: HTML = run.usage.map { "\(JobText.duration($0.cpu)) CPU, \(DisplayText.bytes($0.maxResidentBytes)) peak memory" } ?? ""
             return """
                 <tr><td class="num">\(run.run)</td><td>\(JobText.time(run.startedAt))</td><td>\(JobText.time(run.finishedAt))</td>\
                 <td>\(JobText.duration(run.wall))</td><td>\(JobText.outcome(exitCode: run.exitCode, signal: run.signal, error: run.error))</td>\
@@ -89,7 +89,7 @@ enum JobPage {
     /// the API (following it while the job runs) and keeps it across refreshes.
     static func output(_ job: Job) -> HTML {
         guard !job.spec.command.isPayload else {
-            return job.result.map { "<h2>Result</h2><pre>\(JobText.json($0))</pre>" } ?? ""
+            return job.result.map { "<h2>Result</h2><pre>\($0.compactJSON)</pre>" } ?? ""
         }
         guard job.runs > 0 || job.state == .running else { return "<h2>Output</h2><p class=\"muted\">Not run yet.</p>" }
         let follow = job.state.isTerminal ? "false" : "true"

@@ -10,7 +10,7 @@ enum JobsPage {
             """
             <tr data-job="\(job.id)"><td><a href="/jobs/\(job.id)">\(job.id)</a></td>\
             <td class="state state-\(job.state.rawValue)">\(job.state.rawValue)</td><td>\(job.spec.queue)</td>\
-            <td class="command">\(JobText.command(job.spec.command))</td><td>\(job.spec.label ?? "")</td>\
+            <td class="command">\(DisplayText.command(job.spec.command))</td><td>\(job.spec.label ?? "")</td>\
             <td>\(job.spec.submitterUID.map(String.init) ?? "")</td><td>\(JobText.time(job.createdAt))</td>\
             <td>\(JobText.time(job.finishedAt))</td></tr>
             """

@@ -42,10 +42,10 @@ struct FormatsTests {
 
     @Test("Commands are shown quoted where a shell would need it")
     func describeCommands() {
-        #expect(Formats.describe(Command.argv(["make", "test"])) == "make test")
-        #expect(Formats.describe(Command.argv(["echo", "a b", "it's"])) == #"echo 'a b' 'it'\''s'"#)
-        #expect(Formats.describe(Command.argv(["printf", ""])) == "printf ''")
-        #expect(Formats.describe(Command.shell("ls | wc -l")) == "ls | wc -l")
+        #expect(DisplayText.command(Command.argv(["make", "test"])) == "make test")
+        #expect(DisplayText.command(Command.argv(["echo", "a b", "it's"])) == #"echo 'a b' 'it'\''s'"#)
+        #expect(DisplayText.command(Command.argv(["printf", ""])) == "printf ''")
+        #expect(DisplayText.command(Command.shell("ls | wc -l")) == "ls | wc -l")
     }
 }
 

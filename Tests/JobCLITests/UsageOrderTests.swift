@@ -26,6 +26,6 @@ struct UsageOrderTests {
         (0, "0 B"), (1023, "1023 B"), (1024, "1.00 KiB"), (40_161_280, "38.3 MiB"), (1 << 30, "1.00 GiB"), (300 << 30, "300 GiB"),
     ] as [(Int64, String)])
     func sizes(_ bytes: Int64, _ text: String) {
-        #expect(Formats.describe(bytes: bytes) == text)
+        #expect(DisplayText.bytes(bytes) == text)
     }
 }
