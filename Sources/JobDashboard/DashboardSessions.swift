@@ -33,11 +33,13 @@ public final class DashboardSessions: DashboardSignIn {
     public func link(for user: PeerCredentials) throws(DashboardSignInError) -> DashboardLink {
         guard let base = base.withLock({ $0 }) else { throw .notListening }
         let token = Self.token()
-        let (now, book) = (now(), self.book)
-        try book.withLock { (book: inout SessionBook) throws(DashboardSignInError) in try book.addLink(token, for: user, now: now) }
-        let lifetimes = book.withLock { ($0.linkLifetime, $0.sessionLifetime) }
-        return DashboardLink(url: "\(base)/sign-in?token=\(token)", expiresInSeconds: Int(lifetimes.0.components.seconds),
-                             sessionSeconds: Int(lifetimes.1.components.seconds))
+        let now = now()
+        let (linkLifetime, sessionLifetime) = try book.withLock { (book: inout SessionBook) throws(DashboardSignInError) in
+            try book.addLink(token, for: user, now: now)
+            return (book.linkLifetime, book.sessionLifetime)
+        }
+        return DashboardLink(url: "\(base)/sign-in?token=\(token)", expiresInSeconds: Int(linkLifetime.components.seconds),
+                             sessionSeconds: Int(sessionLifetime.components.seconds))
     }
 
     public func signOut(uid: UInt32?) -> Int {
